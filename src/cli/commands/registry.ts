@@ -1,0 +1,7 @@
+import type { Command } from '../command';
+
+/**
+ * Every `fgl` command, in the order `fgl --help` lists them. Each lives in its own file in this
+ * folder and is registered here, the one place the CLI learns about it.
+ */
+export const commands: readonly Command[] = [];

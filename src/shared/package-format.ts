@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { Aggregation, PromptMode } from './study';
+import { Sha256Hex } from './model-ref';
+
+/** Tensor names in an embedding package (DESIGN.md, "Formats"). */
+export const PACKAGE_TENSORS = {
+  conditioning: 'conditioning', // [N, 77, D] f16 | f32
+  labels: 'labels', // [N] i32, index into the study's classes
+  counts: 'counts', // [N] i32, images each row represents
+} as const;
+
+export const PACKAGE_FORMAT_VERSION = '1';
+
+const intString = z.string().regex(/^\d+$/).transform(Number);
+const optionalNum = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined || s === '') return null;
+    const n = Number(s);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: 'expected a finite number' });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/**
+ * `__metadata__` of package.safetensors. safetensors metadata is a flat string→string map, so
+ * every value is a string on disk; this schema parses it into typed values.
+ */
+export const PackageMetadata = z.object({
+  format: z.literal('fgl-embedding-package'),
+  format_version: z.literal(PACKAGE_FORMAT_VERSION),
+  study_id: z.string().min(1).max(64),
+  site_id: z.string().min(1).max(64),
+  encoder_id: z.string().min(1).max(200),
+  encoder_sha256: Sha256Hex,
+  prompt_mode: PromptMode,
+  aggregation: Aggregation,
+  k: intString,
+  dp_epsilon: optionalNum,
+  dp_delta: optionalNum,
+  dp_clip: optionalNum,
+  dp_sigma: optionalNum,
+  app_version: z.string().min(1).max(50),
+  created_at: z.iso.datetime(),
+});
+export type PackageMetadata = z.output<typeof PackageMetadata>;
+export type PackageMetadataStrings = z.input<typeof PackageMetadata>;
+
+/** Turn typed metadata into the string map written to the file. */
+export function metadataToStrings(m: PackageMetadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (v === null || v === undefined) continue;
+    out[k] = String(v);
+  }
+  return out;
+}
+

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { looserThan, PrivacyPolicy } from '../../src/shared/study';
+
+describe('privacy policy strictness', () => {
+  const study = PrivacyPolicy.parse({ k: 5, maxEpsilon: 8, allowInstance: false });
+  it('accepts an equal or stricter site policy', () => {
+    expect(looserThan(study, study)).toEqual([]);
+    expect(looserThan({ ...study, k: 10, maxEpsilon: 4, singlingOutRatio: 1.1, phiAction: 'drop' }, study)).toEqual([]);
+  });
+  it('names every axis on which a site is looser', () => {
+    const loose = looserThan({ ...study, k: 2, maxEpsilon: null, allowInstance: true }, study);
+    expect(loose).toHaveLength(3);
+    expect(loose[0]).toContain('k 2');
+  });
+});
