@@ -1,0 +1,90 @@
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
+
+export type VerificationCheck = 'key_pin' | 'signature' | 'manifest' | 'path' | 'file_missing' | 'file_size' | 'file_hash' | 'unexpected_file' | 'downgrade';
+
+/** A model that failed verification; `check` names which check failed so the UI can say so. */
+export class ModelVerificationError extends Error {
+  constructor(
+    readonly check: VerificationCheck,
+    message: string,
+    readonly hint = 'Do not use this model. Pull it again; if it fails again, tell the study coordinator.',
+  ) {
+    super(`Model refused (${check}): ${message}`);
+    this.name = 'ModelVerificationError';
+  }
+}
+
+/** Fingerprint of an Ed25519 public key: sha256 of its SPKI DER encoding, lowercase hex. */
+export function publicKeyFingerprint(publicKeyPem: string): string {
+  const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('hex');
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * Verify a downloaded model folder before anything loads it: the signer is the pinned server
+ * key, the signature covers the exact manifest bytes, every listed file stays inside the folder
+ * and matches its size and sha256, and nothing unlisted sits beside them.
+ */
+export async function verifyModelFolder(
+  dir: string,
+  trust: { publicKeyPem: string; pinnedFingerprint: string; minVersion?: number },
+): Promise<ModelManifest> {
+  // The key must be the one pinned at enrollment, not whatever key a server sends later.
+  if (publicKeyFingerprint(trust.publicKeyPem) !== trust.pinnedFingerprint.toLowerCase())
+    throw new ModelVerificationError('key_pin', 'the server key does not match the fingerprint pinned at enrollment');
+  let manifestBytes: Buffer;
+  let signature: Buffer;
+  try {
+    manifestBytes = await readFile(join(dir, MANIFEST_FILE));
+    signature = Buffer.from((await readFile(join(dir, SIGNATURE_FILE), 'utf8')).trim(), 'base64');
+  } catch {
+    throw new ModelVerificationError('file_missing', `${MANIFEST_FILE} or ${SIGNATURE_FILE} is missing in ${dir}`);
+  }
+  if (!verify(null, manifestBytes, createPublicKey(trust.publicKeyPem), signature))
+    throw new ModelVerificationError('signature', 'the manifest signature does not verify with the pinned server key');
+  let manifest: ModelManifest;
+  try {
+    manifest = ModelManifest.parse(JSON.parse(manifestBytes.toString('utf8')));
+  } catch (e) {
+    throw new ModelVerificationError('manifest', `manifest.json is signed but not a valid model manifest: ${(e as Error).message}`);
+  }
+  if (trust.minVersion !== undefined && manifest.version < trust.minVersion)
+    throw new ModelVerificationError(
+      'downgrade',
+      `version ${manifest.version} is older than version ${trust.minVersion} already accepted for study ${manifest.studyId}`,
+    );
+  const root = await realpath(dir);
+  const listed = new Set<string>();
+  for (const f of manifest.files) {
+    const full = join(root, ...f.path.split('/'));
+    let real: string;
+    try {
+      real = await realpath(full);
+    } catch {
+      throw new ModelVerificationError('file_missing', `${f.path} is listed in the manifest but missing`);
+    }
+    // A symlink inside the folder could still point outside it.
+    if (real !== root && !real.startsWith(root + sep)) throw new ModelVerificationError('path', `${f.path} resolves outside the model folder`);
+    const st = await stat(real);
+    if (st.size !== f.bytes) throw new ModelVerificationError('file_size', `${f.path} has ${st.size} bytes, the manifest says ${f.bytes}`);
+    if ((await sha256File(real)) !== f.sha256) throw new ModelVerificationError('file_hash', `${f.path} does not match its sha256 in the manifest`);
+    listed.add(relative(root, real).split(sep).join('/'));
+  }
+  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const rel = relative(root, join(e.parentPath, e.name)).split(sep).join('/');
+    if (rel !== MANIFEST_FILE && rel !== SIGNATURE_FILE && !listed.has(rel))
+      throw new ModelVerificationError('unexpected_file', `${rel} is in the model folder but not in the signed manifest`);
+  }
+  return manifest;
+}
