@@ -23,7 +23,7 @@ export type Output = {
 };
 
 export type CommandContext = {
-  values: Record<string, string | boolean | string[] | undefined>;
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
   out: Output;
   signal: AbortSignal;

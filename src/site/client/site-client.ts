@@ -1,0 +1,241 @@
+import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { ApiError } from '../../shared/api-error';
+import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
+import { StudyManifest } from '../../shared/study';
+import { createProgressMeter, type ProgressListener } from '../../shared/progress';
+
+/** An error the server answered with: its code, message and what to do about it. */
+export class ServerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(`Server refused (${status} ${code}): ${message}`);
+    this.name = 'ServerError';
+  }
+}
+
+export type RetryPolicy = { retries: number; baseMs: number; maxMs: number };
+const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseMs: 250, maxMs: 8000 };
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+/** Plain HTTP is refused except on loopback: keys and packages must not cross a network in clear. */
+export function checkServerUrl(serverUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(serverUrl);
+  } catch {
+    throw new Error(`"${serverUrl}" is not a URL; use e.g. https://fgl.example.org:8787`);
+  }
+  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname))
+    throw new Error(`Refusing plain HTTP to ${url.host}: use https:// (plain http is only allowed on loopback)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`Unsupported URL scheme ${url.protocol}`);
+  return url;
+}
+
+export const EnrollResponse = z.object({
+  siteId: z.string(),
+  apiKey: z.string(),
+  studies: z.array(z.string()),
+  serverPublicKey: z.string(),
+  serverKeyFingerprint: z.string(),
+});
+export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+const StoredPackage = z.object({ sha256: z.string(), bytes: z.number(), rows: z.number().optional() }).passthrough();
+const RoundStatus = z
+  .object({
+    id: z.string(),
+    studyId: z.string(),
+    state: z.enum(['collecting', 'synthesizing', 'training', 'published', 'failed']),
+    progress: z.unknown().optional(),
+    error: z.string().nullable().optional(),
+  })
+  .passthrough();
+export type RoundStatus = z.infer<typeof RoundStatus>;
+const ModelVersions = z.object({ models: z.array(z.object({ version: z.number().int(), roundId: z.string().optional() }).passthrough()) });
+
+/** A failure worth retrying that did not come from axios (e.g. a body cut short). */
+class TransientError extends Error {}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof TransientError) return true;
+  if (!isAxiosError(err)) return false;
+  if (!err.response) return err.code !== 'ERR_CANCELED'; // network error: reset, refused, timeout
+  const s = err.response.status;
+  return s >= 500 || s === 429 || s === 408;
+}
+
+function toServerError(err: unknown): unknown {
+  if (isAxiosError(err) && err.response) {
+    const parsed = ApiError.safeParse(err.response.data);
+    if (parsed.success) return new ServerError(err.response.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.hint);
+    return new ServerError(err.response.status, 'http_error', `HTTP ${err.response.status}`);
+  }
+  if (isAxiosError(err) && !err.response && err.code !== 'ERR_CANCELED')
+    return Object.assign(new Error(`Cannot reach the server: ${err.message}`), { hint: 'Check the server URL and your network; the operation can be retried safely.' });
+  return err;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+
+/** The site's HTTP client (axios). Every call retries network errors and 5xx with backoff + jitter. */
+export class SiteClient {
+  readonly http: AxiosInstance;
+  constructor(
+    readonly serverUrl: string,
+    private readonly apiKey?: string,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {
+    const url = checkServerUrl(serverUrl);
+    this.http = axios.create({
+      baseURL: new URL('/v1/', url).toString(),
+      timeout: 60_000,
+      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+      maxRedirects: 0,
+    });
+  }
+
+  /** Runs `fn` with retries; full jitter keeps many sites from retrying in lockstep. */
+  async withRetry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (signal?.aborted || attempt >= this.retry.retries || !isRetryable(err)) throw toServerError(err);
+        const retryAfter = isAxiosError(err) ? Number(err.response?.headers['retry-after']) : NaN;
+        const cap = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt);
+        await sleep(Number.isFinite(retryAfter) ? retryAfter * 1000 : Math.random() * cap, signal);
+      }
+    }
+  }
+
+  private async get<T>(path: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
+    const res = await this.withRetry(() => this.http.get(path, { signal }), signal);
+    return schema.parse(res.data);
+  }
+
+  static async enroll(serverUrl: string, token: string, retry?: RetryPolicy): Promise<EnrollResponse> {
+    const c = new SiteClient(serverUrl, undefined, retry);
+    // Enrollment is not idempotent (the token is single-use): retry only when no answer came back.
+    const res = await c.withRetry(() => c.http.post('enroll', { token }));
+    return EnrollResponse.parse(res.data);
+  }
+
+  listStudies(signal?: AbortSignal) {
+    return this.get('studies', z.object({ studies: z.array(z.object({ id: z.string(), name: z.string() }).passthrough()) }), signal);
+  }
+
+  async getStudy(studyId: string, signal?: AbortSignal): Promise<StudyManifest> {
+    return this.get(`studies/${encodeURIComponent(studyId)}/manifest`, StudyManifest, signal);
+  }
+
+  /**
+   * PUT a package by its sha256. Idempotent on the server (same bytes = one package), so a retry
+   * after a dropped connection or a server restart can never duplicate it.
+   */
+  async uploadPackage(
+    studyId: string,
+    file: string,
+    opts: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
+  ): Promise<{ status: 'created' | 'exists'; sha256: string; bytes: number }> {
+    const bytes = await readFile(file);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const meter = createProgressMeter('upload', bytes.length, opts.onProgress);
+    const res: AxiosResponse = await this.withRetry(
+      () =>
+        this.http.put(`studies/${encodeURIComponent(studyId)}/packages/${sha256}`, bytes, {
+          headers: { 'content-type': 'application/octet-stream' },
+          signal: opts.signal,
+          maxBodyLength: Infinity,
+          onUploadProgress: (e) => e.bytes && meter.advance(e.bytes),
+        }),
+      opts.signal,
+    );
+    StoredPackage.parse(res.data);
+    return { status: res.status === 201 ? 'created' : 'exists', sha256, bytes: bytes.length };
+  }
+
+  latestRound(studyId: string, signal?: AbortSignal): Promise<RoundStatus> {
+    return this.get(`studies/${encodeURIComponent(studyId)}/rounds/latest`, RoundStatus, signal);
+  }
+
+  async listModels(studyId: string, signal?: AbortSignal) {
+    return (await this.get(`studies/${encodeURIComponent(studyId)}/models`, ModelVersions, signal)).models;
+  }
+
+  /**
+   * Download every file of a model version into `dest` (replaced only when complete). Partial
+   * files resume with Range after a dropped connection or an app restart. The caller verifies
+   * the folder (verifyModelFolder) before using it.
+   */
+  async downloadModel(
+    studyId: string,
+    version: number,
+    dest: string,
+    opts: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
+  ): Promise<{ dir: string; manifest: ModelManifest; bytes: number }> {
+    const base = `studies/${encodeURIComponent(studyId)}/models/${version}`;
+    const staging = `${dest}.partial`;
+    await mkdir(staging, { recursive: true });
+    const manifestRes = await this.withRetry(() => this.http.get(`${base}/${MANIFEST_FILE}`, { responseType: 'arraybuffer', signal: opts.signal }), opts.signal);
+    const manifestBytes = Buffer.from(manifestRes.data as ArrayBuffer);
+    // Parsed here only to know what to fetch; trust comes from verifyModelFolder afterwards.
+    const manifest = ModelManifest.parse(JSON.parse(manifestBytes.toString('utf8')));
+    const sigRes = await this.withRetry(() => this.http.get(`${base}/${SIGNATURE_FILE}`, { responseType: 'text', signal: opts.signal }), opts.signal);
+    const total = manifest.files.reduce((s, f) => s + f.bytes, 0);
+    const meter = createProgressMeter('download', total, opts.onProgress);
+    for (const f of manifest.files) {
+      const target = join(staging, ...f.path.split('/'));
+      await mkdir(dirname(target), { recursive: true });
+      await this.withRetry(() => this.fetchWithResume(`${base}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`, target, f.bytes, meter, opts.signal), opts.signal);
+    }
+    await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
+    await writeFile(join(staging, SIGNATURE_FILE), String(sigRes.data));
+    await rm(dest, { recursive: true, force: true });
+    await rename(staging, dest);
+    return { dir: dest, manifest, bytes: total };
+  }
+
+  private async fetchWithResume(
+    path: string,
+    target: string,
+    expected: number,
+    meter: { advance(n: number): void },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const have = await stat(target).then((s) => s.size, () => 0);
+    if (have === expected) return meter.advance(0);
+    if (have > expected) await rm(target);
+    const from = have > expected ? 0 : have;
+    const res = await this.http.get(path, {
+      responseType: 'stream',
+      signal,
+      headers: from > 0 ? { range: `bytes=${from}-` } : {},
+      validateStatus: (s) => s === 200 || s === 206,
+    });
+    // A server that ignores Range answers 200 with the whole file: start over then.
+    const append = res.status === 206 && from > 0;
+    if (!append && from > 0) await (await open(target, 'w')).close();
+    const out = createWriteStream(target, { flags: append ? 'a' : 'w' });
+    const stream = res.data as NodeJS.ReadableStream;
+    stream.on('data', (c: Buffer) => meter.advance(c.length));
+    await pipeline(stream, out);
+    const size = (await stat(target)).size;
+    if (size !== expected) throw new TransientError(`download of ${path} ended at ${size} of ${expected} bytes`);
+  }
+}
+
