@@ -1,0 +1,96 @@
+import { app, BrowserWindow, dialog, Menu, safeStorage, session, shell, utilityProcess, ipcMain } from 'electron';
+import { join } from 'node:path';
+import type { SiteCallResult } from '../shared/site-api';
+import { ApiKeyStore } from './api-key-store';
+import { registerSiteIpc, sendSiteEvent } from './ipc';
+import { CONTENT_SECURITY_POLICY, installNavigationGuards, isSafeExternalUrl, secureWebPreferences } from './security';
+import { UtilityBackend, type ChildLike } from './utility-host';
+
+const devServer = process.env.ELECTRON_RENDERER_URL;
+const appOrigin = devServer ? new URL(devServer).origin : 'file://';
+let mainWindow: BrowserWindow | undefined;
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (mainWindow) {
+      if (mainWindow.isMinimized()) mainWindow.restore();
+      mainWindow.focus();
+    }
+  });
+  void app.whenReady().then(start);
+}
+
+function start(): void {
+  const home = process.env.FGL_HOME ?? app.getPath('userData');
+  const keys = new ApiKeyStore(home, safeStorage);
+
+  // CSP as a response header too (the dev server), besides the meta tag in index.html.
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, cb) => cb(false));
+
+  const backend = new UtilityBackend(
+    () => utilityProcess.fork(join(__dirname, 'site-backend.js'), [], { serviceName: 'FGL site backend' }) as unknown as ChildLike,
+    (e) => sendSiteEvent(mainWindow?.webContents, e),
+    () => ({ type: 'configure', home, apiKey: keys.load() }),
+    (key) => {
+      if (!keys.save(key)) sendSiteEvent(mainWindow?.webContents, { type: 'backend', state: 'ready', message: 'OS encryption is unavailable: the site key is kept for this session only.' });
+    },
+  );
+  backend.start();
+
+  // The folder picker is native UI and lives here; everything else goes to the backend.
+  const router = {
+    async call(method: string, req: unknown): Promise<SiteCallResult> {
+      if (method === 'datasets.pickFolder') {
+        const r = await dialog.showOpenDialog(mainWindow!, { properties: ['openDirectory'] });
+        return { ok: true, data: { path: r.canceled ? null : (r.filePaths[0] ?? null) } };
+      }
+      return backend.call(method, req);
+    },
+  };
+  registerSiteIpc(ipcMain, { appWebContentsId: () => mainWindow?.webContents.id, appOrigin, backend: router, log: (l) => console.warn(l) });
+
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate([
+      { role: 'fileMenu' },
+      { role: 'editMenu' },
+      { role: 'viewMenu' },
+      {
+        role: 'help',
+        submenu: [
+          {
+            label: 'About FGL',
+            click: () =>
+              void dialog.showMessageBox({
+                type: 'info',
+                title: 'About FGL',
+                message: `FGL ${app.getVersion()}`,
+                detail: 'Federated Generative Learning: only privacy-checked text-conditioning embeddings leave this computer, never images.',
+              }),
+          },
+        ],
+      },
+    ]),
+  );
+
+  mainWindow = new BrowserWindow({
+    width: 1280,
+    height: 860,
+    show: false,
+    title: 'FGL',
+    webPreferences: secureWebPreferences(join(__dirname, '../preload/index.cjs')),
+  });
+  installNavigationGuards(mainWindow.webContents, appOrigin, (url) => {
+    if (isSafeExternalUrl(url)) void shell.openExternal(url);
+  });
+  mainWindow.once('ready-to-show', () => mainWindow?.show());
+  if (devServer) void mainWindow.loadURL(devServer);
+  else void mainWindow.loadFile(join(__dirname, '../renderer/index.html'));
+
+  app.on('window-all-closed', () => app.quit());
+  app.on('before-quit', () => backend.stop());
+}

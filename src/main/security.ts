@@ -1,0 +1,100 @@
+import type { WebPreferences } from 'electron';
+
+/**
+ * Electron security settings in one place (Electron's security checklist). Every decision here
+ * has a test in tests/main/security.test.ts.
+ */
+
+/** The renderer loads only the app's own bundle: no remote code, no inline scripts, no eval. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'", // React inline style attributes; no inline <script>
+  "img-src 'self' data:", // thumbnails arrive as data: URLs from the backend, on-device only
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+].join('; ');
+
+export function secureWebPreferences(preloadPath: string): WebPreferences {
+  return {
+    preload: preloadPath,
+    contextIsolation: true, // the page cannot touch the preload's objects
+    sandbox: true, // the renderer has no Node; the preload is CommonJS for this reason
+    nodeIntegration: false,
+    nodeIntegrationInWorker: false,
+    nodeIntegrationInSubFrames: false,
+    webSecurity: true,
+    allowRunningInsecureContent: false,
+    experimentalFeatures: false,
+    webviewTag: false,
+    navigateOnDragDrop: false,
+    spellcheck: false, // spellcheck can send words to a cloud service on some platforms
+  };
+}
+
+/** The app's own pages: the bundled file:// renderer, or the dev server in development. */
+export function isAppUrl(url: string, appOrigin: string): boolean {
+  try {
+    const u = new URL(url);
+    if (appOrigin === 'file://') return u.protocol === 'file:';
+    return u.origin === appOrigin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Links the UI may open in the system browser: https only, no credentials in the URL, no
+ * IP-literal or local hosts (an attacker-supplied link must not reach into the hospital LAN).
+ */
+export function isSafeExternalUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'https:') return false;
+  if (u.username || u.password) return false;
+  const host = u.hostname.toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) return false;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('[')) return false;
+  return host.includes('.');
+}
+
+/** Only messages from the app's own top-level frame in the app's own window are handled. */
+export function isTrustedSender(
+  sender: { id: number } | null | undefined,
+  senderFrame: { url: string; parent: unknown } | null | undefined,
+  appWebContentsId: number | undefined,
+  appOrigin: string,
+): boolean {
+  if (!sender || !senderFrame || appWebContentsId === undefined) return false;
+  if (sender.id !== appWebContentsId) return false;
+  if (senderFrame.parent !== null) return false; // no iframes
+  return isAppUrl(senderFrame.url, appOrigin);
+}
+
+type GuardableContents = {
+  on(event: 'will-navigate' | 'will-redirect', listener: (e: { preventDefault(): void }, url: string) => void): unknown;
+  on(event: 'will-attach-webview', listener: (e: { preventDefault(): void }) => void): unknown;
+  setWindowOpenHandler(handler: (d: { url: string }) => { action: 'deny' }): void;
+};
+
+/** Block navigation away from the app and every new window; https links go to the system browser. */
+export function installNavigationGuards(contents: GuardableContents, appOrigin: string, openExternal: (url: string) => void): void {
+  const block = (e: { preventDefault(): void }, url: string) => {
+    if (!isAppUrl(url, appOrigin)) e.preventDefault();
+  };
+  contents.on('will-navigate', block);
+  contents.on('will-redirect', block);
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    if (isSafeExternalUrl(url)) openExternal(url);
+    return { action: 'deny' };
+  });
+}
