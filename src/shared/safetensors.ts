@@ -121,7 +121,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function parseEntry(name: string, raw: unknown): HeaderEntry {
   const where = `tensor "${name}"`;
   if (!isPlainObject(raw)) {
-    throw new SafetensorsError('bad_entry', `${where}: header entry is not an object`, 'Rewrite the file with a safetensors writer.');
+    throw new SafetensorsError(
+      'bad_entry',
+      `${where}: header entry is not an object`,
+      'Rewrite the file with a safetensors writer.',
+    );
   }
   const dtype = raw.dtype;
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, dtype)) {
@@ -212,7 +216,11 @@ export function parseSafetensorsHeader(
   const rawMeta = json.__metadata__;
   if (rawMeta !== undefined) {
     if (!isPlainObject(rawMeta)) {
-      throw new SafetensorsError('bad_metadata', '__metadata__ is not an object of strings', 'Write metadata as a string→string map.');
+      throw new SafetensorsError(
+        'bad_metadata',
+        '__metadata__ is not an object of strings',
+        'Write metadata as a string→string map.',
+      );
     }
     for (const [k, v] of Object.entries(rawMeta)) {
       if (typeof v !== 'string') {
@@ -277,7 +285,10 @@ export function parseSafetensorsHeader(
   return { headerLength, header: { metadata, entries, dataBytes } };
 }
 
-export function readSafetensors(bytes: Uint8Array, opts?: { maxHeaderBytes?: number }): SafetensorsFile {
+export function readSafetensors(
+  bytes: Uint8Array,
+  opts?: { maxHeaderBytes?: number },
+): SafetensorsFile {
   const { headerLength, header } = parseSafetensorsHeader(bytes, bytes.length, opts);
   const start = 8 + headerLength;
   const tensors = new Map<string, TensorView>();
@@ -307,13 +318,21 @@ export function tensorToFloat32(t: TensorView): Float32Array {
     return out;
   }
   if (t.dtype === 'F16') return float16ArrayToFloat32(tensorToFloat16Bits(t));
-  throw new SafetensorsError('wrong_dtype', `tensor "${t.name}" is ${t.dtype}, not a float tensor`, 'Read it with tensorToInt32.');
+  throw new SafetensorsError(
+    'wrong_dtype',
+    `tensor "${t.name}" is ${t.dtype}, not a float tensor`,
+    'Read it with tensorToInt32.',
+  );
 }
 
 /** Raw binary16 bits of an F16 tensor (copy, aligned). */
 export function tensorToFloat16Bits(t: TensorView): Uint16Array {
   if (t.dtype !== 'F16') {
-    throw new SafetensorsError('wrong_dtype', `tensor "${t.name}" is ${t.dtype}, not F16`, 'Read it with tensorToFloat32.');
+    throw new SafetensorsError(
+      'wrong_dtype',
+      `tensor "${t.name}" is ${t.dtype}, not F16`,
+      'Read it with tensorToFloat32.',
+    );
   }
   if (LITTLE_ENDIAN) return new Uint16Array(copyAligned(t.bytes));
   const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.length);
@@ -324,7 +343,11 @@ export function tensorToFloat16Bits(t: TensorView): Uint16Array {
 
 export function tensorToInt32(t: TensorView): Int32Array {
   if (t.dtype !== 'I32') {
-    throw new SafetensorsError('wrong_dtype', `tensor "${t.name}" is ${t.dtype}, not I32`, 'Read it with tensorToFloat32.');
+    throw new SafetensorsError(
+      'wrong_dtype',
+      `tensor "${t.name}" is ${t.dtype}, not I32`,
+      'Read it with tensorToFloat32.',
+    );
   }
   if (LITTLE_ENDIAN) return new Int32Array(copyAligned(t.bytes));
   const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.length);
@@ -339,15 +362,25 @@ function encodeData(name: string, t: TensorInput): Uint8Array {
   if (t.dtype === 'F16') {
     if (t.data instanceof Float32Array) arr = float32ArrayToFloat16(t.data);
     else if (t.data instanceof Uint16Array) arr = t.data;
-    else throw new SafetensorsError('bad_input', `tensor "${name}": F16 data must be a Float32Array or Uint16Array (raw bits)`);
+    else
+      throw new SafetensorsError(
+        'bad_input',
+        `tensor "${name}": F16 data must be a Float32Array or Uint16Array (raw bits)`,
+      );
   } else if (t.dtype === 'F32') {
-    if (!(t.data instanceof Float32Array)) throw new SafetensorsError('bad_input', `tensor "${name}": F32 data must be a Float32Array`);
+    if (!(t.data instanceof Float32Array))
+      throw new SafetensorsError('bad_input', `tensor "${name}": F32 data must be a Float32Array`);
     arr = t.data;
   } else if (t.dtype === 'I32') {
-    if (!(t.data instanceof Int32Array)) throw new SafetensorsError('bad_input', `tensor "${name}": I32 data must be an Int32Array`);
+    if (!(t.data instanceof Int32Array))
+      throw new SafetensorsError('bad_input', `tensor "${name}": I32 data must be an Int32Array`);
     arr = t.data;
   } else {
-    throw new SafetensorsError('unknown_dtype', `tensor "${name}": dtype ${String(t.dtype)} is not supported`, 'Use F16, F32 or I32.');
+    throw new SafetensorsError(
+      'unknown_dtype',
+      `tensor "${name}": dtype ${String(t.dtype)} is not supported`,
+      'Use F16, F32 or I32.',
+    );
   }
   if (LITTLE_ENDIAN) return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
   const out = new Uint8Array(arr.byteLength);
@@ -364,21 +397,29 @@ function encodeData(name: string, t: TensorInput): Uint8Array {
  * Serialize tensors (in the order given) with optional string metadata. The header is padded
  * with spaces so the data buffer starts 8-byte aligned.
  */
-export function writeSafetensors(tensors: Record<string, TensorInput>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: Record<string, TensorInput>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   // Null prototype: a tensor named "__proto__" must stay a key, not become the prototype.
   const header = Object.create(null) as Record<string, unknown>;
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new SafetensorsError('bad_metadata', `metadata["${k}"] is not a string`);
+      if (typeof v !== 'string')
+        throw new SafetensorsError('bad_metadata', `metadata["${k}"] is not a string`);
     }
     header.__metadata__ = metadata;
   }
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    if (name === '__metadata__') throw new SafetensorsError('bad_input', '"__metadata__" cannot be a tensor name');
+    if (name === '__metadata__')
+      throw new SafetensorsError('bad_input', '"__metadata__" cannot be a tensor name');
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new SafetensorsError('bad_shape', `tensor "${name}": shape [${t.shape.join(', ')}] is not a list of non-negative integers`);
+      throw new SafetensorsError(
+        'bad_shape',
+        `tensor "${name}": shape [${t.shape.join(', ')}] is not a list of non-negative integers`,
+      );
     }
     const data = encodeData(name, t);
     const expected = byteLengthOf(t.dtype, t.shape);

@@ -1,0 +1,277 @@
+/**
+ * The embedding package a site sends (DESIGN.md, "Formats"): a safetensors file with exactly
+ * `conditioning` [N, 77, D] (F16|F32), `labels` [N] (I32), `counts` [N] (I32) and the
+ * PackageMetadata string map. Both ends use this codec, so a package the site writes is exactly
+ * what the server accepts.
+ */
+import type { ZodError } from 'zod';
+import { float16BitsToFloat32, float32ToFloat16Bits, isFloat16NonFinite } from './float16';
+import { metadataToStrings, PACKAGE_TENSORS, PackageMetadata } from './package-format';
+import {
+  readSafetensors,
+  SafetensorsError,
+  tensorToFloat16Bits,
+  tensorToFloat32,
+  tensorToInt32,
+  writeSafetensors,
+  type TensorView,
+} from './safetensors';
+
+/** Tokens per conditioning row: the CLIP text encoder's fixed context length. */
+export const CONDITIONING_TOKENS = 77;
+
+export class PackageError extends Error {
+  override readonly name = 'PackageError';
+  constructor(
+    /** Machine-readable: a SafetensorsError code for a damaged file, or wrong_tensors, bad_dtype,
+     *  bad_shape, empty, non_finite, bad_count, bad_label, bad_metadata, bad_input. */
+    readonly code: string,
+    message: string,
+    /** What to do about it. */
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export type EmbeddingPackage = {
+  metadata: PackageMetadata;
+  n: number;
+  dim: number;
+  dtype: 'F16' | 'F32';
+  /** n * 77 * dim values, row-major [n, 77, dim]. */
+  conditioning: Float32Array;
+  labels: Int32Array;
+  counts: Int32Array;
+};
+
+export type EncodePackageInput = {
+  metadata: PackageMetadata;
+  conditioning: Float32Array;
+  n: number;
+  dim: number;
+  dtype: 'F16' | 'F32';
+  labels: Int32Array;
+  counts: Int32Array;
+};
+
+function formatZodIssues(error: ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function parseMetadata(strings: Record<string, string>): PackageMetadata {
+  const parsed = PackageMetadata.safeParse(strings);
+  if (!parsed.success) {
+    throw new PackageError(
+      'bad_metadata',
+      `package metadata is invalid: ${formatZodIssues(parsed.error)}`,
+      'Prepare the package again with a matching FGL app version.',
+    );
+  }
+  return parsed.data;
+}
+
+function checkLabelsAndCounts(labels: Int32Array, counts: Int32Array): void {
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]! < 0) {
+      throw new PackageError(
+        'bad_label',
+        `row ${i}: label ${labels[i]} is negative`,
+        'Labels are indices into the study classes (0-based).',
+      );
+    }
+  }
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i]! < 1) {
+      throw new PackageError(
+        'bad_count',
+        `row ${i}: count ${counts[i]} is below 1`,
+        'Every row must represent at least one image.',
+      );
+    }
+  }
+}
+
+function nonFiniteError(index: number, dim: number, value: number): PackageError {
+  const perRow = CONDITIONING_TOKENS * dim;
+  const row = Math.floor(index / perRow);
+  const token = Math.floor((index % perRow) / dim);
+  return new PackageError(
+    'non_finite',
+    `row ${row}: conditioning value ${value} at token ${token}, channel ${index % dim} is not finite`,
+    'The text encoder produced NaN/Inf (or a value too large for F16); check the encoder and re-run the preparation.',
+  );
+}
+
+export function encodePackage(p: EncodePackageInput): Uint8Array {
+  const { n, dim } = p;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new PackageError(
+      'empty',
+      `package must have at least one row, got n=${n}`,
+      'Nothing passed the privacy checks; adjust the dataset or settings.',
+    );
+  }
+  if (!Number.isSafeInteger(dim) || dim < 1)
+    throw new PackageError('bad_shape', `dim must be a positive integer, got ${dim}`);
+  if (p.dtype !== 'F16' && p.dtype !== 'F32')
+    throw new PackageError(
+      'bad_dtype',
+      `conditioning dtype must be F16 or F32, got ${String(p.dtype)}`,
+    );
+  if (p.conditioning.length !== n * CONDITIONING_TOKENS * dim) {
+    throw new PackageError(
+      'bad_shape',
+      `conditioning has ${p.conditioning.length} values but [${n}, ${CONDITIONING_TOKENS}, ${dim}] needs ${n * CONDITIONING_TOKENS * dim}`,
+    );
+  }
+  if (p.labels.length !== n)
+    throw new PackageError('bad_shape', `labels has ${p.labels.length} entries, expected ${n}`);
+  if (p.counts.length !== n)
+    throw new PackageError('bad_shape', `counts has ${p.counts.length} entries, expected ${n}`);
+  checkLabelsAndCounts(p.labels, p.counts);
+
+  // Round-trip through the schema so a package we write is always one we (and the server) accept.
+  const strings = metadataToStrings(p.metadata);
+  parseMetadata(strings);
+
+  let conditioning: Float32Array | Uint16Array = p.conditioning;
+  if (p.dtype === 'F16') {
+    const bits = new Uint16Array(p.conditioning.length);
+    for (let i = 0; i < bits.length; i++) {
+      const h = float32ToFloat16Bits(p.conditioning[i]!);
+      if (isFloat16NonFinite(h)) throw nonFiniteError(i, dim, p.conditioning[i]!);
+      bits[i] = h;
+    }
+    conditioning = bits;
+  } else {
+    for (let i = 0; i < p.conditioning.length; i++) {
+      if (!Number.isFinite(p.conditioning[i]!)) throw nonFiniteError(i, dim, p.conditioning[i]!);
+    }
+  }
+
+  return writeSafetensors(
+    {
+      [PACKAGE_TENSORS.conditioning]: {
+        dtype: p.dtype,
+        shape: [n, CONDITIONING_TOKENS, dim],
+        data: conditioning,
+      },
+      [PACKAGE_TENSORS.labels]: { dtype: 'I32', shape: [n], data: p.labels },
+      [PACKAGE_TENSORS.counts]: { dtype: 'I32', shape: [n], data: p.counts },
+    },
+    strings,
+  );
+}
+
+function shapeString(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function requireI32Vector(t: TensorView, n: number): Int32Array {
+  if (t.dtype !== 'I32') {
+    throw new PackageError(
+      'bad_dtype',
+      `${t.name} has dtype ${t.dtype}, expected I32`,
+      'Prepare the package again with the FGL app.',
+    );
+  }
+  if (t.shape.length !== 1 || t.shape[0] !== n) {
+    throw new PackageError(
+      'bad_shape',
+      `${t.name} has shape ${shapeString(t.shape)}, expected [${n}] (one per conditioning row)`,
+      'Prepare the package again with the FGL app.',
+    );
+  }
+  return tensorToInt32(t);
+}
+
+/**
+ * Parse and fully validate a package. Every failure is a PackageError; a damaged safetensors
+ * file keeps its SafetensorsError code (e.g. `truncated`) and is the error's `cause`.
+ */
+export function decodePackage(
+  bytes: Uint8Array,
+  opts?: { maxHeaderBytes?: number },
+): EmbeddingPackage {
+  let file;
+  try {
+    file = readSafetensors(bytes, opts);
+  } catch (e) {
+    if (e instanceof SafetensorsError) {
+      throw new PackageError(
+        e.code,
+        `package is not a valid safetensors file: ${e.message}`,
+        e.hint,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+
+  const expected = Object.values(PACKAGE_TENSORS) as string[];
+  const names = [...file.tensors.keys()];
+  const missing = expected.filter((k) => !file.tensors.has(k));
+  const extra = names.filter((k) => !expected.includes(k));
+  if (missing.length > 0 || extra.length > 0) {
+    const parts = [
+      missing.length > 0 ? `missing ${missing.join(', ')}` : '',
+      extra.length > 0 ? `unexpected ${extra.map((x) => JSON.stringify(x)).join(', ')}` : '',
+    ].filter(Boolean);
+    throw new PackageError(
+      'wrong_tensors',
+      `package must hold exactly conditioning, labels and counts: ${parts.join('; ')}`,
+      'Prepare the package again with the FGL app; nothing else may be added to it.',
+    );
+  }
+
+  const metadata = parseMetadata(file.metadata);
+
+  const cond = file.tensors.get(PACKAGE_TENSORS.conditioning)!;
+  if (cond.dtype !== 'F16' && cond.dtype !== 'F32') {
+    throw new PackageError(
+      'bad_dtype',
+      `conditioning has dtype ${cond.dtype}, expected F16 or F32`,
+      'Prepare the package again with the FGL app.',
+    );
+  }
+  if (cond.shape.length !== 3 || cond.shape[1] !== CONDITIONING_TOKENS || cond.shape[2]! < 1) {
+    throw new PackageError(
+      'bad_shape',
+      `conditioning has shape ${shapeString(cond.shape)}, expected [N, ${CONDITIONING_TOKENS}, D]`,
+      "Use the study's text encoder output last_hidden_state as is.",
+    );
+  }
+  const n = cond.shape[0]!;
+  const dim = cond.shape[2]!;
+  if (n < 1)
+    throw new PackageError(
+      'empty',
+      'package has no rows (N = 0)',
+      'Nothing passed the privacy checks; there is nothing to send.',
+    );
+
+  const labels = requireI32Vector(file.tensors.get(PACKAGE_TENSORS.labels)!, n);
+  const counts = requireI32Vector(file.tensors.get(PACKAGE_TENSORS.counts)!, n);
+  checkLabelsAndCounts(labels, counts);
+
+  let conditioning: Float32Array;
+  if (cond.dtype === 'F16') {
+    const bits = tensorToFloat16Bits(cond);
+    for (let i = 0; i < bits.length; i++) {
+      if (isFloat16NonFinite(bits[i]!))
+        throw nonFiniteError(i, dim, float16BitsToFloat32(bits[i]!));
+    }
+    conditioning = tensorToFloat32(cond);
+  } else {
+    conditioning = tensorToFloat32(cond);
+    for (let i = 0; i < conditioning.length; i++) {
+      if (!Number.isFinite(conditioning[i]!)) throw nonFiniteError(i, dim, conditioning[i]!);
+    }
+  }
+
+  return { metadata, n, dim, dtype: cond.dtype, conditioning, labels, counts };
+}

@@ -1,0 +1,124 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatasetsRepo } from './datasets-repo';
+import { DpBudgetRepo } from './dp-budget-repo';
+import { EmbeddingsRepo } from './embeddings-repo';
+import { EnrollmentsRepo } from './enrollments-repo';
+import { EvaluationsRepo } from './evaluations-repo';
+import { ImagesRepo } from './images-repo';
+import { LedgerError } from './ledger-error';
+import type { Clock } from './ledger-json';
+import { LEDGER_MIGRATIONS, migrateLedger, type Migration } from './ledger-migrations';
+import { ModelsRepo } from './models-repo';
+import { PackagesRepo } from './packages-repo';
+import { RunsRepo } from './runs-repo';
+import { ScansRepo } from './scans-repo';
+import { UploadsRepo } from './uploads-repo';
+
+export type LedgerDatabase = Database.Database;
+
+export type LedgerOpenOptions = {
+  /** Injectable clock for tests. */
+  now?: Clock;
+  /** How long a writer waits for another process's lock before failing (ms). */
+  busyTimeoutMs?: number;
+  /** For tests of the upgrade path only. */
+  migrations?: readonly Migration[];
+};
+
+/**
+ * The site's local record (DESIGN.md, "Storage"): datasets, scans, runs, packages, the upload
+ * audit log, the DP budget, enrollments, models and evaluations, in one SQLite file. Synchronous
+ * (better-sqlite3): use it from a worker or utility process, never Electron's main thread.
+ */
+export class Ledger {
+  readonly datasets: DatasetsRepo;
+  readonly scans: ScansRepo;
+  readonly images: ImagesRepo;
+  readonly embeddings: EmbeddingsRepo;
+  readonly runs: RunsRepo;
+  readonly packages: PackagesRepo;
+  readonly uploads: UploadsRepo;
+  readonly dp: DpBudgetRepo;
+  readonly enrollments: EnrollmentsRepo;
+  readonly models: ModelsRepo;
+  readonly evaluations: EvaluationsRepo;
+
+  private constructor(
+    readonly db: LedgerDatabase,
+    readonly file: string,
+    now: Clock,
+  ) {
+    this.datasets = new DatasetsRepo(db, now);
+    this.scans = new ScansRepo(db, now);
+    this.images = new ImagesRepo(db);
+    this.embeddings = new EmbeddingsRepo(db, now);
+    this.runs = new RunsRepo(db, now);
+    this.packages = new PackagesRepo(db, now);
+    this.uploads = new UploadsRepo(db, now);
+    this.dp = new DpBudgetRepo(db, now);
+    this.enrollments = new EnrollmentsRepo(db, now);
+    this.models = new ModelsRepo(db, now);
+    this.evaluations = new EvaluationsRepo(db, now);
+  }
+
+  /** Open (creating if needed) and migrate the ledger at `file`. */
+  static open(file: string, opts: LedgerOpenOptions = {}): Ledger {
+    const resolved = file === ':memory:' ? file : path.resolve(file);
+    if (resolved !== ':memory:') fs.mkdirSync(path.dirname(resolved), { recursive: true });
+    let db: LedgerDatabase;
+    try {
+      db = new Database(resolved);
+    } catch (e) {
+      throw new LedgerError(
+        'open_failed',
+        `Cannot open the ledger ${resolved}: ${(e as Error).message}`,
+        'Check that the folder is writable and the file is an FGL ledger (SQLite).',
+        { cause: e },
+      );
+    }
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      db.pragma('journal_mode = WAL');
+      // NORMAL is durable across app crashes in WAL mode; only a power cut may lose the last commit.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrateLedger(db, resolved, opts.migrations ?? LEDGER_MIGRATIONS);
+      return new Ledger(db, resolved, opts.now ?? (() => new Date()));
+    } catch (e) {
+      db.close();
+      if (e instanceof LedgerError) throw e;
+      throw new LedgerError(
+        'open_failed',
+        `Cannot open the ledger ${resolved}: ${(e as Error).message}`,
+        'Check that the file is an FGL ledger (SQLite) and not damaged; keep a copy before retrying.',
+        { cause: e },
+      );
+    }
+  }
+
+  /** Schema version of the open file (PRAGMA user_version). */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /**
+   * Run `fn` atomically: if it throws, nothing it wrote is kept. Nested calls become savepoints.
+   * `fn` must be synchronous (an await inside would commit before the awaited work runs).
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** `PRAGMA integrity_check` result: ['ok'] when healthy. */
+  integrityCheck(): string[] {
+    return (this.db.pragma('integrity_check') as { integrity_check: string }[]).map(
+      (r) => r.integrity_check,
+    );
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
