@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DatasetsRepo } from './datasets-repo';
 import { DpBudgetRepo } from './dp-budget-repo';
 import { EmbeddingsRepo } from './embeddings-repo';
+import { CaptionsRepo } from './captions-repo';
 import { EnrollmentsRepo } from './enrollments-repo';
 import { EvaluationsRepo } from './evaluations-repo';
 import { ImagesRepo } from './images-repo';
@@ -37,6 +38,7 @@ export class Ledger {
   readonly scans: ScansRepo;
   readonly images: ImagesRepo;
   readonly embeddings: EmbeddingsRepo;
+  readonly captions: CaptionsRepo;
   readonly runs: RunsRepo;
   readonly packages: PackagesRepo;
   readonly uploads: UploadsRepo;
@@ -54,6 +56,7 @@ export class Ledger {
     this.scans = new ScansRepo(db, now);
     this.images = new ImagesRepo(db);
     this.embeddings = new EmbeddingsRepo(db, now);
+    this.captions = new CaptionsRepo(db, now);
     this.runs = new RunsRepo(db, now);
     this.packages = new PackagesRepo(db, now);
     this.uploads = new UploadsRepo(db, now);

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from '../command';
+import { numberOption, optionalString, requireString, UsageError, intOption } from '../command';
+import { progressPrinter } from '../progress-printer';
+import { describeModelsFolder, resolveModelsOption } from '../study/models-folder';
+import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
+import { Ledger } from '../../site/ledger/ledger';
+import { siteHome, sitePaths } from '../../site/site-home';
+import { preparePackage } from '../../site/prepare/prepare-package';
+import type { DeviceChoice } from '../../core/ort/execution-device';
+
+const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+
+export const sitePrepareCommand: Command = {
+  path: ['site', 'prepare'],
+  summary: 'turn an image folder into a privacy-checked embedding package and report',
+  description: `
+Scans the folder (read-only), computes CLIP image embeddings (cached in the site ledger, they
+never leave), builds one prompt per image, encodes prompts with the study's generator text
+encoder, aggregates them into rows of at least k images, blocks rows that single out an
+image, optionally adds differential-privacy noise, and writes to --out:
+
+  package.safetensors    what would leave this computer (nothing is uploaded here)
+  privacy-report.md      what leaves, every check per row, what was blocked and why
+  privacy-report.json    the same for programs (and the app's preview screen)
+
+Prompt modes: class (the study's templates), vocabulary (best-matching phrases from the study's
+controlled vocabulary: no free text leaves), instance (a caption per image, PHI-scrubbed).
+Aggregation: class (one mean row per class), cluster (k-means clusters of ≥ k images),
+instance (one row per image; only if the study allows it).
+
+Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses cached work.`,
+  options: {
+    data: { type: 'string', value: 'DIR', description: 'dataset folder (one sub-folder per class) or the folder of --manifest' },
+    manifest: { type: 'string', value: 'FILE', description: 'CSV/JSON manifest with path,label instead of class folders' },
+    study: { type: 'string', value: 'FILE', description: 'study manifest JSON (from the server or `fgl study init`)' },
+    out: { type: 'string', value: 'DIR', description: 'folder for the package and report' },
+    models: { type: 'string', value: 'tiny|DIR', default: 'tiny', description: 'model folder with clip/, generator/ (and captioner/)' },
+    prompts: { type: 'string', value: 'MODE', default: 'class', description: 'class | vocabulary | instance' },
+    aggregate: { type: 'string', value: 'MODE', default: 'class', description: 'class | cluster | instance' },
+    k: { type: 'string', value: 'N', description: "minimum images per row (≥ the study's k)" },
+    'dp-epsilon': { type: 'string', value: 'E', description: 'add Gaussian noise for (ε, δ)-differential privacy with this ε' },
+    device: { type: 'string', value: 'DEV', default: 'auto', description: 'auto | cpu | cuda | dml | coreml | webgpu' },
+    'site-id': { type: 'string', value: 'ID', description: 'site id for the package (default: the id this site enrolled with)' },
+    'batch-size': { type: 'string', value: 'N', default: '16', description: 'images per model call' },
+  },
+  examples: [
+    'fgl site prepare --data ./images --study study.json --out ./pkg',
+    'fgl site prepare --data ./images --study study.json --out ./pkg --prompts vocabulary --aggregate cluster --k 10 --dp-epsilon 1',
+  ],
+  async run(ctx) {
+    const study = StudyManifest.parse(JSON.parse(await readFile(requireString(ctx, 'study'), 'utf8')));
+    const promptMode = PromptMode.safeParse(optionalString(ctx, 'prompts') ?? 'class');
+    if (!promptMode.success) throw new UsageError('--prompts must be class, vocabulary or instance');
+    const aggregation = Aggregation.safeParse(optionalString(ctx, 'aggregate') ?? 'class');
+    if (!aggregation.success) throw new UsageError('--aggregate must be class, cluster or instance');
+    const device = (optionalString(ctx, 'device') ?? 'auto') as DeviceChoice;
+    if (!DEVICES.includes(device as (typeof DEVICES)[number])) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
+    const paths = sitePaths(siteHome());
+    const modelsDir = await resolveModelsOption(optionalString(ctx, 'models') ?? 'tiny', paths.models);
+    const models = await describeModelsFolder(modelsDir);
+    const ledger = Ledger.open(paths.ledger);
+    try {
+      const enrolled = ledger.enrollments.list().find((e) => e.studyId === study.id);
+      const siteId = optionalString(ctx, 'site-id') ?? enrolled?.siteId;
+      if (!siteId) ctx.out.warn(`this site is not enrolled in study ${study.id}: the package is marked site "unenrolled" and the server will refuse it. Enroll first (fgl site enroll) or pass --site-id.`);
+      const dpEpsilon = numberOption(ctx, 'dp-epsilon', undefined);
+      const result = await preparePackage({
+        ledger,
+        dataDir: requireString(ctx, 'data'),
+        ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
+        study,
+        siteId: siteId ?? 'unenrolled',
+        models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
+        promptMode: promptMode.data,
+        aggregation: aggregation.data,
+        ...(ctx.values.k !== undefined ? { k: intOption(ctx, 'k', study.privacy.k, 1) } : {}),
+        ...(dpEpsilon !== undefined ? { dpEpsilon } : {}),
+        outDir: requireString(ctx, 'out'),
+        device,
+        batchSize: intOption(ctx, 'batch-size', 16, 1),
+        signal: ctx.signal,
+        ...(progressPrinter(ctx.out) ? { onProgress: progressPrinter(ctx.out)! } : {}),
+      });
+      const r = result.report;
+      if (r.tinyModels) ctx.out.warn('tiny test models were used: the package proves the plumbing, not meaningful content.');
+      ctx.out.result(
+        { runId: result.runId, package: result.packagePath, sha256: result.sha256, bytes: result.bytes, reportJson: result.reportJsonPath, reportMarkdown: result.reportMarkdownPath, rows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, images: r.dataset.images, classes: r.dataset.classes, suppressed: r.suppressed, dp: r.dp, devices: r.devices },
+        () =>
+          [
+            `Package ${result.packagePath}`,
+            `  ${r.outgoing.rows} rows [${r.outgoing.shape.join('×')}] ${r.outgoing.dtype}, ${result.bytes} bytes, sha256 ${result.sha256}`,
+            `  from ${r.dataset.images} images: ${r.dataset.classes.map((c) => `${c.name} ${c.count}`).join(', ')}`,
+            `  blocked rows: ${r.rows.filter((x) => x.blocked).length}; suppressed classes: ${r.suppressed.length}${r.dp ? `; ε ${r.dp.epsilon.toFixed(3)} (total ${r.dp.totalAfter.toFixed(3)})` : ''}`,
+            `  devices: ${Object.entries(r.devices).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+            `Review ${result.reportMarkdownPath} before uploading (fgl site upload --package ${requireString(ctx, 'out')}).`,
+          ].join('\n'),
+      );
+    } finally {
+      ledger.close();
+    }
+  },
+};

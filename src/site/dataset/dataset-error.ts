@@ -1,0 +1,11 @@
+/** A dataset that cannot be scanned at all (missing folder, unreadable or malformed manifest). */
+export class DatasetError extends Error {
+  constructor(
+    message: string,
+    /** What the user can do about it. */
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}

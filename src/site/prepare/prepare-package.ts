@@ -1,0 +1,372 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, rename } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { encodePackage } from '../../shared/embedding-package';
+import { PACKAGE_FORMAT_VERSION, PACKAGE_TENSORS, type PackageMetadata } from '../../shared/package-format';
+import { createProgressMeter, type ProgressListener } from '../../shared/progress';
+import { looserThan, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
+import type { DeviceChoice } from '../../core/ort/execution-device';
+import { modelDigest } from '../../core/models/model-digest';
+import { scanDataset } from '../dataset/scan-dataset';
+import type { Ledger } from '../ledger/ledger';
+import { buildCohorts, type CohortItem } from '../privacy/k-cohort';
+import { checkSinglingOut } from '../privacy/singling-out';
+import { budgetCheck, privatizeMeans } from '../privacy/differential-privacy';
+import { scrubPhi, type PhiFinding } from '../privacy/phi-scrub';
+import { pca2d, project } from '../report/pca';
+import { classPrompts, fillTemplate } from '../prompts/prompt-templates';
+import { topVocabulary } from '../prompts/vocabulary-prompts';
+import { computeLocalFeatures } from './local-features';
+import { loadPhiNames } from '../site-resources';
+import { loadSiteModels, type SiteModelDirs } from './site-models';
+import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
+
+export const APP_VERSION = '0.1.0';
+
+export type PrepareOptions = {
+  ledger: Ledger;
+  dataDir: string;
+  manifest?: string;
+  study: StudyManifest;
+  siteId: string;
+  models: SiteModelDirs & { tiny: boolean };
+  promptMode: PromptMode;
+  aggregation: Aggregation;
+  /** Site-side k; must be ≥ the study's (a site may be stricter, never looser). */
+  k?: number;
+  /** Per-package ε with the analytic Gaussian mechanism; omitted = no DP noise (if the study allows). */
+  dpEpsilon?: number | null;
+  /** Per-image L2 clip of the flattened [77·D] conditioning; a public constant. Default √(77·D). */
+  dpClip?: number;
+  outDir: string;
+  device: DeviceChoice;
+  batchSize?: number;
+  dtype?: 'F16' | 'F32';
+  vocabularyTop?: number;
+  /** Names list for the PHI scrub (resources/phi/names.txt). */
+  phiNames?: ReadonlySet<string>;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+};
+
+export type PrepareResult = {
+  runId: number;
+  datasetId: number;
+  packagePath: string;
+  reportJsonPath: string;
+  reportMarkdownPath: string;
+  sha256: string;
+  bytes: number;
+  report: PrivacyReport;
+};
+
+/** A user-facing refusal: what is wrong and what to do. */
+export class PrepareError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'PrepareError';
+  }
+}
+
+async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/** The policy this run enforces: the study's floor, tightened by the site's choices. */
+export function effectivePolicy(study: StudyManifest, o: Pick<PrepareOptions, 'k' | 'aggregation' | 'promptMode' | 'dpEpsilon'>): PrivacyPolicy {
+  const policy: PrivacyPolicy = { ...study.privacy, k: o.k ?? study.privacy.k };
+  const looser = looserThan(policy, study.privacy);
+  if (looser.length > 0) throw new PrepareError(`Site settings are looser than the study allows: ${looser.join('; ')}`, 'A site may tighten the study’s privacy floor, never loosen it.');
+  if (!study.prompts.modes.includes(o.promptMode))
+    throw new PrepareError(`The study does not accept "${o.promptMode}" prompts`, `Use one of: ${study.prompts.modes.join(', ')}`);
+  if (o.aggregation === 'instance' && !policy.allowInstance)
+    throw new PrepareError('The study does not allow one row per image (instance aggregation)', 'Use --aggregate cluster or class.');
+  if (study.privacy.maxEpsilon !== null && (o.dpEpsilon === undefined || o.dpEpsilon === null))
+    throw new PrepareError(`The study requires differential privacy (budget ε ≤ ${study.privacy.maxEpsilon} per dataset)`, 'Pass --dp-epsilon E, e.g. 1.');
+  return policy;
+}
+
+const mean = (vs: readonly Float32Array[]): Float32Array => {
+  const out = new Float32Array(vs[0]!.length);
+  for (const v of vs) for (let i = 0; i < v.length; i++) out[i]! += v[i]!;
+  for (let i = 0; i < out.length; i++) out[i]! /= vs.length;
+  return out;
+};
+const normalize = (v: Float32Array): Float32Array => {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n) || 1;
+  return v.map((x) => x / n);
+};
+
+/**
+ * Folder → scan → CLIP features → prompts → conditioning → k-cohort rows → singling-out → DP →
+ * package.safetensors + privacy report, recorded in the ledger. Reads the dataset, never writes
+ * into it. Cancel with `signal`; a rerun reuses cached CLIP features and captions.
+ */
+export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> {
+  const policy = effectivePolicy(o.study, o);
+  const root = resolve(o.dataDir);
+  const dataset = o.ledger.datasets.upsert({ root, labelSource: o.manifest ? 'manifest' : 'folder', ...(o.manifest ? { manifestPath: o.manifest } : {}) });
+  const run = o.ledger.runs.create({ datasetId: dataset.id, studyId: o.study.id, options: { promptMode: o.promptMode, aggregation: o.aggregation, k: policy.k, dpEpsilon: o.dpEpsilon ?? null, device: o.device } });
+  const progress: ProgressListener = (p) => {
+    o.onProgress?.(p);
+  };
+  let stage = 'load-models';
+  const models = await loadSiteModels(o.models, o.study, o.device).catch((e: unknown) => {
+    o.ledger.runs.update(run.id, { status: 'failed', error: (e as Error).message });
+    throw e;
+  });
+  try {
+    const batch = o.batchSize ?? 16;
+    // 1. Scan (streamed, read-only).
+    stage = 'scan';
+    const scan = await scanDataset(root, {
+      ...(o.manifest ? { manifest: o.manifest } : {}),
+      k: policy.k,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (p) => progress({ stage: 'scan', done: p.done, total: p.total, ratePerSec: p.ratePerSec, etaSec: p.etaSec }),
+    });
+    const scanRow = o.ledger.scans.start(dataset.id);
+    o.ledger.images.replaceForDataset(
+      dataset.id,
+      scanRow.id,
+      // Skipped files have no content hash; they are kept in the scan summary instead.
+      scan.usable.map((u) => ({ relPath: u.path, contentSha256: u.sha256, label: u.label, bytes: u.bytes, width: u.width, height: u.height, status: 'usable' as const, skipReason: null })),
+    );
+    o.ledger.scans.finish(scanRow.id, { images: scan.images, classes: scan.classes, skipped: scan.skipped.map((x) => ({ path: x.path, reason: x.reason })) });
+    const classIndex = new Map(o.study.classes.map((c, i) => [c, i]));
+    const unknown = [...new Set(scan.usable.map((u) => u.label).filter((l) => !classIndex.has(l)))];
+    const images = scan.usable.filter((u) => classIndex.has(u.label));
+    const messages = [...models.messages];
+    if (unknown.length > 0) messages.push(`Ignored ${scan.usable.length - images.length} images in classes the study does not have: ${unknown.join(', ')}.`);
+    if (images.length === 0) throw new PrepareError(`No usable images of the study's classes (${o.study.classes.join(', ')}) in ${root}`, 'Check the folder layout: one sub-folder per class, named as in the study.');
+
+    // 2. Local CLIP features (+ captions), cached in the ledger.
+    stage = 'embed-images';
+    const captionerDigest = o.promptMode === 'instance' && o.models.captioner ? await modelDigest(o.models.captioner, 'captioner') : null;
+    const features = await computeLocalFeatures({
+      root,
+      images,
+      ledger: o.ledger,
+      clip: models.clip,
+      clipDigest: models.clipDigest,
+      ...(o.promptMode === 'instance' ? { captioner: { model: () => models.captioner(), digest: captionerDigest ?? 'none' } } : {}),
+      batchSize: batch,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: progress,
+    });
+
+    // 3. Prompts: one per image.
+    stage = 'prompts';
+    const prompts: string[] = [];
+    let phi: PrivacyReport['phi'] = null;
+    const phiPerImage: (PhiFinding[] | null)[] = images.map(() => null);
+    if (o.promptMode === 'class') {
+      const perClass = new Map(o.study.classes.map((c) => [c, classPrompts(o.study.prompts.templates, c)]));
+      images.forEach((img, i) => {
+        const t = perClass.get(img.label)!;
+        prompts.push(t[i % t.length]!);
+      });
+    } else if (o.promptMode === 'vocabulary') {
+      const vocab = o.study.prompts.vocabulary;
+      if (vocab.length === 0) throw new PrepareError('The study has no controlled vocabulary for vocabulary prompts', 'Use --prompts class, or ask the coordinator to add a vocabulary.');
+      const vocabEmb = await models.clip.embedTexts(vocab);
+      images.forEach((img, i) => {
+        const picked = topVocabulary(features.clip[i]!, vocabEmb, vocab, o.vocabularyTop ?? 3).map((p) => p.phrase);
+        prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: picked.join(', ') }));
+      });
+    } else {
+      phi = { captions: 0, redacted: 0, dropped: 0, findings: {} };
+      const names = o.phiNames ?? (await loadPhiNames());
+      images.forEach((img, i) => {
+        const scrubbed = scrubPhi(features.captions![i]!, { action: policy.phiAction, names });
+        phi!.captions++;
+        phi!.redacted += scrubbed.redacted;
+        for (const f of scrubbed.findings) phi!.findings[f.kind] = (phi!.findings[f.kind] ?? 0) + f.count;
+        phiPerImage[i] = scrubbed.findings;
+        if (scrubbed.text === null || scrubbed.text.trim() === '') {
+          // A dropped caption falls back to the class prompt: the image still counts, its text never leaves.
+          phi!.dropped++;
+          prompts.push(classPrompts(o.study.prompts.templates, img.label)[0]!);
+        } else prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: scrubbed.text }));
+      });
+    }
+
+    // 4. Conditioning embeddings of the distinct prompts.
+    stage = 'encode';
+    const distinct = [...new Set(prompts)];
+    const D = models.encoder.dim;
+    const rowLen = 77 * D;
+    const cond = new Map<string, Float32Array>();
+    const textClip = new Map<string, Float32Array>();
+    const encMeter = createProgressMeter('encode-prompts', distinct.length, progress);
+    for (let s = 0; s < distinct.length; s += batch) {
+      o.signal?.throwIfAborted();
+      const chunk = distinct.slice(s, s + batch);
+      const out = await models.encoder.encode(chunk);
+      const clipT = await models.clip.embedTexts(chunk);
+      chunk.forEach((p, j) => {
+        cond.set(p, out.slice(j * rowLen, (j + 1) * rowLen));
+        textClip.set(p, clipT[j]!);
+      });
+      encMeter.advance(chunk.length);
+    }
+
+    // 5. k-cohort aggregation (prompts shared between images share one vector: no copies).
+    stage = 'privacy';
+    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: cond.get(prompts[i]!)! }));
+    const cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
+
+    // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
+    const rowPrompts = cohorts.rows.map((r) => [...new Set(r.members.map((m) => prompts[m]!))]);
+    const singling = checkSinglingOut(
+      cohorts.rows.map((r, i) => ({ text: normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))), centroid: r.centroid })),
+      features.clip,
+      policy,
+    );
+
+    // 7. Differential privacy over the rows that pass.
+    const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !singling[i]!.blocked);
+    if (sendIdx.length === 0) throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
+    let rowsCond = sendIdx.map((i) => cohorts.rows[i]!.cond);
+    let dp: PrivacyReport['dp'] = null;
+    if (o.dpEpsilon !== undefined && o.dpEpsilon !== null) {
+      const clipNorm = o.dpClip ?? Math.sqrt(rowLen);
+      const result = privatizeMeans(
+        sendIdx.map((i) => cohorts.rows[i]!.members.map((m) => items[m]!.cond)),
+        { clip: clipNorm, delta: policy.delta, noise: { epsilon: o.dpEpsilon } },
+      );
+      const spent = o.ledger.dp.spent(dataset.id);
+      const check = budgetCheck(spent, result.epsilon, policy.maxEpsilon);
+      if (!check.ok) throw new PrepareError(check.message, 'The ε already spent on this dataset is recorded in the ledger and cannot be reset.');
+      rowsCond = result.rows.map((r) => r.cond);
+      dp = { epsilon: result.epsilon, delta: result.delta, clip: clipNorm, sigmaMax: result.sigmaMax, spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
+    }
+
+    // 8. The package.
+    stage = 'package';
+    const n = sendIdx.length;
+    const conditioning = new Float32Array(n * rowLen);
+    rowsCond.forEach((c, j) => conditioning.set(c, j * rowLen));
+    const metadata: PackageMetadata = {
+      format: 'fgl-embedding-package',
+      format_version: PACKAGE_FORMAT_VERSION,
+      study_id: o.study.id,
+      site_id: o.siteId,
+      encoder_id: o.study.encoder.id,
+      encoder_sha256: models.encoder.digest,
+      prompt_mode: o.promptMode,
+      aggregation: o.aggregation,
+      k: policy.k,
+      dp_epsilon: dp?.epsilon ?? null,
+      dp_delta: dp?.delta ?? null,
+      dp_clip: dp?.clip ?? null,
+      dp_sigma: dp?.sigmaMax ?? null,
+      app_version: APP_VERSION,
+      created_at: new Date().toISOString(),
+    };
+    const dtype = o.dtype ?? 'F16';
+    const bytes = encodePackage({
+      metadata,
+      conditioning,
+      n,
+      dim: D,
+      dtype,
+      labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
+      counts: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.count)),
+    });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+
+    // 9. Report (local), with a 2-D projection of outgoing rows among the local images.
+    const fit = pca2d([...features.clip, ...sendIdx.map((i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))))]);
+    const localPts = project(features.clip, fit);
+    const outPts = project(sendIdx.map((i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!)))), fit);
+    const rows: ReportRow[] = cohorts.rows.map((r, i) => {
+      const s = singling[i]!;
+      const checks: RowCheck[] = [
+        { name: 'k-cohort', passed: r.count >= policy.k || o.aggregation === 'instance', detail: `${r.count} images (k = ${policy.k})` },
+        { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` },
+      ];
+      if (o.promptMode === 'instance') {
+        const found = r.members.reduce((a, m) => a + (phiPerImage[m]?.reduce((x, f) => x + f.count, 0) ?? 0), 0);
+        checks.push({ name: 'phi-scrub', passed: true, detail: found > 0 ? `${found} PHI matches ${policy.phiAction === 'drop' ? 'dropped' : 'redacted'}` : 'no PHI found' });
+      }
+      if (dp) checks.push({ name: 'differential-privacy', passed: true, detail: `ε ${dp.epsilon.toFixed(3)}, δ ${dp.delta}` });
+      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, images: r.count, blocked: s.blocked, checks };
+    });
+    const skippedByReason = new Map<string, number>();
+    for (const s of scan.skipped) skippedByReason.set(s.reason, (skippedByReason.get(s.reason) ?? 0) + 1);
+    const report: PrivacyReport = {
+      format: 'fgl-privacy-report',
+      version: 1,
+      createdAt: metadata.created_at,
+      appVersion: APP_VERSION,
+      study: { id: o.study.id, name: o.study.name },
+      siteId: o.siteId,
+      tinyModels: o.models.tiny,
+      models: {
+        clip: { id: o.study.clip.id, digest: models.clipDigest },
+        encoder: { id: o.study.encoder.id, digest: models.encoder.digest, dim: D },
+        captioner: o.study.captioner && captionerDigest ? { id: o.study.captioner.id, digest: captionerDigest } : null,
+      },
+      devices: models.devices,
+      dataset: { root, images: images.length, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
+      settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: policy.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
+      outgoing: { rows: n, bytes: bytes.length, shape: [n, 77, D], dtype, sha256, tensors: Object.values(PACKAGE_TENSORS) },
+      rows,
+      suppressed: cohorts.suppressed.map((s) => ({ label: o.study.classes[s.label]!, images: s.count, reason: s.reason })),
+      phi,
+      dp,
+      projection: {
+        outgoing: outPts,
+        local: localPts.map(([x, y], i) => ({ x, y, label: images[i]!.label, imageId: i })),
+        explainedVariance: fit.explainedVariance,
+      },
+      messages,
+    };
+
+    // 10. Files (durable), then the ledger rows in one transaction.
+    await mkdir(o.outDir, { recursive: true });
+    const packagePath = join(o.outDir, 'package.safetensors');
+    const reportJsonPath = join(o.outDir, 'privacy-report.json');
+    const reportMarkdownPath = join(o.outDir, 'privacy-report.md');
+    await writeDurable(packagePath, bytes);
+    await writeDurable(reportJsonPath, JSON.stringify(report, null, 2));
+    await writeDurable(reportMarkdownPath, reportMarkdown(report));
+    o.ledger.transaction(() => {
+      o.ledger.packages.insert({
+        runId: run.id,
+        sha256,
+        bytes: bytes.length,
+        path: packagePath,
+        rows: n,
+        privacy: { k: policy.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
+        report: report as unknown as Record<string, unknown>,
+      });
+      // ε is charged when the package is made, not when it is uploaded: the noise was drawn.
+      if (dp) o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+      o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
+    });
+    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes: bytes.length, report };
+  } catch (e) {
+    const cancelled = o.signal?.aborted ?? false;
+    o.ledger.runs.update(run.id, { status: cancelled ? 'cancelled' : 'failed', error: `${stage}: ${(e as Error).message}` });
+    throw e;
+  } finally {
+    await models.dispose();
+  }
+}
+

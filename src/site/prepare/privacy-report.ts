@@ -1,0 +1,97 @@
+/** The privacy report: what leaves, what was checked, what was blocked and why. Stays local. */
+export type RowCheck = { name: 'k-cohort' | 'singling-out' | 'phi-scrub' | 'differential-privacy'; passed: boolean; detail: string };
+
+export type ReportRow = {
+  index: number;
+  label: string;
+  /** The prompt text when the row has exactly one; "n distinct prompts" rows give null. Local only. */
+  prompt: string | null;
+  images: number;
+  blocked: boolean;
+  checks: RowCheck[];
+};
+
+export type PrivacyReport = {
+  format: 'fgl-privacy-report';
+  version: 1;
+  createdAt: string;
+  appVersion: string;
+  study: { id: string; name: string };
+  siteId: string;
+  tinyModels: boolean;
+  models: { clip: { id: string; digest: string }; encoder: { id: string; digest: string; dim: number }; captioner: { id: string; digest: string } | null };
+  devices: Record<string, string>;
+  dataset: { root: string; images: number; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
+  settings: { promptMode: string; aggregation: string; k: number; singlingOutRatio: number; dpEpsilon: number | null };
+  /** Exactly what the package holds. */
+  outgoing: { rows: number; bytes: number; shape: [number, number, number]; dtype: 'F16' | 'F32'; sha256: string; tensors: string[] };
+  rows: ReportRow[];
+  suppressed: { label: string; images: number; reason: string }[];
+  phi: { captions: number; redacted: number; dropped: number; findings: Record<string, number> } | null;
+  dp: { epsilon: number; delta: number; clip: number; sigmaMax: number; spentBefore: number; totalAfter: number; budget: number | null } | null;
+  projection: { outgoing: [number, number][]; local: { x: number; y: number; label: string; imageId: number }[]; explainedVariance: [number, number] };
+  messages: string[];
+};
+
+const fmtBytes = (b: number) => (b < 1024 ? `${b} B` : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
+
+export function reportMarkdown(r: PrivacyReport): string {
+  const sent = r.rows.filter((x) => !x.blocked);
+  const blocked = r.rows.filter((x) => x.blocked);
+  const lines = [
+    `# Privacy report — ${r.study.name}`,
+    '',
+    ...(r.tinyModels ? ['> **Made with generated tiny test models: the embeddings are plumbing, not meaningful content.**', ''] : []),
+    `Prepared ${r.createdAt} by site \`${r.siteId}\` (FGL ${r.appVersion}) from ${r.dataset.images} usable images in ${r.dataset.classes.length} classes.`,
+    '',
+    '## What will leave this computer',
+    '',
+    `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (images each row represents).`,
+    `- File \`package.safetensors\`: ${fmtBytes(r.outgoing.bytes)}, sha256 \`${r.outgoing.sha256}\`.`,
+    '- No image, file name, caption text or per-image CLIP embedding is in the package.',
+    `- Prompt mode \`${r.settings.promptMode}\`, aggregation \`${r.settings.aggregation}\`, k = ${r.settings.k}, singling-out ratio ≤ ${r.settings.singlingOutRatio}` +
+      (r.dp ? `, differential privacy ε = ${r.dp.epsilon.toFixed(3)}, δ = ${r.dp.delta}.` : ', no differential-privacy noise.'),
+    '',
+    '## Rows',
+    '',
+    '| # | class | images | prompt | checks | sent |',
+    '| ---: | --- | ---: | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.prompt ?? '—'} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
+    '',
+  ];
+  if (blocked.length > 0) {
+    lines.push('## Blocked rows', '');
+    for (const b of blocked) lines.push(`- Row ${b.index} (${b.label}, ${b.images} images): ${b.checks.filter((c) => !c.passed).map((c) => c.detail).join('; ')}`);
+    lines.push('');
+  }
+  if (r.suppressed.length > 0) {
+    lines.push('## Not sent (too few images)', '');
+    for (const s of r.suppressed) lines.push(`- ${s.label}: ${s.images} images — ${s.reason}`);
+    lines.push('');
+  }
+  if (r.phi) {
+    lines.push('## Caption scrub (PHI)', '', `${r.phi.captions} captions scrubbed: ${r.phi.redacted} redactions, ${r.phi.dropped} captions dropped.`);
+    const f = Object.entries(r.phi.findings);
+    if (f.length > 0) lines.push('', f.map(([k, v]) => `- ${k}: ${v}`).join('\n'));
+    lines.push('');
+  }
+  if (r.dp) {
+    lines.push(
+      '## Differential privacy',
+      '',
+      `Each image's conditioning was clipped to L2 norm ${r.dp.clip.toFixed(2)} before averaging; Gaussian noise (σ up to ${r.dp.sigmaMax.toExponential(3)}) was added to every row (analytic Gaussian mechanism).`,
+      `This package spends ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}); the dataset had spent ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
+      '',
+    );
+  }
+  lines.push('## Models and devices', '');
+  lines.push(`- Conditioning encoder: ${r.models.encoder.id} (D = ${r.models.encoder.dim}, sha256 \`${r.models.encoder.digest}\`) on ${r.devices.encoder ?? '?'}`);
+  lines.push(`- CLIP: ${r.models.clip.id} (sha256 \`${r.models.clip.digest}\`) on ${r.devices.clip ?? '?'}`);
+  if (r.models.captioner) lines.push(`- Captioner: ${r.models.captioner.id} on ${r.devices.captioner ?? '?'}`);
+  if (r.dataset.skipped.length > 0) {
+    lines.push('', '## Skipped files', '', ...r.dataset.skipped.map((s) => `- ${s.reason}: ${s.count}`));
+  }
+  if (r.messages.length > 0) lines.push('', '## Notes', '', ...r.messages.map((m) => `- ${m}`));
+  lines.push('', `${sent.length} of ${r.rows.length} rows will be sent.`, '');
+  return lines.join('\n');
+}
