@@ -1,8 +1,30 @@
 import type { Command } from '../command';
+import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
+import { serverRoundRunCommand } from './server-round-run';
+import { serverSiteEnrollCommand } from './server-site-enroll';
+import { serverStartCommand } from './server-start';
+import { serverStudyCreateCommand } from './server-study-create';
+import { sitePrepareCommand } from './site-prepare';
+import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
+import { siteScanCommand } from './site-scan';
+import { studyInitCommand } from './study-init';
 
 /**
  * Every `fgl` command, in the order `fgl --help` lists them. Each lives in its own file in this
  * folder and is registered here, the one place the CLI learns about it.
  */
-export const commands: readonly Command[] = [sampleDataCommand];
+export const commands: readonly Command[] = [
+  siteEnrollCommand,
+  siteScanCommand,
+  sitePrepareCommand,
+  siteUploadCommand,
+  siteModelPullCommand,
+  studyInitCommand,
+  serverStartCommand,
+  serverStudyCreateCommand,
+  serverSiteEnrollCommand,
+  serverRoundRunCommand,
+  modelsMakeTinyCommand,
+  sampleDataCommand,
+];

@@ -59,6 +59,9 @@ export type PrepareResult = {
   sha256: string;
   bytes: number;
   report: PrivacyReport;
+  /** The images behind `report.projection.local[i].imageId` (local only: for on-device thumbnails). */
+  localImages: { path: string; label: string }[];
+  dataRoot: string;
 };
 
 /** A user-facing refusal: what is wrong and what to do. */
@@ -360,7 +363,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       if (dp) o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
       o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
     });
-    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes: bytes.length, report };
+    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes: bytes.length, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
   } catch (e) {
     const cancelled = o.signal?.aborted ?? false;
     o.ledger.runs.update(run.id, { status: cancelled ? 'cancelled' : 'failed', error: `${stage}: ${(e as Error).message}` });

@@ -1,0 +1,124 @@
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Command, CommandContext } from '../command';
+import { intOption, optionalString, requireString } from '../command';
+import { progressPrinter } from '../progress-printer';
+import { Ledger } from '../../site/ledger/ledger';
+import { siteHome, sitePaths } from '../../site/site-home';
+import { displayFingerprint, enrollSite } from '../../site/client/enroll-site';
+import { packageFile, resumePendingUploads, uploadPackage } from '../../site/client/upload-package';
+import { pullModel } from '../../site/client/pull-model';
+
+async function withLedger<T>(fn: (ledger: Ledger, paths: ReturnType<typeof sitePaths>) => Promise<T>): Promise<T> {
+  const paths = sitePaths(siteHome());
+  const ledger = Ledger.open(paths.ledger);
+  try {
+    return await fn(ledger, paths);
+  } finally {
+    ledger.close();
+  }
+}
+
+const listOption = (ctx: CommandContext, name: string): string[] => {
+  const v = ctx.values[name];
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).map(String).filter((s) => s.trim() !== '');
+};
+
+export const siteEnrollCommand: Command = {
+  path: ['site', 'enroll'],
+  summary: 'enroll this site with a server using a one-time token; pins the server key',
+  description: `
+Trades the one-time enrollment token from the study coordinator for this site's API key (kept
+in the site ledger under $FGL_HOME) and pins the server's Ed25519 public key: every model this
+site downloads later must be signed by exactly that key.
+
+Compare the printed fingerprint with the one the coordinator gave you (or pass it with
+--expect-fingerprint so a mismatch stops enrollment). Plain http:// is refused except on
+loopback.`,
+  options: {
+    server: { type: 'string', value: 'URL', description: 'server address, e.g. https://fgl.example.org:8787' },
+    token: { type: 'string', value: 'T', description: 'one-time enrollment token (expires; single use)' },
+    'expect-fingerprint': { type: 'string', value: 'HEX', description: 'server key fingerprint given out-of-band; refuse on mismatch' },
+  },
+  examples: ['fgl site enroll --server https://fgl.example.org:8787 --token 3q2-…'],
+  async run(ctx) {
+    const expect = optionalString(ctx, 'expect-fingerprint');
+    const res = await withLedger((ledger) => enrollSite(ledger, requireString(ctx, 'server'), requireString(ctx, 'token'), expect ? { expectFingerprint: expect } : {}));
+    ctx.out.result(res, () =>
+      [
+        `Enrolled as site ${res.siteId} at ${res.serverUrl} for ${res.studies.join(', ')}.`,
+        `Server key fingerprint (pinned): ${displayFingerprint(res.serverKeyFingerprint)}`,
+        'Check it against the fingerprint the study coordinator gave you.',
+      ].join('\n'),
+    );
+  },
+};
+
+export const siteUploadCommand: Command = {
+  path: ['site', 'upload'],
+  summary: 'upload an approved package (writes the audit entry first; idempotent; resumable)',
+  description: `
+Uploads package.safetensors from a folder made by \`fgl site prepare\` to the server of the
+study it was made for. Read privacy-report.md first: uploading is the approval.
+
+An audit entry (package sha256, bytes, server, study, approvers, time) is written before
+anything is sent. Network errors and server errors are retried with backoff; the upload is
+idempotent by sha256, so retrying never stores a second copy. If the app stops mid-upload,
+\`fgl site upload --resume\` finishes every pending upload.`,
+  options: {
+    package: { type: 'string', value: 'DIR', description: 'folder holding package.safetensors (or the file)' },
+    approver: { type: 'string', value: 'NAME', description: 'who approved the upload (default: your OS user name)' },
+    'second-approver': { type: 'string', value: 'NAME', description: 'a second approver (e.g. the privacy officer)' },
+    resume: { type: 'boolean', description: 'retry every pending upload recorded in the ledger' },
+  },
+  examples: ['fgl site upload --package ./pkg --approver "Dr. A. Smith" --second-approver "Privacy Office"'],
+  async run(ctx) {
+    const rows = await withLedger(async (ledger) => {
+      if (ctx.values.resume) return resumePendingUploads(ledger, { signal: ctx.signal });
+      const approvers = [optionalString(ctx, 'approver') ?? userInfo().username, ...listOption(ctx, 'second-approver')];
+      const onProgress = progressPrinter(ctx.out);
+      return [await uploadPackage(ledger, await packageFile(requireString(ctx, 'package')), { approvers, signal: ctx.signal, ...(onProgress ? { onProgress } : {}) })];
+    });
+    ctx.out.result({ uploads: rows }, () =>
+      rows.length === 0
+        ? 'No pending uploads.'
+        : rows.map((r) => `Uploaded ${r.packageSha256} (${r.bytes} bytes) to ${r.serverUrl}, study ${r.studyId}; approved by ${r.approvers.join(', ')}; audit entry #${r.id} (${r.status}).`).join('\n'),
+    );
+  },
+};
+
+export const siteModelPullCommand: Command = {
+  path: ['site', 'model', 'pull'],
+  summary: "download a study's model, verify its signature and every file's sha256",
+  description: `
+Downloads a published model (the latest unless --version is given) into $FGL_HOME/downloads,
+resuming partial files with HTTP Range requests, then verifies it: the manifest's Ed25519
+signature against the key pinned at enrollment, each file's size and sha256, that no listed
+path leaves the model folder, that no unlisted file is present, and that the version is not
+older than one already accepted. A model that fails any check is deleted; the message names
+the check.`,
+  options: {
+    study: { type: 'string', value: 'ID', description: 'study id' },
+    version: { type: 'string', value: 'N', description: 'model version (default: latest)' },
+  },
+  examples: ['fgl site model pull --study shapes-1a2b3c'],
+  async run(ctx) {
+    const onProgress = progressPrinter(ctx.out);
+    const res = await withLedger((ledger, paths) =>
+      pullModel(ledger, requireString(ctx, 'study'), {
+        modelsRoot: join(paths.downloads, 'models'),
+        ...(ctx.values.version !== undefined ? { version: intOption(ctx, 'version', 1, 1) } : {}),
+        signal: ctx.signal,
+        ...(onProgress ? { onProgress } : {}),
+      }),
+    );
+    ctx.out.result({ studyId: res.row.studyId, version: res.row.version, dir: res.row.dir, verified: res.row.verified, bytes: res.bytes, classes: res.manifest.classes, metrics: res.manifest.metrics }, () =>
+      [
+        `Model v${res.row.version} of ${res.row.studyId}: ${res.bytes} bytes in ${res.row.dir}`,
+        `  signature and ${res.manifest.files.length} file hashes verified against the pinned server key`,
+        `  ${res.manifest.kind} model for ${res.manifest.classes.length} classes; validation accuracy on synthetic data ${(res.manifest.metrics.valAccuracy * 100).toFixed(1)}%`,
+        `Evaluate it offline: fgl site evaluate --study ${res.row.studyId} --model ${res.row.version} --data DIR`,
+      ].join('\n'),
+    );
+  },
+};

@@ -1,0 +1,54 @@
+import type { Ledger } from '../ledger/ledger';
+import { SiteClient } from './site-client';
+import { publicKeyFingerprint } from './verify-model';
+
+export type EnrollResult = { siteId: string; studies: string[]; serverKeyFingerprint: string; serverUrl: string };
+
+/** Groups a hex fingerprint in fours for people to compare by eye. */
+export function displayFingerprint(hex: string): string {
+  return hex.match(/.{1,4}/g)?.join(' ') ?? hex;
+}
+
+/**
+ * Trade a one-time enrollment token for a site API key and pin the server's signing key.
+ * The fingerprint is computed here from the key the server sent, never taken on trust from the
+ * server's own claim; with `expectFingerprint` (given out-of-band with the token) a mismatch
+ * aborts before anything is stored.
+ */
+export async function enrollSite(
+  ledger: Ledger,
+  serverUrl: string,
+  token: string,
+  opts: { expectFingerprint?: string } = {},
+): Promise<EnrollResult> {
+  const res = await SiteClient.enroll(serverUrl, token);
+  const fingerprint = publicKeyFingerprint(res.serverPublicKey);
+  if (fingerprint !== res.serverKeyFingerprint.toLowerCase())
+    throw new Error('The server sent a public key whose fingerprint differs from the one it claims; refusing to enroll.');
+  const expected = opts.expectFingerprint?.replace(/[\s:]/g, '').toLowerCase();
+  if (expected && expected !== fingerprint)
+    throw Object.assign(new Error(`Server key fingerprint ${displayFingerprint(fingerprint)} does not match the expected ${displayFingerprint(expected)}.`), {
+      hint: 'Do not continue: ask the study coordinator to confirm the fingerprint; someone may be intercepting the connection.',
+    });
+  const url = new URL(serverUrl).origin;
+  ledger.transaction(() => {
+    for (const studyId of res.studies)
+      ledger.enrollments.upsert({
+        serverUrl: url,
+        studyId,
+        siteId: res.siteId,
+        apiKey: Buffer.from(res.apiKey, 'utf8'),
+        serverPublicKey: res.serverPublicKey,
+        serverKeyFingerprint: fingerprint,
+      });
+  });
+  return { siteId: res.siteId, studies: res.studies, serverKeyFingerprint: fingerprint, serverUrl: url };
+}
+
+/** The client for a study this site is enrolled in. */
+export function clientForStudy(ledger: Ledger, studyId: string): { client: SiteClient; enrollment: ReturnType<Ledger['enrollments']['list']>[number] } {
+  const enrollment = ledger.enrollments.list().find((e) => e.studyId === studyId);
+  if (!enrollment)
+    throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.`), { hint: 'Enroll with the token from the study coordinator: fgl site enroll --server URL --token T' });
+  return { client: new SiteClient(enrollment.serverUrl, Buffer.from(enrollment.apiKey).toString('utf8')), enrollment };
+}

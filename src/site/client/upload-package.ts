@@ -1,0 +1,62 @@
+import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { decodePackage } from '../../shared/embedding-package';
+import type { ProgressListener } from '../../shared/progress';
+import type { Ledger } from '../ledger/ledger';
+import type { UploadRow } from '../ledger/uploads-repo';
+import { clientForStudy } from './enroll-site';
+import { ServerError } from './site-client';
+
+/** `DIR` (holding package.safetensors) or the file itself. */
+export async function packageFile(pathArg: string): Promise<string> {
+  const st = await stat(pathArg);
+  return st.isDirectory() ? join(pathArg, 'package.safetensors') : pathArg;
+}
+
+/**
+ * Upload an approved package. The audit row is written BEFORE anything is sent (status
+ * pending), so a crash mid-upload still leaves a record, and `resumePendingUploads` finishes it.
+ * The PUT is idempotent by sha256: retrying can never store a second copy on the server.
+ */
+export async function uploadPackage(
+  ledger: Ledger,
+  file: string,
+  opts: { approvers: string[]; signal?: AbortSignal; onProgress?: ProgressListener },
+): Promise<UploadRow> {
+  if (opts.approvers.length === 0 || opts.approvers.some((a) => a.trim() === '')) throw new Error('An upload needs at least one named approver.');
+  const bytes = await readFile(file);
+  const pkg = decodePackage(bytes); // refuse to send something the server would reject anyway
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const { enrollment } = clientForStudy(ledger, pkg.metadata.study_id);
+  if (pkg.metadata.site_id !== enrollment.siteId)
+    throw new Error(`The package was made for site "${pkg.metadata.site_id}" but this site is enrolled as "${enrollment.siteId}".`);
+  const row = ledger.uploads.insert({ packageSha256: sha256, bytes: bytes.length, serverUrl: enrollment.serverUrl, studyId: pkg.metadata.study_id, approvers: opts.approvers });
+  return sendUpload(ledger, row, file, opts);
+}
+
+async function sendUpload(ledger: Ledger, row: UploadRow, file: string, opts: { signal?: AbortSignal; onProgress?: ProgressListener }): Promise<UploadRow> {
+  const { client } = clientForStudy(ledger, row.studyId);
+  try {
+    const res = await client.uploadPackage(row.studyId, file, opts);
+    if (res.sha256 !== row.packageSha256) throw new Error(`the package file changed since it was approved (sha256 ${res.sha256} ≠ ${row.packageSha256})`);
+    return ledger.uploads.setOutcome(row.id, 'accepted', JSON.stringify({ status: res.status, sha256: res.sha256 }));
+  } catch (e) {
+    // A refusal is final; anything else stays pending so a later run can finish it.
+    if (e instanceof ServerError && e.status >= 400 && e.status < 500) {
+      ledger.uploads.setOutcome(row.id, 'rejected', JSON.stringify({ code: e.code, message: e.message, hint: e.hint }));
+    } else if (!opts.signal?.aborted) ledger.uploads.setOutcome(row.id, 'pending', (e as Error).message);
+    throw e;
+  }
+}
+
+/** Finish uploads that a crash or a lost connection left pending; the package path comes from the ledger. */
+export async function resumePendingUploads(ledger: Ledger, opts: { signal?: AbortSignal } = {}): Promise<UploadRow[]> {
+  const done: UploadRow[] = [];
+  for (const row of ledger.uploads.list({ limit: 1000 }).filter((u) => u.status === 'pending')) {
+    const pkg = ledger.packages.get(row.packageSha256);
+    if (!pkg) continue;
+    done.push(await sendUpload(ledger, row, pkg.path, opts));
+  }
+  return done;
+}
