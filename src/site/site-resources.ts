@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { loadPhiNames } from './privacy/load-phi-names';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,13 +10,7 @@ export function resourcesDir(): string {
   return process.env.FGL_RESOURCES_DIR ?? fileURLToPath(new URL('../../resources/', import.meta.url));
 }
 
-/** The PHI scrub's person-name list: lowercase, one per line, `#` comments. */
-export async function loadPhiNames(file = join(resourcesDir(), 'phi', 'names.txt')): Promise<Set<string>> {
-  const text = await readFile(file, 'utf8');
-  return new Set(
-    text
-      .split(/\r?\n/)
-      .map((l) => l.trim().toLowerCase())
-      .filter((l) => l !== '' && !l.startsWith('#')),
-  );
+/** The PHI scrub's person-name list shipped in resources/phi/names.txt. */
+export function loadDefaultPhiNames(): Promise<Set<string>> {
+  return loadPhiNames(join(resourcesDir(), 'phi', 'names.txt'));
 }

@@ -17,7 +17,7 @@ import { pca2d, project } from '../report/pca';
 import { classPrompts, fillTemplate } from '../prompts/prompt-templates';
 import { topVocabulary } from '../prompts/vocabulary-prompts';
 import { computeLocalFeatures } from './local-features';
-import { loadPhiNames } from '../site-resources';
+import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
 
@@ -193,7 +193,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       });
     } else {
       phi = { captions: 0, redacted: 0, dropped: 0, findings: {} };
-      const names = o.phiNames ?? (await loadPhiNames());
+      const names = o.phiNames ?? (await loadDefaultPhiNames());
       images.forEach((img, i) => {
         const scrubbed = scrubPhi(features.captions![i]!, { action: policy.phiAction, names });
         phi!.captions++;
