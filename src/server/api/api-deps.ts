@@ -1,0 +1,36 @@
+import type { ServerSigningKey } from '../auth/server-signing-key';
+import type { RoundRunner } from '../jobs/round-runner';
+import type { ServerLimits } from '../server-config';
+import type { DataLayout } from '../store/data-layout';
+import type { ServerStore, StoredStudy } from '../store/server-store';
+import { notFound } from './http-error';
+import type { Caller } from './route-def';
+
+/** Everything the route handlers need, passed explicitly (no globals). */
+export type ApiDeps = {
+  store: ServerStore;
+  layout: DataLayout;
+  signingKey: ServerSigningKey;
+  runner: RoundRunner;
+  limits: ServerLimits;
+  version: string;
+};
+
+/**
+ * The study, if the caller may see it: admins see every study, a site only those it is enrolled
+ * in. Anything else is 404 — the same answer as for a study that does not exist.
+ */
+export function studyForCaller(deps: ApiDeps, caller: Caller, studyId: string): StoredStudy {
+  const study = deps.store.getStudy(studyId);
+  const visible =
+    study !== undefined &&
+    (caller.kind === 'admin' ||
+      (caller.kind === 'site' && deps.store.isSiteEnrolled(caller.siteId, studyId)));
+  if (!visible)
+    throw notFound(
+      'study_not_found',
+      `study "${studyId}" not found`,
+      'Check the study id; a site sees only the studies it is enrolled in.',
+    );
+  return study;
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { Sha256Hex } from '../../shared/model-ref';
+import { StudyManifest } from '../../shared/study';
+
+/*
+ * Wire schemas of the server's /v1 API: one source of truth for the route validation, the
+ * OpenAPI document and the tests. Imports only zod and src/shared, so it can move to src/shared
+ * unchanged when the site client wants the same types.
+ */
+
+export const StudyId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'study id: lowercase letters, digits and -');
+export const SiteId = z.string().regex(/^site-[a-z0-9]{6,40}$/, 'site id: site-<letters/digits>');
+export const RoundId = z
+  .string()
+  .regex(/^round-[a-z0-9-]{4,60}$/, 'round id: round-<letters/digits>');
+export const IsoTime = z.iso.datetime();
+
+export const HealthResponse = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  serverKeyFingerprint: Sha256Hex,
+});
+
+/** POST /v1/studies: a study manifest without id and createdAt (the server assigns both). */
+export const CreateStudyBody = StudyManifest.omit({ id: true, createdAt: true }).extend({
+  schemaVersion: z.literal(1).default(1),
+});
+export type CreateStudyBody = z.input<typeof CreateStudyBody>;
+
+export const StudySummary = z.object({
+  id: StudyId,
+  name: z.string(),
+  classes: z.array(z.string()),
+  createdAt: IsoTime,
+});
+export type StudySummary = z.infer<typeof StudySummary>;
+
+export const SiteSummary = z.object({
+  id: SiteId,
+  name: z.string(),
+  createdAt: IsoTime,
+  revokedAt: IsoTime.nullable(),
+});
+export type SiteSummary = z.infer<typeof SiteSummary>;
+
+export const StudyDetail = z.object({
+  id: StudyId,
+  manifest: StudyManifest,
+  createdAt: IsoTime,
+  /** Enrolled sites: admins see all of them, a site sees only itself. */
+  sites: z.array(SiteSummary),
+});
+export type StudyDetail = z.infer<typeof StudyDetail>;
+
+export const CreateEnrollmentTokenBody = z.object({
+  siteName: z.string().trim().min(1).max(100),
+  /** Lifetime of the one-time token; default 24 h, at most 30 days. */
+  ttlSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(86_400),
+});
+
+export const EnrollmentTokenResponse = z.object({
+  token: z.string(),
+  studyId: StudyId,
+  siteName: z.string(),
+  expiresAt: IsoTime,
+  serverKeyFingerprint: Sha256Hex,
+});
+export type EnrollmentTokenResponse = z.infer<typeof EnrollmentTokenResponse>;
+
+export const EnrollBody = z.object({ token: z.string().min(16).max(200) });
+
+export const EnrollResponse = z.object({
+  siteId: SiteId,
+  siteName: z.string(),
+  /** Returned once, never stored in clear; null when an already-enrolled site joined another study with its key. */
+  apiKey: z.string().nullable(),
+  studies: z.array(StudyId),
+  serverPublicKey: z.string(),
+  serverKeyFingerprint: Sha256Hex,
+});
+export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+export const RevokeSiteResponse = z.object({
+  siteId: SiteId,
+  revokedAt: IsoTime,
+  keysRevoked: z.number().int().nonnegative(),
+});
+
+export const PackageRecord = z.object({
+  sha256: Sha256Hex,
+  studyId: StudyId,
+  siteId: SiteId,
+  bytes: z.number().int().nonnegative(),
+  rows: z.number().int().nonnegative(),
+  /** The package's safetensors `__metadata__` as stored (flat string map). */
+  metadata: z.record(z.string(), z.string()),
+  receivedAt: IsoTime,
+});
+export type PackageRecord = z.infer<typeof PackageRecord>;
+
+export const PackageUploadResponse = z.object({
+  package: PackageRecord,
+  /** false when these exact bytes were already stored (the upload was a no-op). */
+  created: z.boolean(),
+});
+
+export const RoundState = z.enum(['collecting', 'synthesizing', 'training', 'published', 'failed']);
+export type RoundState = z.infer<typeof RoundState>;
+
+export const RoundProgress = z.object({
+  stage: z.string(),
+  done: z.number().nonnegative(),
+  total: z.number().nonnegative(),
+  ratePerSec: z.number().nonnegative().nullable(),
+  etaSec: z.number().nonnegative().nullable(),
+  updatedAt: IsoTime,
+});
+export type RoundProgress = z.infer<typeof RoundProgress>;
+
+export const RoundStatus = z.object({
+  id: RoundId,
+  studyId: StudyId,
+  state: RoundState,
+  progress: RoundProgress.nullable(),
+  error: z.string().nullable(),
+  /** Packages the round trains on (fixed when synthesis starts; until then, the study's current count). */
+  packages: z.number().int().nonnegative(),
+  modelVersion: z.number().int().positive().nullable(),
+  runRequestedAt: IsoTime.nullable(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+  finishedAt: IsoTime.nullable(),
+});
+export type RoundStatus = z.infer<typeof RoundStatus>;
+
+export const StartRoundBody = z
+  .object({
+    /** Start synthesis right away (when the server has its synthesis and training stages wired). */
+    run: z.boolean().default(true),
+  })
+  .default({ run: true });
+
+export const StartRoundResponse = z.object({
+  round: RoundStatus,
+  started: z.boolean(),
+  note: z.string().optional(),
+});
+
+export const ModelVersion = z.object({
+  studyId: StudyId,
+  version: z.number().int().positive(),
+  roundId: z.string(),
+  manifestSha256: Sha256Hex,
+  publishedAt: IsoTime,
+});
+export type ModelVersion = z.infer<typeof ModelVersion>;
+
+export const ModelVersionList = z.object({ models: z.array(ModelVersion) });
+export const StudyList = z.object({ studies: z.array(StudySummary) });
+export const PackageList = z.object({ packages: z.array(PackageRecord) });

@@ -1,0 +1,122 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  MANIFEST_FILE,
+  ModelManifest,
+  SafeRelativePath,
+  SIGNATURE_FILE,
+} from '../../shared/model-manifest';
+import type { StoredModel } from '../store/server-store';
+import type { ApiDeps } from './api-deps';
+import { studyForCaller } from './api-deps';
+import { ModelVersionList, StudyId } from './api-schemas';
+import { notFound } from './http-error';
+import { sendFileWithRanges } from './send-file';
+import { type AnyRouteSpec, type Caller, defineRoute } from './route-def';
+
+const VersionParams = z.object({ studyId: StudyId, version: z.coerce.number().int().positive() });
+
+function wire(m: StoredModel) {
+  const { dir: _dir, ...rest } = m;
+  return rest;
+}
+
+export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
+  const modelFor = (caller: Caller, studyId: string, version: number): StoredModel => {
+    const study = studyForCaller(deps, caller, studyId);
+    const m = deps.store.getModel(study.id, version);
+    if (!m)
+      throw notFound(
+        'model_not_found',
+        `study "${study.id}" has no model version ${version}`,
+        'GET /v1/studies/:id/models lists the published versions.',
+      );
+    return m;
+  };
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/v1/studies/:studyId/models',
+      tag: 'models',
+      summary: 'Published model versions of a study (monotonic)',
+      auth: 'any',
+      params: z.object({ studyId: StudyId }),
+      responses: { 200: { description: 'Versions, oldest first', schema: ModelVersionList } },
+      handler: async ({ params, caller }) => {
+        const study = studyForCaller(deps, caller, params.studyId);
+        return { models: deps.store.listModels(study.id).map(wire) };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/studies/:studyId/models/:version/manifest.json',
+      tag: 'models',
+      summary: 'The signed model manifest, byte for byte as signed',
+      auth: 'any',
+      params: VersionParams,
+      responses: {
+        200: {
+          description: 'manifest.json (verify manifest.sig over these exact bytes)',
+          schema: ModelManifest,
+        },
+      },
+      handler: async ({ params, caller, reply }) => {
+        const m = modelFor(caller, params.studyId, params.version);
+        const bytes = await fs.readFile(path.join(m.dir, MANIFEST_FILE));
+        return reply
+          .type('application/json; charset=utf-8')
+          .header('etag', `"${m.manifestSha256}"`)
+          .send(bytes);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/studies/:studyId/models/:version/manifest.sig',
+      tag: 'models',
+      summary: 'Ed25519 signature over manifest.json, base64',
+      auth: 'any',
+      params: VersionParams,
+      responses: { 200: { description: 'base64 signature', contentType: 'text/plain' } },
+      handler: async ({ params, caller, reply }) => {
+        const m = modelFor(caller, params.studyId, params.version);
+        const sig = await fs.readFile(path.join(m.dir, SIGNATURE_FILE), 'utf8');
+        return reply.type('text/plain; charset=utf-8').send(sig);
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/studies/:studyId/models/:version/files/*',
+      tag: 'models',
+      summary: 'A file listed in the manifest, with Range support (206/416), ETag = its sha256',
+      description: 'Only paths listed in the signed manifest are served; anything else is 404.',
+      auth: 'any',
+      params: VersionParams.extend({ '*': SafeRelativePath }),
+      responses: {
+        200: { description: 'The whole file', contentType: 'application/octet-stream' },
+        206: { description: 'The requested byte range', contentType: 'application/octet-stream' },
+      },
+      handler: async ({ params, caller, req, reply }) => {
+        const m = modelFor(caller, params.studyId, params.version);
+        const manifest = ModelManifest.parse(
+          JSON.parse(await fs.readFile(path.join(m.dir, MANIFEST_FILE), 'utf8')),
+        );
+        const rel = params['*'];
+        const entry = manifest.files.find((f) => f.path === rel);
+        if (!entry)
+          throw notFound(
+            'model_file_not_found',
+            `model version ${m.version} has no file "${rel}"`,
+            'The manifest lists every file.',
+          );
+        const contentType = rel.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+        return sendFileWithRanges(req, reply, {
+          path: path.join(m.dir, ...rel.split('/')),
+          bytes: entry.bytes,
+          sha256: entry.sha256,
+          contentType,
+        });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,143 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { HttpError } from './http-error';
+
+/** Who is calling: resolved from `Authorization: Bearer <key>` before the handler runs. */
+export type Caller = { kind: 'admin' } | { kind: 'site'; siteId: string } | { kind: 'anonymous' };
+
+/** Who may call a route. `optional` = anyone; the handler sees who it is. */
+export type RouteAuth = 'none' | 'admin' | 'site' | 'any' | 'optional';
+
+export type ResponseSpec = {
+  description: string;
+  /** JSON body schema; omit for non-JSON bodies and say what they are in `contentType`. */
+  schema?: z.ZodType;
+  contentType?: string;
+};
+
+type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+export type RouteSpec<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+> = {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** fastify path, e.g. /v1/studies/:studyId; `*` is a wildcard rest-of-path parameter. */
+  url: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  auth: RouteAuth;
+  params?: P;
+  query?: Q;
+  /** JSON body schema. Routes with a raw body set `rawBody` instead and read `req.body` as a stream. */
+  body?: B;
+  rawBody?: { contentType: string; description: string };
+  responses: Record<number, ResponseSpec>;
+  handler(ctx: {
+    params: Parsed<P>;
+    query: Parsed<Q>;
+    body: Parsed<B>;
+    caller: Caller;
+    req: FastifyRequest;
+    reply: FastifyReply;
+  }): Promise<unknown>;
+};
+
+/** A route spec with its type parameters erased: what the registry and the OpenAPI builder see. */
+export type AnyRouteSpec = Omit<
+  RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>,
+  'handler'
+> & {
+  handler(ctx: {
+    params: unknown;
+    query: unknown;
+    body: unknown;
+    caller: Caller;
+    req: FastifyRequest;
+    reply: FastifyReply;
+  }): Promise<unknown>;
+};
+
+/** Identity function that checks a route spec's types (params/query/body → typed handler args). */
+export function defineRoute<
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+>(spec: RouteSpec<P, Q, B>): AnyRouteSpec {
+  return spec as unknown as AnyRouteSpec;
+}
+
+function issuesText(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (schema === undefined) return undefined;
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `invalid ${where}: ${issuesText(r.error)}`,
+      `See /v1/openapi.json for the ${where} schema.`,
+    );
+  return r.data;
+}
+
+export type CallerResolver = (req: FastifyRequest) => Caller;
+
+function authorize(auth: RouteAuth, caller: Caller): void {
+  if (auth === 'none' || auth === 'optional') return;
+  if (caller.kind === 'anonymous')
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'this endpoint needs an API key',
+      'Send `Authorization: Bearer <key>`: a site key from enrollment, or the admin key.',
+      {
+        'www-authenticate': 'Bearer',
+      },
+    );
+  if (auth === 'admin' && caller.kind !== 'admin')
+    throw new HttpError(
+      403,
+      'admin_only',
+      'this endpoint is for the study coordinator (admin key)',
+      'Use the admin key from <data>/keys/admin.key, or the `fgl server` CLI on the server.',
+    );
+  if (auth === 'site' && caller.kind !== 'site')
+    throw new HttpError(
+      403,
+      'site_only',
+      'this endpoint is for enrolled sites',
+      'Call it with the site API key returned by POST /v1/enroll.',
+    );
+}
+
+/** Register routes on fastify with zod validation and authorization in front of each handler. */
+export function registerRoutes(
+  app: FastifyInstance,
+  routes: readonly AnyRouteSpec[],
+  resolveCaller: CallerResolver,
+): void {
+  for (const spec of routes) {
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      handler: async (req, reply) => {
+        // Validate the (cheap) URL parts before authorizing, but authorize before touching a body.
+        const caller: Caller = spec.auth === 'none' ? { kind: 'anonymous' } : resolveCaller(req);
+        authorize(spec.auth, caller);
+        const params = validate(spec.params, req.params, 'path parameters');
+        const query = validate(spec.query, req.query, 'query');
+        const body = spec.rawBody ? undefined : validate(spec.body, req.body ?? undefined, 'body');
+        return spec.handler({ params, query, body, caller, req, reply });
+      },
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import type { ServerStore } from '../store/server-store';
+import { newSecret, randomIdPart, secretHash } from './secret-token';
+
+export const ENROLLMENT_TOKEN_PREFIX = 'fgl_enroll_';
+export const SITE_KEY_PREFIX = 'fgl_site_';
+export const DEFAULT_TOKEN_TTL_SEC = 24 * 3600;
+
+/** Issue a one-time enrollment token for `siteName` in `studyId`; only its sha256 is stored. */
+export function issueEnrollmentToken(
+  store: ServerStore,
+  a: { studyId: string; siteName: string; ttlSec?: number },
+): { token: string; expiresAt: string } {
+  const token = newSecret(ENROLLMENT_TOKEN_PREFIX);
+  const expiresAt = new Date(
+    store.clock().getTime() + (a.ttlSec ?? DEFAULT_TOKEN_TTL_SEC) * 1000,
+  ).toISOString();
+  store.insertEnrollmentToken({
+    tokenSha256: secretHash(token),
+    studyId: a.studyId,
+    siteName: a.siteName,
+    expiresAt,
+  });
+  return { token, expiresAt };
+}
+
+export type EnrollResult =
+  | { ok: true; siteId: string; siteName: string; apiKey: string | null; studies: string[] }
+  | { ok: false; reason: 'invalid' | 'used' | 'expired' | 'site_revoked' };
+
+/**
+ * Redeem a token. A new site gets a fresh API key (returned once, stored hashed); an already
+ * enrolled site (`existingSiteId`, from its key) joins the token's study and keeps its key.
+ */
+export function redeemEnrollmentToken(
+  store: ServerStore,
+  token: string,
+  existingSiteId?: string,
+): EnrollResult {
+  const apiKey = newSecret(SITE_KEY_PREFIX);
+  const out = store.enrollWithToken({
+    tokenSha256: secretHash(token),
+    newSiteId: `site-${randomIdPart(8)}`,
+    apiKeySha256: secretHash(apiKey),
+    ...(existingSiteId !== undefined ? { existingSiteId } : {}),
+  });
+  if (!out.ok) return { ok: false, reason: out.reason };
+  return {
+    ok: true,
+    siteId: out.siteId,
+    siteName: out.siteName,
+    apiKey: out.newKey ? apiKey : null,
+    studies: out.studies,
+  };
+}

@@ -1,0 +1,164 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fs from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { ensureAdminKey } from './auth/admin-key';
+import { ensureSigningKey, type ServerSigningKey } from './auth/server-signing-key';
+import type { ApiDeps } from './api/api-deps';
+import { enrollRoutes } from './api/enroll-routes';
+import { installErrorHandlers } from './api/error-handler';
+import { modelRoutes } from './api/model-routes';
+import { packageRoutes } from './api/package-routes';
+import { callerResolver } from './api/resolve-caller';
+import { registerRoutes, type AnyRouteSpec } from './api/route-def';
+import { roundRoutes } from './api/round-routes';
+import { studyRoutes } from './api/study-routes';
+import { systemRoutes } from './api/system-routes';
+import { RoundRunner } from './jobs/round-runner';
+import type { RoundStages } from './jobs/round-stages';
+import { createLogger, type LoggerOptions } from './logger';
+import { ServerConfig, type ServerConfigInput } from './server-config';
+import { dataLayout, type DataLayout } from './store/data-layout';
+import { type Clock, ServerStore } from './store/server-store';
+
+export const SERVER_VERSION = '0.1.0';
+
+export type CreateServerOptions = ServerConfigInput & {
+  /** A pino logger, or options for one (tests pass a capturing destination). */
+  logger?: Logger | LoggerOptions;
+  /** Synthesis + training; null/absent = rounds can be opened but not run (said so in responses). */
+  stages?: RoundStages | null;
+  /** Injected time (tests: token expiry). */
+  clock?: Clock;
+};
+
+export type FglServer = {
+  app: FastifyInstance;
+  store: ServerStore;
+  layout: DataLayout;
+  signingKey: ServerSigningKey;
+  runner: RoundRunner;
+  logger: Logger;
+  /** Listen, resume interrupted rounds; resolves to the base URL. */
+  start(): Promise<string>;
+  /** Stop accepting requests, interrupt rounds (they resume on the next start), close the db. */
+  close(): Promise<void>;
+  /** Base URL once started (`http://127.0.0.1:8787`), '' before. */
+  readonly url: string;
+};
+
+function isLogger(l: Logger | LoggerOptions | undefined): l is Logger {
+  return l !== undefined && typeof (l as Logger).child === 'function';
+}
+
+/**
+ * Build the FGL server on a data dir: creates the layout, the admin key and the Ed25519 signing
+ * key on first start, opens (and migrates) the store, and registers the /v1 API.
+ */
+export async function createServer(opts: CreateServerOptions): Promise<FglServer> {
+  const config = ServerConfig.parse({
+    dataDir: opts.dataDir,
+    host: opts.host,
+    port: opts.port,
+    limits: opts.limits,
+  });
+  const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger);
+  const layout = dataLayout(config.dataDir);
+  for (const dir of [
+    layout.root,
+    layout.packagesDir,
+    layout.roundsDir,
+    layout.modelsDir,
+    layout.tmpDir,
+  ])
+    await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(layout.keysDir, { recursive: true, mode: 0o700 });
+  const admin = await ensureAdminKey(layout.adminKey);
+  const signingKey = await ensureSigningKey(layout.signingKey);
+  if (admin.created) logger.info({ file: layout.adminKey }, 'created admin key');
+  if (signingKey.created)
+    logger.info(
+      { file: layout.signingKey, fingerprint: signingKey.fingerprint },
+      'created server signing key',
+    );
+  // Leftovers of uploads or publishes interrupted by a crash: never referenced by a row.
+  await cleanTemp(layout);
+
+  const store = ServerStore.open(layout.db, opts.clock);
+  const runner = new RoundRunner({
+    store,
+    layout,
+    signingKey,
+    stages: opts.stages ?? null,
+    logger,
+  });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.limits.maxJsonBytes,
+    // Request ids in logs and 5xx messages; no client-supplied ids (they could carry anything).
+    requestIdHeader: false,
+  });
+  // Package uploads arrive as a raw stream: intake reads it chunk by chunk with its own size limit.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) =>
+    done(null, payload),
+  );
+  installErrorHandlers(app);
+
+  const deps: ApiDeps = {
+    store,
+    layout,
+    signingKey,
+    runner,
+    limits: config.limits,
+    version: SERVER_VERSION,
+  };
+  const routes: AnyRouteSpec[] = [];
+  routes.push(
+    ...systemRoutes(deps, () => routes),
+    ...studyRoutes(deps),
+    ...enrollRoutes(deps),
+    ...packageRoutes(deps),
+    ...roundRoutes(deps),
+    ...modelRoutes(deps),
+  );
+  registerRoutes(app, routes, callerResolver(store, admin.sha256));
+
+  let url = '';
+  let closed = false;
+  return {
+    app,
+    store,
+    layout,
+    signingKey,
+    runner,
+    logger,
+    get url() {
+      return url;
+    },
+    async start() {
+      const address = await app.listen({ host: config.host, port: config.port });
+      url = address;
+      const resumed = runner.resumeRounds();
+      logger.info(
+        { url, fingerprint: signingKey.fingerprint, resumedRounds: resumed.length },
+        'fgl server listening',
+      );
+      return url;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await runner.close();
+      store.close();
+    },
+  };
+}
+
+async function cleanTemp(layout: DataLayout): Promise<void> {
+  await fs.rm(layout.tmpDir, { recursive: true, force: true });
+  await fs.mkdir(layout.tmpDir, { recursive: true });
+  for (const name of await fs.readdir(layout.packagesDir)) {
+    if (name.startsWith('.') && name.endsWith('.part'))
+      await fs.rm(`${layout.packagesDir}/${name}`, { force: true });
+  }
+}

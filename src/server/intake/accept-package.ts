@@ -1,0 +1,91 @@
+import fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { decodePackage, PackageError, type EmbeddingPackage } from '../../shared/embedding-package';
+import { metadataToStrings } from '../../shared/package-format';
+import type { StudyManifest } from '../../shared/study';
+import { HttpError } from '../api/http-error';
+import { type DataLayout, packagePath } from '../store/data-layout';
+import { commitFileDurable } from '../store/durable-file';
+import type { ServerStore, StoredPackage } from '../store/server-store';
+import { checkPackagePolicy } from './check-package-policy';
+import { receiveUpload, tooLarge } from './receive-upload';
+
+export type AcceptPackageInput = {
+  store: ServerStore;
+  layout: DataLayout;
+  study: StudyManifest;
+  siteId: string;
+  /** sha256 named in the URL: the upload must hash to exactly this. */
+  expectedSha256: string;
+  body: Readable;
+  contentLength: number | undefined;
+  limits: { maxPackageBytes: number; maxHeaderBytes: number };
+};
+
+function decodeOrReject(bytes: Uint8Array, maxHeaderBytes: number): EmbeddingPackage {
+  try {
+    return decodePackage(bytes, { maxHeaderBytes });
+  } catch (err) {
+    if (err instanceof PackageError)
+      throw new HttpError(
+        400,
+        `package_${err.code}`,
+        `Package rejected: ${err.message}`,
+        err.hint ?? 'Prepare the package again with the FGL app.',
+      );
+    throw err;
+  }
+}
+
+/**
+ * Package intake: stream to a temp file (size-limited, hashed), check the hash against the URL,
+ * decode and check against the study BEFORE anything is stored, then rename into
+ * `packages/<sha256>.safetensors` durably and only then insert the row. Any rejection deletes the
+ * temp file, so the store is exactly as before. Re-sending stored bytes is a no-op (created: false).
+ */
+export async function acceptPackage(
+  a: AcceptPackageInput,
+): Promise<{ record: StoredPackage; created: boolean }> {
+  if (a.contentLength !== undefined && a.contentLength > a.limits.maxPackageBytes)
+    throw tooLarge(a.limits.maxPackageBytes);
+  await fs.mkdir(a.layout.packagesDir, { recursive: true });
+  const upload = await receiveUpload(a.body, a.layout.packagesDir, a.limits.maxPackageBytes);
+  let committed = false;
+  try {
+    if (upload.sha256 !== a.expectedSha256)
+      throw new HttpError(
+        400,
+        'package_hash_mismatch',
+        `the uploaded bytes hash to sha256 ${upload.sha256}, not the ${a.expectedSha256} named in the URL`,
+        'The file changed or was damaged in transit; compute the sha256 of the exact bytes you send and upload again.',
+      );
+    const existing = a.store.getPackage(upload.sha256);
+    // Same bytes from the same site for the same study: already stored, nothing to do. (Another
+    // site's identical bytes carry that site's id, so they fail the policy check below: no leak.)
+    if (existing && existing.siteId === a.siteId && existing.studyId === a.study.id)
+      return { record: existing, created: false };
+
+    const pkg = decodeOrReject(await fs.readFile(upload.tmpPath), a.limits.maxHeaderBytes);
+    const rejection = checkPackagePolicy(pkg, a.study, a.siteId);
+    if (rejection)
+      throw new HttpError(rejection.status, rejection.code, rejection.message, rejection.hint);
+
+    const finalPath = packagePath(a.layout, upload.sha256);
+    await commitFileDurable(upload.tmpPath, finalPath);
+    committed = true;
+    const record: StoredPackage = {
+      sha256: upload.sha256,
+      studyId: a.study.id,
+      siteId: a.siteId,
+      bytes: upload.bytes,
+      rows: pkg.n,
+      metadata: metadataToStrings(pkg.metadata),
+      path: finalPath,
+      receivedAt: a.store.now(),
+    };
+    const created = a.store.insertPackage(record);
+    return { record: created ? record : a.store.getPackage(upload.sha256)!, created };
+  } finally {
+    if (!committed) await fs.rm(upload.tmpPath, { force: true });
+  }
+}

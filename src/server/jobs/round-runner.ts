@@ -1,0 +1,204 @@
+import fs from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { ServerSigningKey } from '../auth/server-signing-key';
+import type { RoundProgress, RoundState, RoundStatus } from '../api/api-schemas';
+import { publishModel } from '../publish/publish-model';
+import { type DataLayout, roundDir } from '../store/data-layout';
+import type { ServerStore } from '../store/server-store';
+import type { RoundStages, StageContext } from './round-stages';
+
+export type RoundRunnerDeps = {
+  store: ServerStore;
+  layout: DataLayout;
+  signingKey: ServerSigningKey;
+  stages: RoundStages | null;
+  logger: Logger;
+  /** Minimum milliseconds between progress writes to SQLite. */
+  progressIntervalMs?: number;
+};
+
+class Interrupted extends Error {}
+
+/**
+ * Durable round state machine: collecting → synthesizing → training → published | failed, every
+ * transition a compare-and-set in SQLite. `run` drives one round from whatever state it is in,
+ * so a restart (`resumeRounds`) continues from the last state; stage errors mark it failed with
+ * the message, a shutdown leaves it where it was for the next start.
+ */
+export class RoundRunner {
+  private readonly running = new Map<string, Promise<RoundStatus>>();
+  private readonly abort = new AbortController();
+
+  constructor(private readonly deps: RoundRunnerDeps) {}
+
+  get available(): boolean {
+    return this.deps.stages !== null;
+  }
+
+  /** Run (or join the run of) a round to a final state, or until the runner closes. */
+  run(roundId: string): Promise<RoundStatus> {
+    const existing = this.running.get(roundId);
+    if (existing) return existing;
+    this.deps.store.requestRoundRun(roundId);
+    const p = this.drive(roundId).finally(() => this.running.delete(roundId));
+    this.running.set(roundId, p);
+    return p;
+  }
+
+  /** Start every round that was running when the server last stopped; returns their ids. */
+  resumeRounds(): string[] {
+    if (!this.available) return [];
+    const ids = this.deps.store.resumableRounds().map((r) => r.id);
+    for (const id of ids) {
+      this.deps.logger.info({ roundId: id }, 'resuming round');
+      this.run(id).catch((err: unknown) =>
+        this.deps.logger.error({ err, roundId: id }, 'round runner crashed'),
+      );
+    }
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort(new Interrupted('server shutting down'));
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async drive(roundId: string): Promise<RoundStatus> {
+    const { store, logger } = this.deps;
+    const stages = this.deps.stages;
+    for (;;) {
+      const round = store.getRound(roundId);
+      if (!round) throw new Error(`round ${roundId} does not exist`);
+      if (round.state === 'published' || round.state === 'failed') return round;
+      if (this.abort.signal.aborted) return round;
+      if (!stages) return round;
+      try {
+        await this.step(round, stages);
+      } catch (err) {
+        if (this.abort.signal.aborted) {
+          logger.info(
+            { roundId, state: round.state },
+            'round interrupted by shutdown; it resumes on the next start',
+          );
+          return store.getRound(roundId)!;
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        logger.error({ roundId, state: round.state, err }, 'round stage failed');
+        store.transitionRound(roundId, round.state, 'failed', {
+          error: `${round.state}: ${message}`,
+        });
+      }
+    }
+  }
+
+  private async step(round: RoundStatus, stages: RoundStages): Promise<void> {
+    const { store } = this.deps;
+    switch (round.state) {
+      case 'collecting': {
+        const n = store.snapshotRoundPackages(round.id, round.studyId);
+        if (n === 0)
+          throw new Error(
+            'the study has no packages yet; wait for sites to upload, then start a new round',
+          );
+        this.advance(round.id, 'collecting', 'synthesizing');
+        return;
+      }
+      case 'synthesizing': {
+        await this.runStage(round, 'synthesize', async (ctx) => {
+          await stages.synthesize(ctx);
+          return null;
+        });
+        this.advance(round.id, 'synthesizing', 'training');
+        return;
+      }
+      case 'training': {
+        const trained = await this.runStage(round, 'train', (ctx) => stages.train(ctx));
+        // Publishing is idempotent per round: a crash after the row was written must not publish twice.
+        const already = store.listModels(round.studyId).find((m) => m.roundId === round.id);
+        const version =
+          already?.version ??
+          (
+            await publishModel({
+              store,
+              layout: this.deps.layout,
+              signingKey: this.deps.signingKey,
+              study: store.getStudy(round.studyId)!.manifest,
+              roundId: round.id,
+              sourceDir: trained.modelDir,
+              model: trained.model,
+            })
+          ).version;
+        this.advance(round.id, 'training', 'published', { modelVersion: version });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private advance(
+    id: string,
+    from: RoundState,
+    to: RoundState,
+    extra: { modelVersion?: number } = {},
+  ): void {
+    if (!this.deps.store.transitionRound(id, from, to, extra))
+      throw new Error(`round ${id} left state ${from} while this runner was working on it`);
+    this.deps.logger.info({ roundId: id, from, to }, 'round state');
+  }
+
+  /** Run a stage unless its output is already recorded; record progress, checkpoint and output. */
+  private async runStage<T>(
+    round: RoundStatus,
+    stage: string,
+    fn: (ctx: StageContext) => Promise<T>,
+  ): Promise<T> {
+    const { store, logger } = this.deps;
+    const prior = store.getStage(round.id, stage);
+    if (prior?.status === 'done') return prior.output as T;
+    const study = store.getStudy(round.studyId)!.manifest;
+    const workDir = roundDir(this.deps.layout, round.id);
+    await fs.mkdir(workDir, { recursive: true });
+    store.startStage(round.id, stage);
+    const started = performance.now();
+    const interval = this.deps.progressIntervalMs ?? 250;
+    let lastWrite = -Infinity;
+    const ctx: StageContext = {
+      roundId: round.id,
+      study,
+      packages: store.roundPackages(round.id),
+      workDir,
+      signal: this.abort.signal,
+      log: logger.child({ roundId: round.id, stage }),
+      progress: (done, total) => {
+        const t = performance.now();
+        if (t - lastWrite < interval && done < total) return;
+        lastWrite = t;
+        const elapsed = (t - started) / 1000;
+        const rate = elapsed > 0 && done > 0 ? done / elapsed : null;
+        const p: RoundProgress = {
+          stage,
+          done,
+          total,
+          ratePerSec: rate,
+          etaSec: rate !== null && rate > 0 ? Math.max(0, (total - done) / rate) : null,
+          updatedAt: store.now(),
+        };
+        store.setRoundProgress(round.id, p);
+      },
+      checkpoint: {
+        get: () => store.getStage(round.id, stage)?.checkpoint ?? null,
+        set: (value) => store.setStageCheckpoint(round.id, stage, value),
+      },
+    };
+    try {
+      const out = await fn(ctx);
+      store.finishStage(round.id, stage, 'done', out);
+      return out;
+    } catch (err) {
+      if (!this.abort.signal.aborted)
+        store.finishStage(round.id, stage, 'failed', { error: (err as Error).message });
+      throw err;
+    }
+  }
+}
