@@ -9,7 +9,7 @@ import type {
   CreateStudyBody,
   EnrollResponse,
   EnrollmentTokenResponse,
-} from '../../src/server/api/api-schemas';
+} from '../../src/shared/server-api';
 import { readAdminKey } from '../../src/server/auth/admin-key';
 import { createServer, type FglServer } from '../../src/server/create-server';
 import type { RoundStages } from '../../src/server/jobs/round-stages';

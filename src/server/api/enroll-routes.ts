@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { redeemEnrollmentToken } from '../auth/enrollment';
 import type { ApiDeps } from './api-deps';
-import { EnrollBody, EnrollResponse, RevokeSiteResponse, SiteId } from './api-schemas';
+import { EnrollBody, EnrollResponse, RevokeSiteResponse, SiteId } from '../../shared/server-api';
 import { HttpError, notFound } from './http-error';
 import { defineRoute, type AnyRouteSpec } from './route-def';
 

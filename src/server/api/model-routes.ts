@@ -10,7 +10,7 @@ import {
 import type { StoredModel } from '../store/server-store';
 import type { ApiDeps } from './api-deps';
 import { studyForCaller } from './api-deps';
-import { ModelVersionList, StudyId } from './api-schemas';
+import { ModelVersionList, StudyId } from '../../shared/server-api';
 import { notFound } from './http-error';
 import { sendFileWithRanges } from './send-file';
 import { type AnyRouteSpec, type Caller, defineRoute } from './route-def';

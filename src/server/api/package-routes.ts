@@ -5,7 +5,7 @@ import { acceptPackage } from '../intake/accept-package';
 import type { StoredPackage } from '../store/server-store';
 import type { ApiDeps } from './api-deps';
 import { studyForCaller } from './api-deps';
-import { PackageList, PackageRecord, PackageUploadResponse, StudyId } from './api-schemas';
+import { PackageList, PackageRecord, PackageUploadResponse, StudyId } from '../../shared/server-api';
 import { HttpError, notFound } from './http-error';
 import { defineRoute, type AnyRouteSpec } from './route-def';
 

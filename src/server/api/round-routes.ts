@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { randomIdPart } from '../auth/secret-token';
 import { STAGES_NOT_WIRED } from '../jobs/round-stages';
-import type { RoundStatus } from './api-schemas';
+import type { RoundStatus } from '../../shared/server-api';
 import type { ApiDeps } from './api-deps';
 import { studyForCaller } from './api-deps';
 import {
@@ -10,7 +10,7 @@ import {
   StartRoundBody,
   StartRoundResponse,
   StudyId,
-} from './api-schemas';
+} from '../../shared/server-api';
 import { HttpError, notFound } from './http-error';
 import { type AnyRouteSpec, type Caller, defineRoute } from './route-def';
 

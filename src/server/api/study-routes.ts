@@ -11,7 +11,7 @@ import {
   StudyDetail,
   StudyId,
   StudyList,
-} from './api-schemas';
+} from '../../shared/server-api';
 import { defineRoute, type AnyRouteSpec } from './route-def';
 
 const StudyParams = z.object({ studyId: StudyId });

@@ -1,5 +1,5 @@
 import type { ApiDeps } from './api-deps';
-import { HealthResponse } from './api-schemas';
+import { HealthResponse } from '../../shared/server-api';
 import { buildOpenApi } from './openapi';
 import { defineRoute, type AnyRouteSpec } from './route-def';
 

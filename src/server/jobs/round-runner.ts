@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ServerSigningKey } from '../auth/server-signing-key';
-import type { RoundProgress, RoundState, RoundStatus } from '../api/api-schemas';
+import type { RoundProgress, RoundState, RoundStatus } from '../../shared/server-api';
 import { publishModel } from '../publish/publish-model';
 import { type DataLayout, roundDir } from '../store/data-layout';
 import type { ServerStore } from '../store/server-store';

@@ -1,5 +1,5 @@
 import { StudyManifest } from '../../shared/study';
-import { CreateStudyBody } from '../api/api-schemas';
+import { CreateStudyBody } from '../../shared/server-api';
 import { randomIdPart } from '../auth/secret-token';
 import type { ServerStore } from './server-store';
 

@@ -10,7 +10,7 @@ import type {
   RoundStatus,
   SiteSummary,
   StudySummary,
-} from '../api/api-schemas';
+} from '../../shared/server-api';
 import { migrate } from './migrations';
 
 export type Clock = () => Date;

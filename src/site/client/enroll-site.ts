@@ -22,6 +22,8 @@ export async function enrollSite(
   opts: { expectFingerprint?: string } = {},
 ): Promise<EnrollResult> {
   const res = await SiteClient.enroll(serverUrl, token);
+  if (res.apiKey === null) throw new Error('The server enrolled an already-known site without issuing a key; enroll from the machine that holds the existing key.');
+  const apiKey = res.apiKey;
   const fingerprint = publicKeyFingerprint(res.serverPublicKey);
   if (fingerprint !== res.serverKeyFingerprint.toLowerCase())
     throw new Error('The server sent a public key whose fingerprint differs from the one it claims; refusing to enroll.');
@@ -37,7 +39,7 @@ export async function enrollSite(
         serverUrl: url,
         studyId,
         siteId: res.siteId,
-        apiKey: Buffer.from(res.apiKey, 'utf8'),
+        apiKey: Buffer.from(apiKey, 'utf8'),
         serverPublicKey: res.serverPublicKey,
         serverKeyFingerprint: fingerprint,
       });

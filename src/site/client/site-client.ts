@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { ApiError } from '../../shared/api-error';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
+import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, StudyList } from '../../shared/server-api';
+export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 
 /** An error the server answered with: its code, message and what to do about it. */
@@ -41,28 +43,6 @@ export function checkServerUrl(serverUrl: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`Unsupported URL scheme ${url.protocol}`);
   return url;
 }
-
-export const EnrollResponse = z.object({
-  siteId: z.string(),
-  apiKey: z.string(),
-  studies: z.array(z.string()),
-  serverPublicKey: z.string(),
-  serverKeyFingerprint: z.string(),
-});
-export type EnrollResponse = z.infer<typeof EnrollResponse>;
-
-const StoredPackage = z.object({ sha256: z.string(), bytes: z.number(), rows: z.number().optional() }).passthrough();
-const RoundStatus = z
-  .object({
-    id: z.string(),
-    studyId: z.string(),
-    state: z.enum(['collecting', 'synthesizing', 'training', 'published', 'failed']),
-    progress: z.unknown().optional(),
-    error: z.string().nullable().optional(),
-  })
-  .passthrough();
-export type RoundStatus = z.infer<typeof RoundStatus>;
-const ModelVersions = z.object({ models: z.array(z.object({ version: z.number().int(), roundId: z.string().optional() }).passthrough()) });
 
 /** A failure worth retrying that did not come from axios (e.g. a body cut short). */
 class TransientError extends Error {}
@@ -136,7 +116,7 @@ export class SiteClient {
   }
 
   listStudies(signal?: AbortSignal) {
-    return this.get('studies', z.object({ studies: z.array(z.object({ id: z.string(), name: z.string() }).passthrough()) }), signal);
+    return this.get('studies', StudyList, signal);
   }
 
   async getStudy(studyId: string, signal?: AbortSignal): Promise<StudyManifest> {
@@ -165,16 +145,16 @@ export class SiteClient {
         }),
       opts.signal,
     );
-    StoredPackage.parse(res.data);
-    return { status: res.status === 201 ? 'created' : 'exists', sha256, bytes: bytes.length };
+    const body = PackageUploadResponse.parse(res.data);
+    return { status: body.created ? 'created' : 'exists', sha256, bytes: bytes.length };
   }
 
-  latestRound(studyId: string, signal?: AbortSignal): Promise<RoundStatus> {
+  latestRound(studyId: string, signal?: AbortSignal): Promise<z.infer<typeof RoundStatus>> {
     return this.get(`studies/${encodeURIComponent(studyId)}/rounds/latest`, RoundStatus, signal);
   }
 
   async listModels(studyId: string, signal?: AbortSignal) {
-    return (await this.get(`studies/${encodeURIComponent(studyId)}/models`, ModelVersions, signal)).models;
+    return (await this.get(`studies/${encodeURIComponent(studyId)}/models`, ModelVersionList, signal)).models;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnrollResponse } from '../../../src/server/api/api-schemas';
+import type { EnrollResponse } from '../../../src/shared/server-api';
 import { publicKeyFingerprint } from '../../../src/server/auth/server-signing-key';
 import {
   createStudy,

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RoundStatus } from '../../../src/server/api/api-schemas';
+import type { RoundStatus } from '../../../src/shared/server-api';
 import type { RoundStages, StageContext } from '../../../src/server/jobs/round-stages';
 import type { TrainedModelInfo } from '../../../src/server/publish/publish-model';
 import {

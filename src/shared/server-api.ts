@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { Sha256Hex } from '../../shared/model-ref';
-import { StudyManifest } from '../../shared/study';
+import { Sha256Hex } from './model-ref';
+import { StudyManifest } from './study';
 
 /*
- * Wire schemas of the server's /v1 API: one source of truth for the route validation, the
- * OpenAPI document and the tests. Imports only zod and src/shared, so it can move to src/shared
- * unchanged when the site client wants the same types.
+ * Wire schemas of the server's /v1 API: one source of truth for the server's route validation,
+ * the OpenAPI document, the site client (src/site/client) and the tests.
  */
 
 export const StudyId = z

@@ -1,0 +1,153 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CLIPTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
+
+type TokenValue = string | { __type?: string; content: string } | null | undefined;
+type TokenizerConfig = Record<string, unknown> & {
+  bos_token?: TokenValue;
+  eos_token?: TokenValue;
+  unk_token?: TokenValue;
+  pad_token?: TokenValue;
+  model_max_length?: number;
+};
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`Cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+function tokenContent(v: TokenValue): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? v : v.content;
+}
+
+/**
+ * The tokenizer.json that Hugging Face's CLIPConverter (convert_slow_tokenizer.py) builds from a
+ * slow CLIP tokenizer's vocab.json + merges.txt: byte-level BPE with `</w>` word ends, NFC +
+ * whitespace collapse + lowercase, and <|startoftext|> … <|endoftext|> around each sequence.
+ */
+export function clipTokenizerJson(
+  vocab: Record<string, number>,
+  mergesText: string,
+  config: TokenizerConfig,
+): object {
+  const merges = mergesText
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '' && !l.startsWith('#version'));
+  const bos = tokenContent(config.bos_token) ?? '<|startoftext|>';
+  const eos = tokenContent(config.eos_token) ?? '<|endoftext|>';
+  const unk = tokenContent(config.unk_token) ?? eos;
+  const idOf = (t: string) => {
+    const id = vocab[t];
+    if (id === undefined)
+      throw new Error(`The tokenizer vocab.json has no entry for the special token ${t}.`);
+    return id;
+  };
+  const added = (content: string) => ({
+    id: idOf(content),
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: true,
+    special: true,
+  });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [added(bos), added(eos)],
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'NFC' },
+        { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
+        { type: 'Lowercase' },
+      ],
+    },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
+          behavior: 'Removed',
+          invert: true,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: {
+      type: 'RobertaProcessing',
+      sep: [eos, idOf(eos)],
+      cls: [bos, idOf(bos)],
+      trim_offsets: false,
+      add_prefix_space: false,
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: unk,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '</w>',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
+  };
+}
+
+/**
+ * A CLIP tokenizer from a diffusers `tokenizer/` folder. Real SD exports ship only the slow files
+ * (vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json), which transformers.js
+ * cannot read, so the fast form is built here; a tokenizer.json, when present, is used as is.
+ */
+export async function loadClipTokenizer(tokenizerDir: string): Promise<PreTrainedTokenizer> {
+  const baseConfig =
+    (await readJson<TokenizerConfig>(path.join(tokenizerDir, 'tokenizer_config.json'))) ?? {};
+  const specialMap =
+    (await readJson<TokenizerConfig>(path.join(tokenizerDir, 'special_tokens_map.json'))) ?? {};
+  // As in Hugging Face's from_pretrained, special_tokens_map.json overrides tokenizer_config.json
+  // (SD 2.x pads with "!" this way).
+  const config: TokenizerConfig = { ...baseConfig, ...specialMap };
+
+  const tokenizerJson = await readJson<object>(path.join(tokenizerDir, 'tokenizer.json'));
+  if (tokenizerJson !== null) return new CLIPTokenizer(tokenizerJson, config);
+  const vocab = await readJson<Record<string, number>>(path.join(tokenizerDir, 'vocab.json'));
+  let merges: string | null = null;
+  try {
+    merges = await readFile(path.join(tokenizerDir, 'merges.txt'), 'utf8');
+  } catch {
+    merges = null;
+  }
+  if (vocab === null || merges === null) {
+    throw new Error(
+      `${tokenizerDir} has neither tokenizer.json nor vocab.json + merges.txt: copy the generator's complete tokenizer/ folder.`,
+    );
+  }
+  return new CLIPTokenizer(clipTokenizerJson(vocab, merges, config), config);
+}
+
+/**
+ * ids exactly as diffusers' pipelines make them: tokenizer(prompt, padding="max_length",
+ * max_length=77, truncation=True). Truncation keeps the closing <|endoftext|>, as Hugging Face
+ * does; transformers.js would cut it off.
+ */
+export function clipInputIds(
+  tokenizer: PreTrainedTokenizer,
+  prompt: string,
+  maxLength: number,
+): number[] {
+  let ids = tokenizer.encode(prompt, { add_special_tokens: true });
+  if (ids.length > maxLength) ids = [...ids.slice(0, maxLength - 1), tokenizer.eos_token_id];
+  const pad = tokenizer.pad_token_id ?? tokenizer.eos_token_id;
+  while (ids.length < maxLength) ids.push(pad);
+  return ids;
+}

@@ -1,0 +1,261 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { isSiteMethod, siteApi, SiteEvent, type SiteApiError, type SiteCallResult, type SiteHandlers } from '../../shared/site-api';
+import { AGENT_CONTENT_SECURITY_POLICY } from './content-security-policy';
+import { EventStream } from './event-stream';
+import { newSessionToken, tokenMatches } from './session-token';
+import { openStaticFile, resolveStaticFile } from './static-files';
+
+/** Header that carries the session token on API calls (EventSource cannot set headers: query param). */
+export const AGENT_TOKEN_HEADER = 'x-fgl-token';
+/** Error code for `datasets.pickFolder` where no native folder picker exists (the browser UI). */
+export const PICK_FOLDER_UNAVAILABLE = 'not_available';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const CALL_PREFIX = '/api/call/';
+
+export type SiteAgentOptions = {
+  handlers: SiteHandlers;
+  /** The built renderer (electron-vite's out/renderer). */
+  rendererDir: string;
+  /** Loopback only: the agent has no TLS and its token travels in the URL fragment. */
+  host?: '127.0.0.1';
+  /** 0 = a free port. */
+  port?: number;
+  /** Called with one line per request that was refused or failed (never the token). */
+  log?: (line: string) => void;
+};
+
+export type SiteAgent = {
+  /** Open this in a browser: `http://127.0.0.1:PORT/#token=…` (the fragment never reaches a server log). */
+  url: string;
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+  port: number;
+  token: string;
+  /** Push an event to every open UI (e.g. a backend process crashed or restarted). */
+  emit(e: SiteEvent): void;
+  close(): Promise<void>;
+};
+
+type Handler = (req: unknown, ctx: { signal: AbortSignal; emit: (e: SiteEvent) => void }) => Promise<unknown>;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+function fail(code: string, message: string, hint?: string): SiteCallResult {
+  return { ok: false, error: { code, message, ...(hint ? { hint } : {}) } };
+}
+
+/** A thrown error becomes data: its message, a code when it carries one, and its hint. */
+function toApiError(err: unknown): SiteApiError {
+  if (err && typeof err === 'object') {
+    const e = err as { message?: unknown; code?: unknown; hint?: unknown };
+    const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(err);
+    const code = typeof e.code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(e.code) ? e.code : 'internal_error';
+    return { code, message, ...(typeof e.hint === 'string' ? { hint: e.hint } : {}) };
+  }
+  return { code: 'internal_error', message: String(err) };
+}
+
+function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/**
+ * The headless site agent: serves the built renderer and the site API over HTTP on loopback, for
+ * machines without a desktop (a GPU server reached through an SSH tunnel) or a plain browser.
+ *
+ * Security, in order of each request: the Host header must name this loopback port (a DNS
+ * rebinding page cannot reach us under another name); a cross-origin Origin is refused; every
+ * /api request carries the random session token (constant-time compare); each call is validated
+ * against the shared zod contract before a handler sees it, and its result against the contract
+ * before the UI sees it. Static files go out with the app's CSP and nosniff.
+ */
+export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent> {
+  const host = opts.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1') throw new Error(`The site agent binds 127.0.0.1 only, not ${String(host)}; reach it remotely through an SSH tunnel.`);
+  const token = newSessionToken();
+  const events = new EventStream();
+  const emit = (e: SiteEvent) => {
+    const parsed = SiteEvent.safeParse(e);
+    if (parsed.success) events.send(parsed.data);
+    else opts.log?.(`dropped an event that does not match the contract: ${formatIssues(parsed.error.issues)}`);
+  };
+  let allowedHosts = new Set<string>();
+  let allowedOrigins = new Set<string>();
+
+  const sendJson = (res: ServerResponse, status: number, body: SiteCallResult) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  const sendText = (res: ServerResponse, status: number, text: string) => {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(text);
+  };
+
+  const readBody = (req: IncomingMessage): Promise<Buffer | null> =>
+    new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY_BYTES) {
+          resolve(null);
+          req.removeAllListeners('data');
+          req.resume();
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+
+  const handleCall = async (req: IncomingMessage, res: ServerResponse, method: string) => {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendJson(res, 405, fail('method_not_allowed', `Use POST for ${CALL_PREFIX}${method.slice(0, 100)}`));
+    }
+    if (!isSiteMethod(method)) return sendJson(res, 404, fail('unknown_method', `Unknown site API method "${method.slice(0, 100)}"`, 'The UI and the agent are from different FGL versions: rebuild with `npm run build`.'));
+    // JSON only: a cross-site form post (text/plain) never reaches a handler.
+    if (!/^application\/json(;|$)/i.test(req.headers['content-type'] ?? ''))
+      return sendJson(res, 415, fail('unsupported_media_type', 'Send the request body as application/json'));
+    const body = await readBody(req);
+    if (body === null) return sendJson(res, 413, fail('payload_too_large', `Request body over ${MAX_BODY_BYTES} bytes`));
+    let json: unknown;
+    try {
+      json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      return sendJson(res, 400, fail('invalid_json', `Request body is not JSON: ${(err as Error).message}`));
+    }
+    const contract = siteApi[method];
+    const parsed = contract.req.safeParse(json);
+    if (!parsed.success) return sendJson(res, 400, fail('invalid_request', `Invalid request for ${method}: ${formatIssues(parsed.error.issues)}`));
+
+    if (method === 'datasets.pickFolder') {
+      // A browser tab has no native folder dialog, and the agent must not open windows on a server.
+      return sendJson(res, 200, fail(PICK_FOLDER_UNAVAILABLE, 'There is no folder picker in the browser UI.', 'Type the folder\'s path as seen on the machine running `fgl site ui`.'));
+    }
+
+    // The call's work stops when the UI goes away (tab closed, network drop).
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(new Error('The UI disconnected before the call finished.'));
+    });
+    let result: SiteCallResult;
+    let status = 200;
+    try {
+      const data = await (opts.handlers[method] as Handler)(parsed.data, { signal: ac.signal, emit });
+      const checked = contract.res.safeParse(data);
+      if (checked.success) result = { ok: true, data: checked.data };
+      else {
+        status = 500;
+        result = fail('invalid_response', `The site backend answered ${method} with data that does not match the contract: ${formatIssues(checked.error.issues)}`, 'This is a bug in FGL: report it with this message.');
+      }
+    } catch (err) {
+      result = { ok: false, error: toApiError(err) };
+      if (result.error.code === 'internal_error') opts.log?.(`${method} failed: ${result.error.message}`);
+    }
+    if (!res.destroyed && !res.writableEnded) sendJson(res, status, result);
+  };
+
+  const handleStatic = async (req: IncomingMessage, res: ServerResponse, pathname: string) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return sendText(res, 405, 'Method not allowed');
+    }
+    const file = await resolveStaticFile(opts.rendererDir, pathname);
+    if (!file) return sendText(res, 404, 'Not found');
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-security-policy': AGENT_CONTENT_SECURITY_POLICY,
+      'content-type': file.contentType,
+      'content-length': file.size,
+      // Hashed assets may be cached; index.html must not be, so a rebuild is picked up.
+      'cache-control': file.contentType.startsWith('text/html') ? 'no-store' : 'private, max-age=3600',
+    });
+    if (req.method === 'HEAD') return res.end();
+    await pipeline(openStaticFile(file), res);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const hostHeader = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts.has(hostHeader)) {
+      opts.log?.(`refused a request for Host "${hostHeader.slice(0, 100)}"`);
+      return sendText(res, 403, 'Forbidden: this agent answers only to 127.0.0.1 and localhost on its own port.');
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) {
+      opts.log?.(`refused a cross-origin request from ${origin.slice(0, 100)}`);
+      return sendText(res, 403, 'Forbidden: cross-origin requests are not accepted.');
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://agent.invalid');
+    } catch {
+      return sendText(res, 400, 'Bad request URL');
+    }
+    const pathname = url.pathname;
+
+    if (pathname.startsWith('/api/')) {
+      const given = pathname === '/api/events' ? (url.searchParams.get('token') ?? req.headers[AGENT_TOKEN_HEADER]) : req.headers[AGENT_TOKEN_HEADER];
+      if (!tokenMatches(token, Array.isArray(given) ? given[0] : given))
+        return sendJson(res, 401, fail('unauthorized', 'Missing or wrong session token.', 'Open the link that `fgl site ui` printed; it carries this session\'s token.'));
+      if (pathname === '/api/events') {
+        if (req.method !== 'GET') return sendText(res, 405, 'Method not allowed');
+        return events.attach(res, SECURITY_HEADERS);
+      }
+      if (pathname.startsWith(CALL_PREFIX)) {
+        let method: string;
+        try {
+          method = decodeURIComponent(pathname.slice(CALL_PREFIX.length));
+        } catch {
+          return sendJson(res, 400, fail('bad_request', 'Malformed method name in the URL'));
+        }
+        return handleCall(req, res, method);
+      }
+      return sendJson(res, 404, fail('not_found', `No API route ${pathname.slice(0, 100)}`));
+    }
+    return handleStatic(req, res, pathname);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.log?.(`request failed: ${(err as Error).message}`);
+      if (!res.headersSent) sendText(res, 500, 'Internal error');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  allowedOrigins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
+  const origin = `http://127.0.0.1:${port}`;
+
+  return {
+    url: `${origin}/#token=${token}`,
+    origin,
+    port,
+    token,
+    emit,
+    close: async () => {
+      events.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

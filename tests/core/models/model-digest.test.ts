@@ -1,0 +1,117 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  digestFiles,
+  encoderDigest,
+  hashFile,
+  modelDigest,
+} from '../../../src/core/models/model-digest';
+import { MODEL_LAYOUTS } from '../../../src/core/models/model-layouts';
+
+let root: string;
+
+async function writeTree(dir: string, files: Record<string, Buffer | string>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const full = path.join(dir, ...rel.split('/'));
+    await mkdir(path.dirname(full), { recursive: true });
+    await writeFile(full, content);
+  }
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'fgl-digest-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('digestFiles', () => {
+  const big = randomBytes(3 * 1024 * 1024 + 17); // several read chunks
+  const files = { 'a.bin': big, 'sub/b.txt': 'hello\n', 'c.json': '{}' };
+
+  it('equals sha256 over sorted "sha256  path" lines, independent of the order given', async () => {
+    const dir = path.join(root, 'one');
+    await writeTree(dir, files);
+    const expected = createHash('sha256')
+      .update(
+        ['a.bin', 'c.json', 'sub/b.txt']
+          .map(
+            (p) =>
+              `${createHash('sha256')
+                .update(files[p as keyof typeof files])
+                .digest('hex')}  ${p}\n`,
+          )
+          .join(''),
+      )
+      .digest('hex');
+    expect(await digestFiles(dir, ['sub/b.txt', 'a.bin', 'c.json'])).toBe(expected);
+    expect(await digestFiles(dir, ['c.json', 'sub/b.txt', 'a.bin'])).toBe(expected);
+    expect((await hashFile(path.join(dir, 'a.bin'))).bytes).toBe(big.length);
+  });
+
+  it('is the same for the same bytes in another folder and changes with any single byte or name', async () => {
+    const a = path.join(root, 'copy-a');
+    const b = path.join(root, 'copy-b');
+    await writeTree(a, files);
+    await writeTree(b, files);
+    const rels = Object.keys(files);
+    const base = await digestFiles(a, rels);
+    expect(await digestFiles(b, rels)).toBe(base);
+
+    const seen = new Set([base]);
+    for (const pos of [0, 1 << 20, big.length - 1]) {
+      const changed = Buffer.from(big);
+      changed[pos] = changed[pos]! ^ 1;
+      await writeFile(path.join(b, 'a.bin'), changed);
+      const d = await digestFiles(b, rels);
+      expect(seen.has(d)).toBe(false);
+      seen.add(d);
+    }
+    await writeFile(path.join(b, 'a.bin'), big);
+    expect(await digestFiles(b, rels)).toBe(base);
+
+    // Same bytes under another name is another model.
+    await writeTree(b, { 'd.json': '{}' });
+    expect(await digestFiles(b, ['a.bin', 'sub/b.txt', 'd.json'])).not.toBe(base);
+  });
+});
+
+describe('modelDigest / encoderDigest', () => {
+  async function fakeGenerator(dir: string): Promise<void> {
+    const tree: Record<string, string> = {};
+    for (const f of MODEL_LAYOUTS.generator.required) tree[f] = `content of ${f}`;
+    await writeTree(dir, tree);
+  }
+
+  it('needs the required files and names the missing ones', async () => {
+    const dir = path.join(root, 'gen-missing');
+    await fakeGenerator(dir);
+    await rm(path.join(dir, 'unet', 'model.onnx'));
+    await expect(modelDigest(dir, 'generator')).rejects.toThrow(/missing unet\/model\.onnx/);
+  });
+
+  it('includes optional files when present', async () => {
+    const dir = path.join(root, 'gen-optional');
+    await fakeGenerator(dir);
+    const without = await modelDigest(dir, 'generator');
+    await writeTree(dir, { 'unet/model.onnx_data': 'weights' });
+    expect(await modelDigest(dir, 'generator')).not.toBe(without);
+  });
+
+  it('the encoder digest follows the text encoder and tokenizer, not the UNet', async () => {
+    const dir = path.join(root, 'gen-encoder');
+    await fakeGenerator(dir);
+    const enc = await encoderDigest(dir);
+    const model = await modelDigest(dir, 'generator');
+    await writeFile(path.join(dir, 'unet', 'model.onnx'), 'another unet');
+    expect(await encoderDigest(dir)).toBe(enc);
+    expect(await modelDigest(dir, 'generator')).not.toBe(model);
+
+    const vocab = path.join(dir, 'tokenizer', 'vocab.json');
+    await writeFile(vocab, (await readFile(vocab, 'utf8')) + ' ');
+    expect(await encoderDigest(dir)).not.toBe(enc);
+  });
+});
