@@ -1,3 +1,6 @@
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 
@@ -74,6 +77,21 @@ function unavailableError(provider: OrtProvider, reason: string): Error {
   );
 }
 
+let cudaInstalled: boolean | undefined;
+
+/** Whether onnxruntime-node's CUDA provider library sits beside its binding (ONNXRUNTIME_NODE_INSTALL=cuda12). */
+export function cudaProviderInstalled(): boolean {
+  if (cudaInstalled !== undefined) return cudaInstalled;
+  try {
+    const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const bin = path.join(pkg, 'bin');
+    cudaInstalled = readdirSync(bin, { recursive: true }).some((f) => /libonnxruntime_providers_cuda\.so/.test(String(f)));
+  } catch {
+    cudaInstalled = false;
+  }
+  return cudaInstalled;
+}
+
 async function tryProviders<T>(
   choice: DeviceChoice,
   platform: NodeJS.Platform,
@@ -81,6 +99,12 @@ async function tryProviders<T>(
 ): Promise<{ value: T; device: OrtProvider; fallbackMessage?: string }> {
   const failed: { provider: OrtProvider; reason: string }[] = [];
   for (const provider of candidateProviders(choice, platform)) {
+    // Without the CUDA provider library ORT fails anyway, after printing a native error line;
+    // checking for the file first keeps `auto` quiet on CPU-only installs.
+    if (provider === 'cuda' && choice === 'auto' && platform === process.platform && !cudaProviderInstalled()) {
+      failed.push({ provider, reason: 'libonnxruntime_providers_cuda is not installed' });
+      continue;
+    }
     try {
       const value = await attempt(provider);
       return { value, device: provider, fallbackMessage: fallbackLine(failed, provider) };

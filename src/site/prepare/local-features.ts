@@ -31,8 +31,9 @@ export async function computeLocalFeatures(o: {
   const clipCache = o.ledger.embeddings.getMany(shas, o.clipDigest);
   const captionCache = o.captioner ? o.ledger.captions.getMany(shas, o.captioner.digest) : new Map<string, string>();
   const todo = o.images.filter((i) => !clipCache.has(i.sha256) || (o.captioner && !captionCache.has(i.sha256)));
-  const meter = createProgressMeter('embed-images', o.images.length, o.onProgress);
-  meter.advance(o.images.length - todo.length, 'from cache');
+  // Cached images cost nothing: progress, rate and ETA cover only the images still to embed.
+  const meter = createProgressMeter('embed-images', todo.length, o.onProgress);
+  if (todo.length === 0) meter.advance(0, `all ${o.images.length} from cache`);
   const cached = { clip: clipCache.size, captions: captionCache.size };
   for (let start = 0; start < todo.length; start += o.batchSize) {
     o.signal?.throwIfAborted();
