@@ -1,0 +1,274 @@
+/**
+ * Training throughput of src/server/training on this machine next to PyTorch training the same
+ * architecture on the same data and batch size (tools/reference/torch_train.py).
+ * Run: npx tsx bench/training/training-bench.ts [--probe-n 2048] [--cnn-images 68] [--cnn-size 64] [--epochs 2]
+ * Prints one JSON object. Samples/s count optimizer steps with batch preparation (augmentation
+ * included), not validation, over the epochs after the first (warm-up).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { TrainingSettings } from '../../src/shared/study';
+import { loadTf } from '../../src/core/tfjs/tfjs-backend';
+import { l2Normalize } from '../../src/core/tfjs/l2-normalize';
+import { resizeSideFor, type RgbImage } from '../../src/core/tfjs/image-input';
+import { trainProbe } from '../../src/server/training/probe-trainer';
+import { trainCnn } from '../../src/server/training/cnn-trainer';
+import { RESNET_PRESETS } from '../../src/server/training/resnet';
+import { createRng } from '../../src/server/training/seeded-random';
+import type { EpochRecord } from '../../src/server/training/fit-loop';
+
+const run = promisify(execFile);
+const TORCH_SCRIPT = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../tools/reference/torch_train.py',
+);
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function steadyRate(history: EpochRecord[]): number {
+  const steady = history.length > 1 ? history.slice(1) : history;
+  return steady.reduce((n, e) => n + e.samples, 0) / steady.reduce((s, e) => s + e.trainSeconds, 0);
+}
+
+async function findTorchPython(): Promise<{ python: string } | { reason: string }> {
+  const candidates = [process.env.FGL_TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter(
+    (c): c is string => !!c,
+  );
+  const errors: string[] = [];
+  for (const python of candidates) {
+    try {
+      await run(python, ['-c', 'import torch, numpy']);
+      return { python };
+    } catch (e) {
+      errors.push(`${python}: ${(e as Error).message.split('\n').filter(Boolean).at(-1)}`);
+    }
+  }
+  return {
+    reason: `no python with torch + numpy (${errors.join('; ')}); on Debian: apt-get install python3-torch`,
+  };
+}
+
+interface TorchRun {
+  threads: number;
+  samplesPerSec: number;
+  version: string;
+}
+
+async function torchTrain(python: string, args: string[], threads: number): Promise<TorchRun> {
+  const { stdout } = await run(python, [TORCH_SCRIPT, ...args, '--threads', String(threads)], {
+    maxBuffer: 1 << 20,
+  });
+  const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    torch: string;
+    threads: number;
+    samplesPerSec: number;
+  };
+  return { threads: out.threads, samplesPerSec: out.samplesPerSec, version: out.torch };
+}
+
+async function torchBoth(
+  torch: { python: string } | { reason: string },
+  args: string[],
+): Promise<{ runs: TorchRun[] | null; reason?: string }> {
+  if ('reason' in torch) return { runs: null, reason: torch.reason };
+  try {
+    // tfjs's CPU backend is single-threaded JavaScript: compare with torch on 1 thread and on all cores.
+    const cores = os.availableParallelism();
+    const runs = [await torchTrain(torch.python, args, 1)];
+    if (cores > 1) runs.push(await torchTrain(torch.python, args, cores));
+    return { runs };
+  } catch (e) {
+    return { runs: null, reason: `torch_train.py failed: ${(e as Error).message.slice(0, 500)}` };
+  }
+}
+
+function ratios(tfjsRate: number, runs: TorchRun[] | null): Record<string, number> | null {
+  if (!runs) return null;
+  return Object.fromEntries(
+    runs.map((r) => [
+      `torch${r.threads}ThreadsOverTfjs`,
+      Number((r.samplesPerSec / tfjsRate).toFixed(2)),
+    ]),
+  );
+}
+
+async function main(): Promise<void> {
+  const loaded = await loadTf((l) => process.stderr.write(`${l}\n`));
+  const torch = await findTorchPython();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fgl-train-bench-'));
+  const epochs = arg('epochs', 2);
+  try {
+    // ---- probe: MLP head on L2-normalised 512-D embeddings, 10 classes
+    const n = arg('probe-n', 2048);
+    const dim = 512;
+    const classes = 10;
+    const batch = 64;
+    const rng = createRng(1);
+    const features = Array.from({ length: n }, () =>
+      l2Normalize(Float32Array.from({ length: dim }, () => rng() - 0.5)),
+    );
+    const labels = Array.from({ length: n }, (_, i) => i % classes);
+    const probeSettings = TrainingSettings.parse({
+      epochs,
+      batchSize: batch,
+      learningRate: 1e-3,
+      validationSplit: 0.05,
+      patience: 1000,
+      seed: 1,
+    });
+    const probe = await trainProbe({
+      features,
+      labels,
+      classes: labels.slice(0, classes).map(String),
+      settings: probeSettings,
+      tf: loaded,
+    });
+    probe.model.dispose();
+    const probeRate = steadyRate(probe.history);
+    const flat = new Float32Array(n * dim);
+    features.forEach((f, i) => flat.set(f, i * dim));
+    await writeFile(path.join(dir, 'probe-x.bin'), flat);
+    await writeFile(path.join(dir, 'probe-y.bin'), Int32Array.from(labels));
+    const probeTorch = await torchBoth(torch, [
+      '--kind',
+      'mlp',
+      '--data',
+      path.join(dir, 'probe-x.bin'),
+      '--labels',
+      path.join(dir, 'probe-y.bin'),
+      '--n',
+      String(n),
+      '--dim',
+      String(dim),
+      '--classes',
+      String(classes),
+      '--batch-size',
+      String(batch),
+      '--epochs',
+      String(epochs),
+      '--lr',
+      '1e-3',
+      '--hidden',
+      '256',
+      '--dropout',
+      '0.2',
+    ]);
+
+    // ---- cnn: the CPU default (resnet8, width 16, cifar stem) at 64 px, SGD + wd, RandomResizedCrop + flip
+    const images = arg('cnn-images', 68);
+    const size = arg('cnn-size', 64);
+    const side = resizeSideFor(size);
+    const cnnBatch = 32;
+    const pixels = new Uint8Array(images * side * side * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(rng() * 256);
+    const rgb: RgbImage[] = Array.from({ length: images }, (_, i) => ({
+      data: pixels.subarray(i * side * side * 3, (i + 1) * side * side * 3),
+      width: side,
+      height: side,
+    }));
+    const cnnLabels = Array.from({ length: images }, (_, i) => i % 2);
+    const cnnSettings = TrainingSettings.parse({
+      kind: 'cnn',
+      epochs,
+      batchSize: cnnBatch,
+      learningRate: 0.01,
+      validationSplit: 0.06,
+      patience: 1000,
+      seed: 1,
+    });
+    const cnn = await trainCnn({
+      images: rgb,
+      labels: cnnLabels,
+      classes: ['a', 'b'],
+      settings: cnnSettings,
+      cnn: { size, preset: 'resnet8' },
+      tf: loaded,
+    });
+    cnn.model.dispose();
+    const cnnRate = steadyRate(cnn.history);
+    await writeFile(path.join(dir, 'cnn-x.bin'), pixels);
+    await writeFile(path.join(dir, 'cnn-y.bin'), Int32Array.from(cnnLabels));
+    const r8 = RESNET_PRESETS.resnet8;
+    const cnnTorch = await torchBoth(torch, [
+      '--kind',
+      'cnn',
+      '--data',
+      path.join(dir, 'cnn-x.bin'),
+      '--labels',
+      path.join(dir, 'cnn-y.bin'),
+      '--n',
+      String(images),
+      '--side',
+      String(side),
+      '--size',
+      String(size),
+      '--classes',
+      '2',
+      '--batch-size',
+      String(cnnBatch),
+      '--epochs',
+      String(epochs),
+      '--lr',
+      '0.01',
+      '--blocks',
+      r8.blocks.join(','),
+      '--width',
+      String(r8.width),
+      '--stem',
+      r8.stem,
+    ]);
+
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          machine: {
+            cpus: os.cpus().length,
+            cpu: os.cpus()[0]?.model ?? 'unknown',
+            loadAvg: os.loadavg().map((l) => Number(l.toFixed(2))),
+          },
+          tfjs: { backend: loaded.backend, version: loaded.tf.version.tfjs },
+          note: 'samples/s over epochs after the first; tfjs cpu is single-threaded JavaScript',
+          probe: {
+            config: { samples: n, dim, classes, hidden: 256, batch, epochs, optimizer: 'adam' },
+            tfjsSamplesPerSec: Number(probeRate.toFixed(1)),
+            tfjsTrainSamples: probe.history[0]!.samples,
+            torch: probeTorch.runs,
+            torchReason: probeTorch.reason,
+            ratio: ratios(probeRate, probeTorch.runs),
+          },
+          cnn: {
+            config: {
+              images,
+              size,
+              side,
+              preset: 'resnet8',
+              ...r8,
+              batch: cnnBatch,
+              epochs,
+              optimizer: 'sgd momentum 0.9 wd 2e-4',
+              augment: 'RandomResizedCrop + flip',
+            },
+            tfjsSamplesPerSec: Number(cnnRate.toFixed(2)),
+            tfjsTrainSamples: cnn.history[0]!.samples,
+            torch: cnnTorch.runs,
+            torchReason: cnnTorch.reason,
+            ratio: ratios(cnnRate, cnnTorch.runs),
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
