@@ -1,9 +1,10 @@
 import type { Command } from '../command';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
-import { serverRoundRunCommand } from './server-round-run';
+import { makeServerRoundRunCommand } from './server-round-run';
 import { serverSiteEnrollCommand } from './server-site-enroll';
-import { serverStartCommand } from './server-start';
+import { makeServerStartCommand } from './server-start';
+import { diffusionStagesFactory } from './server-stages';
 import { serverStudyCreateCommand } from './server-study-create';
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
@@ -21,10 +22,10 @@ export const commands: readonly Command[] = [
   siteUploadCommand,
   siteModelPullCommand,
   studyInitCommand,
-  serverStartCommand,
+  makeServerStartCommand(diffusionStagesFactory),
   serverStudyCreateCommand,
   serverSiteEnrollCommand,
-  serverRoundRunCommand,
+  makeServerRoundRunCommand(diffusionStagesFactory),
   modelsMakeTinyCommand,
   sampleDataCommand,
 ];
