@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { demoCommand } from './demo';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
@@ -9,6 +10,7 @@ import { serverStudyCreateCommand } from './server-study-create';
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
 import { siteScanCommand } from './site-scan';
+import { siteEvaluateCommand } from './site-evaluate';
 import { studyInitCommand } from './study-init';
 
 /**
@@ -16,11 +18,13 @@ import { studyInitCommand } from './study-init';
  * folder and is registered here, the one place the CLI learns about it.
  */
 export const commands: readonly Command[] = [
+  demoCommand,
   siteEnrollCommand,
   siteScanCommand,
   sitePrepareCommand,
   siteUploadCommand,
   siteModelPullCommand,
+  siteEvaluateCommand,
   studyInitCommand,
   makeServerStartCommand(diffusionStagesFactory),
   serverStudyCreateCommand,

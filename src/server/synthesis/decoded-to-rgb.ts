@@ -1,20 +1,20 @@
 /**
  * One VAE output image (CHW, 3 channels, values in about [-1, 1]) as 8-bit RGB HWC, as diffusers'
- * postprocess does: (x / 2 + 0.5) clamped to [0, 1], then round(x * 255).
+ * postprocess does: (x / 2 + 0.5) clamped to [0, 1], times 255, rounded half to even (numpy's round).
  */
 export function decodedToRgb(chw: Float32Array, height: number, width: number): Uint8Array {
   const plane = height * width;
   if (chw.length !== 3 * plane) {
-    throw new Error(`Decoded image has ${chw.length} values, expected 3 × ${height} × ${width} = ${3 * plane}.`);
+    throw new Error(
+      `Decoded image has ${chw.length} values, expected 3 × ${height} × ${width} = ${3 * plane}.`,
+    );
   }
-  const rgb = new Uint8Array(3 * plane);
-  for (let c = 0; c < 3; c++) {
-    const base = c * plane;
-    for (let p = 0; p < plane; p++) {
-      const v = chw[base + p]! / 2 + 0.5;
-      // NaN (a broken fp16 run) becomes 0 rather than poisoning the byte cast.
-      rgb[p * 3 + c] = v > 0 ? (v < 1 ? Math.round(v * 255) : 255) : 0;
-    }
+  // A clamped array does the clamp and the half-to-even rounding natively (and maps NaN to 0).
+  const rgb = new Uint8ClampedArray(3 * plane);
+  for (let p = 0, o = 0; p < plane; p++, o += 3) {
+    rgb[o] = chw[p]! * 127.5 + 127.5;
+    rgb[o + 1] = chw[plane + p]! * 127.5 + 127.5;
+    rgb[o + 2] = chw[2 * plane + p]! * 127.5 + 127.5;
   }
-  return rgb;
+  return new Uint8Array(rgb.buffer);
 }

@@ -5,14 +5,21 @@ import { float16Tensor } from '../../core/ort/float16';
  * A float input in the dtype the graph declares: float32 as is, float16 as half bits (fp16
  * exports take and return float16 everywhere).
  */
-export function floatFeed(values: Float32Array, type: ort.Tensor.Type, dims: readonly number[], what: string): ort.Tensor {
+export function floatFeed(
+  values: Float32Array,
+  type: ort.Tensor.Type,
+  dims: readonly number[],
+  what: string,
+): ort.Tensor {
   switch (type) {
     case 'float32':
       return new ort.Tensor('float32', values, dims);
     case 'float16':
       return float16Tensor(values, dims);
     default:
-      throw new Error(`The model's ${what} input is ${type}; the pipeline feeds float32 or float16. Re-export the model with a float ${what}.`);
+      throw new Error(
+        `The model's ${what} input is ${type}; the pipeline feeds float32 or float16. Re-export the model with a float ${what}.`,
+      );
   }
 }
 
@@ -32,11 +39,15 @@ export function timestepFeed(
   else if (declared.length === 1) {
     const d = declared[0];
     if (typeof d === 'number' && d > 0 && d !== 1 && d !== batch) {
-      throw new Error(`The UNet's timestep input has fixed size ${d}, but this run needs ${batch} (or 1). Re-export the UNet with a dynamic batch axis.`);
+      throw new Error(
+        `The UNet's timestep input has fixed size ${d}, but this run needs ${batch} (or 1). Re-export the UNet with a dynamic batch axis.`,
+      );
     }
     dims = [d === 1 ? 1 : batch];
   } else {
-    throw new Error(`The UNet's timestep input has rank ${declared.length} ([${declared.join(', ')}]); expected a scalar or a vector.`);
+    throw new Error(
+      `The UNet's timestep input has rank ${declared.length} ([${declared.join(', ')}]); expected a scalar or a vector.`,
+    );
   }
   const n = dims.length === 0 ? 1 : dims[0]!;
   switch (type) {
@@ -51,6 +62,8 @@ export function timestepFeed(
     case 'int32':
       return new ort.Tensor('int32', new Int32Array(n).fill(Math.round(t)), dims);
     default:
-      throw new Error(`The UNet's timestep input is ${type}; supported are float32, float16, float64, int64 and int32.`);
+      throw new Error(
+        `The UNet's timestep input is ${type}; supported are float32, float16, float64, int64 and int32.`,
+      );
   }
 }

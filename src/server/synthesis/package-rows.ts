@@ -12,13 +12,18 @@ export type SynthesisRow = {
 };
 
 /** A decoded package's rows (views, no copies); with `classes`, each row gets its class name and labels are range-checked. */
-export function packageRows(pkg: Pick<EmbeddingPackage, 'n' | 'dim' | 'conditioning' | 'labels'>, classes?: readonly string[]): SynthesisRow[] {
+export function packageRows(
+  pkg: Pick<EmbeddingPackage, 'n' | 'dim' | 'conditioning' | 'labels'>,
+  classes?: readonly string[],
+): SynthesisRow[] {
   const size = CONDITIONING_TOKENS * pkg.dim;
   const rows: SynthesisRow[] = [];
   for (let row = 0; row < pkg.n; row++) {
     const label = pkg.labels[row]!;
     if (classes && label >= classes.length) {
-      throw new Error(`Package row ${row} has label ${label}, but the study has ${classes.length} classes; the package was made for another study.`);
+      throw new Error(
+        `Package row ${row} has label ${label}, but the study has ${classes.length} classes; the package was made for another study.`,
+      );
     }
     rows.push({
       row,

@@ -94,7 +94,10 @@ async function readJson(file: string): Promise<unknown> {
     return JSON.parse(await readFile(file, 'utf8')) as unknown;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`${file} is not valid JSON (${(err as Error).message}); fix or re-export the generator folder.`, { cause: err });
+    throw new Error(
+      `${file} is not valid JSON (${(err as Error).message}); fix or re-export the generator folder.`,
+      { cause: err },
+    );
   }
 }
 
@@ -104,7 +107,11 @@ function numberField(json: unknown, key: string): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-function requireInputs(session: ort.InferenceSession, file: string, names: readonly string[]): void {
+function requireInputs(
+  session: ort.InferenceSession,
+  file: string,
+  names: readonly string[],
+): void {
   const missing = names.filter((n) => !session.inputNames.includes(n));
   if (missing.length > 0) {
     throw new Error(
@@ -146,13 +153,19 @@ export class StableDiffusionPipeline {
     readonly batchSize: number,
   ) {}
 
-  static async load(generatorDir: string, opts: LoadPipelineOptions): Promise<StableDiffusionPipeline> {
+  static async load(
+    generatorDir: string,
+    opts: LoadPipelineOptions,
+  ): Promise<StableDiffusionPipeline> {
     const batchSize = opts.batchSize ?? 1;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a whole number >= 1 (got ${batchSize}).`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`batchSize must be a whole number >= 1 (got ${batchSize}).`);
     const schedulerFile = path.join(generatorDir, 'scheduler', 'scheduler_config.json');
     const schedulerJson = await readJson(schedulerFile);
     if (schedulerJson === undefined) {
-      throw new Error(`${schedulerFile} is missing: copy the complete diffusers-ONNX generator folder.`);
+      throw new Error(
+        `${schedulerFile} is missing: copy the complete diffusers-ONNX generator folder.`,
+      );
     }
     const schedulerConfig = parseSchedulerConfig(schedulerJson, schedulerFile);
     const vaeConfig = await readJson(path.join(generatorDir, 'vae_decoder', 'config.json'));
@@ -161,17 +174,22 @@ export class StableDiffusionPipeline {
 
     const unetFile = path.join(generatorDir, 'unet', 'model.onnx');
     const vaeFile = path.join(generatorDir, 'vae_decoder', 'model.onnx');
-    const created = await createSession(unetFile, opts.device, { sessionOptions: opts.sessionOptions });
+    const created = await createSession(unetFile, opts.device, {
+      sessionOptions: opts.sessionOptions,
+    });
     const unet = created.session;
     let vae: ort.InferenceSession | undefined;
     try {
       requireInputs(unet, unetFile, ['sample', 'timestep', 'encoder_hidden_states']);
       // The VAE goes where the UNet went: `auto` must not probe the GPU twice or split devices.
-      vae = (await createSession(vaeFile, created.device, { sessionOptions: opts.sessionOptions })).session;
+      vae = (await createSession(vaeFile, created.device, { sessionOptions: opts.sessionOptions }))
+        .session;
       requireInputs(vae, vaeFile, ['latent_sample']);
       const declaredDim = inputShape(unet, 'encoder_hidden_states')[2];
       const conditioningDim =
-        typeof declaredDim === 'number' && declaredDim > 0 ? declaredDim : (numberField(unetConfig, 'cross_attention_dim') ?? null);
+        typeof declaredDim === 'number' && declaredDim > 0
+          ? declaredDim
+          : (numberField(unetConfig, 'cross_attention_dim') ?? null);
       const unetIo: UnetIo = {
         sampleType: inputDType(unet, 'sample'),
         timestepType: inputDType(unet, 'timestep'),
@@ -179,7 +197,10 @@ export class StableDiffusionPipeline {
         hiddenType: inputDType(unet, 'encoder_hidden_states'),
         output: outputName(unet, 'out_sample'),
       };
-      const vaeIo: VaeIo = { latentType: inputDType(vae, 'latent_sample'), output: outputName(vae, 'sample') };
+      const vaeIo: VaeIo = {
+        latentType: inputDType(vae, 'latent_sample'),
+        output: outputName(vae, 'sample'),
+      };
       return new StableDiffusionPipeline(
         generatorDir,
         created.device,
@@ -228,31 +249,45 @@ export class StableDiffusionPipeline {
     const { height, width, seeds, guidance, steps } = opts;
     const count = seeds.length;
     if (count < 1) throw new Error('generate: pass at least one seed (one per image).');
-    for (const [name, v] of [['height', height], ['width', width]] as const) {
+    for (const [name, v] of [
+      ['height', height],
+      ['width', width],
+    ] as const) {
       if (!Number.isInteger(v) || v < VAE_FACTOR || v % VAE_FACTOR !== 0) {
-        throw new Error(`generate: ${name} must be a positive multiple of ${VAE_FACTOR} pixels (got ${v}).`);
+        throw new Error(
+          `generate: ${name} must be a positive multiple of ${VAE_FACTOR} pixels (got ${v}).`,
+        );
       }
     }
-    if (!Number.isInteger(steps) || steps < 1) throw new Error(`generate: steps must be a whole number >= 1 (got ${steps}).`);
-    if (!Number.isFinite(guidance) || guidance < 0) throw new Error(`generate: guidance must be a number >= 0 (got ${guidance}).`);
+    if (!Number.isInteger(steps) || steps < 1)
+      throw new Error(`generate: steps must be a whole number >= 1 (got ${steps}).`);
+    if (!Number.isFinite(guidance) || guidance < 0)
+      throw new Error(`generate: guidance must be a number >= 0 (got ${guidance}).`);
     const dim = this.conditioningDim ?? opts.conditioning.length / (count * L);
-    if (opts.conditioning.length !== count * L * dim || !Number.isInteger(dim) || dim < 1) {
+    if (!Number.isInteger(dim) || dim < 1) {
+      throw new Error(
+        `generate: conditioning has ${opts.conditioning.length} values, not ${count} × ${L} × D for ${count} seeds.`,
+      );
+    }
+    if (opts.conditioning.length !== count * L * dim) {
       const rows = opts.conditioning.length / (L * dim);
-      if (Number.isInteger(rows)) {
-        throw new Error(`generate: conditioning holds ${rows} rows of [${L}, ${dim}] but ${count} seeds were given; pass one seed per image.`);
-      }
       const otherDim = opts.conditioning.length / (count * L);
       throw new Error(
-        Number.isInteger(otherDim)
-          ? `generate: conditioning has D = ${otherDim} but this generator's UNet takes D = ${dim}; the package was made with another study's encoder.`
-          : `generate: conditioning has ${opts.conditioning.length} values, not ${count} × ${L} × D for ${count} seeds.`,
+        Number.isInteger(rows)
+          ? `generate: conditioning holds ${rows} rows of [${L}, ${dim}] but ${count} seeds were given; pass one seed per image.`
+          : Number.isInteger(otherDim)
+            ? `generate: conditioning has D = ${otherDim} but this generator's UNet takes D = ${dim}; the package was made with another study's encoder.`
+            : `generate: conditioning has ${opts.conditioning.length} values, not ${count} × ${L} × ${dim} for ${count} seeds.`,
       );
     }
     if (opts.negative.length !== L * dim) {
-      throw new Error(`generate: negative embedding has ${opts.negative.length} values, expected ${L} × ${dim}.`);
+      throw new Error(
+        `generate: negative embedding has ${opts.negative.length} values, expected ${L} × ${dim}.`,
+      );
     }
     const batchSize = opts.batchSize ?? this.batchSize;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`generate: batchSize must be a whole number >= 1 (got ${batchSize}).`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`generate: batchSize must be a whole number >= 1 (got ${batchSize}).`);
 
     const images: Uint8Array[] = [];
     const timings = { denoiseMs: 0, decodeMs: 0 };
@@ -261,7 +296,9 @@ export class StableDiffusionPipeline {
       const start = b * batchSize;
       const n = Math.min(batchSize, count - start);
       const t0 = performance.now();
-      const latents = await this.denoise(opts, dim, start, n, (step, total) => opts.onStep?.({ step, steps: total, batch: b + 1, batches, images: n }));
+      const latents = await this.denoise(opts, dim, start, n, (step, total) =>
+        opts.onStep?.({ step, steps: total, batch: b + 1, batches, images: n }),
+      );
       const t1 = performance.now();
       for (const z of latents) {
         throwIfAborted(opts.signal);
@@ -313,7 +350,12 @@ export class StableDiffusionPipeline {
     } else {
       hidden.set(cond);
     }
-    const hiddenFeed = floatFeed(hidden, io.hiddenType, [unetBatch, L, dim], 'encoder_hidden_states');
+    const hiddenFeed = floatFeed(
+      hidden,
+      io.hiddenType,
+      [unetBatch, L, dim],
+      'encoder_hidden_states',
+    );
 
     const timesteps = schedulers[0]!.timesteps;
     for (const [k, t] of timesteps.entries()) {
@@ -333,11 +375,15 @@ export class StableDiffusionPipeline {
       this.stats.unetRuns += 1;
       const eps = tensorToFloat32(out[io.output]!);
       if (eps.length !== unetBatch * size) {
-        throw new Error(`The UNet returned ${eps.length} values for a [${unetBatch}, 4, ${h}, ${w}] sample; expected the same shape back.`);
+        throw new Error(
+          `The UNet returned ${eps.length} values for a [${unetBatch}, 4, ${h}, ${w}] sample; expected the same shape back.`,
+        );
       }
       latents = latents.map((z, i) => {
         const c = eps.subarray((cfg ? n + i : i) * size, (cfg ? n + i + 1 : i + 1) * size);
-        const noisePred = cfg ? classifierFreeGuidance(eps.subarray(i * size, (i + 1) * size), c, opts.guidance) : c;
+        const noisePred = cfg
+          ? classifierFreeGuidance(eps.subarray(i * size, (i + 1) * size), c, opts.guidance)
+          : c;
         return schedulers[i]!.step(noisePred, t, z, rngs[i]!.normal);
       });
       onStep(k + 1, timesteps.length);
@@ -350,13 +396,20 @@ export class StableDiffusionPipeline {
     const z = new Float32Array(latents.length);
     const inv = 1 / this.vaeScalingFactor;
     for (let k = 0; k < z.length; k++) z[k] = latents[k]! * inv;
-    const feed = floatFeed(z, this.vaeIo.latentType, [1, LATENT_CHANNELS, height / VAE_FACTOR, width / VAE_FACTOR], 'latent_sample');
+    const feed = floatFeed(
+      z,
+      this.vaeIo.latentType,
+      [1, LATENT_CHANNELS, height / VAE_FACTOR, width / VAE_FACTOR],
+      'latent_sample',
+    );
     const out = await this.vaeDecoder.run(nodeFeeds({ latent_sample: feed }), [this.vaeIo.output]);
     this.stats.vaeRuns += 1;
     const image = out[this.vaeIo.output]!;
     const [b, c, hh, ww] = image.dims;
     if (image.dims.length !== 4 || b !== 1 || c !== 3 || hh !== height || ww !== width) {
-      throw new Error(`The VAE decoder returned shape [${image.dims.join(', ')}], expected [1, 3, ${height}, ${width}].`);
+      throw new Error(
+        `The VAE decoder returned shape [${image.dims.join(', ')}], expected [1, 3, ${height}, ${width}].`,
+      );
     }
     return decodedToRgb(tensorToFloat32(image), height, width);
   }

@@ -6,6 +6,7 @@ import { throwIfAborted } from '../../core/image/abortable';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import type { GeneratorSettings } from '../../shared/study';
 import { writeFileDurable } from '../store/durable-file';
+import { usesGuidance } from './classifier-free-guidance';
 import { imageSeed } from './image-seed';
 import type { SynthesisRow } from './package-rows';
 import type { SchedulerName } from './schedulers/scheduler';
@@ -13,7 +14,10 @@ import type { StableDiffusionPipeline } from './sd-pipeline';
 import { SynthesizedImageRecord } from './synthesized-image-record';
 
 /** The generator settings synthesis uses (the study's, or any superset of its schedulers). */
-export type SynthesisSettings = Pick<GeneratorSettings, 'steps' | 'guidance' | 'height' | 'width' | 'imagesPerRow' | 'negativePrompt'> & {
+export type SynthesisSettings = Pick<
+  GeneratorSettings,
+  'steps' | 'guidance' | 'height' | 'width' | 'imagesPerRow' | 'negativePrompt'
+> & {
   scheduler: SchedulerName;
 };
 
@@ -35,7 +39,14 @@ export type SynthesizeRowsOptions = {
   onProgress?: ProgressListener;
 };
 
-export type SynthesizedImage = { row: number; index: number; label: number; seed: number; png: string; sidecar: string };
+export type SynthesizedImage = {
+  row: number;
+  index: number;
+  label: number;
+  seed: number;
+  png: string;
+  sidecar: string;
+};
 
 export type SynthesizeRowsResult = {
   /** `<outDir>/<packageSha256>`. */
@@ -60,21 +71,27 @@ async function fileSize(file: string): Promise<number | null> {
 }
 
 /** True when the sidecar exists, parses, was made with exactly these settings, and its PNG is there with the recorded size. */
-async function isFinished(job: Job, expect: Omit<SynthesizedImageRecord, 'png' | 'device' | 'className'>): Promise<boolean> {
+async function isFinished(
+  job: Job,
+  expect: Omit<SynthesizedImageRecord, 'png' | 'device' | 'className'>,
+): Promise<boolean> {
   let record: SynthesizedImageRecord;
   try {
     record = SynthesizedImageRecord.parse(JSON.parse(await fs.readFile(job.sidecar, 'utf8')));
   } catch {
     return false;
   }
-  const same = (Object.keys(expect) as (keyof typeof expect)[]).every((k) => record[k] === expect[k]);
+  const same = (Object.keys(expect) as (keyof typeof expect)[]).every(
+    (k) => record[k] === expect[k],
+  );
   return same && (await fileSize(job.png)) === record.png.bytes;
 }
 
 /** Leftover temp files of a killed run (writeFileDurable's `.<name>.<hex>.part`). */
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const name of await fs.readdir(dir)) {
-    if (name.startsWith('.') && name.endsWith('.part')) await fs.rm(path.join(dir, name), { force: true });
+    if (name.startsWith('.') && name.endsWith('.part'))
+      await fs.rm(path.join(dir, name), { force: true });
   }
 }
 
@@ -85,7 +102,8 @@ async function removeStaleTemps(dir: string): Promise<void> {
  */
 export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<SynthesizeRowsResult> {
   const { pipeline, settings } = o;
-  if (!/^[0-9a-f]{64}$/.test(o.packageSha256)) throw new Error(`packageSha256 must be 64 lowercase hex digits (got "${o.packageSha256}").`);
+  if (!/^[0-9a-f]{64}$/.test(o.packageSha256))
+    throw new Error(`packageSha256 must be 64 lowercase hex digits (got "${o.packageSha256}").`);
   const dir = path.join(o.outDir, o.packageSha256);
   await fs.mkdir(dir, { recursive: true });
   await removeStaleTemps(dir);
@@ -131,11 +149,22 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
   const meter = createProgressMeter(SYNTHESIS_STAGE, pending.length, (p) =>
     o.onProgress?.({ ...p, done: p.done + reused, total: jobs.length }),
   );
-  o.onProgress?.({ stage: SYNTHESIS_STAGE, done: reused, total: jobs.length, ratePerSec: 0, etaSec: null });
+  o.onProgress?.({
+    stage: SYNTHESIS_STAGE,
+    done: reused,
+    total: jobs.length,
+    ratePerSec: 0,
+    etaSec: null,
+  });
 
   if (pending.length > 0) {
     throwIfAborted(o.signal);
-    const negative = o.negative ?? (await pipeline.encodeNegative(settings.negativePrompt));
+    // Without guidance the negative half never runs: skip loading the text encoder for it.
+    const negative =
+      o.negative ??
+      (usesGuidance(settings.guidance)
+        ? await pipeline.encodeNegative(settings.negativePrompt)
+        : new Float32Array(pending[0]!.conditioning.length));
     const batchSize = o.batchSize ?? pipeline.batchSize;
     for (let start = 0; start < pending.length; start += batchSize) {
       throwIfAborted(o.signal);
@@ -159,7 +188,9 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
         signal: o.signal,
       });
       for (const [k, j] of batch.entries()) {
-        const png = await sharp(images[k]!, { raw: { width: settings.width, height: settings.height, channels: 3 } })
+        const png = await sharp(images[k]!, {
+          raw: { width: settings.width, height: settings.height, channels: 3 },
+        })
           .png()
           .toBuffer();
         await writeFileDurable(j.png, png);
@@ -167,7 +198,11 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
           ...expected(j),
           ...(j.className !== undefined ? { className: j.className } : {}),
           device: pipeline.device,
-          png: { file: path.basename(j.png), bytes: png.length, sha256: createHash('sha256').update(png).digest('hex') },
+          png: {
+            file: path.basename(j.png),
+            bytes: png.length,
+            sha256: createHash('sha256').update(png).digest('hex'),
+          },
         };
         // Last, so that a sidecar on disk always means a complete PNG.
         await writeFileDurable(j.sidecar, JSON.stringify(record, null, 2) + '\n');
@@ -175,6 +210,13 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
       meter.advance(batch.length);
     }
   }
-  const images = jobs.map(({ row, index, label, seed, png, sidecar }) => ({ row, index, label, seed, png, sidecar }));
+  const images = jobs.map(({ row, index, label, seed, png, sidecar }) => ({
+    row,
+    index,
+    label,
+    seed,
+    png,
+    sidecar,
+  }));
   return { dir, images, generated: pending.length, reused };
 }

@@ -13,7 +13,7 @@ import { loadModelFromDir } from '../../core/tfjs/file-io';
 import { l2Normalize } from '../../core/tfjs/l2-normalize';
 import { predictProbabilities } from '../../core/tfjs/predict-probabilities';
 import { loadTf, type Tf } from '../../core/tfjs/tfjs-backend';
-import { verifyModelFolder } from '../client/verify-model';
+import { ModelVerificationError, verifyModelFolder } from '../client/verify-model';
 import { scanDataset } from '../dataset/scan-dataset';
 import type { Ledger } from '../ledger/ledger';
 import { computeLocalFeatures } from '../prepare/local-features';
@@ -62,6 +62,8 @@ export type EvaluateModelResult = {
   reportPaths: EvaluationReportPaths;
   manifest: ModelManifest;
   record: EvaluationRecord;
+  /** Probe models: CLIP features taken from the ledger's cache instead of computed; null for cnn. */
+  featuresFromCache: number | null;
 };
 
 const REPORT_FILES = { json: 'evaluation.json', csv: 'evaluation.csv', markdown: 'evaluation.md', html: 'evaluation.html' } as const;
@@ -86,6 +88,13 @@ async function isTinyClip(clipDir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A ledger copy whose bytes no longer verify is marked so (a wrong key or a downgrade says nothing about the copy). */
+function markFailed(ledger: Ledger, modelDir: string, e: unknown): void {
+  if (!(e instanceof ModelVerificationError) || e.check === 'key_pin' || e.check === 'downgrade') return;
+  const row = ledger.models.list().find((m) => resolve(m.dir) === resolve(modelDir));
+  if (row) ledger.models.setVerified(row.id, 'failed', e.message);
 }
 
 /** The checks that need only the manifest and the local CLIP, so a refusal comes before any heavy work. */
@@ -139,7 +148,12 @@ function modelInputShape(model: LayersModel, classes: number): number[] {
 export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateModelResult> {
   o.signal?.throwIfAborted();
   // 1. Nothing from the folder is loaded before it is verified.
-  const manifest = o.trust ? await verifyModelFolder(o.modelDir, o.trust) : (await recheckVerifiedModel(o.ledger, o.modelDir)).manifest;
+  const manifest = await (o.trust ? verifyModelFolder(o.modelDir, o.trust) : recheckVerifiedModel(o.ledger, o.modelDir).then((r) => r.manifest)).catch(
+    (e: unknown) => {
+      markFailed(o.ledger, o.modelDir, e);
+      throw e;
+    },
+  );
   const manifestSha256 = createHash('sha256')
     .update(await readFile(join(o.modelDir, MANIFEST_FILE)))
     .digest('hex');
@@ -175,6 +189,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
   const model = await loadModelFromDir(o.modelDir, tf);
   const devices: Record<string, string> = { tfjs: loaded.backend };
   const probs: Float32Array[] = [];
+  let featuresFromCache: number | null = null;
   try {
     const shape = modelInputShape(model, manifest.classes.length);
     const predict = createProgressMeter('predict', images.length, o.onProgress);
@@ -185,7 +200,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
       let features: Float32Array[];
       try {
         const clipDigest = manifest.backbone!.sha256!;
-        ({ clip: features } = await computeLocalFeatures({
+        const computed = await computeLocalFeatures({
           root: scan.root,
           images,
           ledger: o.ledger,
@@ -194,7 +209,9 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
           batchSize,
           ...(o.signal ? { signal: o.signal } : {}),
           ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-        }));
+        });
+        features = computed.clip;
+        featuresFromCache = computed.cached.clip;
       } finally {
         await clip.dispose();
       }
@@ -290,7 +307,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
     const ev = o.ledger.evaluations.insert({ modelId: modelRow.id, datasetId: dataset.id, metrics: record, reportPath: reportPaths.json });
     return { modelId: modelRow.id, datasetId: dataset.id, evaluationId: ev.id };
   });
-  return { evaluationId, modelId, datasetId, metrics, reportPaths, manifest, record };
+  return { evaluationId, modelId, datasetId, metrics, reportPaths, manifest, record, featuresFromCache };
 }
 
 /** Lines a reader must see beside the numbers: what was left out and why. */

@@ -1,7 +1,10 @@
 import type ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inputDType } from '../../../src/core/ort/execution-device';
-import { type GenerateOptions, StableDiffusionPipeline } from '../../../src/server/synthesis/sd-pipeline';
+import {
+  type GenerateOptions,
+  StableDiffusionPipeline,
+} from '../../../src/server/synthesis/sd-pipeline';
 import { getTinyModels } from '../../helpers/tiny-models';
 
 // Tiny generator: D = 32, 8×8 latents → 64×64 images. Its images mean nothing; these tests prove plumbing.
@@ -12,8 +15,14 @@ const SIZE = 64;
 function watchUnetBatches(pipeline: StableDiffusionPipeline): number[] {
   const batches: number[] = [];
   const session = pipeline.unet;
-  const run = session.run.bind(session) as (feeds: ort.InferenceSession.FeedsType, fetches: string[]) => Promise<ort.InferenceSession.ReturnType>;
-  (session as { run: unknown }).run = (feeds: ort.InferenceSession.FeedsType, fetches: string[]) => {
+  const run = session.run.bind(session) as (
+    feeds: ort.InferenceSession.FeedsType,
+    fetches: string[],
+  ) => Promise<ort.InferenceSession.ReturnType>;
+  (session as { run: unknown }).run = (
+    feeds: ort.InferenceSession.FeedsType,
+    fetches: string[],
+  ) => {
     batches.push(feeds.sample!.dims[0]!);
     return run(feeds, fetches);
   };
@@ -73,7 +82,13 @@ describe('StableDiffusionPipeline on the tiny generator', () => {
     for (let i = 0; i < 3; i++) cond.set(prompts.subarray(0, 77 * D), i * 77 * D);
     const batches = watchUnetBatches(pipeline);
     const steps: number[] = [];
-    const r = await pipeline.generate({ ...base, conditioning: cond, seeds: [1, 2, 3], batchSize: 2, onStep: (s) => steps.push(s.batch) });
+    const r = await pipeline.generate({
+      ...base,
+      conditioning: cond,
+      seeds: [1, 2, 3],
+      batchSize: 2,
+      onStep: (s) => steps.push(s.batch),
+    });
     expect(r.images).toHaveLength(3);
     expect([r.width, r.height]).toEqual([SIZE, SIZE]);
     for (const img of r.images) expect(img.length).toBe(SIZE * SIZE * 3);
@@ -96,7 +111,12 @@ describe('StableDiffusionPipeline on the tiny generator', () => {
     const cond = new Float32Array(2 * 77 * D);
     cond.set(base.conditioning, 0);
     cond.set(base.conditioning, 77 * D);
-    const batched = await pipeline.generate({ ...base, conditioning: cond, seeds: [8, 7], batchSize: 2 });
+    const batched = await pipeline.generate({
+      ...base,
+      conditioning: cond,
+      seeds: [8, 7],
+      batchSize: 2,
+    });
     expect(bytesEqual(batched.images[1]!, a.images[0]!)).toBe(true);
     expect(bytesEqual(batched.images[0]!, other.images[0]!)).toBe(true);
   });
@@ -137,7 +157,12 @@ describe('StableDiffusionPipeline on the tiny generator', () => {
     for (const scheduler of ['pndm', 'ddim', 'euler', 'euler-ancestral', 'turbo'] as const) {
       const before = pipeline.stats.unetRuns;
       const steps = scheduler === 'turbo' ? 1 : 3;
-      const r = await pipeline.generate({ ...base, scheduler, steps, guidance: scheduler === 'turbo' ? 0 : 2 });
+      const r = await pipeline.generate({
+        ...base,
+        scheduler,
+        steps,
+        guidance: scheduler === 'turbo' ? 0 : 2,
+      });
       expect(r.images[0]!.length).toBe(SIZE * SIZE * 3);
       // PNDM (PLMS) repeats its second timestep: one UNet call more than the steps asked.
       expect(pipeline.stats.unetRuns - before).toBe(scheduler === 'pndm' ? steps + 1 : steps);
@@ -160,16 +185,24 @@ describe('StableDiffusionPipeline on the tiny generator', () => {
 
     const vaeBefore = pipeline.stats.vaeRuns;
     const unetBefore = pipeline.stats.unetRuns;
-    await expect(pipeline.generate({ ...base, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(pipeline.generate({ ...base, signal: AbortSignal.abort() })).rejects.toMatchObject(
+      { name: 'AbortError' },
+    );
     expect(pipeline.stats.unetRuns).toBe(unetBefore);
     expect(pipeline.stats.vaeRuns).toBe(vaeBefore);
   });
 
   it('rejects conditioning of the wrong width or count with a message that says why', async () => {
-    await expect(pipeline.generate({ ...base, conditioning: new Float32Array(77 * 16), negative: new Float32Array(77 * 16) })).rejects.toThrow(
-      /D = 16 .* takes D = 32/,
+    await expect(
+      pipeline.generate({
+        ...base,
+        conditioning: new Float32Array(77 * 16),
+        negative: new Float32Array(77 * 16),
+      }),
+    ).rejects.toThrow(/D = 16 .* takes D = 32/);
+    await expect(pipeline.generate({ ...base, seeds: [1, 2] })).rejects.toThrow(
+      /1 rows of \[77, 32\] but 2 seeds/,
     );
-    await expect(pipeline.generate({ ...base, seeds: [1, 2] })).rejects.toThrow(/1 rows of \[77, 32\] but 2 seeds/);
     await expect(pipeline.generate({ ...base, height: 60 })).rejects.toThrow(/multiple of 8/);
   });
 });
@@ -181,8 +214,21 @@ describe('dtype detection on other exports', () => {
     try {
       const negative = await p.encodeNegative('');
       const cond = await p.encodeNegative('a red circle on a white background');
-      const r = await p.generate({ conditioning: cond, negative, guidance: 2, scheduler: 'pndm', steps: 4, height: SIZE, width: SIZE, seeds: [7] });
-      return { image: r.images[0]!, timestep: inputDType(p.unet, 'timestep'), sample: inputDType(p.unet, 'sample') };
+      const r = await p.generate({
+        conditioning: cond,
+        negative,
+        guidance: 2,
+        scheduler: 'pndm',
+        steps: 4,
+        height: SIZE,
+        width: SIZE,
+        seeds: [7],
+      });
+      return {
+        image: r.images[0]!,
+        timestep: inputDType(p.unet, 'timestep'),
+        sample: inputDType(p.unet, 'sample'),
+      };
     } finally {
       await p.dispose();
     }

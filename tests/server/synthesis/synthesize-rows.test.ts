@@ -9,7 +9,11 @@ import type { ProgressEvent } from '../../../src/shared/progress';
 import { imageSeed } from '../../../src/server/synthesis/image-seed';
 import { packageRows, type SynthesisRow } from '../../../src/server/synthesis/package-rows';
 import { StableDiffusionPipeline } from '../../../src/server/synthesis/sd-pipeline';
-import { type SynthesisSettings, synthesizeRows, type SynthesizeRowsOptions } from '../../../src/server/synthesis/synthesize-rows';
+import {
+  type SynthesisSettings,
+  synthesizeRows,
+  type SynthesizeRowsOptions,
+} from '../../../src/server/synthesis/synthesize-rows';
 import { SynthesizedImageRecord } from '../../../src/server/synthesis/synthesized-image-record';
 import { getTinyModels } from '../../helpers/tiny-models';
 
@@ -53,7 +57,8 @@ describe('synthesizeRows', () => {
     // A real package: three prompts through the generator's text encoder, stored as F16 and decoded back.
     const prompts = ['a red circle', 'a blue square', 'a small red circle'];
     const conditioning = new Float32Array(prompts.length * 77 * 32);
-    for (const [i, p] of prompts.entries()) conditioning.set(await pipeline.encodeNegative(p), i * 77 * 32);
+    for (const [i, p] of prompts.entries())
+      conditioning.set(await pipeline.encodeNegative(p), i * 77 * 32);
     const bytes = encodePackage({
       metadata: {
         format: 'fgl-embedding-package',
@@ -82,7 +87,16 @@ describe('synthesizeRows', () => {
     packageSha256 = createHash('sha256').update(bytes).digest('hex');
     rows = packageRows(decodePackage(bytes), CLASSES);
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-synth-'));
-    options = (outDir) => ({ pipeline, studyId: 'tiny-study', packageSha256, rows, settings: SETTINGS, baseSeed: 11, outDir, batchSize: 2 });
+    options = (outDir) => ({
+      pipeline,
+      studyId: 'tiny-study',
+      packageSha256,
+      rows,
+      settings: SETTINGS,
+      baseSeed: 11,
+      outDir,
+      batchSize: 2,
+    });
     fresh = await snapshot((await synthesizeRows(options(path.join(tmp, 'fresh')))).dir);
   });
 
@@ -93,17 +107,31 @@ describe('synthesizeRows', () => {
 
   it('writes imagesPerRow PNGs per row with sidecars that describe them, and reports progress', async () => {
     const events: ProgressEvent[] = [];
-    const r = await synthesizeRows({ ...options(path.join(tmp, 'full')), onProgress: (p) => events.push(p) });
+    const r = await synthesizeRows({
+      ...options(path.join(tmp, 'full')),
+      onProgress: (p) => events.push(p),
+    });
     expect(r.dir).toBe(path.join(tmp, 'full', packageSha256));
     expect([r.generated, r.reused]).toEqual([6, 0]);
-    expect(r.images.map((i) => `${i.row}-${i.index}`)).toEqual(['0-0', '0-1', '1-0', '1-1', '2-0', '2-1']);
-    expect((await fs.readdir(r.dir)).sort()).toEqual(r.images.flatMap((i) => [path.basename(i.png), path.basename(i.sidecar)]).sort());
+    expect(r.images.map((i) => `${i.row}-${i.index}`)).toEqual([
+      '0-0',
+      '0-1',
+      '1-0',
+      '1-1',
+      '2-0',
+      '2-1',
+    ]);
+    expect((await fs.readdir(r.dir)).sort()).toEqual(
+      r.images.flatMap((i) => [path.basename(i.png), path.basename(i.sidecar)]).sort(),
+    );
     expect(new Set(r.images.map((i) => i.seed)).size).toBe(6);
 
     for (const img of r.images) {
       const meta = await sharp(img.png).metadata();
       expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 64, 64, 3]);
-      const record = SynthesizedImageRecord.parse(JSON.parse(await fs.readFile(img.sidecar, 'utf8')));
+      const record = SynthesizedImageRecord.parse(
+        JSON.parse(await fs.readFile(img.sidecar, 'utf8')),
+      );
       const png = await fs.readFile(img.png);
       expect(record).toMatchObject({
         study: 'tiny-study',
@@ -118,7 +146,11 @@ describe('synthesizeRows', () => {
         guidance: 2,
         modelDigest: await pipeline.modelDigest(),
         device: 'cpu',
-        png: { file: path.basename(img.png), bytes: png.length, sha256: createHash('sha256').update(png).digest('hex') },
+        png: {
+          file: path.basename(img.png),
+          bytes: png.length,
+          sha256: createHash('sha256').update(png).digest('hex'),
+        },
       });
     }
     // Two images of one row differ (own seeds); two rows with different prompts differ.
@@ -173,8 +205,25 @@ describe('synthesizeRows', () => {
     await synthesizeRows(options(out));
     const again = await synthesizeRows({ ...options(out), settings: { ...SETTINGS, guidance: 3 } });
     expect([again.generated, again.reused]).toEqual([6, 0]);
-    const record = SynthesizedImageRecord.parse(JSON.parse(await fs.readFile(again.images[0]!.sidecar, 'utf8')));
+    const record = SynthesizedImageRecord.parse(
+      JSON.parse(await fs.readFile(again.images[0]!.sidecar, 'utf8')),
+    );
     expect(record.guidance).toBe(3);
+  });
+
+  it('runs SD-Turbo style (1 step, no guidance): one single-batch UNet call per image', async () => {
+    const unetBefore = pipeline.stats.unetRuns;
+    const r = await synthesizeRows({
+      ...options(path.join(tmp, 'turbo')),
+      settings: { ...SETTINGS, scheduler: 'turbo', steps: 1, guidance: 0 },
+      batchSize: 1,
+    });
+    expect([r.generated, r.reused]).toEqual([6, 0]);
+    expect(pipeline.stats.unetRuns - unetBefore).toBe(6);
+    const record = SynthesizedImageRecord.parse(
+      JSON.parse(await fs.readFile(r.images[5]!.sidecar, 'utf8')),
+    );
+    expect([record.scheduler, record.steps, record.guidance]).toEqual(['turbo', 1, 0]);
   });
 
   it('stops promptly when aborted, leaves only complete images, and a rerun completes the set', async () => {
@@ -208,7 +257,13 @@ describe('imageSeed', () => {
     const s = imageSeed(1, sha, 2, 3);
     expect(imageSeed(1, sha, 2, 3)).toBe(s);
     expect(Number.isSafeInteger(s) && s >= 0).toBe(true);
-    const variants = [imageSeed(2, sha, 2, 3), imageSeed(1, 'c'.repeat(64), 2, 3), imageSeed(1, sha, 3, 3), imageSeed(1, sha, 2, 4), imageSeed(1, sha, 23, 0)];
+    const variants = [
+      imageSeed(2, sha, 2, 3),
+      imageSeed(1, 'c'.repeat(64), 2, 3),
+      imageSeed(1, sha, 3, 3),
+      imageSeed(1, sha, 2, 4),
+      imageSeed(1, sha, 23, 0),
+    ];
     expect(new Set([s, ...variants]).size).toBe(6);
   });
 });

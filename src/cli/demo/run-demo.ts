@@ -1,0 +1,206 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import axios from 'axios';
+import { createServer } from '../../server/create-server';
+import { createDiffusionStages } from '../../server/jobs/diffusion-round-stages';
+import type { CreateStudyBody } from '../../shared/server-api';
+import { EnrollmentTokenResponse, RoundStatus, StartRoundResponse, StudyDetail } from '../../shared/server-api';
+import type { DeviceChoice } from '../../core/ort/execution-device';
+import { Ledger } from '../../site/ledger/ledger';
+import { enrollSite, clientForStudy } from '../../site/client/enroll-site';
+import { uploadPackage } from '../../site/client/upload-package';
+import { pullModel } from '../../site/client/pull-model';
+import { preparePackage } from '../../site/prepare/prepare-package';
+import { evaluateModel } from '../../site/evaluate/evaluate-model';
+import { makeSampleData } from '../sample-data/make-sample-data';
+import { buildStudyManifest } from '../study/build-study';
+import { describeModelsFolder } from '../study/models-folder';
+import { readPhraseList, resourcePath } from '../resources';
+
+export type DemoOptions = {
+  sites: number;
+  beta: number;
+  classes: number;
+  perClass: number;
+  seed: number;
+  modelsDir: string;
+  device: DeviceChoice;
+  /** Kept after the run when given; otherwise a temp folder that is removed. */
+  workDir?: string;
+  signal?: AbortSignal;
+  /** One human line per step (stderr). */
+  say: (line: string) => void;
+};
+
+export type DemoSiteResult = {
+  site: string;
+  siteId: string;
+  images: number;
+  classes: Record<string, number>;
+  packageRows: number;
+  blockedRows: number;
+  suppressedClasses: number;
+  bytesUploaded: number;
+  modelVerified: boolean;
+  evaluatedImages: number;
+  accuracy: number;
+  balancedAccuracy: number;
+  reportMarkdown: string;
+};
+
+export type DemoResult = {
+  tinyModels: boolean;
+  serverUrl: string;
+  studyId: string;
+  serverKeyFingerprint: string;
+  workDir: string | null;
+  sites: DemoSiteResult[];
+  round: { id: string; modelVersion: number; syntheticImages: number; stageSeconds: Record<string, number>; valAccuracy: number };
+  bytes: { uploadedTotal: number; fedAvgResNet18PerRound: number; fedAvgResNet18Params: number };
+  /** Every file the server stored, relative to its data dir (the demo test checks no image is among them). */
+  serverFiles: string[];
+};
+
+/** torchvision ResNet-18 (1000 classes): the model FedAvg would ship, the paper's baseline. */
+export const RESNET18_PARAMS = 11_689_512;
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) out.push(relative(dir, join(e.parentPath, e.name)));
+  return out.sort();
+}
+
+/**
+ * The whole federation on one machine: a server on loopback with embedded storage, N sites with
+ * their own ledgers and Dirichlet-skewed data, each preparing and uploading a package; one
+ * round of synthesis + training; each site pulls, verifies and evaluates the signed model.
+ */
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const work = o.workDir ?? (await mkdtemp(join(tmpdir(), 'fgl-demo-')));
+  await mkdir(work, { recursive: true });
+  const models = await describeModelsFolder(o.modelsDir);
+  const server = await createServer({
+    dataDir: join(work, 'server'),
+    host: '127.0.0.1',
+    port: 0,
+    logger: { level: 'warn' },
+    stages: createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, device: o.device, batchSize: 4 }),
+  });
+  const ledgers: Ledger[] = [];
+  try {
+    const url = await server.start();
+    const admin = axios.create({ baseURL: `${url}/v1/`, headers: { authorization: `Bearer ${(await readFile(server.layout.adminKey, 'utf8')).trim()}` } });
+    o.say(`Server on ${url} (data in ${server.layout.root}); signing key ${server.signingKey.fingerprint.slice(0, 16)}…`);
+
+    // The study coordinator's part.
+    const data = await makeSampleData(join(work, 'data'), { classes: o.classes, perClass: o.perClass, seed: o.seed, sites: o.sites, beta: o.beta, minPerSite: 10 });
+    const manifest = buildStudyManifest({
+      name: 'FGL demo: shapes and textures',
+      classes: data.classes,
+      models,
+      k: 3,
+      vocabulary: await readPhraseList(resourcePath('vocabulary/general.txt')),
+      imagesPerRow: models.tiny ? 8 : 4,
+    });
+    const { id: _id, createdAt: _c, ...body } = manifest;
+    const studyId = StudyDetail.parse((await admin.post('studies', body satisfies CreateStudyBody)).data).id;
+    o.say(`Study ${studyId}: ${data.classes.join(', ')}; k = 3; ${o.sites} sites, Dirichlet β = ${o.beta}`);
+
+    // Each site: enroll, prepare, approve, upload.
+    const sites: (Omit<DemoSiteResult, 'modelVerified' | 'evaluatedImages' | 'accuracy' | 'balancedAccuracy' | 'reportMarkdown'> & { ledger: Ledger; home: string; dataDir: string })[] = [];
+    for (const [i, s] of data.sites.entries()) {
+      o.signal?.throwIfAborted();
+      const home = join(work, 'sites', s.name);
+      const ledger = Ledger.open(join(home, 'ledger.sqlite'));
+      ledgers.push(ledger);
+      const token = EnrollmentTokenResponse.parse((await admin.post(`studies/${studyId}/enrollment-tokens`, { siteName: s.name })).data).token;
+      const enrolled = await enrollSite(ledger, url, token, { expectFingerprint: server.signingKey.fingerprint });
+      const study = await clientForStudy(ledger, studyId).client.getStudy(studyId);
+      o.say(`[${s.name}] enrolled as ${enrolled.siteId}; preparing ${s.images} images (${Object.entries(s.counts).map(([c, n]) => `${c} ${n}`).join(', ')})`);
+      const prepared = await preparePackage({
+        ledger,
+        dataDir: s.dir,
+        study,
+        siteId: enrolled.siteId,
+        models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
+        promptMode: 'vocabulary',
+        aggregation: 'cluster',
+        outDir: join(home, 'packages', `run-${i + 1}`),
+        device: o.device,
+        seed: o.seed,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      const r = prepared.report;
+      const audit = await uploadPackage(ledger, prepared.packagePath, { approvers: [`${s.name} operator`], ...(o.signal ? { signal: o.signal } : {}) });
+      o.say(`[${s.name}] uploaded ${r.outgoing.rows} rows (${prepared.bytes} bytes; ${r.rows.filter((x) => x.blocked).length} blocked, ${r.suppressed.length} classes below k); audit #${audit.id}`);
+      sites.push({ site: s.name, siteId: enrolled.siteId, images: r.dataset.images, classes: s.counts, packageRows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, suppressedClasses: r.suppressed.length, bytesUploaded: prepared.bytes, ledger, home, dataDir: s.dir });
+    }
+
+    // The round.
+    const started = StartRoundResponse.parse((await admin.post(`studies/${studyId}/rounds`, { run: true })).data);
+    const stageStart: Record<string, number> = { synthesizing: Date.now() };
+    let status: RoundStatus = started.round;
+    let lastLine = '';
+    while (status.state !== 'published' && status.state !== 'failed') {
+      o.signal?.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 500));
+      status = RoundStatus.parse((await admin.get(`rounds/${status.id}`)).data);
+      if (!(status.state in stageStart)) stageStart[status.state] = Date.now();
+      const p = status.progress;
+      const line = p ? `round ${status.state}: ${p.stage} ${Math.round(p.done)}/${Math.round(p.total)}${p.etaSec !== null ? `, ETA ${Math.ceil(p.etaSec)}s` : ''}` : `round ${status.state}`;
+      if (line !== lastLine) o.say(line);
+      lastLine = line;
+    }
+    if (status.state === 'failed') throw new Error(`The round failed: ${status.error ?? 'unknown error'}`);
+    const end = Date.now();
+    const stageSeconds: Record<string, number> = {};
+    const order = ['synthesizing', 'training', 'published'];
+    for (let i = 0; i < order.length - 1; i++) {
+      const a = stageStart[order[i]!];
+      const b = stageStart[order[i + 1]!] ?? end;
+      if (a !== undefined) stageSeconds[order[i]!] = (b - a) / 1000;
+    }
+    const modelVersion = status.modelVersion!;
+
+    // Each site: pull, verify, evaluate offline.
+    const results: DemoSiteResult[] = [];
+    let valAccuracy = 0;
+    for (const s of sites) {
+      const pulled = await pullModel(s.ledger, studyId, { modelsRoot: join(s.home, 'downloads'), ...(o.signal ? { signal: o.signal } : {}) });
+      valAccuracy = pulled.manifest.metrics.valAccuracy;
+      const ev = await evaluateModel({
+        ledger: s.ledger,
+        modelDir: pulled.row.dir,
+        trust: null,
+        dataDir: s.dataDir,
+        clipDir: models.clip.dir,
+        device: o.device,
+        outDir: join(s.home, 'evaluations', `v${modelVersion}`),
+        tinyModels: models.tiny,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      o.say(`[${s.site}] model v${modelVersion} verified; accuracy ${(ev.metrics.accuracy * 100).toFixed(1)}% on ${ev.metrics.samples} local images`);
+      const { ledger: _l, home: _h, dataDir: _d, ...rest } = s;
+      results.push({ ...rest, modelVerified: pulled.row.verified === 'verified', evaluatedImages: ev.metrics.samples, accuracy: ev.metrics.accuracy, balancedAccuracy: ev.metrics.balancedAccuracy, reportMarkdown: ev.reportPaths.markdown });
+    }
+    const syntheticDir = join(server.layout.roundsDir, status.id);
+    const synthetic = (await listFiles(syntheticDir).catch(() => [])).filter((f) => f.endsWith('.png')).length;
+    return {
+      tinyModels: models.tiny,
+      serverUrl: url,
+      studyId,
+      serverKeyFingerprint: server.signingKey.fingerprint,
+      workDir: o.workDir ?? null,
+      sites: results,
+      round: { id: status.id, modelVersion, syntheticImages: synthetic, stageSeconds, valAccuracy },
+      bytes: { uploadedTotal: results.reduce((a, s) => a + s.bytesUploaded, 0), fedAvgResNet18PerRound: RESNET18_PARAMS * 4 * 2 * o.sites, fedAvgResNet18Params: RESNET18_PARAMS },
+      serverFiles: await listFiles(server.layout.root),
+    };
+  } finally {
+    for (const l of ledgers) l.close();
+    await server.close();
+    if (!o.workDir) await rm(work, { recursive: true, force: true });
+    else await stat(work).catch(() => undefined);
+  }
+}
