@@ -19,7 +19,7 @@ export function demoTable(r: DemoResult): string {
   lines.push(`Round ${r.round.id}: ${r.round.syntheticImages} synthetic images; ` + Object.entries(r.round.stageSeconds).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ') + `; validation accuracy on synthetic data ${(r.round.valAccuracy * 100).toFixed(1)}%`);
   lines.push(`Communication: ${mb(r.bytes.uploadedTotal)} uploaded in total by ${r.sites.length} sites, once.`);
   lines.push(`One FedAvg round of ResNet-18 (${(r.bytes.fedAvgResNet18Params / 1e6).toFixed(1)} M parameters × 4 bytes × 2 directions × ${r.sites.length} sites) would move ${mb(r.bytes.fedAvgResNet18PerRound)} — every round (the paper compares against 200).`);
-  lines.push(`Reports: ${r.sites.map((s) => s.reportMarkdown).join(', ')}`);
+  lines.push(`Everything (server data, site ledgers, privacy and evaluation reports) is in ${r.workDir}; delete it when done.`);
   return lines.join('\n');
 }
 

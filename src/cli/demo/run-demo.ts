@@ -1,11 +1,12 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import axios from 'axios';
 import { createServer } from '../../server/create-server';
 import { createDiffusionStages } from '../../server/jobs/diffusion-round-stages';
 import type { CreateStudyBody } from '../../shared/server-api';
-import { EnrollmentTokenResponse, RoundStatus, StartRoundResponse, StudyDetail } from '../../shared/server-api';
+import { EnrollmentTokenResponse, RoundStatus, StartRoundResponse } from '../../shared/server-api';
+import { StudyManifest } from '../../shared/study';
 import type { DeviceChoice } from '../../core/ort/execution-device';
 import { Ledger } from '../../site/ledger/ledger';
 import { enrollSite, clientForStudy } from '../../site/client/enroll-site';
@@ -26,7 +27,7 @@ export type DemoOptions = {
   seed: number;
   modelsDir: string;
   device: DeviceChoice;
-  /** Kept after the run when given; otherwise a temp folder that is removed. */
+  /** Where everything goes (server data, site ledgers, reports); default a new temp folder, kept. */
   workDir?: string;
   signal?: AbortSignal;
   /** One human line per step (stderr). */
@@ -54,7 +55,7 @@ export type DemoResult = {
   serverUrl: string;
   studyId: string;
   serverKeyFingerprint: string;
-  workDir: string | null;
+  workDir: string;
   sites: DemoSiteResult[];
   round: { id: string; modelVersion: number; syntheticImages: number; stageSeconds: Record<string, number>; valAccuracy: number };
   bytes: { uploadedTotal: number; fedAvgResNet18PerRound: number; fedAvgResNet18Params: number };
@@ -104,7 +105,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       imagesPerRow: models.tiny ? 8 : 4,
     });
     const { id: _id, createdAt: _c, ...body } = manifest;
-    const studyId = StudyDetail.parse((await admin.post('studies', body satisfies CreateStudyBody)).data).id;
+    const studyId = StudyManifest.parse((await admin.post('studies', body satisfies CreateStudyBody)).data).id;
     o.say(`Study ${studyId}: ${data.classes.join(', ')}; k = 3; ${o.sites} sites, Dirichlet β = ${o.beta}`);
 
     // Each site: enroll, prepare, approve, upload.
@@ -191,7 +192,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       serverUrl: url,
       studyId,
       serverKeyFingerprint: server.signingKey.fingerprint,
-      workDir: o.workDir ?? null,
+      workDir: work,
       sites: results,
       round: { id: status.id, modelVersion, syntheticImages: synthetic, stageSeconds, valAccuracy },
       bytes: { uploadedTotal: results.reduce((a, s) => a + s.bytesUploaded, 0), fedAvgResNet18PerRound: RESNET18_PARAMS * 4 * 2 * o.sites, fedAvgResNet18Params: RESNET18_PARAMS },
@@ -200,7 +201,5 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   } finally {
     for (const l of ledgers) l.close();
     await server.close();
-    if (!o.workDir) await rm(work, { recursive: true, force: true });
-    else await stat(work).catch(() => undefined);
   }
 }
