@@ -69,7 +69,7 @@ export class Ledger {
   /** Open (creating if needed) and migrate the ledger at `file`. */
   static open(file: string, opts: LedgerOpenOptions = {}): Ledger {
     const resolved = file === ':memory:' ? file : path.resolve(file);
-    if (resolved !== ':memory:') fs.mkdirSync(path.dirname(resolved), { recursive: true });
+    if (resolved !== ':memory:') fs.mkdirSync(path.dirname(resolved), { recursive: true, mode: 0o700 });
     let db: LedgerDatabase;
     try {
       db = new Database(resolved);
@@ -88,6 +88,9 @@ export class Ledger {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       migrateLedger(db, resolved, opts.migrations ?? LEDGER_MIGRATIONS);
+      // The ledger holds the site API key and the audit log: readable by this account only.
+      if (resolved !== ':memory:')
+        for (const f of [resolved, `${resolved}-wal`, `${resolved}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
       return new Ledger(db, resolved, opts.now ?? (() => new Date()));
     } catch (e) {
       db.close();
