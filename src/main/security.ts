@@ -5,19 +5,7 @@ import type { WebPreferences } from 'electron';
  * has a test in tests/main/security.test.ts.
  */
 
-/** The renderer loads only the app's own bundle: no remote code, no inline scripts, no eval. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'", // React inline style attributes; no inline <script>
-  "img-src 'self' data:", // thumbnails arrive as data: URLs from the backend, on-device only
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+export { CONTENT_SECURITY_POLICY } from '../shared/content-security-policy';
 
 export function secureWebPreferences(preloadPath: string): WebPreferences {
   return {

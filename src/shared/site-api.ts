@@ -170,3 +170,14 @@ export type SiteApiClient = {
 };
 
 export const SITE_METHODS = Object.keys(siteApi) as SiteMethod[];
+
+/**
+ * The `job` of progress events for calls that are not a preparation run (a run's job is its
+ * runId). Both the backend and the renderer use these, so a rename is one edit.
+ */
+export const JOB_NAMES = {
+  scan: 'scan',
+  pull: (studyId: string) => `pull-${studyId}`,
+  upload: (runId: string) => `upload-${runId}`,
+  evaluate: (studyId: string) => `evaluate-${studyId}`,
+} as const;

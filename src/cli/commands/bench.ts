@@ -21,6 +21,7 @@ export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: s
   ],
 };
 
+type AreaRun = { area: Exclude<Area, 'all'>; file: string; outcomes: ScriptOutcome[] };
 type ScriptOutcome = { name: string; file: string; ok: boolean; seconds: number; result?: unknown; error?: string };
 
 /** A bench script prints one JSON object on stdout (possibly pretty-printed, after other lines). */
@@ -59,7 +60,7 @@ function runScript(file: string, args: string[], signal: AbortSignal): Promise<{
   });
 }
 
-async function runArea(area: Exclude<Area, 'all'>, o: { outDir: string; quick: boolean; out: Output; signal: AbortSignal }) {
+async function runArea(area: Exclude<Area, 'all'>, o: { outDir: string; quick: boolean; out: Output; signal: AbortSignal }): Promise<AreaRun> {
   const startedAt = new Date();
   const outcomes: ScriptOutcome[] = [];
   for (const s of BENCH_SCRIPTS[area]) {
@@ -126,7 +127,7 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
       throw new UsageError(`expected one area, site, server or all; got "${ctx.positionals.join(' ')}"`);
     const outDir = path.resolve(optionalString(ctx, 'out') ?? 'bench-results');
     const areas: Exclude<Area, 'all'>[] = area === 'all' ? ['site', 'server'] : [area as Exclude<Area, 'all'>];
-    const runs = [];
+    const runs: AreaRun[] = [];
     for (const a of areas) runs.push(await runArea(a, { outDir, quick: Boolean(ctx.values.quick), out: ctx.out, signal: ctx.signal }));
     const failed = runs.flatMap((r) => r.outcomes.filter((x) => !x.ok).map((x) => `${x.name}: ${x.error ?? 'failed'}`));
     ctx.out.result(

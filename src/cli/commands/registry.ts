@@ -10,6 +10,7 @@ import { serverStudyCreateCommand } from './server-study-create';
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
 import { siteScanCommand } from './site-scan';
+import { siteUiCommand } from './site-ui';
 import { siteEvaluateCommand } from './site-evaluate';
 import { studyInitCommand } from './study-init';
 
@@ -25,6 +26,7 @@ export const commands: readonly Command[] = [
   siteUploadCommand,
   siteModelPullCommand,
   siteEvaluateCommand,
+  siteUiCommand,
   studyInitCommand,
   makeServerStartCommand(diffusionStagesFactory),
   serverStudyCreateCommand,

@@ -21,10 +21,20 @@ function openBrowser(url: string, warn: (line: string) => void): void {
   const platform = process.platform;
   if (platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return;
   const [cmd, args] =
-    platform === 'darwin' ? ['open', [url]] : platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+    platform === 'darwin'
+      ? ['open', [url]]
+      : platform === 'win32'
+        ? ['cmd', ['/c', 'start', '""', url]]
+        : ['xdg-open', [url]];
   try {
-    const child = spawn(cmd, args as string[], { stdio: 'ignore', detached: true, windowsHide: true });
-    child.on('error', () => warn(`could not open a browser (${cmd}); open the link above yourself`));
+    const child = spawn(cmd, args as string[], {
+      stdio: 'ignore',
+      detached: true,
+      windowsHide: true,
+    });
+    child.on('error', () =>
+      warn(`could not open a browser (${cmd}); open the link above yourself`),
+    );
     child.unref();
   } catch {
     warn('could not open a browser; open the link above yourself');
@@ -45,31 +55,55 @@ export const siteUiCommand: Command = {
     port: { type: 'string', value: 'P', description: 'port on 127.0.0.1 (default: a free one)' },
     'no-open': { type: 'boolean', description: 'print the link only; do not open a browser' },
   },
-  examples: ['fgl site ui', 'fgl site ui --port 8765 --no-open   # then: ssh -L 8765:127.0.0.1:8765 gpu-host'],
+  examples: [
+    'fgl site ui',
+    'fgl site ui --port 8765 --no-open   # then: ssh -L 8765:127.0.0.1:8765 gpu-host',
+  ],
   async run(ctx) {
-    if (ctx.positionals.length > 0) throw new UsageError(`unexpected arguments: ${ctx.positionals.join(' ')}`);
+    if (ctx.positionals.length > 0)
+      throw new UsageError(`unexpected arguments: ${ctx.positionals.join(' ')}`);
     const port = intOption(ctx, 'port', 0, 0);
     if (port > 65535) throw new UsageError('--port must be between 0 and 65535');
     const dir = rendererDir();
     if (!existsSync(`${dir}/index.html`))
-      throw new UsageError(`The site UI is not built (no ${dir}/index.html).`, 'Run `npm run build` in the FGL folder once, then start `fgl site ui` again.');
+      throw new UsageError(
+        `The site UI is not built (no ${dir}/index.html).`,
+        'Run `npm run build` in the FGL folder once, then start `fgl site ui` again.',
+      );
 
     const home = siteHome();
     const backend = createSiteHandlers({
       home,
       // 'tiny' or a folder, as in the desktop app's Settings → models folder.
       resolveModels: async (setting) => {
-        const m = await describeModelsFolder(await resolveModelsOption(setting, sitePaths(home).models));
-        return { clip: m.clip.dir, generator: m.generator.dir, captioner: m.captioner?.dir ?? null, tiny: m.tiny };
+        const m = await describeModelsFolder(
+          await resolveModelsOption(setting, sitePaths(home).models),
+        );
+        return {
+          clip: m.clip.dir,
+          generator: m.generator.dir,
+          captioner: m.captioner?.dir ?? null,
+          tiny: m.tiny,
+        };
       },
     });
     let agent;
     try {
-      agent = await startSiteAgent({ handlers: backend.handlers, rendererDir: dir, host: '127.0.0.1', port, log: (l) => ctx.out.warn(l) });
+      agent = await startSiteAgent({
+        handlers: backend.handlers,
+        rendererDir: dir,
+        host: '127.0.0.1',
+        port,
+        log: (l) => ctx.out.warn(l),
+      });
     } catch (err) {
       backend.close();
       const e = err as NodeJS.ErrnoException;
-      if (e.code === 'EADDRINUSE') throw new UsageError(`Port ${port} is in use.`, 'Choose another with --port, or leave it out for a free one.');
+      if (e.code === 'EADDRINUSE')
+        throw new UsageError(
+          `Port ${port} is in use.`,
+          'Choose another with --port, or leave it out for a free one.',
+        );
       throw err;
     }
     ctx.out.result({ url: agent.url, port: agent.port, home }, () =>
@@ -77,7 +111,7 @@ export const siteUiCommand: Command = {
         `FGL site UI: ${agent.url}`,
         `  site data: ${home}`,
         `  from another machine: ssh -L ${agent.port}:127.0.0.1:${agent.port} <this-host>, then open http://localhost:${agent.port}/#token=${agent.token}`,
-        '  The link carries this session\'s token: do not share it. Ctrl-C stops the agent.',
+        "  The link carries this session's token: do not share it. Ctrl-C stops the agent.",
       ].join('\n'),
     );
     if (ctx.values['no-open'] !== true) openBrowser(agent.url, (l) => ctx.out.warn(l));

@@ -1,8 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { isSiteMethod, siteApi, SiteEvent, type SiteApiError, type SiteCallResult, type SiteHandlers } from '../../shared/site-api';
-import { AGENT_CONTENT_SECURITY_POLICY } from './content-security-policy';
+import {
+  isSiteMethod,
+  siteApi,
+  SiteEvent,
+  type SiteApiError,
+  type SiteCallResult,
+  type SiteHandlers,
+} from '../../shared/site-api';
+import { CONTENT_SECURITY_POLICY } from '../../shared/content-security-policy';
 import { EventStream } from './event-stream';
 import { newSessionToken, tokenMatches } from './session-token';
 import { openStaticFile, resolveStaticFile } from './static-files';
@@ -39,7 +46,10 @@ export type SiteAgent = {
   close(): Promise<void>;
 };
 
-type Handler = (req: unknown, ctx: { signal: AbortSignal; emit: (e: SiteEvent) => void }) => Promise<unknown>;
+type Handler = (
+  req: unknown,
+  ctx: { signal: AbortSignal; emit: (e: SiteEvent) => void },
+) => Promise<unknown>;
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -58,13 +68,18 @@ function toApiError(err: unknown): SiteApiError {
   if (err && typeof err === 'object') {
     const e = err as { message?: unknown; code?: unknown; hint?: unknown };
     const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(err);
-    const code = typeof e.code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(e.code) ? e.code : 'internal_error';
+    const code =
+      typeof e.code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(e.code)
+        ? e.code
+        : 'internal_error';
     return { code, message, ...(typeof e.hint === 'string' ? { hint: e.hint } : {}) };
   }
   return { code: 'internal_error', message: String(err) };
 }
 
-function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+function formatIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): string {
   return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
@@ -80,24 +95,39 @@ function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: 
  */
 export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent> {
   const host = opts.host ?? '127.0.0.1';
-  if (host !== '127.0.0.1') throw new Error(`The site agent binds 127.0.0.1 only, not ${String(host)}; reach it remotely through an SSH tunnel.`);
+  if (host !== '127.0.0.1')
+    throw new Error(
+      `The site agent binds 127.0.0.1 only, not ${String(host)}; reach it remotely through an SSH tunnel.`,
+    );
   const token = newSessionToken();
   const events = new EventStream();
   const emit = (e: SiteEvent) => {
     const parsed = SiteEvent.safeParse(e);
     if (parsed.success) events.send(parsed.data);
-    else opts.log?.(`dropped an event that does not match the contract: ${formatIssues(parsed.error.issues)}`);
+    else
+      opts.log?.(
+        `dropped an event that does not match the contract: ${formatIssues(parsed.error.issues)}`,
+      );
   };
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
 
   const sendJson = (res: ServerResponse, status: number, body: SiteCallResult) => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      ...SECURITY_HEADERS,
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   };
   const sendText = (res: ServerResponse, status: number, text: string) => {
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(status, {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+    });
     res.end(text);
   };
 
@@ -122,47 +152,98 @@ export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent>
   const handleCall = async (req: IncomingMessage, res: ServerResponse, method: string) => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
-      return sendJson(res, 405, fail('method_not_allowed', `Use POST for ${CALL_PREFIX}${method.slice(0, 100)}`));
+      return sendJson(
+        res,
+        405,
+        fail('method_not_allowed', `Use POST for ${CALL_PREFIX}${method.slice(0, 100)}`),
+      );
     }
-    if (!isSiteMethod(method)) return sendJson(res, 404, fail('unknown_method', `Unknown site API method "${method.slice(0, 100)}"`, 'The UI and the agent are from different FGL versions: rebuild with `npm run build`.'));
+    if (!isSiteMethod(method))
+      return sendJson(
+        res,
+        404,
+        fail(
+          'unknown_method',
+          `Unknown site API method "${method.slice(0, 100)}"`,
+          'The UI and the agent are from different FGL versions: rebuild with `npm run build`.',
+        ),
+      );
     // JSON only: a cross-site form post (text/plain) never reaches a handler.
     if (!/^application\/json(;|$)/i.test(req.headers['content-type'] ?? ''))
-      return sendJson(res, 415, fail('unsupported_media_type', 'Send the request body as application/json'));
+      return sendJson(
+        res,
+        415,
+        fail('unsupported_media_type', 'Send the request body as application/json'),
+      );
     const body = await readBody(req);
-    if (body === null) return sendJson(res, 413, fail('payload_too_large', `Request body over ${MAX_BODY_BYTES} bytes`));
+    if (body === null)
+      return sendJson(
+        res,
+        413,
+        fail('payload_too_large', `Request body over ${MAX_BODY_BYTES} bytes`),
+      );
     let json: unknown;
     try {
       json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
     } catch (err) {
-      return sendJson(res, 400, fail('invalid_json', `Request body is not JSON: ${(err as Error).message}`));
+      return sendJson(
+        res,
+        400,
+        fail('invalid_json', `Request body is not JSON: ${(err as Error).message}`),
+      );
     }
     const contract = siteApi[method];
     const parsed = contract.req.safeParse(json);
-    if (!parsed.success) return sendJson(res, 400, fail('invalid_request', `Invalid request for ${method}: ${formatIssues(parsed.error.issues)}`));
+    if (!parsed.success)
+      return sendJson(
+        res,
+        400,
+        fail(
+          'invalid_request',
+          `Invalid request for ${method}: ${formatIssues(parsed.error.issues)}`,
+        ),
+      );
 
     if (method === 'datasets.pickFolder') {
       // A browser tab has no native folder dialog, and the agent must not open windows on a server.
-      return sendJson(res, 200, fail(PICK_FOLDER_UNAVAILABLE, 'There is no folder picker in the browser UI.', 'Type the folder\'s path as seen on the machine running `fgl site ui`.'));
+      return sendJson(
+        res,
+        200,
+        fail(
+          PICK_FOLDER_UNAVAILABLE,
+          'There is no folder picker in the browser UI.',
+          "Type the folder's path as seen on the machine running `fgl site ui`.",
+        ),
+      );
     }
 
     // The call's work stops when the UI goes away (tab closed, network drop).
     const ac = new AbortController();
     res.on('close', () => {
-      if (!res.writableFinished) ac.abort(new Error('The UI disconnected before the call finished.'));
+      if (!res.writableFinished)
+        ac.abort(new Error('The UI disconnected before the call finished.'));
     });
     let result: SiteCallResult;
     let status = 200;
     try {
-      const data = await (opts.handlers[method] as Handler)(parsed.data, { signal: ac.signal, emit });
+      const data = await (opts.handlers[method] as Handler)(parsed.data, {
+        signal: ac.signal,
+        emit,
+      });
       const checked = contract.res.safeParse(data);
       if (checked.success) result = { ok: true, data: checked.data };
       else {
         status = 500;
-        result = fail('invalid_response', `The site backend answered ${method} with data that does not match the contract: ${formatIssues(checked.error.issues)}`, 'This is a bug in FGL: report it with this message.');
+        result = fail(
+          'invalid_response',
+          `The site backend answered ${method} with data that does not match the contract: ${formatIssues(checked.error.issues)}`,
+          'This is a bug in FGL: report it with this message.',
+        );
       }
     } catch (err) {
       result = { ok: false, error: toApiError(err) };
-      if (result.error.code === 'internal_error') opts.log?.(`${method} failed: ${result.error.message}`);
+      if (result.error.code === 'internal_error')
+        opts.log?.(`${method} failed: ${result.error.message}`);
     }
     if (!res.destroyed && !res.writableEnded) sendJson(res, status, result);
   };
@@ -176,21 +257,30 @@ export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent>
     if (!file) return sendText(res, 404, 'Not found');
     res.writeHead(200, {
       ...SECURITY_HEADERS,
-      'content-security-policy': AGENT_CONTENT_SECURITY_POLICY,
+      'content-security-policy': CONTENT_SECURITY_POLICY,
       'content-type': file.contentType,
       'content-length': file.size,
       // Hashed assets may be cached; index.html must not be, so a rebuild is picked up.
-      'cache-control': file.contentType.startsWith('text/html') ? 'no-store' : 'private, max-age=3600',
+      'cache-control': file.contentType.startsWith('text/html')
+        ? 'no-store'
+        : 'private, max-age=3600',
     });
     if (req.method === 'HEAD') return res.end();
-    await pipeline(openStaticFile(file), res);
+    // A browser that navigates away mid-download closes early; that is not an error.
+    await pipeline(openStaticFile(file), res).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+    });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const hostHeader = (req.headers.host ?? '').toLowerCase();
     if (!allowedHosts.has(hostHeader)) {
       opts.log?.(`refused a request for Host "${hostHeader.slice(0, 100)}"`);
-      return sendText(res, 403, 'Forbidden: this agent answers only to 127.0.0.1 and localhost on its own port.');
+      return sendText(
+        res,
+        403,
+        'Forbidden: this agent answers only to 127.0.0.1 and localhost on its own port.',
+      );
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) {
@@ -206,9 +296,20 @@ export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent>
     const pathname = url.pathname;
 
     if (pathname.startsWith('/api/')) {
-      const given = pathname === '/api/events' ? (url.searchParams.get('token') ?? req.headers[AGENT_TOKEN_HEADER]) : req.headers[AGENT_TOKEN_HEADER];
+      const given =
+        pathname === '/api/events'
+          ? (url.searchParams.get('token') ?? req.headers[AGENT_TOKEN_HEADER])
+          : req.headers[AGENT_TOKEN_HEADER];
       if (!tokenMatches(token, Array.isArray(given) ? given[0] : given))
-        return sendJson(res, 401, fail('unauthorized', 'Missing or wrong session token.', 'Open the link that `fgl site ui` printed; it carries this session\'s token.'));
+        return sendJson(
+          res,
+          401,
+          fail(
+            'unauthorized',
+            'Missing or wrong session token.',
+            "Open the link that `fgl site ui` printed; it carries this session's token.",
+          ),
+        );
       if (pathname === '/api/events') {
         if (req.method !== 'GET') return sendText(res, 405, 'Method not allowed');
         return events.attach(res, SECURITY_HEADERS);

@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import type {
-  SiteEvent,
-  SiteHandlers,
-  StudySummary,
-  AuditEntry,
-  PackagePreview,
-} from '../../shared/site-api';
+import { JOB_NAMES, type SiteEvent, type SiteHandlers, type StudySummary, type AuditEntry, type PackagePreview } from '../../shared/site-api';
 import { StudyManifest } from '../../shared/study';
 import type { DeviceChoice } from '../../core/ort/execution-device';
 import { Ledger } from '../ledger/ledger';
@@ -20,6 +14,7 @@ import { preparePackage, type PrepareResult } from '../prepare/prepare-package';
 import { enrollSite, clientForStudy } from '../client/enroll-site';
 import { uploadPackage } from '../client/upload-package';
 import { pullModel } from '../client/pull-model';
+import { evaluateModel } from '../evaluate/evaluate-model';
 import { loadSettings, saveSettings } from './site-settings';
 import type { SiteModelDirs } from '../prepare/site-models';
 
@@ -38,9 +33,6 @@ export type SiteBackendOptions = {
   home: string;
   /** How the shell turns the models setting ('tiny' or a folder) into model folders. */
   resolveModels: (setting: string) => Promise<SiteModelDirs & { tiny: boolean }>;
-  /** Optional site-specific evaluation; injected so this module stays small. */
-  evaluate?: SiteHandlers['evaluate.run'];
-  exportEvaluation?: SiteHandlers['evaluate.export'];
 };
 
 type PrepareJob = {
@@ -164,7 +156,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
         ...(req.k ? { k: req.k } : {}),
         signal: ctx.signal,
         onProgress: (p) =>
-          ctx.emit({ type: 'progress', job: 'scan', progress: { ...p, stage: 'scan' } }),
+          ctx.emit({ type: 'progress', job: JOB_NAMES.scan, progress: { ...p, stage: 'scan' } }),
       });
       return {
         root: r.root,
@@ -280,7 +272,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
         approvers: [req.approver, ...(req.secondApprover ? [req.secondApprover] : [])],
         signal: ctx.signal,
         onProgress: (progress) =>
-          ctx.emit({ type: 'progress', job: `upload-${req.runId}`, progress }),
+          ctx.emit({ type: 'progress', job: JOB_NAMES.upload(req.runId), progress }),
       });
       return auditEntry(row);
     },
@@ -310,7 +302,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
         modelsRoot: join(paths.downloads, 'models'),
         signal: ctx.signal,
         onProgress: (progress) =>
-          ctx.emit({ type: 'progress', job: `pull-${req.studyId}`, progress }),
+          ctx.emit({ type: 'progress', job: JOB_NAMES.pull(req.studyId), progress }),
       });
       return {
         studyId: req.studyId,
@@ -321,14 +313,47 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       };
     },
     async 'evaluate.run'(req, ctx) {
-      if (!o.evaluate)
-        throw new SiteApiFailure('not_available', 'Evaluation is not available in this build.');
-      return o.evaluate(req, ctx);
+      const row = ledger.models.byVersion(req.studyId, req.version);
+      if (!row || row.verified !== 'verified')
+        throw new SiteApiFailure('not_downloaded', `Model v${req.version} of ${req.studyId} is not downloaded and verified on this computer.`, 'Pull it on the Models screen first.');
+      const { enrollment } = clientForStudy(ledger, req.studyId);
+      const models = await o.resolveModels(loadSettings(o.home).modelsDir);
+      const r = await evaluateModel({
+        ledger,
+        modelDir: row.dir,
+        trust: { publicKeyPem: enrollment.serverPublicKey, pinnedFingerprint: enrollment.serverKeyFingerprint },
+        dataDir: req.dataDir,
+        clipDir: models.clip,
+        device: loadSettings(o.home).device as DeviceChoice,
+        outDir: join(paths.reports, 'evaluations', `${req.studyId}-v${req.version}-${Date.now()}`),
+        tinyModels: models.tiny,
+        signal: ctx.signal,
+        onProgress: (progress) => ctx.emit({ type: 'progress', job: JOB_NAMES.evaluate(req.studyId), progress }),
+      });
+      const m = r.metrics;
+      return {
+        evaluationId: r.evaluationId,
+        modelVersion: req.version,
+        samples: m.samples,
+        accuracy: m.accuracy,
+        balancedAccuracy: m.balancedAccuracy,
+        macroF1: m.macroF1,
+        macroAuroc: m.macroAuroc,
+        ece: m.ece,
+        confusion: m.confusion,
+        classes: m.perClass.map((c) => c.name),
+        perClass: m.perClass.map((c) => ({ name: c.name, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support })),
+        calibration: m.eceBins.filter((b) => b.count > 0).map((b) => ({ confidence: b.confidence, accuracy: b.accuracy, count: b.count })),
+        reportPaths: r.reportPaths,
+        tinyModels: models.tiny,
+      };
     },
-    async 'evaluate.export'(req, ctx) {
-      if (!o.exportEvaluation)
-        throw new SiteApiFailure('not_available', 'Export is not available in this build.');
-      return o.exportEvaluation(req, ctx);
+    async 'evaluate.export'(req) {
+      const ev = ledger.evaluations.get(req.evaluationId);
+      if (!ev?.reportPath) throw new SiteApiFailure('not_found', `No evaluation #${req.evaluationId} with reports.`);
+      // The reports were written when the evaluation ran; exporting hands out their folder's files.
+      const dir = dirname(ev.reportPath);
+      return { paths: (await readdir(dir)).map((f) => join(dir, f)) };
     },
     async 'audit.list'(req) {
       return {

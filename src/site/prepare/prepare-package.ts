@@ -294,9 +294,11 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const sha256 = createHash('sha256').update(bytes).digest('hex');
 
     // 9. Report (local), with a 2-D projection of outgoing rows among the local images.
-    const fit = pca2d([...features.clip, ...sendIdx.map((i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))))]);
+    // One point per row (blocked rows included, so point i is row i in the preview), among the local images.
+    const rowVectors = cohorts.rows.map((_, i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))));
+    const fit = pca2d([...features.clip, ...rowVectors]);
     const localPts = project(features.clip, fit);
-    const outPts = project(sendIdx.map((i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!)))), fit);
+    const outPts = project(rowVectors, fit);
     const rows: ReportRow[] = cohorts.rows.map((r, i) => {
       const s = singling[i]!;
       const checks: RowCheck[] = [

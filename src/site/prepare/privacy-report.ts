@@ -29,6 +29,7 @@ export type PrivacyReport = {
   suppressed: { label: string; images: number; reason: string }[];
   phi: { captions: number; redacted: number; dropped: number; findings: Record<string, number> } | null;
   dp: { epsilon: number; delta: number; clip: number; sigmaMax: number; spentBefore: number; totalAfter: number; budget: number | null } | null;
+  /** outgoing[i] is rows[i] (blocked rows too); local[j] are this site's images. */
   projection: { outgoing: [number, number][]; local: { x: number; y: number; label: string; imageId: number }[]; explainedVariance: [number, number] };
   messages: string[];
 };

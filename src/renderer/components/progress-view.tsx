@@ -1,0 +1,38 @@
+import type { ProgressEvent } from '../../shared/progress';
+import { formatDuration, formatRate } from '../format/format-values';
+
+/** Progress as the backend measured it: stage, done of total, rate and ETA. */
+export function ProgressView({
+  progress,
+  label,
+}: {
+  progress: ProgressEvent | null | undefined;
+  label: string;
+}) {
+  if (!progress) {
+    return (
+      <div className="progress">
+        <progress aria-label={label} />
+        <p className="muted">Starting…</p>
+      </div>
+    );
+  }
+  const { stage, done, total, ratePerSec, etaSec, message } = progress;
+  const pct = total ? Math.min(100, (100 * done) / total) : null;
+  return (
+    <div className="progress">
+      {total ? (
+        <progress aria-label={label} max={total} value={Math.min(done, total)} />
+      ) : (
+        <progress aria-label={label} />
+      )}
+      <p className="progress-line" aria-live="polite">
+        <span className="stage">{stage}</span> · {done}
+        {total !== null ? ` of ${total}` : ''}
+        {pct !== null ? ` (${pct.toFixed(0)}%)` : ''} · {formatRate(ratePerSec)} ·{' '}
+        {etaSec === null ? 'time left unknown' : `about ${formatDuration(etaSec)} left`}
+      </p>
+      {message && <p className="muted">{message}</p>}
+    </div>
+  );
+}
