@@ -9,6 +9,8 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
+          // The utility process that runs the site backend (ML, sqlite) off the main process.
+          'site-backend': resolve(__dirname, 'src/main/site-backend.ts'),
         },
       },
     },

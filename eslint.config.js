@@ -48,7 +48,7 @@ const layerRules = Object.entries(layers).map(([layer, forbidden]) => {
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'out/**', 'dist/**', 'test-artifacts/**', 'bench-results/**', '**/*.d.ts'] },
+  { ignores: ['node_modules/**', 'out/**', 'dist/**', 'test-artifacts/**', 'bench-results/**', '.fgl-tmp/**', '**/*.d.ts'] },
   ...tseslint.configs.strict,
   {
     rules: {

@@ -51,6 +51,7 @@ describe('sample data', () => {
     const b = await makeSampleData(join(tmp, 'b'), { classes: 3, perClass: 12, seed: 5, size: 48, sites: 2, beta: 1, minPerSite: 5 });
     expect(a.images).toBe(36);
     expect(a.sites.reduce((s, x) => s + x.images, 0)).toBe(36);
+    expect(b.sites.map((s) => s.counts)).toEqual(a.sites.map((s) => s.counts));
     expect(await treeHash(join(tmp, 'a'))).toBe(await treeHash(join(tmp, 'b')));
     const site1 = await readdir(join(tmp, 'a', 'site-1'));
     for (const cls of site1) expect(a.classes).toContain(cls);

@@ -10,6 +10,7 @@ import {
   type SiteHandlers,
 } from '../../shared/site-api';
 import { CONTENT_SECURITY_POLICY } from '../../shared/content-security-policy';
+import { dispatchSiteCall, formatIssues } from '../api/dispatch-site-call';
 import { EventStream } from './event-stream';
 import { newSessionToken, tokenMatches } from './session-token';
 import { openStaticFile, resolveStaticFile } from './static-files';
@@ -46,11 +47,6 @@ export type SiteAgent = {
   close(): Promise<void>;
 };
 
-type Handler = (
-  req: unknown,
-  ctx: { signal: AbortSignal; emit: (e: SiteEvent) => void },
-) => Promise<unknown>;
-
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -61,26 +57,6 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 function fail(code: string, message: string, hint?: string): SiteCallResult {
   return { ok: false, error: { code, message, ...(hint ? { hint } : {}) } };
-}
-
-/** A thrown error becomes data: its message, a code when it carries one, and its hint. */
-function toApiError(err: unknown): SiteApiError {
-  if (err && typeof err === 'object') {
-    const e = err as { message?: unknown; code?: unknown; hint?: unknown };
-    const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(err);
-    const code =
-      typeof e.code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(e.code)
-        ? e.code
-        : 'internal_error';
-    return { code, message, ...(typeof e.hint === 'string' ? { hint: e.hint } : {}) };
-  }
-  return { code: 'internal_error', message: String(err) };
-}
-
-function formatIssues(
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
-): string {
-  return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
 /**
@@ -192,18 +168,6 @@ export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent>
         fail('invalid_json', `Request body is not JSON: ${(err as Error).message}`),
       );
     }
-    const contract = siteApi[method];
-    const parsed = contract.req.safeParse(json);
-    if (!parsed.success)
-      return sendJson(
-        res,
-        400,
-        fail(
-          'invalid_request',
-          `Invalid request for ${method}: ${formatIssues(parsed.error.issues)}`,
-        ),
-      );
-
     if (method === 'datasets.pickFolder') {
       // A browser tab has no native folder dialog, and the agent must not open windows on a server.
       return sendJson(
@@ -223,28 +187,9 @@ export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent>
       if (!res.writableFinished)
         ac.abort(new Error('The UI disconnected before the call finished.'));
     });
-    let result: SiteCallResult;
-    let status = 200;
-    try {
-      const data = await (opts.handlers[method] as Handler)(parsed.data, {
-        signal: ac.signal,
-        emit,
-      });
-      const checked = contract.res.safeParse(data);
-      if (checked.success) result = { ok: true, data: checked.data };
-      else {
-        status = 500;
-        result = fail(
-          'invalid_response',
-          `The site backend answered ${method} with data that does not match the contract: ${formatIssues(checked.error.issues)}`,
-          'This is a bug in FGL: report it with this message.',
-        );
-      }
-    } catch (err) {
-      result = { ok: false, error: toApiError(err) };
-      if (result.error.code === 'internal_error')
-        opts.log?.(`${method} failed: ${result.error.message}`);
-    }
+    const { status, result } = await dispatchSiteCall(opts.handlers, method, json, { signal: ac.signal, emit });
+    if (!result.ok && result.error.code === 'internal_error')
+      opts.log?.(`${method} failed: ${result.error.message}`);
     if (!res.destroyed && !res.writableEnded) sendJson(res, status, result);
   };
 

@@ -4,13 +4,14 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ApiError } from '../../shared/api-error';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
 import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, StudyList } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
+import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
 
 /** An error the server answered with: its code, message and what to do about it. */
 export class ServerError extends Error {
@@ -50,12 +51,16 @@ class TransientError extends Error {}
 function isRetryable(err: unknown): boolean {
   if (err instanceof TransientError) return true;
   if (!isAxiosError(err)) return false;
+  // A refused certificate stays refused: retrying would only delay the message.
+  if (isTlsVerificationError(err)) return false;
   if (!err.response) return err.code !== 'ERR_CANCELED'; // network error: reset, refused, timeout
   const s = err.response.status;
   return s >= 500 || s === 429 || s === 408;
 }
 
-function toServerError(err: unknown): unknown {
+function toServerError(err: unknown, serverUrl: string): unknown {
+  const tls = tlsFailure(err, serverUrl);
+  if (tls) return tls;
   if (isAxiosError(err) && err.response) {
     const parsed = ApiError.safeParse(err.response.data);
     if (parsed.success) return new ServerError(err.response.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.hint);
@@ -75,17 +80,25 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 /** The site's HTTP client (axios). Every call retries network errors and 5xx with backoff + jitter. */
 export class SiteClient {
   readonly http: AxiosInstance;
+  /**
+   * `tlsPin`: the server's TLS CA pinned at enrollment (tls-pinning.ts). With it, https requests
+   * trust only that CA; without it, https uses the system's roots (a publicly trusted server).
+   */
   constructor(
     readonly serverUrl: string,
     private readonly apiKey?: string,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    readonly tlsPin: TlsPin | null = null,
   ) {
     const url = checkServerUrl(serverUrl);
+    if (tlsPin && url.protocol !== 'https:')
+      throw new Error(`This site pinned a TLS CA for its server, but ${url.origin} is not https: refusing to send keys in clear.`);
     this.http = axios.create({
       baseURL: new URL('/v1/', url).toString(),
       timeout: 60_000,
       headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
       maxRedirects: 0,
+      ...(tlsPin ? { httpsAgent: pinnedHttpsAgent(tlsPin) } : {}),
     });
   }
 
@@ -95,7 +108,7 @@ export class SiteClient {
       try {
         return await fn();
       } catch (err) {
-        if (signal?.aborted || attempt >= this.retry.retries || !isRetryable(err)) throw toServerError(err);
+        if (signal?.aborted || attempt >= this.retry.retries || !isRetryable(err)) throw toServerError(err, this.serverUrl);
         const retryAfter = isAxiosError(err) ? Number(err.response?.headers['retry-after']) : NaN;
         const cap = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt);
         await sleep(Number.isFinite(retryAfter) ? retryAfter * 1000 : Math.random() * cap, signal);
@@ -108,8 +121,8 @@ export class SiteClient {
     return schema.parse(res.data);
   }
 
-  static async enroll(serverUrl: string, token: string, retry?: RetryPolicy): Promise<EnrollResponse> {
-    const c = new SiteClient(serverUrl, undefined, retry);
+  static async enroll(serverUrl: string, token: string, retry?: RetryPolicy, tlsPin: TlsPin | null = null): Promise<EnrollResponse> {
+    const c = new SiteClient(serverUrl, undefined, retry, tlsPin);
     // Enrollment is not idempotent (the token is single-use): retry only when no answer came back.
     const res = await c.withRetry(() => c.http.post('enroll', { token }));
     return EnrollResponse.parse(res.data);

@@ -1,0 +1,49 @@
+/**
+ * Entry of the site backend's utility process (Electron `utilityProcess.fork`): the pipeline,
+ * evaluation and the ledger run here, never in main or the renderer. Main relays typed
+ * messages (src/shared/backend-protocol.ts); a crash here is survivable (main restarts it).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FromBackend, ToBackend } from '../shared/backend-protocol';
+import { createSiteHandlers, SiteApiFailure } from '../site/api/site-handlers';
+import { dispatchSiteCall } from '../site/api/dispatch-site-call';
+
+type ParentPort = { on(event: 'message', l: (e: { data: ToBackend }) => void): void; postMessage(m: FromBackend): void };
+const port = (process as unknown as { parentPort: ParentPort }).parentPort;
+
+/** `tiny` = the generated tiny models under <home>/models/fgl-tiny; otherwise a folder with clip/ and generator/. */
+function resolveModelsFor(home: string) {
+  return async (setting: string) => {
+    const dir = setting === 'tiny' ? join(home, 'models', 'fgl-tiny') : resolve(setting);
+    if (!existsSync(join(dir, 'clip')) || !existsSync(join(dir, 'generator')))
+      throw new SiteApiFailure(
+        'models_missing',
+        `No models in ${dir}: it needs clip/ and generator/ (and optionally captioner/).`,
+        setting === 'tiny' ? `Generate test models with \`npx fgl models make-tiny --out ${dir}\`, or choose a real models folder in Settings.` : 'Copy the model folders there, or choose another folder in Settings.',
+      );
+    const index = readFileSync(join(dir, 'generator', 'model_index.json'), 'utf8');
+    return { clip: join(dir, 'clip'), generator: join(dir, 'generator'), captioner: existsSync(join(dir, 'captioner')) ? join(dir, 'captioner') : null, tiny: index.includes('"_fgl_tiny"') };
+  };
+}
+
+let backend: ReturnType<typeof createSiteHandlers> | undefined;
+const running = new Map<number, AbortController>();
+
+port.on('message', ({ data: m }) => {
+  if (m.type === 'configure') {
+    backend?.close();
+    backend = createSiteHandlers({ home: m.home, resolveModels: resolveModelsFor(m.home) });
+    port.postMessage({ type: 'ready' });
+  } else if (m.type === 'cancel') {
+    running.get(m.id)?.abort(new Error('cancelled'));
+  } else if (m.type === 'call') {
+    if (!backend) return port.postMessage({ type: 'result', id: m.id, result: { ok: false, error: { code: 'backend_unavailable', message: 'The backend is not configured yet.' } } });
+    const ac = new AbortController();
+    running.set(m.id, ac);
+    void dispatchSiteCall(backend.handlers, m.method, m.req, { signal: ac.signal, emit: (event) => port.postMessage({ type: 'event', event }) }).then(({ result }) => {
+      running.delete(m.id);
+      port.postMessage({ type: 'result', id: m.id, result });
+    });
+  }
+});
