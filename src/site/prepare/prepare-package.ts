@@ -235,6 +235,9 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
 
     // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
     const rowPrompts = cohorts.rows.map((r) => [...new Set(r.members.map((m) => prompts[m]!))]);
+    // Class-template rows carry no image-derived text (every member has the same study template),
+    // so they cannot point at an image; the test applies to caption and vocabulary rows.
+    const imageDerived = o.promptMode !== 'class';
     const singling = checkSinglingOut(
       cohorts.rows.map((r, i) => ({ text: normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))), centroid: r.centroid })),
       features.clip,
@@ -242,7 +245,8 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     );
 
     // 7. Differential privacy over the rows that pass.
-    const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !singling[i]!.blocked);
+    const blocked = (i: number) => imageDerived && singling[i]!.blocked;
+    const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
     if (sendIdx.length === 0) throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
     let rowsCond = sendIdx.map((i) => cohorts.rows[i]!.cond);
     let dp: PrivacyReport['dp'] = null;
@@ -303,14 +307,16 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       const s = singling[i]!;
       const checks: RowCheck[] = [
         { name: 'k-cohort', passed: r.count >= policy.k || o.aggregation === 'instance', detail: `${r.count} images (k = ${policy.k})` },
-        { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` },
+        imageDerived
+          ? { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` }
+          : { name: 'singling-out', passed: true, detail: 'not applicable: the study’s class template, no image-derived text' },
       ];
       if (o.promptMode === 'instance') {
         const found = r.members.reduce((a, m) => a + (phiPerImage[m]?.reduce((x, f) => x + f.count, 0) ?? 0), 0);
         checks.push({ name: 'phi-scrub', passed: true, detail: found > 0 ? `${found} PHI matches ${policy.phiAction === 'drop' ? 'dropped' : 'redacted'}` : 'no PHI found' });
       }
       if (dp) checks.push({ name: 'differential-privacy', passed: true, detail: `ε ${dp.epsilon.toFixed(3)}, δ ${dp.delta}` });
-      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, images: r.count, blocked: s.blocked, checks };
+      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, images: r.count, blocked: blocked(i), checks };
     });
     const skippedByReason = new Map<string, number>();
     for (const s of scan.skipped) skippedByReason.set(s.reason, (skippedByReason.get(s.reason) ?? 0) + 1);

@@ -1,0 +1,157 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePackage } from '../../../src/shared/embedding-package';
+import type { ProgressEvent } from '../../../src/shared/progress';
+import type { StudyManifest } from '../../../src/shared/study';
+import { makeSampleData } from '../../../src/cli/sample-data/make-sample-data';
+import { buildStudyManifest } from '../../../src/cli/study/build-study';
+import { describeModelsFolder, type ModelsFolder } from '../../../src/cli/study/models-folder';
+import { Ledger } from '../../../src/site/ledger/ledger';
+import { preparePackage, PrepareError, type PrepareOptions } from '../../../src/site/prepare/prepare-package';
+import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
+import { getTinyModels } from '../../helpers/tiny-models';
+import { treeFingerprint } from '../../helpers/broken-images';
+
+let tmp: string;
+let data: string;
+let models: ModelsFolder;
+let study: StudyManifest;
+const classes = ['red circle', 'blue square', 'green triangle', 'yellow star'];
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'fgl-prepare-'));
+  data = join(tmp, 'data');
+  await makeSampleData(data, { classes: 4, perClass: 8, seed: 2, size: 48 });
+  // Broken files the scan must skip without losing the rest.
+  await writeFile(join(data, 'red circle', 'empty.png'), '');
+  await writeFile(join(data, 'blue square', 'notes.jpg'), 'not an image');
+  const good = await readFile(join(data, 'green triangle', 'green-triangle-0000.png'));
+  await writeFile(join(data, 'green triangle', 'cut.png'), good.subarray(0, good.length / 2));
+  models = await describeModelsFolder((await getTinyModels()).root);
+  study = buildStudyManifest({ name: 'prepare test', classes, models, k: 3, vocabulary: ['red', 'blue', 'green', 'yellow', 'circle', 'square', 'star', 'triangle'] });
+}, 120_000);
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+function options(ledger: Ledger, over: Partial<PrepareOptions> = {}): PrepareOptions {
+  return {
+    ledger,
+    dataDir: data,
+    study,
+    siteId: 'site-test0001',
+    models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: true },
+    promptMode: 'class',
+    aggregation: 'class',
+    outDir: join(tmp, `out-${Math.random().toString(36).slice(2)}`),
+    device: 'cpu',
+    ...over,
+  };
+}
+
+describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
+  it('makes a package the reader accepts and a report whose counts match the scan, leaving the folder untouched', async () => {
+    const before = await treeFingerprint(data);
+    const ledger = Ledger.open(join(tmp, 'l1.sqlite'));
+    try {
+      const r = await preparePackage(options(ledger));
+      const pkg = decodePackage(new Uint8Array(await readFile(r.packagePath)));
+      expect(pkg.n).toBe(4);
+      expect(pkg.dim).toBe(models.encoder.dim);
+      expect(pkg.metadata.encoder_sha256).toBe(study.encoder.sha256);
+      expect(pkg.metadata.site_id).toBe('site-test0001');
+      expect([...pkg.counts].reduce((a, b) => a + b, 0)).toBe(32);
+      expect(r.report.dataset.images).toBe(32);
+      expect(r.report.dataset.classes.map((c) => c.count)).toEqual([8, 8, 8, 8]);
+      expect(r.report.dataset.skipped.reduce((a, s) => a + s.count, 0)).toBe(3);
+      expect(r.report.outgoing).toMatchObject({ rows: 4, bytes: r.bytes, shape: [4, 77, models.encoder.dim] });
+      expect(r.report.projection.outgoing).toHaveLength(r.report.rows.length);
+      expect(ledger.packages.get(r.sha256)?.rows).toBe(4);
+      expect(ledger.runs.get(r.runId)?.status).toBe('done');
+      expect(await readFile(r.reportMarkdownPath, 'utf8')).toContain('What will leave this computer');
+    } finally {
+      ledger.close();
+    }
+    expect(await treeFingerprint(data)).toBe(before);
+  });
+
+  it('reuses cached CLIP features on a rerun (resumable) and aggregates clusters of at least k', async () => {
+    const ledger = Ledger.open(join(tmp, 'l2.sqlite'));
+    try {
+      await preparePackage(options(ledger, { promptMode: 'vocabulary', aggregation: 'cluster' }));
+      const events: ProgressEvent[] = [];
+      const r = await preparePackage(options(ledger, { promptMode: 'vocabulary', aggregation: 'cluster', onProgress: (p) => events.push(p) }));
+      const embed = events.filter((e) => e.stage === 'embed-images');
+      expect(embed.at(-1)).toMatchObject({ total: 0 });
+      expect(embed.at(-1)?.message).toMatch(/all 32 from cache/);
+      for (const row of r.report.rows) expect(row.images).toBeGreaterThanOrEqual(3);
+      expect(r.report.rows.reduce((a, x) => a + x.images, 0)).toBe(32);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('captions images for instance prompts and runs the PHI scrub on every caption', async () => {
+    const ledger = Ledger.open(join(tmp, 'l3.sqlite'));
+    try {
+      const r = await preparePackage(options(ledger, { promptMode: 'instance', aggregation: 'class' }));
+      expect(r.report.phi?.captions).toBe(32);
+      expect(r.report.rows.every((x) => x.checks.some((c) => c.name === 'phi-scrub'))).toBe(true);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('refuses a local encoder that is not the study’s, before any work, and records the failed run', async () => {
+    const ledger = Ledger.open(join(tmp, 'l4.sqlite'));
+    try {
+      const wrong = { ...study, encoder: { ...study.encoder, sha256: 'f'.repeat(64) } };
+      await expect(preparePackage(options(ledger, { study: wrong }))).rejects.toBeInstanceOf(EncoderMismatchError);
+      expect(ledger.runs.list()[0]?.status).toBe('failed');
+      expect(ledger.packages.list()).toHaveLength(0);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('accumulates ε per dataset and refuses the package that would exceed the budget', async () => {
+    const ledger = Ledger.open(join(tmp, 'l5.sqlite'));
+    const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 1.5 } };
+    try {
+      await expect(preparePackage(options(ledger, { study: dpStudy }))).rejects.toThrow(/requires differential privacy/);
+      const first = await preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 1 }));
+      expect(first.report.dp).toMatchObject({ epsilon: 1, spentBefore: 0, totalAfter: 1, budget: 1.5 });
+      const p1 = decodePackage(new Uint8Array(await readFile(first.packagePath)));
+      expect(p1.metadata.dp_epsilon).toBe(1);
+      const second = preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 1 }));
+      await expect(second).rejects.toBeInstanceOf(PrepareError);
+      await expect(second).rejects.toThrow(/only 0\.5 of the dataset's budget 1\.5 is left/);
+      expect(ledger.dp.spent(first.datasetId)).toBe(1);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('refuses site settings looser than the study and instance rows the study forbids', async () => {
+    const ledger = Ledger.open(join(tmp, 'l6.sqlite'));
+    try {
+      await expect(preparePackage(options(ledger, { k: 2 }))).rejects.toThrow(/looser than the study allows: k 2 < study's 3/);
+      await expect(preparePackage(options(ledger, { aggregation: 'instance' }))).rejects.toThrow(/does not allow one row per image/);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('stops promptly when cancelled and records the run as cancelled', async () => {
+    const ledger = Ledger.open(join(tmp, 'l7.sqlite'));
+    const ac = new AbortController();
+    try {
+      const run = preparePackage(options(ledger, { signal: ac.signal, onProgress: (p) => p.stage === 'scan' && ac.abort(new Error('stop')) }));
+      await expect(run).rejects.toThrow();
+      expect(ledger.runs.list()[0]?.status).toBe('cancelled');
+      expect(ledger.packages.list()).toHaveLength(0);
+    } finally {
+      ledger.close();
+    }
+  });
+});
