@@ -163,6 +163,7 @@ export class RoundRunner {
     const started = performance.now();
     const interval = this.deps.progressIntervalMs ?? 250;
     let lastWrite = -Infinity;
+    let lastTotal = 0;
     const ctx: StageContext = {
       roundId: round.id,
       study,
@@ -171,6 +172,7 @@ export class RoundRunner {
       signal: this.abort.signal,
       log: logger.child({ roundId: round.id, stage }),
       progress: (done, total) => {
+        lastTotal = total;
         const t = performance.now();
         if (t - lastWrite < interval && done < total) return;
         lastWrite = t;
@@ -193,6 +195,11 @@ export class RoundRunner {
     };
     try {
       const out = await fn(ctx);
+      // Work can end early (early stopping): a finished stage shows as complete, not "15/100".
+      if (lastTotal > 0) {
+        lastWrite = -Infinity;
+        ctx.progress(lastTotal, lastTotal);
+      }
       store.finishStage(round.id, stage, 'done', out);
       return out;
     } catch (err) {
