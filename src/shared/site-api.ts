@@ -51,6 +51,8 @@ export const OutgoingRow = z.object({
   index: z.number().int(),
   label: z.string(),
   prompt: z.string().nullable(),
+  /** Distinct prompts averaged into the row (a cluster of several images' prompts). */
+  prompts: z.array(z.string()),
   images: z.number().int(),
   blocked: z.boolean(),
   checks: z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.string() })),
@@ -71,6 +73,8 @@ export const PackagePreview = z.object({
   }),
   reportMarkdown: z.string(),
   tinyModels: z.boolean(),
+  /** The audit entry when this package was already uploaded (one approval per package). */
+  uploaded: z.lazy(() => AuditEntry).nullable(),
 });
 export type PackagePreview = z.infer<typeof PackagePreview>;
 

@@ -206,12 +206,13 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
   }
 
   const rows: PackagePreview['rows'] = [
-    { index: 0, label: 'normal', prompt: 'a chest x-ray, normal', images: 21, blocked: false },
-    { index: 1, label: 'normal', prompt: 'a chest x-ray, normal', images: 19, blocked: false },
+    { index: 0, label: 'normal', prompt: 'a chest x-ray, normal', prompts: ['a chest x-ray, normal'], images: 21, blocked: false },
+    { index: 1, label: 'normal', prompt: 'a chest x-ray, normal', prompts: ['a chest x-ray, normal'], images: 19, blocked: false },
     {
       index: 2,
       label: 'pneumonia',
       prompt: 'a chest x-ray showing pneumonia',
+      prompts: ['a chest x-ray showing pneumonia'],
       images: 17,
       blocked: false,
     },
@@ -219,6 +220,7 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       index: 3,
       label: 'pneumonia',
       prompt: 'a chest x-ray showing pneumonia',
+      prompts: ['a chest x-ray showing pneumonia'],
       images: 15,
       blocked: true,
       single: true,
@@ -227,6 +229,7 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       index: 4,
       label: 'effusion',
       prompt: 'a chest x-ray showing effusion',
+      prompts: ['a chest x-ray showing effusion'],
       images: 4,
       blocked: true,
     },
@@ -372,6 +375,7 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
         },
         reportMarkdown: `# Privacy report — ${req.runId}\n\nStudy: ${FIXTURE.study.id}. Tiny test models: results are at chance level.\n\n| class | rows sent | blocked |\n| --- | --- | --- |\n| normal | 2 | 0 |\n| pneumonia | 1 | 1 |\n| effusion | 0 | 1 |\n\nBlocked rows are left out of the package.\n`,
         tinyModels: true,
+        uploaded: null,
       };
       return preview;
     },

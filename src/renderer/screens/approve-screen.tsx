@@ -55,7 +55,7 @@ export function ApproveScreen() {
       <ErrorBox error={preview.error} title="Could not load the package" />
       {p && (
         <section className="card" aria-labelledby="pkg-h">
-          <h2 id="pkg-h">Package to send</h2>
+          <h2 id="pkg-h">{upload.data || p.uploaded ? 'Package sent' : 'Package to send'}</h2>
           <dl className="facts">
             <dt>To</dt>
             <dd>{settings?.serverUrl ?? 'the enrolled server'}</dd>
@@ -75,7 +75,14 @@ export function ApproveScreen() {
           </button>
         </section>
       )}
-      {!upload.data && (
+      {p?.uploaded && !upload.data && (
+        <section className="card" aria-labelledby="sent-h">
+          <h2 id="sent-h">Already uploaded</h2>
+          <p>This package was approved and sent before; one approval per package. Nothing more to send.</p>
+          <AuditEntryView entry={p.uploaded} />
+        </section>
+      )}
+      {!upload.data && !p?.uploaded && (
         <form className="card form" onSubmit={(e) => void submit(e)} aria-labelledby="approve-h">
           <h2 id="approve-h">Approval</h2>
           <label htmlFor="approver">Your name (approver)</label>

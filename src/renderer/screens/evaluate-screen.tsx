@@ -42,7 +42,8 @@ export function EvaluateScreen() {
       );
   }, [client, run, studyId]);
   useEffect(() => {
-    const latest = models.data?.at(-1);
+    // models.list is newest first; pick the highest version whatever the order.
+    const latest = models.data?.reduce<(typeof models.data)[number] | undefined>((a, m) => (!a || m.version > a.version ? m : a), undefined);
     if (latest && !models.data?.some((m) => String(m.version) === version))
       setVersion(String(latest.version));
   }, [models.data, version]);

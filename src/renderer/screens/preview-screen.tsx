@@ -174,7 +174,19 @@ export function PreviewScreen() {
                         <td className="num">{r.index}</td>
                         <th scope="row">{r.label}</th>
                         <td>
-                          {r.prompt ?? <span className="muted">(no text: class embedding)</span>}
+                          {r.prompt ??
+                            (r.prompts.length > 1 ? (
+                              <details>
+                                <summary>mean of {r.prompts.length} prompts</summary>
+                                <ul className="checks">
+                                  {r.prompts.map((p) => (
+                                    <li key={p}>{p}</li>
+                                  ))}
+                                </ul>
+                              </details>
+                            ) : (
+                              <span className="muted">(no text: class embedding)</span>
+                            ))}
                         </td>
                         <td className="num">{r.images}</td>
                         <td>

@@ -43,6 +43,12 @@ type PrepareJob = {
   studyId: string;
 };
 
+function verificationText(state: string, error: string | null): string {
+  if (state === 'verified') return 'signature by the pinned key verified; every file checked by sha256';
+  if (state === 'failed') return `refused: ${error ?? 'verification failed'}`;
+  return 'not verified yet';
+}
+
 function auditEntry(r: UploadRow): AuditEntry {
   return {
     id: r.id,
@@ -231,6 +237,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
           index: x.index,
           label: x.label,
           prompt: x.prompt,
+          prompts: x.prompts,
           images: x.images,
           blocked: x.blocked,
           checks: x.checks,
@@ -247,6 +254,10 @@ export function createSiteHandlers(o: SiteBackendOptions): {
         projection: { outgoing: rep.projection.outgoing, local: rep.projection.local },
         reportMarkdown: await readFile(r.reportMarkdownPath, 'utf8'),
         tinyModels: rep.tinyModels,
+        uploaded: (() => {
+          const u = ledger.uploads.list({ search: r.sha256 }).find((x) => x.packageSha256 === r.sha256 && x.status === 'accepted');
+          return u ? auditEntry(u) : null;
+        })(),
       };
       return preview;
     },

@@ -1,8 +1,16 @@
 import type { Ledger } from '../ledger/ledger';
-import { SiteClient } from './site-client';
+import { checkServerUrl, SiteClient } from './site-client';
+import { caPinForEnrollment, type CaPinOptions } from './tls-pinning';
 import { publicKeyFingerprint } from './verify-model';
 
-export type EnrollResult = { siteId: string; studies: string[]; serverKeyFingerprint: string; serverUrl: string };
+export type EnrollResult = {
+  siteId: string;
+  studies: string[];
+  serverKeyFingerprint: string;
+  serverUrl: string;
+  /** The server's TLS CA pinned for every later request; null for loopback http or a system-trusted certificate. */
+  tlsCaFingerprint: string | null;
+};
 
 /** Groups a hex fingerprint in fours for people to compare by eye. */
 export function displayFingerprint(hex: string): string {
@@ -13,15 +21,18 @@ export function displayFingerprint(hex: string): string {
  * Trade a one-time enrollment token for a site API key and pin the server's signing key.
  * The fingerprint is computed here from the key the server sent, never taken on trust from the
  * server's own claim; with `expectFingerprint` (given out-of-band with the token) a mismatch
- * aborts before anything is stored.
+ * aborts before anything is stored. Over https the server's TLS CA is pinned the same way
+ * (`expectCaFingerprint`, or `confirmCa` for trust on first use; see tls-pinning.ts) BEFORE the
+ * token is sent, and the token travels only over a connection that trusts just that CA.
  */
 export async function enrollSite(
   ledger: Ledger,
   serverUrl: string,
   token: string,
-  opts: { expectFingerprint?: string } = {},
+  opts: { expectFingerprint?: string } & CaPinOptions = {},
 ): Promise<EnrollResult> {
-  const res = await SiteClient.enroll(serverUrl, token);
+  const tlsPin = await caPinForEnrollment(checkServerUrl(serverUrl), opts);
+  const res = await SiteClient.enroll(serverUrl, token, undefined, tlsPin);
   if (res.apiKey === null) throw new Error('The server enrolled an already-known site without issuing a key; enroll from the machine that holds the existing key.');
   const apiKey = res.apiKey;
   const fingerprint = publicKeyFingerprint(res.serverPublicKey);
@@ -42,9 +53,11 @@ export async function enrollSite(
         apiKey: Buffer.from(apiKey, 'utf8'),
         serverPublicKey: res.serverPublicKey,
         serverKeyFingerprint: fingerprint,
+        tlsCaPem: tlsPin?.caPem ?? null,
+        tlsCaFingerprint: tlsPin?.caFingerprint ?? null,
       });
   });
-  return { siteId: res.siteId, studies: res.studies, serverKeyFingerprint: fingerprint, serverUrl: url };
+  return { siteId: res.siteId, studies: res.studies, serverKeyFingerprint: fingerprint, serverUrl: url, tlsCaFingerprint: tlsPin?.caFingerprint ?? null };
 }
 
 /** The client for a study this site is enrolled in. */
@@ -52,5 +65,7 @@ export function clientForStudy(ledger: Ledger, studyId: string): { client: SiteC
   const enrollment = ledger.enrollments.list().find((e) => e.studyId === studyId);
   if (!enrollment)
     throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.`), { hint: 'Enroll with the token from the study coordinator: fgl site enroll --server URL --token T' });
-  return { client: new SiteClient(enrollment.serverUrl, Buffer.from(enrollment.apiKey).toString('utf8')), enrollment };
+  // The TLS CA pinned at enrollment (if any) is the only CA this client will trust for the server.
+  const tlsPin = enrollment.tlsCaPem && enrollment.tlsCaFingerprint ? { caPem: enrollment.tlsCaPem, caFingerprint: enrollment.tlsCaFingerprint } : null;
+  return { client: new SiteClient(enrollment.serverUrl, Buffer.from(enrollment.apiKey).toString('utf8'), undefined, tlsPin), enrollment };
 }

@@ -31,6 +31,14 @@ export async function uploadPackage(
   const { enrollment } = clientForStudy(ledger, pkg.metadata.study_id);
   if (pkg.metadata.site_id !== enrollment.siteId)
     throw new Error(`The package was made for site "${pkg.metadata.site_id}" but this site is enrolled as "${enrollment.siteId}".`);
+  // One package, one approval: a second approval of bytes the server already accepted would
+  // make the audit log say something left twice.
+  const earlier = ledger.uploads.list({ search: sha256 }).find((u) => u.packageSha256 === sha256 && u.serverUrl === enrollment.serverUrl && u.status === 'accepted');
+  if (earlier)
+    throw Object.assign(new Error(`This package was already uploaded to ${earlier.serverUrl} (audit entry #${earlier.id}, approved by ${earlier.approvers.join(', ')}).`), {
+      code: 'already_uploaded',
+      hint: 'Nothing more to send. Prepare a new package if the data changed.',
+    });
   const row = ledger.uploads.insert({ packageSha256: sha256, bytes: bytes.length, serverUrl: enrollment.serverUrl, studyId: pkg.metadata.study_id, approvers: opts.approvers });
   return sendUpload(ledger, row, file, opts);
 }

@@ -12,10 +12,15 @@ export type EnrollmentRow = {
   /** The server's Ed25519 public key, pinned at enrollment; models are verified against it. */
   serverPublicKey: string;
   serverKeyFingerprint: string;
+  /** The server's TLS CA (PEM) pinned at enrollment; null = loopback http or a system-trusted certificate. */
+  tlsCaPem: string | null;
+  /** sha256 of the pinned CA certificate's DER, lowercase hex; null when nothing is pinned. */
+  tlsCaFingerprint: string | null;
   createdAt: string;
 };
 
-export type EnrollmentInput = Omit<EnrollmentRow, 'id' | 'createdAt'>;
+export type EnrollmentInput = Omit<EnrollmentRow, 'id' | 'createdAt' | 'tlsCaPem' | 'tlsCaFingerprint'> &
+  Partial<Pick<EnrollmentRow, 'tlsCaPem' | 'tlsCaFingerprint'>>;
 
 type Raw = {
   id: number;
@@ -25,6 +30,8 @@ type Raw = {
   api_key: Buffer;
   server_public_key: string;
   server_key_fingerprint: string;
+  tls_ca_pem: string | null;
+  tls_ca_fingerprint: string | null;
   created_at: string;
 };
 
@@ -36,6 +43,8 @@ const toRow = (r: Raw): EnrollmentRow => ({
   apiKey: new Uint8Array(r.api_key),
   serverPublicKey: r.server_public_key,
   serverKeyFingerprint: r.server_key_fingerprint,
+  tlsCaPem: r.tls_ca_pem,
+  tlsCaFingerprint: r.tls_ca_fingerprint,
   createdAt: r.created_at,
 });
 
@@ -51,10 +60,13 @@ export class EnrollmentsRepo {
     private readonly now: Clock,
   ) {
     this.upsertStmt = db.prepare<[Omit<Raw, 'id'>], Raw>(
-      `INSERT INTO enrollments (server_url, study_id, site_id, api_key, server_public_key, server_key_fingerprint, created_at)
-       VALUES (@server_url, @study_id, @site_id, @api_key, @server_public_key, @server_key_fingerprint, @created_at)
+      `INSERT INTO enrollments (server_url, study_id, site_id, api_key, server_public_key, server_key_fingerprint,
+         tls_ca_pem, tls_ca_fingerprint, created_at)
+       VALUES (@server_url, @study_id, @site_id, @api_key, @server_public_key, @server_key_fingerprint,
+         @tls_ca_pem, @tls_ca_fingerprint, @created_at)
        ON CONFLICT (server_url, study_id) DO UPDATE SET site_id = excluded.site_id, api_key = excluded.api_key,
          server_public_key = excluded.server_public_key, server_key_fingerprint = excluded.server_key_fingerprint,
+         tls_ca_pem = excluded.tls_ca_pem, tls_ca_fingerprint = excluded.tls_ca_fingerprint,
          created_at = excluded.created_at
        RETURNING *`,
     );
@@ -79,6 +91,8 @@ export class EnrollmentsRepo {
         api_key: Buffer.from(e.apiKey),
         server_public_key: e.serverPublicKey,
         server_key_fingerprint: e.serverKeyFingerprint,
+        tls_ca_pem: e.tlsCaPem ?? null,
+        tls_ca_fingerprint: e.tlsCaFingerprint ?? null,
         created_at: this.now().toISOString(),
       })!,
     );

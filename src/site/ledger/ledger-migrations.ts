@@ -2,11 +2,16 @@ import type Database from 'better-sqlite3';
 import { LedgerError } from './ledger-error';
 import { migration001Initial } from './migrations/001-initial';
 import { migration002Captions } from './migrations/002-captions';
+import { migration003TlsPin } from './migrations/003-tls-pin';
 
 export type Migration = { version: number; name: string; sql: string };
 
 /** Every migration, in order. Append only; `PRAGMA user_version` records the last one applied. */
-export const LEDGER_MIGRATIONS: readonly Migration[] = [migration001Initial, migration002Captions];
+export const LEDGER_MIGRATIONS: readonly Migration[] = [
+  migration001Initial,
+  migration002Captions,
+  migration003TlsPin,
+];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;
 

@@ -316,7 +316,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         checks.push({ name: 'phi-scrub', passed: true, detail: found > 0 ? `${found} PHI matches ${policy.phiAction === 'drop' ? 'dropped' : 'redacted'}` : 'no PHI found' });
       }
       if (dp) checks.push({ name: 'differential-privacy', passed: true, detail: `ε ${dp.epsilon.toFixed(3)}, δ ${dp.delta}` });
-      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, images: r.count, blocked: blocked(i), checks };
+      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, prompts: rowPrompts[i]!.slice(0, 20), images: r.count, blocked: blocked(i), checks };
     });
     const skippedByReason = new Map<string, number>();
     for (const s of scan.skipped) skippedByReason.set(s.reason, (skippedByReason.get(s.reason) ?? 0) + 1);

@@ -4,8 +4,10 @@ export type RowCheck = { name: 'k-cohort' | 'singling-out' | 'phi-scrub' | 'diff
 export type ReportRow = {
   index: number;
   label: string;
-  /** The prompt text when the row has exactly one; "n distinct prompts" rows give null. Local only. */
+  /** The prompt text when the row has exactly one, else null. Local only. */
   prompt: string | null;
+  /** Every distinct prompt averaged into the row (at most 20 shown). Local only. */
+  prompts: string[];
   images: number;
   blocked: boolean;
   checks: RowCheck[];
@@ -57,7 +59,7 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '| # | class | images | prompt | checks | sent |',
     '| ---: | --- | ---: | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.prompt ?? '—'} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
+    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
     '',
   ];
   if (blocked.length > 0) {
