@@ -28,6 +28,11 @@ export async function uploadPackage(
   const bytes = await readFile(file);
   const pkg = decodePackage(bytes); // refuse to send something the server would reject anyway
   const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (!ledger.packages.get(sha256))
+    throw Object.assign(new Error(`This package (sha256 ${sha256.slice(0, 12)}…) was not prepared on this site: it is not in the site ledger.`), {
+      code: 'unknown_package',
+      hint: 'Only packages prepared here (fgl site prepare) can be approved, so the audit log can tie each upload to its privacy report.',
+    });
   const { enrollment } = clientForStudy(ledger, pkg.metadata.study_id);
   if (pkg.metadata.site_id !== enrollment.siteId)
     throw new Error(`The package was made for site "${pkg.metadata.site_id}" but this site is enrolled as "${enrollment.siteId}".`);
