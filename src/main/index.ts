@@ -1,7 +1,7 @@
 import { app, BrowserWindow, dialog, Menu, safeStorage, session, shell, utilityProcess, ipcMain } from 'electron';
 import { join } from 'node:path';
 import type { SiteCallResult } from '../shared/site-api';
-import { ApiKeyStore } from './api-key-store';
+import { KeyEncryptionKeyStore } from './key-encryption-key-store';
 import { registerSiteIpc, sendSiteEvent } from './ipc';
 import { CONTENT_SECURITY_POLICY, installNavigationGuards, isSafeExternalUrl, secureWebPreferences } from './security';
 import { UtilityBackend, type ChildLike } from './utility-host';
@@ -24,7 +24,7 @@ if (!app.requestSingleInstanceLock()) {
 
 function start(): void {
   const home = process.env.FGL_HOME ?? app.getPath('userData');
-  const keys = new ApiKeyStore(home, safeStorage);
+  const kek = new KeyEncryptionKeyStore(home, safeStorage).loadOrCreate();
 
   // CSP as a response header too (the dev server), besides the meta tag in index.html.
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
@@ -35,11 +35,9 @@ function start(): void {
   const backend = new UtilityBackend(
     () => utilityProcess.fork(join(__dirname, 'site-backend.js'), [], { serviceName: 'FGL site backend' }) as unknown as ChildLike,
     (e) => sendSiteEvent(mainWindow?.webContents, e),
-    () => ({ type: 'configure', home, apiKey: keys.load() }),
-    (key) => {
-      if (!keys.save(key)) sendSiteEvent(mainWindow?.webContents, { type: 'backend', state: 'ready', message: 'OS encryption is unavailable: the site key is kept for this session only.' });
-    },
+    () => ({ type: 'configure', home, keyEncryptionKey: kek?.toString('base64') ?? null }),
   );
+  if (!kek) console.warn('OS encryption (safeStorage) is unavailable: the site API key is kept in the ledger file (owner-only), as the CLI does.');
   backend.start();
 
   // The folder picker is native UI and lives here; everything else goes to the backend.

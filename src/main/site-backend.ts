@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { FromBackend, ToBackend } from '../shared/backend-protocol';
 import { createSiteHandlers, SiteApiFailure } from '../site/api/site-handlers';
 import { dispatchSiteCall } from '../site/api/dispatch-site-call';
+import { aesVault, plainVault } from '../site/client/site-key-vault';
 
 type ParentPort = { on(event: 'message', l: (e: { data: ToBackend }) => void): void; postMessage(m: FromBackend): void };
 const port = (process as unknown as { parentPort: ParentPort }).parentPort;
@@ -33,7 +34,8 @@ const running = new Map<number, AbortController>();
 port.on('message', ({ data: m }) => {
   if (m.type === 'configure') {
     backend?.close();
-    backend = createSiteHandlers({ home: m.home, resolveModels: resolveModelsFor(m.home) });
+    const vault = m.keyEncryptionKey ? aesVault(Buffer.from(m.keyEncryptionKey, 'base64')) : plainVault;
+    backend = createSiteHandlers({ home: m.home, resolveModels: resolveModelsFor(m.home), vault });
     port.postMessage({ type: 'ready' });
   } else if (m.type === 'cancel') {
     running.get(m.id)?.abort(new Error('cancelled'));

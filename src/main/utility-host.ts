@@ -27,7 +27,6 @@ export class UtilityBackend implements Backend {
     private readonly fork: () => ChildLike,
     private readonly onEvent: (e: SiteEvent) => void,
     private readonly configure: () => ToBackend & { type: 'configure' },
-    private readonly onStoreApiKey: (key: string) => void = () => {},
     private readonly maxRestarts = 3,
   ) {}
 
@@ -44,7 +43,6 @@ export class UtilityBackend implements Backend {
       this.pending.get(m.id)?.(m.result);
       this.pending.delete(m.id);
     } else if (m.type === 'event') this.onEvent(m.event);
-    else if (m.type === 'store-api-key') this.onStoreApiKey(m.apiKey);
     else if (m.type === 'ready') this.onEvent({ type: 'backend', state: 'ready', message: 'Site backend ready.' });
   }
 

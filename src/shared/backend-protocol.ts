@@ -7,11 +7,10 @@ import type { SiteCallResult, SiteEvent } from './site-api';
 export type ToBackend =
   | { type: 'call'; id: number; method: string; req: unknown }
   | { type: 'cancel'; id: number }
-  | { type: 'configure'; home: string; apiKey: string | null };
+  /** `keyEncryptionKey`: base64 of 32 bytes from the OS keychain (safeStorage); null where the OS offers none. */
+  | { type: 'configure'; home: string; keyEncryptionKey: string | null };
 
 export type FromBackend =
   | { type: 'ready' }
   | { type: 'result'; id: number; result: SiteCallResult }
-  | { type: 'event'; event: SiteEvent }
-  /** The backend asks the shell to keep a new site API key (Electron: safeStorage). */
-  | { type: 'store-api-key'; apiKey: string };
+  | { type: 'event'; event: SiteEvent };

@@ -31,7 +31,7 @@ describe('site backend utility process entry', () => {
   it('answers only after configure, then serves the real handlers with validation', async () => {
     deliver!({ data: { type: 'call', id: 1, method: 'settings.get', req: {} } });
     expect(await result(1)).toMatchObject({ ok: false, error: { code: 'backend_unavailable' } });
-    deliver!({ data: { type: 'configure', home, apiKey: null } });
+    deliver!({ data: { type: 'configure', home, keyEncryptionKey: null } });
     await until(() => sent.find((m) => m.type === 'ready'));
     deliver!({ data: { type: 'call', id: 2, method: 'settings.get', req: {} } });
     expect(await result(2)).toMatchObject({ ok: true, data: { dataHome: home, offline: true, siteId: null } });

@@ -27,7 +27,7 @@ const waitFor = async (pred: () => boolean, ms = 10_000) => {
 describe('utility-process host', () => {
   it('relays calls and events, and restarts a crashed backend, failing the pending call clearly', async () => {
     const events: SiteEvent[] = [];
-    const host = new UtilityBackend(forkChild, (e) => events.push(e), () => ({ type: 'configure', home: '/tmp', apiKey: null }));
+    const host = new UtilityBackend(forkChild, (e) => events.push(e), () => ({ type: 'configure', home: '/tmp', keyEncryptionKey: null }));
     host.start();
     const r1 = await host.call('settings.get', {});
     expect(r1).toMatchObject({ ok: true, data: { method: 'settings.get' } });
@@ -46,7 +46,7 @@ describe('utility-process host', () => {
   });
   it('gives up after repeated crashes instead of spinning', async () => {
     const events: SiteEvent[] = [];
-    const host = new UtilityBackend(forkChild, (e) => events.push(e), () => ({ type: 'configure', home: '/tmp', apiKey: null }), () => {}, 2);
+    const host = new UtilityBackend(forkChild, (e) => events.push(e), () => ({ type: 'configure', home: '/tmp', keyEncryptionKey: null }), 2);
     host.start();
     for (let i = 0; i < 3; i++) {
       await waitFor(() => events.filter((e) => e.type === 'backend' && e.state === 'ready').length > i);

@@ -12,6 +12,7 @@ import { sitePaths } from '../site-home';
 import { scanDataset } from '../dataset/scan-dataset';
 import { preparePackage, type PrepareResult } from '../prepare/prepare-package';
 import { enrollSite, clientForStudy } from '../client/enroll-site';
+import { plainVault, type SiteKeyVault } from '../client/site-key-vault';
 import { uploadPackage } from '../client/upload-package';
 import { pullModel } from '../client/pull-model';
 import { evaluateModel } from '../evaluate/evaluate-model';
@@ -31,6 +32,8 @@ export class SiteApiFailure extends Error {
 
 export type SiteBackendOptions = {
   home: string;
+  /** How the site API key is kept in the ledger (desktop: sealed under the OS keychain key). */
+  vault?: SiteKeyVault;
   /** How the shell turns the models setting ('tiny' or a folder) into model folders. */
   resolveModels: (setting: string) => Promise<SiteModelDirs & { tiny: boolean }>;
 };
@@ -77,11 +80,12 @@ export function createSiteHandlers(o: SiteBackendOptions): {
   const ledger = Ledger.open(paths.ledger);
   ledger.runs.failInterrupted();
   const jobs = new Map<string, PrepareJob>();
+  const vault = o.vault ?? plainVault;
 
   const studyManifest = async (studyId: string): Promise<StudyManifest> => {
     const cacheFile = join(o.home, 'studies', `${studyId}.json`);
     try {
-      const { client } = clientForStudy(ledger, studyId);
+      const { client } = clientForStudy(ledger, studyId, vault);
       const m = await client.getStudy(studyId);
       mkdirSync(join(o.home, 'studies'), { recursive: true });
       writeFileSync(cacheFile, JSON.stringify(m));
@@ -131,7 +135,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       return currentSettings();
     },
     async 'connect.enroll'(req) {
-      const r = await enrollSite(ledger, req.serverUrl, req.token);
+      const r = await enrollSite(ledger, req.serverUrl, req.token, { vault });
       return { serverKeyFingerprint: r.serverKeyFingerprint, siteId: r.siteId, studies: r.studies };
     },
     async 'studies.list'() {
@@ -177,7 +181,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       const study = await studyManifest(req.studyId);
       const settings = loadSettings(o.home);
       const models = await o.resolveModels(settings.modelsDir);
-      const { enrollment } = clientForStudy(ledger, req.studyId);
+      const { enrollment } = clientForStudy(ledger, req.studyId, vault);
       const runId = randomUUID();
       const controller = new AbortController();
       const emit = (e: SiteEvent) => ctx.emit(e);
@@ -280,6 +284,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       const r = job(req.runId).result;
       if (!r) throw new SiteApiFailure('not_ready', 'This preparation has no package yet.');
       const row = await uploadPackage(ledger, r.packagePath, {
+        vault,
         approvers: [req.approver, ...(req.secondApprover ? [req.secondApprover] : [])],
         signal: ctx.signal,
         onProgress: (progress) =>
@@ -288,7 +293,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       return auditEntry(row);
     },
     async 'models.list'(req, ctx) {
-      const { client } = clientForStudy(ledger, req.studyId);
+      const { client } = clientForStudy(ledger, req.studyId, vault);
       const remote = await client.listModels(req.studyId, ctx.signal).catch(() => []);
       const local = ledger.models.list(req.studyId);
       const versions = [
@@ -309,6 +314,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
     },
     async 'models.pull'(req, ctx) {
       const r = await pullModel(ledger, req.studyId, {
+        vault,
         ...(req.version ? { version: req.version } : {}),
         modelsRoot: join(paths.downloads, 'models'),
         signal: ctx.signal,
@@ -327,7 +333,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       const row = ledger.models.byVersion(req.studyId, req.version);
       if (!row || row.verified !== 'verified')
         throw new SiteApiFailure('not_downloaded', `Model v${req.version} of ${req.studyId} is not downloaded and verified on this computer.`, 'Pull it on the Models screen first.');
-      const { enrollment } = clientForStudy(ledger, req.studyId);
+      const { enrollment } = clientForStudy(ledger, req.studyId, vault);
       const models = await o.resolveModels(loadSettings(o.home).modelsDir);
       const r = await evaluateModel({
         ledger,

@@ -6,6 +6,7 @@ import type { ModelManifest } from '../../shared/model-manifest';
 import type { Ledger } from '../ledger/ledger';
 import type { ModelRow } from '../ledger/models-repo';
 import { clientForStudy } from './enroll-site';
+import type { SiteKeyVault } from './site-key-vault';
 import { ModelVerificationError, verifyModelFolder } from './verify-model';
 
 /**
@@ -16,9 +17,9 @@ import { ModelVerificationError, verifyModelFolder } from './verify-model';
 export async function pullModel(
   ledger: Ledger,
   studyId: string,
-  opts: { version?: number; modelsRoot: string; signal?: AbortSignal; onProgress?: ProgressListener },
+  opts: { version?: number; modelsRoot: string; signal?: AbortSignal; onProgress?: ProgressListener; vault?: SiteKeyVault },
 ): Promise<{ row: ModelRow; manifest: ModelManifest; bytes: number }> {
-  const { client, enrollment } = clientForStudy(ledger, studyId);
+  const { client, enrollment } = clientForStudy(ledger, studyId, opts.vault);
   const versions = (await client.listModels(studyId, opts.signal)).map((m) => m.version);
   if (versions.length === 0) throw Object.assign(new Error(`Study ${studyId} has no published model yet.`), { hint: 'Wait for the round to finish (fgl site status) and pull again.' });
   const version = opts.version ?? Math.max(...versions);

@@ -6,6 +6,7 @@ import type { ProgressListener } from '../../shared/progress';
 import type { Ledger } from '../ledger/ledger';
 import type { UploadRow } from '../ledger/uploads-repo';
 import { clientForStudy } from './enroll-site';
+import type { SiteKeyVault } from './site-key-vault';
 import { ServerError } from './site-client';
 
 /** `DIR` (holding package.safetensors) or the file itself. */
@@ -22,7 +23,7 @@ export async function packageFile(pathArg: string): Promise<string> {
 export async function uploadPackage(
   ledger: Ledger,
   file: string,
-  opts: { approvers: string[]; signal?: AbortSignal; onProgress?: ProgressListener },
+  opts: { approvers: string[]; signal?: AbortSignal; onProgress?: ProgressListener; vault?: SiteKeyVault },
 ): Promise<UploadRow> {
   if (opts.approvers.length === 0 || opts.approvers.some((a) => a.trim() === '')) throw new Error('An upload needs at least one named approver.');
   const bytes = await readFile(file);
@@ -33,7 +34,7 @@ export async function uploadPackage(
       code: 'unknown_package',
       hint: 'Only packages prepared here (fgl site prepare) can be approved, so the audit log can tie each upload to its privacy report.',
     });
-  const { enrollment } = clientForStudy(ledger, pkg.metadata.study_id);
+  const { enrollment } = clientForStudy(ledger, pkg.metadata.study_id, opts.vault);
   if (pkg.metadata.site_id !== enrollment.siteId)
     throw new Error(`The package was made for site "${pkg.metadata.site_id}" but this site is enrolled as "${enrollment.siteId}".`);
   // One package, one approval: a second approval of bytes the server already accepted would
@@ -48,8 +49,8 @@ export async function uploadPackage(
   return sendUpload(ledger, row, file, opts);
 }
 
-async function sendUpload(ledger: Ledger, row: UploadRow, file: string, opts: { signal?: AbortSignal; onProgress?: ProgressListener }): Promise<UploadRow> {
-  const { client } = clientForStudy(ledger, row.studyId);
+async function sendUpload(ledger: Ledger, row: UploadRow, file: string, opts: { signal?: AbortSignal; onProgress?: ProgressListener; vault?: SiteKeyVault }): Promise<UploadRow> {
+  const { client } = clientForStudy(ledger, row.studyId, opts.vault);
   try {
     const res = await client.uploadPackage(row.studyId, file, opts);
     if (res.sha256 !== row.packageSha256) throw new Error(`the package file changed since it was approved (sha256 ${res.sha256} ≠ ${row.packageSha256})`);
@@ -64,7 +65,7 @@ async function sendUpload(ledger: Ledger, row: UploadRow, file: string, opts: { 
 }
 
 /** Finish uploads that a crash or a lost connection left pending; the package path comes from the ledger. */
-export async function resumePendingUploads(ledger: Ledger, opts: { signal?: AbortSignal } = {}): Promise<UploadRow[]> {
+export async function resumePendingUploads(ledger: Ledger, opts: { signal?: AbortSignal; vault?: SiteKeyVault } = {}): Promise<UploadRow[]> {
   const done: UploadRow[] = [];
   for (const row of ledger.uploads.list({ limit: 1000 }).filter((u) => u.status === 'pending')) {
     const pkg = ledger.packages.get(row.packageSha256);

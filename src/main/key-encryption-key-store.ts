@@ -1,0 +1,42 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+type SafeStorageLike = {
+  isEncryptionAvailable(): boolean;
+  encryptString(s: string): Buffer;
+  decryptString(b: Buffer): string;
+};
+
+/**
+ * The key-encryption key that seals the site API key in the ledger (src/site/client/site-key-vault.ts).
+ * It is kept only encrypted by the OS keychain via Electron's safeStorage (never in
+ * localStorage, never in clear on disk) and handed to the backend process at start. Without OS
+ * encryption there is no key: the ledger then keeps the API key as the CLI does (owner-only file).
+ */
+export class KeyEncryptionKeyStore {
+  private readonly file: string;
+  constructor(
+    dir: string,
+    private readonly safeStorage: SafeStorageLike,
+  ) {
+    this.file = join(dir, 'site-kek.bin');
+  }
+
+  /** The existing key, or a new random one (saved); null when the OS offers no encryption. */
+  loadOrCreate(): Buffer | null {
+    if (!this.safeStorage.isEncryptionAvailable()) return null;
+    if (existsSync(this.file)) {
+      try {
+        return Buffer.from(this.safeStorage.decryptString(readFileSync(this.file)), 'base64');
+      } catch {
+        return null; // another user's or machine's keychain: the operator re-enrolls
+      }
+    }
+    const key = randomBytes(32);
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, this.safeStorage.encryptString(key.toString('base64')), { mode: 0o600 });
+    renameSync(tmp, this.file);
+    return key;
+  }
+}
