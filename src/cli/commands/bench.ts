@@ -18,11 +18,19 @@ export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: s
   server: [
     { name: 'synthesis', file: 'bench/synthesis/synthesis-bench.ts' },
     { name: 'training', file: 'bench/training/training-bench.ts' },
+    { name: 'intake', file: 'bench/server/intake-bench.ts' },
   ],
 };
 
 type AreaRun = { area: Exclude<Area, 'all'>; file: string; outcomes: ScriptOutcome[] };
-type ScriptOutcome = { name: string; file: string; ok: boolean; seconds: number; result?: unknown; error?: string };
+type ScriptOutcome = {
+  name: string;
+  file: string;
+  ok: boolean;
+  seconds: number;
+  result?: unknown;
+  error?: string;
+};
 
 /** A bench script prints one JSON object on stdout (possibly pretty-printed, after other lines). */
 export function parseBenchOutput(stdout: string): unknown {
@@ -44,7 +52,11 @@ export function parseBenchOutput(stdout: string): unknown {
 }
 
 /** Runs `node --import tsx <file> …args` from the repository root; stderr (progress) passes through. */
-function runScript(file: string, args: string[], signal: AbortSignal): Promise<{ code: number | null; stdout: string }> {
+function runScript(
+  file: string,
+  args: string[],
+  signal: AbortSignal,
+): Promise<{ code: number | null; stdout: string }> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const child = spawn(process.execPath, ['--import', tsx, file, ...args], {
     cwd: REPO_ROOT,
@@ -60,7 +72,10 @@ function runScript(file: string, args: string[], signal: AbortSignal): Promise<{
   });
 }
 
-async function runArea(area: Exclude<Area, 'all'>, o: { outDir: string; quick: boolean; out: Output; signal: AbortSignal }): Promise<AreaRun> {
+async function runArea(
+  area: Exclude<Area, 'all'>,
+  o: { outDir: string; quick: boolean; out: Output; signal: AbortSignal },
+): Promise<AreaRun> {
   const startedAt = new Date();
   const outcomes: ScriptOutcome[] = [];
   for (const s of BENCH_SCRIPTS[area]) {
@@ -74,17 +89,39 @@ async function runArea(area: Exclude<Area, 'all'>, o: { outDir: string; quick: b
     o.out.info(`▶ ${s.name}: ${s.file}`);
     const t = performance.now();
     // --quick is understood by the site benchmark only; other scripts take their own defaults.
-    const { code, stdout } = await runScript(s.file, s.name === 'site' && o.quick ? ['--quick'] : [], o.signal);
+    const { code, stdout } = await runScript(
+      s.file,
+      s.name === 'site' && o.quick ? ['--quick'] : [],
+      o.signal,
+    );
     const seconds = Math.round((performance.now() - t) / 100) / 10;
     o.signal.throwIfAborted();
     if (code !== 0) {
-      outcomes.push({ name: s.name, file: s.file, ok: false, seconds, error: `exited with code ${String(code)} (its stderr is above)` });
+      outcomes.push({
+        name: s.name,
+        file: s.file,
+        ok: false,
+        seconds,
+        error: `exited with code ${String(code)} (its stderr is above)`,
+      });
       continue;
     }
     try {
-      outcomes.push({ name: s.name, file: s.file, ok: true, seconds, result: parseBenchOutput(stdout) });
+      outcomes.push({
+        name: s.name,
+        file: s.file,
+        ok: true,
+        seconds,
+        result: parseBenchOutput(stdout),
+      });
     } catch (e) {
-      outcomes.push({ name: s.name, file: s.file, ok: false, seconds, error: `${(e as Error).message}; stdout ended with: ${stdout.slice(-300)}` });
+      outcomes.push({
+        name: s.name,
+        file: s.file,
+        ok: false,
+        seconds,
+        error: `${(e as Error).message}; stdout ended with: ${stdout.slice(-300)}`,
+      });
     }
   }
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
@@ -93,7 +130,11 @@ async function runArea(area: Exclude<Area, 'all'>, o: { outDir: string; quick: b
     area,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    host: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}` },
+    host: {
+      cpus: os.cpus().length,
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+    },
     scripts: outcomes,
   };
   await mkdir(o.outDir, { recursive: true });
@@ -103,40 +144,82 @@ async function runArea(area: Exclude<Area, 'all'>, o: { outDir: string; quick: b
 
 export const benchCommand: Command = {
   path: ['bench'],
-  summary: 'run the benchmarks (site pipeline, server synthesis + training) and save their JSON',
+  summary:
+    'run the benchmarks (site pipeline; server synthesis, training, intake) and save their JSON',
   description: `
 Runs each benchmark script of the chosen area in its own Node process and saves what it prints
 to bench-results/<area>-<timestamp>.json (gitignored):
 
   site     bench/site/site-bench.ts: decode, CLIP, captioning and encoding throughput, the
            pipeline's overhead over raw ONNX Runtime, peak memory on 1,000 vs 5,000 images
-  server   bench/synthesis/synthesis-bench.ts and bench/training/training-bench.ts
+  server   bench/synthesis/synthesis-bench.ts, bench/training/training-bench.ts and
+           bench/server/intake-bench.ts
   all      site, then server
 
 Benchmarks use generated tiny models: they time FGL's code, not real-model speed or accuracy.
 See docs/benchmarks.md for what each number means. A missing script is reported, not fatal.`,
   positionals: 'site|server|all',
   options: {
-    out: { type: 'string', value: 'DIR', default: 'bench-results', description: 'folder for the result files' },
-    quick: { type: 'boolean', description: 'site benchmark only: smaller sets (200 vs 1,000 images), a smoke test, not figures' },
+    out: {
+      type: 'string',
+      value: 'DIR',
+      default: 'bench-results',
+      description: 'folder for the result files',
+    },
+    quick: {
+      type: 'boolean',
+      description:
+        'site benchmark only: smaller sets (200 vs 1,000 images), a smoke test, not figures',
+    },
   },
-  examples: ['npm run bench -- site', 'fgl bench all --out ./bench-results', 'fgl bench site --quick --json'],
+  examples: [
+    'npm run bench -- site',
+    'fgl bench all --out ./bench-results',
+    'fgl bench site --quick --json',
+  ],
   async run(ctx) {
     const area = ctx.positionals[0] ?? 'site';
     if (ctx.positionals.length > 1 || !AREAS.includes(area as Area))
-      throw new UsageError(`expected one area, site, server or all; got "${ctx.positionals.join(' ')}"`);
+      throw new UsageError(
+        `expected one area, site, server or all; got "${ctx.positionals.join(' ')}"`,
+      );
     const outDir = path.resolve(optionalString(ctx, 'out') ?? 'bench-results');
-    const areas: Exclude<Area, 'all'>[] = area === 'all' ? ['site', 'server'] : [area as Exclude<Area, 'all'>];
+    const areas: Exclude<Area, 'all'>[] =
+      area === 'all' ? ['site', 'server'] : [area as Exclude<Area, 'all'>];
     const runs: AreaRun[] = [];
-    for (const a of areas) runs.push(await runArea(a, { outDir, quick: Boolean(ctx.values.quick), out: ctx.out, signal: ctx.signal }));
-    const failed = runs.flatMap((r) => r.outcomes.filter((x) => !x.ok).map((x) => `${x.name}: ${x.error ?? 'failed'}`));
+    for (const a of areas)
+      runs.push(
+        await runArea(a, {
+          outDir,
+          quick: Boolean(ctx.values.quick),
+          out: ctx.out,
+          signal: ctx.signal,
+        }),
+      );
+    const failed = runs.flatMap((r) =>
+      r.outcomes.filter((x) => !x.ok).map((x) => `${x.name}: ${x.error ?? 'failed'}`),
+    );
     ctx.out.result(
-      { files: runs.map((r) => r.file), results: Object.fromEntries(runs.flatMap((r) => r.outcomes.map((x) => [x.name, x.ok ? x.result : { error: x.error }]))) },
+      {
+        files: runs.map((r) => r.file),
+        results: Object.fromEntries(
+          runs.flatMap((r) =>
+            r.outcomes.map((x) => [x.name, x.ok ? x.result : { error: x.error }]),
+          ),
+        ),
+      },
       () =>
         [
-          ...runs.flatMap((r) => r.outcomes.map((x) => `${x.ok ? '✓' : '✗'} ${x.name} (${x.seconds}s)${x.ok ? '' : `: ${x.error ?? ''}`}`)),
+          ...runs.flatMap((r) =>
+            r.outcomes.map(
+              (x) =>
+                `${x.ok ? '✓' : '✗'} ${x.name} (${x.seconds}s)${x.ok ? '' : `: ${x.error ?? ''}`}`,
+            ),
+          ),
           ...runs.map((r) => `Saved ${path.relative(process.cwd(), r.file) || r.file}`),
-          ...runs.flatMap((r) => r.outcomes.filter((x) => x.ok && x.name === 'site').map((x) => siteSummary(x.result))),
+          ...runs.flatMap((r) =>
+            r.outcomes.filter((x) => x.ok && x.name === 'site').map((x) => siteSummary(x.result)),
+          ),
         ].join('\n'),
     );
     return failed.length > 0 ? 1 : 0;
@@ -145,7 +228,10 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
 
 type SiteSummary = {
   throughput?: Record<string, { imagesPerSec?: number; promptsPerSec?: number }>;
-  overhead?: Record<string, { ratio: number; target: number }>;
+  overhead?: Record<
+    string,
+    { ratio: number; pairedRatioMedian?: number; ratioOfMins?: number; target: number }
+  >;
   memory?: { peakMb: Record<string, number>; growthMb: number; targetGrowthMb: number } | null;
 };
 
@@ -154,10 +240,18 @@ function siteSummary(result: unknown): string {
   const r = result as SiteSummary;
   const lines = ['Site pipeline (tiny models: FGL overhead, not real-model speed):'];
   for (const [k, v] of Object.entries(r.throughput ?? {}))
-    lines.push(`  ${k.padEnd(22)} ${v.imagesPerSec !== undefined ? `${v.imagesPerSec} images/s` : `${String(v.promptsPerSec)} prompts/s`}`);
+    lines.push(
+      `  ${k.padEnd(22)} ${v.imagesPerSec !== undefined ? `${v.imagesPerSec} images/s` : `${String(v.promptsPerSec)} prompts/s`}`,
+    );
   for (const [k, v] of Object.entries(r.overhead ?? {}))
-    lines.push(`  overhead ${k.padEnd(13)} ${v.ratio}× raw session.run (target ≤ ${v.target})`);
+    lines.push(
+      `  overhead ${k.padEnd(13)} ${v.ratio}× raw session.run (paired ${String(v.pairedRatioMedian)}×, fastest-to-fastest ${String(v.ratioOfMins)}×), target ≤ ${v.target}`,
+    );
   if (r.memory)
-    lines.push(`  peak RSS ${Object.entries(r.memory.peakMb).map(([n, mb]) => `${n} images ${mb} MB`).join(', ')}; growth ${r.memory.growthMb} MB (target ≤ ${r.memory.targetGrowthMb})`);
+    lines.push(
+      `  peak RSS ${Object.entries(r.memory.peakMb)
+        .map(([n, mb]) => `${n} images ${mb} MB`)
+        .join(', ')}; growth ${r.memory.growthMb} MB (target ≤ ${r.memory.targetGrowthMb})`,
+    );
   return lines.join('\n');
 }

@@ -16,6 +16,9 @@ const FASTIFY_CODES: Record<string, { code: string; hint?: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', hint: 'Send a valid JSON body.' },
 };
 
+/** Errors that mean the disk (or quota) is full: the request is fine, the server cannot store it now. */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'SQLITE_FULL']);
+
 /**
  * Every error leaves as `{error:{code,message,hint}}`. 5xx details stay in the log (with the
  * request id); the client gets a generic message. Request bodies are never logged.
@@ -32,6 +35,19 @@ export function installErrorHandlers(app: FastifyInstance): void {
         .code(err.status)
         .type('application/json')
         .send(apiError(err.code, err.message, err.hint));
+    }
+    if (DISK_FULL.has((err as NodeJS.ErrnoException).code ?? '')) {
+      req.log.error({ err }, 'disk full');
+      return reply
+        .code(507)
+        .type('application/json')
+        .send(
+          apiError(
+            'insufficient_storage',
+            'the server ran out of disk space (insufficient storage); nothing was stored',
+            'Retry later. Server operator: free space on the disk that holds the data directory.',
+          ),
+        );
     }
     const fe = err as FastifyError;
     const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileDurable } from '../store/durable-file';
+import { writeFileDurable } from '../../core/fs/durable-file';
 import { newSecret, secretHash } from './secret-token';
 
 export const ADMIN_KEY_PREFIX = 'fgl_admin_';

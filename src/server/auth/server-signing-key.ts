@@ -7,7 +7,7 @@ import {
 } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileDurable } from '../store/durable-file';
+import { writeFileDurable } from '../../core/fs/durable-file';
 
 export type ServerSigningKey = {
   privateKey: KeyObject;

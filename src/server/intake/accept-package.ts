@@ -5,7 +5,7 @@ import { metadataToStrings } from '../../shared/package-format';
 import type { StudyManifest } from '../../shared/study';
 import { HttpError } from '../api/http-error';
 import { type DataLayout, packagePath } from '../store/data-layout';
-import { commitFileDurable } from '../store/durable-file';
+import { commitFileDurable } from '../../core/fs/durable-file';
 import type { ServerStore, StoredPackage } from '../store/server-store';
 import { checkPackagePolicy } from './check-package-policy';
 import { receiveUpload, tooLarge } from './receive-upload';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { HttpError } from '../api/http-error';
-import { tempPathIn } from '../store/durable-file';
+import { tempPathIn } from '../../core/fs/durable-file';
 
 export type ReceivedUpload = { tmpPath: string; sha256: string; bytes: number };
 

@@ -5,7 +5,7 @@ import { MANIFEST_FILE, type ModelManifest, SIGNATURE_FILE } from '../../shared/
 import type { StudyManifest } from '../../shared/study';
 import type { ServerSigningKey } from '../auth/server-signing-key';
 import { type DataLayout, modelVersionDir } from '../store/data-layout';
-import { fsyncDir, fsyncTree } from '../store/durable-file';
+import { fsyncDir, fsyncTree } from '../../core/fs/durable-file';
 import type { ServerStore, StoredModel } from '../store/server-store';
 import { randomIdPart } from '../auth/secret-token';
 import { listModelFiles } from './model-files';

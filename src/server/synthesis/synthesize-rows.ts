@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { throwIfAborted } from '../../core/image/abortable';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import type { GeneratorSettings } from '../../shared/study';
-import { writeFileDurable } from '../store/durable-file';
+import { writeFileDurable } from '../../core/fs/durable-file';
 import { usesGuidance } from './classifier-free-guidance';
 import { imageSeed } from './image-seed';
 import type { SynthesisRow } from './package-rows';

@@ -1,14 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import {
-  isSiteMethod,
-  siteApi,
-  SiteEvent,
-  type SiteApiError,
-  type SiteCallResult,
-  type SiteHandlers,
-} from '../../shared/site-api';
+import { isSiteMethod, SiteEvent, type SiteCallResult, type SiteHandlers } from '../../shared/site-api';
 import { CONTENT_SECURITY_POLICY } from '../../shared/content-security-policy';
 import { dispatchSiteCall, formatIssues } from '../api/dispatch-site-call';
 import { EventStream } from './event-stream';

@@ -307,7 +307,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
             version: v,
             downloaded: Boolean(row),
             verified: row ? row.verified === 'verified' : null,
-            verification: row?.verifyError ?? (row ? row.verified : null),
+            verification: row ? verificationText(row.verified, row.verifyError) : null,
           };
         }),
       };
@@ -326,7 +326,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
         version: r.row.version,
         downloaded: true,
         verified: r.row.verified === 'verified',
-        verification: r.row.verified,
+        verification: `${verificationText(r.row.verified, r.row.verifyError)} (${r.manifest.files.length} files)`,
       };
     },
     async 'evaluate.run'(req, ctx) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileDurable } from '../../core/fs/durable-file';
 import { basename, join, resolve } from 'node:path';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { MANIFEST_FILE, type ModelManifest } from '../../shared/model-manifest';
@@ -68,18 +69,6 @@ export type EvaluateModelResult = {
 
 const REPORT_FILES = { json: 'evaluation.json', csv: 'evaluation.csv', markdown: 'evaluation.md', html: 'evaluation.html' } as const;
 const PREDICT_CHUNK = 256;
-
-async function writeDurable(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
 
 async function isTinyClip(clipDir: string): Promise<boolean> {
   try {
@@ -291,10 +280,10 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
     html: join(outDir, REPORT_FILES.html),
   };
   const notes = evaluationNotes(record);
-  await writeDurable(reportPaths.json, JSON.stringify(record, null, 2) + '\n');
-  await writeDurable(reportPaths.csv, metricsCsv(metrics));
-  await writeDurable(reportPaths.markdown, metricsMarkdown(metrics, record.info) + (notes.length ? `\n## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''));
-  await writeDurable(reportPaths.html, metricsHtml(metrics, record.info));
+  await writeFileDurable(reportPaths.json, JSON.stringify(record, null, 2) + '\n', 0o600);
+  await writeFileDurable(reportPaths.csv, metricsCsv(metrics), 0o600);
+  await writeFileDurable(reportPaths.markdown, metricsMarkdown(metrics, record.info) + (notes.length ? `\n## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''), 0o600);
+  await writeFileDurable(reportPaths.html, metricsHtml(metrics, record.info), 0o600);
 
   const { modelId, datasetId, evaluationId } = o.ledger.transaction(() => {
     const existing = o.ledger.models.byVersion(manifest.studyId, manifest.version);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileDurable } from '../../core/fs/durable-file';
 import { join, resolve } from 'node:path';
 import { encodePackage } from '../../shared/embedding-package';
 import { PACKAGE_FORMAT_VERSION, PACKAGE_TENSORS, type PackageMetadata } from '../../shared/package-format';
@@ -75,16 +76,9 @@ export class PrepareError extends Error {
   }
 }
 
-async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
+/** ENOSPC / quota / file-size limit from the OS, or SQLITE_FULL from the ledger. */
+function isDiskFull(e: unknown): boolean {
+  return ['ENOSPC', 'EDQUOT', 'EFBIG', 'SQLITE_FULL'].includes((e as { code?: string }).code ?? '');
 }
 
 /** The policy this run enforces: the study's floor, tightened by the site's choices. */
@@ -354,9 +348,9 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const packagePath = join(o.outDir, 'package.safetensors');
     const reportJsonPath = join(o.outDir, 'privacy-report.json');
     const reportMarkdownPath = join(o.outDir, 'privacy-report.md');
-    await writeDurable(packagePath, bytes);
-    await writeDurable(reportJsonPath, JSON.stringify(report, null, 2));
-    await writeDurable(reportMarkdownPath, reportMarkdown(report));
+    await writeFileDurable(packagePath, bytes, 0o600);
+    await writeFileDurable(reportJsonPath, JSON.stringify(report, null, 2), 0o600);
+    await writeFileDurable(reportMarkdownPath, reportMarkdown(report), 0o600);
     o.ledger.transaction(() => {
       o.ledger.packages.insert({
         runId: run.id,
@@ -374,7 +368,16 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes: bytes.length, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
   } catch (e) {
     const cancelled = o.signal?.aborted ?? false;
-    o.ledger.runs.update(run.id, { status: cancelled ? 'cancelled' : 'failed', error: `${stage}: ${(e as Error).message}` });
+    try {
+      o.ledger.runs.update(run.id, { status: cancelled ? 'cancelled' : 'failed', error: `${stage}: ${(e as Error).message}` });
+    } catch {
+      // The ledger itself may be unwritable (disk full): the next start's failInterrupted() marks the run.
+    }
+    if (isDiskFull(e))
+      throw new PrepareError(
+        `Not enough disk space (${stage}): ${(e as Error).message}`,
+        `Free space on the disk that holds the ledger (${o.ledger.file}) and the output folder (${o.outDir}), then prepare again; embeddings already computed are kept.`,
+      );
     throw e;
   } finally {
     await models.dispose();

@@ -9,7 +9,7 @@ import {
   publicKeyFingerprint,
 } from '../../../src/server/auth/server-signing-key';
 import { dataLayout } from '../../../src/server/store/data-layout';
-import { writeFileDurable } from '../../../src/server/store/durable-file';
+import { writeFileDurable } from '../../../src/core/fs/durable-file';
 import { MIGRATIONS } from '../../../src/server/store/migrations';
 import { ServerStore } from '../../../src/server/store/server-store';
 import {

@@ -1,0 +1,420 @@
+/**
+ * Site pipeline benchmark: throughput of each stage, the pipeline's overhead over raw ONNX Runtime,
+ * and peak memory of `preparePackage` on 1,000 vs 5,000 images (each in a fresh process).
+ * Run: npm run bench -- site   (or: npx tsx bench/site/site-bench.ts [--quick] [--rounds 16] [--skip-rss])
+ * Prints one JSON object on stdout; progress goes to stderr. Inputs are generated once under
+ * .fgl-tmp/bench-data. Tiny models: the numbers measure our code around the models, never accuracy.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { AutoImageProcessor, env as transformersEnv, type Tensor } from '@huggingface/transformers';
+import ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { DEFAULT_CLASS_TEMPLATE } from '../../src/shared/study';
+import { SAMPLE_CLASSES } from '../../src/cli/sample-data/sample-classes';
+import { decodeImage } from '../../src/core/image/decode-image';
+import { loadCaptioner } from '../../src/core/inference/captioner';
+import { loadClip } from '../../src/core/inference/clip-model';
+import { clipInputIds, loadClipTokenizer } from '../../src/core/inference/clip-tokenizer';
+import { type RgbImage, toRawImage } from '../../src/core/inference/rgb-image';
+import { loadTextEncoder, TEXT_SEQUENCE_LENGTH } from '../../src/core/inference/text-encoder';
+import { inputDType } from '../../src/core/ort/execution-device';
+import { alternate, pairedRatioMedian, round } from './alternating-timer';
+import { ensureBenchModels, ensureImageSet, listImages } from './bench-data';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const MB = 1024 * 1024;
+/** What src/site/prepare/local-features.ts decodes to before CLIP preprocessing. */
+const DECODE_SHORT_SIDE = 256;
+/** Production's default `--batch-size` (fgl site prepare) and CLIP's internal batch. */
+const IMAGE_BATCH = 16;
+/** The text encoder's internal batch (src/core/inference/text-encoder.ts). */
+const PROMPT_BATCH = 8;
+/** Overhead target from the site pipeline issue: pipeline time ≤ 1.15 × raw session.run. */
+const OVERHEAD_TARGET = 1.15;
+/** Memory target: peak RSS may grow by at most this much from 1,000 to 5,000 images. */
+const RSS_GROWTH_TARGET_MB = 100;
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+function numArg(name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(argv[i + 1]);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`--${name} needs a positive number, got ${String(argv[i + 1])}`);
+  return n;
+}
+
+const quick = flag('quick');
+const config = {
+  quick,
+  rounds: numArg('rounds', quick ? 4 : 16),
+  warmup: numArg('warmup', 2),
+  /** Pause before each timed call so the previous variant's ORT/sharp threads are idle (not timed). */
+  settleMs: numArg('settle-ms', 20),
+  throughputImages: numArg('throughput-images', quick ? 32 : 128),
+  throughputImageSize: 512,
+  captionImages: numArg('caption-images', quick ? 16 : 32),
+  prompts: numArg('prompts', quick ? 16 : 64),
+  rssSizes: quick ? [200, 1000] : [1000, 5000],
+  rssImageSize: 64,
+  skipRss: flag('skip-rss'),
+};
+
+const log = (line: string) => process.stderr.write(`[site-bench] ${line}\n`);
+const perSec = (n: number, ms: number) => round((n * 1000) / ms, 2);
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+    loadAverage1m: round(os.loadavg()[0]!, 2),
+    node: process.version,
+    onnxruntimeNode: ort.env.versions.node ?? 'unknown',
+    transformersJs: transformersEnv.version,
+    sharp: sharp.versions.sharp ?? 'unknown',
+  };
+}
+
+async function decodeAll(files: readonly string[]): Promise<{ images: RgbImage[]; ms: number }> {
+  const images: RgbImage[] = [];
+  const t = performance.now();
+  // Sequential, as computeLocalFeatures decodes (one image at a time within a batch).
+  for (const f of files) {
+    const d = await decodeImage(f, { resizeShortSide: DECODE_SHORT_SIDE });
+    images.push({ data: d.data, width: d.width, height: d.height, channels: 3 });
+  }
+  return { images, ms: performance.now() - t };
+}
+
+function batches<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+async function clipSection(clipDir: string, images: readonly RgbImage[]) {
+  const clip = await loadClip(clipDir, { device: 'cpu' });
+  const processor = await AutoImageProcessor.from_pretrained(clipDir, { local_files_only: true });
+  const raw = await ort.InferenceSession.create(path.join(clipDir, 'onnx', 'vision_model.onnx'), {
+    executionProviders: ['cpu'],
+  });
+  try {
+    const batch = images.slice(0, IMAGE_BATCH);
+    // Preprocessed once, outside the raw timing: raw ORT gets exactly the tensor the pipeline builds.
+    const pre = (await processor(batch.map(toRawImage))) as { pixel_values: Tensor };
+    const feeds = {
+      pixel_values: new ort.Tensor(
+        'float32',
+        pre.pixel_values.data as Float32Array,
+        pre.pixel_values.dims,
+      ),
+    };
+    log(
+      `CLIP image overhead: ${config.rounds} rounds of embedImages / raw session.run / preprocessing alone, batch ${batch.length}`,
+    );
+    const timing = await alternate(
+      {
+        pipeline: () => clip.embedImages(batch),
+        rawSessionRun: () => raw.run(feeds),
+        preprocessOnly: () => processor(batch.map(toRawImage)),
+      },
+      config,
+    );
+    const m = timing.medianMs;
+    // Throughput over every image, in production's batch size, after the warm-up above.
+    const t = performance.now();
+    for (const b of batches(images, IMAGE_BATCH)) await clip.embedImages(b);
+    const ms = performance.now() - t;
+    return {
+      imagesPerSec: perSec(images.length, ms),
+      images: images.length,
+      batch: IMAGE_BATCH,
+      overhead: {
+        batch: batch.length,
+        medianMs: m,
+        ratio: round(m.pipeline / m.rawSessionRun, 3),
+        pairedRatioMedian: round(
+          pairedRatioMedian(timing.samplesMs.pipeline, timing.samplesMs.rawSessionRun),
+          3,
+        ),
+        minMs: timing.minMs,
+        ratioOfMins: round(timing.minMs.pipeline / timing.minMs.rawSessionRun, 3),
+        target: OVERHEAD_TARGET,
+        meetsTarget: m.pipeline / m.rawSessionRun <= OVERHEAD_TARGET,
+        overheadMsPerImage: round((m.pipeline - m.rawSessionRun) / batch.length, 3),
+        preprocessShareOfPipeline: round(m.preprocessOnly / m.pipeline, 3),
+        samplesMs: timing.samplesMs,
+      },
+    };
+  } finally {
+    await clip.dispose();
+    await raw.release();
+  }
+}
+
+function benchPrompts(n: number): string[] {
+  // Class-template prompts as production builds them, made distinct so every one is encoded.
+  return Array.from({ length: n }, (_, i) => {
+    const cls = SAMPLE_CLASSES[i % SAMPLE_CLASSES.length]!.name;
+    return DEFAULT_CLASS_TEMPLATE.replace(
+      '{class}',
+      i < SAMPLE_CLASSES.length ? cls : `${cls} ${i}`,
+    );
+  });
+}
+
+async function encoderSection(generatorDir: string) {
+  const encoder = await loadTextEncoder(generatorDir, { device: 'cpu' });
+  const tokenizer = await loadClipTokenizer(path.join(generatorDir, 'tokenizer'));
+  const raw = await ort.InferenceSession.create(
+    path.join(generatorDir, 'text_encoder', 'model.onnx'),
+    { executionProviders: ['cpu'] },
+  );
+  try {
+    const prompts = benchPrompts(config.prompts);
+    const batch = prompts.slice(0, PROMPT_BATCH);
+    // Tokenised once, outside the raw timing, exactly as text-encoder.ts does.
+    const ids = batch.flatMap((p) => clipInputIds(tokenizer, p, TEXT_SEQUENCE_LENGTH));
+    const idType = inputDType(raw, 'input_ids');
+    const data =
+      idType === 'int32' ? Int32Array.from(ids) : BigInt64Array.from(ids, (x) => BigInt(x));
+    const feeds = { input_ids: new ort.Tensor(idType, data, [batch.length, TEXT_SEQUENCE_LENGTH]) };
+    // Each call is ~5× cheaper than a CLIP batch, so more rounds fit in the same time and tame the noise.
+    const rounds = config.rounds * 3;
+    log(
+      `text encoder overhead: ${rounds} rounds of encode / raw session.run / tokenising alone, batch ${batch.length}`,
+    );
+    const timing = await alternate(
+      {
+        pipeline: () => encoder.encode(batch),
+        rawSessionRun: () => raw.run(feeds),
+        tokenizeOnly: () =>
+          Promise.resolve(batch.map((p) => clipInputIds(tokenizer, p, TEXT_SEQUENCE_LENGTH))),
+      },
+      { ...config, rounds },
+    );
+    const m = timing.medianMs;
+    const t = performance.now();
+    await encoder.encode(prompts);
+    const ms = performance.now() - t;
+    return {
+      promptsPerSec: perSec(prompts.length, ms),
+      prompts: prompts.length,
+      dim: encoder.dim,
+      overhead: {
+        batch: batch.length,
+        medianMs: m,
+        ratio: round(m.pipeline / m.rawSessionRun, 3),
+        pairedRatioMedian: round(
+          pairedRatioMedian(timing.samplesMs.pipeline, timing.samplesMs.rawSessionRun),
+          3,
+        ),
+        minMs: timing.minMs,
+        ratioOfMins: round(timing.minMs.pipeline / timing.minMs.rawSessionRun, 3),
+        target: OVERHEAD_TARGET,
+        meetsTarget: m.pipeline / m.rawSessionRun <= OVERHEAD_TARGET,
+        overheadMsPerPrompt: round((m.pipeline - m.rawSessionRun) / batch.length, 3),
+        samplesMs: timing.samplesMs,
+      },
+    };
+  } finally {
+    await encoder.dispose();
+    await raw.release();
+  }
+}
+
+async function captionSection(captionerDir: string, images: readonly RgbImage[]) {
+  const captioner = await loadCaptioner(captionerDir, { device: 'cpu' });
+  try {
+    await captioner.caption(images.slice(0, 2)); // warm-up
+    const t = performance.now();
+    let sample = '';
+    for (const b of batches(images, IMAGE_BATCH))
+      sample = (await captioner.caption(b))[0] ?? sample;
+    const ms = performance.now() - t;
+    return {
+      imagesPerSec: perSec(images.length, ms),
+      images: images.length,
+      batch: IMAGE_BATCH,
+      maxNewTokens: 30,
+      sampleCaption: sample,
+    };
+  } finally {
+    await captioner.dispose();
+  }
+}
+
+type ChildResult = {
+  images: number;
+  rows: number;
+  peakRssSampledMb: number;
+  vmHwmMb: number | null;
+  startRssMb: number;
+  rssAtStageStartMb: Record<string, number>;
+  seconds: Record<string, number>;
+};
+
+/** One preparePackage run in a fresh Node process (tsx loader), so each peak starts from nothing. */
+function runPrepareChild(dataDir: string, modelsDir: string): Promise<ChildResult> {
+  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      tsx,
+      path.join(HERE, 'prepare-rss-child.ts'),
+      '--data',
+      dataDir,
+      '--models',
+      modelsDir,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (s: string) => (out += s));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0)
+        return reject(
+          new Error(
+            `prepare-rss-child exited with ${String(code)} on ${dataDir}; its stderr is above`,
+          ),
+        );
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult);
+      } catch (e) {
+        reject(
+          new Error(
+            `prepare-rss-child printed no JSON: ${(e as Error).message}; output: ${out.slice(-500)}`,
+          ),
+        );
+      }
+    });
+  });
+}
+
+async function rssSection(modelsDir: string) {
+  const [small, large] = config.rssSizes as [number, number];
+  const runs: (ChildResult & { dataset: string })[] = [];
+  for (const n of [small, large]) {
+    const dir = await ensureImageSet(`prepare-${n}`, {
+      classes: 4,
+      perClass: n / 4,
+      size: config.rssImageSize,
+      seed: 11,
+    });
+    log(`preparePackage on ${n} images (${config.rssImageSize} px) in a fresh process…`);
+    runs.push({
+      ...(await runPrepareChild(dir, modelsDir)),
+      dataset: path.relative(process.cwd(), dir),
+    });
+  }
+  const peak = (r: ChildResult) => r.vmHwmMb ?? r.peakRssSampledMb;
+  const growth = peak(runs[1]!) - peak(runs[0]!);
+  return {
+    promptMode: 'class',
+    aggregation: 'cluster',
+    imageSize: config.rssImageSize,
+    peakMb: { [small]: peak(runs[0]!), [large]: peak(runs[1]!) },
+    growthMb: round(growth, 1),
+    targetGrowthMb: RSS_GROWTH_TARGET_MB,
+    meetsTarget: growth <= RSS_GROWTH_TARGET_MB,
+    peakMeasure:
+      runs[0]!.vmHwmMb !== null
+        ? 'VmHWM (/proc/self/status)'
+        : 'sampled process.memoryUsage().rss every 20 ms',
+    runs,
+  };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const machineAtStart = machineInfo();
+  log(`preparing inputs under .fgl-tmp/bench-data${quick ? ' (quick)' : ''}…`);
+  const models = await ensureBenchModels({ preset: 'bench' });
+  const perClass = Math.ceil(config.throughputImages / 4);
+  const throughputDir = await ensureImageSet(
+    `throughput-${config.throughputImageSize}-${perClass * 4}`,
+    {
+      classes: 4,
+      perClass,
+      size: config.throughputImageSize,
+      seed: 7,
+    },
+  );
+  const files = (await listImages(throughputDir)).slice(0, config.throughputImages);
+
+  log(`decode + resize ${files.length} images of ${config.throughputImageSize} px…`);
+  await decodeAll(files.slice(0, 4)); // warm-up (sharp's thread pool, libvips caches)
+  const decoded = await decodeAll(files);
+  const decode = {
+    imagesPerSec: perSec(files.length, decoded.ms),
+    images: files.length,
+    sourceSize: `${config.throughputImageSize}×${config.throughputImageSize} PNG`,
+    resizeShortSide: DECODE_SHORT_SIDE,
+  };
+
+  const clipResult = await clipSection(models.dirs.clip, decoded.images);
+  log(`captioning ${config.captionImages} images…`);
+  const caption = await captionSection(
+    models.dirs.captioner,
+    decoded.images.slice(0, config.captionImages),
+  );
+  const encode = await encoderSection(models.dirs.generator);
+  const memory = config.skipRss ? null : await rssSection(models.root);
+
+  const size = (p: string) => round((models.files.find((f) => f.path === p)?.bytes ?? 0) / MB, 2);
+  const result = {
+    benchmark: 'site-pipeline',
+    startedAt: started.toISOString(),
+    seconds: round((Date.now() - started.getTime()) / 1000, 1),
+    note: 'Tiny generated models (fgl models make-tiny, preset bench): numbers measure FGL code around the models, not real-model speed or accuracy.',
+    config,
+    machine: { ...machineAtStart, loadAverage1mAtEnd: round(os.loadavg()[0]!, 2) },
+    models: {
+      preset: models.options.preset,
+      options: models.options,
+      filesMb: {
+        clipVision: size('clip/onnx/vision_model.onnx'),
+        clipText: size('clip/onnx/text_model.onnx'),
+        textEncoder: size('generator/text_encoder/model.onnx'),
+        captionerEncoder: size('captioner/onnx/encoder_model.onnx'),
+        captionerDecoder: size('captioner/onnx/decoder_model_merged.onnx'),
+      },
+      device: 'cpu',
+    },
+    throughput: {
+      decodeResize: decode,
+      clipImageEmbedding: {
+        imagesPerSec: clipResult.imagesPerSec,
+        images: clipResult.images,
+        batch: clipResult.batch,
+      },
+      captioning: caption,
+      conditioningEncoding: {
+        promptsPerSec: encode.promptsPerSec,
+        prompts: encode.prompts,
+        dim: encode.dim,
+      },
+    },
+    overhead: { clipImageEmbedding: clipResult.overhead, textEncoder: encode.overhead },
+    memory,
+    stages: memory ? Object.fromEntries(memory.runs.map((r) => [r.images, r.seconds])) : null,
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+await main();
