@@ -1,5 +1,6 @@
 import { app, BrowserWindow, dialog, Menu, safeStorage, session, shell, utilityProcess, ipcMain } from 'electron';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { SiteCallResult } from '../shared/site-api';
 import { KeyEncryptionKeyStore } from './key-encryption-key-store';
 import { registerSiteIpc, sendSiteEvent } from './ipc';
@@ -7,7 +8,8 @@ import { CONTENT_SECURITY_POLICY, installNavigationGuards, isSafeExternalUrl, se
 import { UtilityBackend, type ChildLike } from './utility-host';
 
 const devServer = process.env.ELECTRON_RENDERER_URL;
-const appOrigin = devServer ? new URL(devServer).origin : 'file://';
+// The bundled renderer file itself, not every file:// URL (a downloaded page must not count as the app).
+const appOrigin = devServer ? new URL(devServer).origin : pathToFileURL(join(__dirname, '../renderer/index.html')).href;
 let mainWindow: BrowserWindow | undefined;
 
 if (!app.requestSingleInstanceLock()) {

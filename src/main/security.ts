@@ -24,12 +24,18 @@ export function secureWebPreferences(preloadPath: string): WebPreferences {
   };
 }
 
-/** The app's own pages: the bundled file:// renderer, or the dev server in development. */
+/**
+ * The app's own pages: exactly the bundled renderer file (any other local file is not the app),
+ * or the dev server's origin in development. The bare `file://` accepts any file and is only
+ * for tests of the other rules.
+ */
 export function isAppUrl(url: string, appOrigin: string): boolean {
   try {
     const u = new URL(url);
     if (appOrigin === 'file://') return u.protocol === 'file:';
-    return u.origin === appOrigin;
+    const app = new URL(appOrigin);
+    if (app.protocol === 'file:') return u.protocol === 'file:' && u.host === app.host && u.pathname === app.pathname;
+    return u.origin === app.origin;
   } catch {
     return false;
   }
@@ -48,7 +54,8 @@ export function isSafeExternalUrl(url: string): boolean {
   }
   if (u.protocol !== 'https:') return false;
   if (u.username || u.password) return false;
-  const host = u.hostname.toLowerCase();
+  // A trailing dot is the same host to DNS (`localhost.`), so drop it before the checks.
+  const host = u.hostname.toLowerCase().replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) return false;
   if (/^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('[')) return false;
   return host.includes('.');

@@ -21,8 +21,10 @@ export function newRoundId(now: Date): string {
 
 export function roundForCaller(deps: ApiDeps, caller: Caller, roundId: string): RoundStatus {
   const round = deps.store.getRound(roundId);
-  if (!round) throw notFound('round_not_found', `round "${roundId}" not found`);
-  studyForCaller(deps, caller, round.studyId);
+  // A round of a study the caller is not in answers exactly like a missing round: neither its
+  // existence nor its study id may leak.
+  const visible = round && (caller.kind === 'admin' || (caller.kind === 'site' && deps.store.isSiteEnrolled(caller.siteId, round.studyId)));
+  if (!round || !visible) throw notFound('round_not_found', `round "${roundId}" not found`);
   return round;
 }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import type { ProgressListener } from '../../shared/progress';
 import type { ModelManifest } from '../../shared/model-manifest';
 import type { Ledger } from '../ledger/ledger';
@@ -26,21 +26,34 @@ export async function pullModel(
   if (!versions.includes(version)) throw new Error(`Study ${studyId} has no model version ${version} (available: ${versions.join(', ')}).`);
   const accepted = ledger.models.latest(studyId, { verifiedOnly: true });
   const dir = join(opts.modelsRoot, studyId, `v${version}`);
-  const { bytes } = await client.downloadModel(studyId, version, dir, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
-  const manifestSha = createHash('sha256').update(await readFile(join(dir, 'manifest.json'))).digest('hex');
-  const row = ledger.models.byVersion(studyId, version) ?? ledger.models.insert({ studyId, version, dir, manifestSha256: manifestSha });
+  // Download and verify beside the accepted copy; only a verified folder replaces it, so a
+  // tampered re-pull can never destroy a model that already verified.
+  const staging = `${dir}.partial`;
+  const existing = ledger.models.byVersion(studyId, version);
+  let bytes = 0;
   try {
-    const manifest = await verifyModelFolder(dir, {
+    ({ bytes } = await client.downloadModelFiles(studyId, version, staging, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }));
+    const manifest = await verifyModelFolder(staging, {
       publicKeyPem: enrollment.serverPublicKey,
       pinnedFingerprint: enrollment.serverKeyFingerprint,
       ...(accepted && accepted.version !== version ? { minVersion: accepted.version } : {}),
     });
     if (manifest.studyId !== studyId || manifest.version !== version)
       throw new ModelVerificationError('manifest', `the signed manifest is for ${manifest.studyId} v${manifest.version}, not ${studyId} v${version}`);
+    const manifestSha = createHash('sha256').update(await readFile(join(staging, 'manifest.json'))).digest('hex');
+    await rm(dir, { recursive: true, force: true });
+    await rename(staging, dir);
+    const row = existing ?? ledger.models.insert({ studyId, version, dir, manifestSha256: manifestSha });
     return { row: ledger.models.setVerified(row.id, 'verified'), manifest, bytes };
   } catch (e) {
-    ledger.models.setVerified(row.id, 'failed', (e as Error).message);
-    await rm(dir, { recursive: true, force: true });
+    // A dropped connection keeps the partial files for a resumed download; a refused model goes.
+    if (e instanceof ModelVerificationError) {
+      // The manifest's hash, when one arrived, identifies what was refused in the ledger.
+      const manifestSha = createHash('sha256').update(await readFile(join(staging, 'manifest.json')).catch(() => Buffer.alloc(0))).digest('hex');
+      await rm(staging, { recursive: true, force: true });
+      const row = existing ?? ledger.models.insert({ studyId, version, dir, manifestSha256: manifestSha });
+      if (row.verified !== 'verified') ledger.models.setVerified(row.id, 'failed', e.message);
+    }
     throw e;
   }
 }

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { ApiError } from '../../shared/api-error';
+import { ModelVerificationError } from './verify-model';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
 import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, StudyList } from '../../shared/server-api';
@@ -171,23 +172,27 @@ export class SiteClient {
   }
 
   /**
-   * Download every file of a model version into `dest` (replaced only when complete). Partial
-   * files resume with Range after a dropped connection or an app restart. The caller verifies
-   * the folder (verifyModelFolder) before using it.
+   * Download every file of a model version into `staging` (created if needed; partial files
+   * there resume with Range after a dropped connection or an app restart). Nothing is moved or
+   * trusted here: the caller verifies the folder (verifyModelFolder) before using it.
    */
-  async downloadModel(
+  async downloadModelFiles(
     studyId: string,
     version: number,
-    dest: string,
+    staging: string,
     opts: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
-  ): Promise<{ dir: string; manifest: ModelManifest; bytes: number }> {
+  ): Promise<{ manifest: ModelManifest; bytes: number }> {
     const base = `studies/${encodeURIComponent(studyId)}/models/${version}`;
-    const staging = `${dest}.partial`;
     await mkdir(staging, { recursive: true });
     const manifestRes = await this.withRetry(() => this.http.get(`${base}/${MANIFEST_FILE}`, { responseType: 'arraybuffer', signal: opts.signal }), opts.signal);
     const manifestBytes = Buffer.from(manifestRes.data as ArrayBuffer);
     // Parsed here only to know what to fetch; trust comes from verifyModelFolder afterwards.
-    const manifest = ModelManifest.parse(JSON.parse(manifestBytes.toString('utf8')));
+    let manifest: ModelManifest;
+    try {
+      manifest = ModelManifest.parse(JSON.parse(manifestBytes.toString('utf8')));
+    } catch (e) {
+      throw new ModelVerificationError('manifest', `the server's manifest for ${studyId} v${version} is not a valid model manifest (${(e as Error).message.slice(0, 200)})`);
+    }
     const sigRes = await this.withRetry(() => this.http.get(`${base}/${SIGNATURE_FILE}`, { responseType: 'text', signal: opts.signal }), opts.signal);
     const total = manifest.files.reduce((s, f) => s + f.bytes, 0);
     const meter = createProgressMeter('download', total, opts.onProgress);
@@ -198,9 +203,15 @@ export class SiteClient {
     }
     await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
     await writeFile(join(staging, SIGNATURE_FILE), String(sigRes.data));
+    return { manifest, bytes: total };
+  }
+
+  /** downloadModelFiles into `${dest}.partial`, then moved to `dest`; for callers that verify `dest` next. */
+  async downloadModel(studyId: string, version: number, dest: string, opts: { signal?: AbortSignal; onProgress?: ProgressListener } = {}): Promise<{ dir: string; manifest: ModelManifest; bytes: number }> {
+    const r = await this.downloadModelFiles(studyId, version, `${dest}.partial`, opts);
     await rm(dest, { recursive: true, force: true });
-    await rename(staging, dest);
-    return { dir: dest, manifest, bytes: total };
+    await rename(`${dest}.partial`, dest);
+    return { dir: dest, ...r };
   }
 
   private async fetchWithResume(

@@ -204,7 +204,7 @@ describe('access control matrix (reliability)', () => {
     expect((await fs.readdir(t.server.layout.packagesDir)).sort()).toEqual(before);
   });
 
-  it('a site cannot tell whether a round of another study exists (same answer as an unknown round, no study id in it) (FAILS UNTIL FIXED in src/server/api/round-routes.ts)', async () => {
+  it('a site cannot tell whether a round of another study exists (same answer as an unknown round, no study id in it)', async () => {
     const foreignRound = roundOf[s2.id]!;
     const res = await t.api('GET', `/v1/rounds/${foreignRound}`, { key: a.apiKey });
     const unknown = await t.api('GET', '/v1/rounds/round-20000101-000000-abcdef', {

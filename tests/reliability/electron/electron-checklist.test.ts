@@ -204,7 +204,7 @@ describe('navigation, new windows and links (checklist 12-15): executed', () => 
     figures.behaviourChecks += 13;
   });
 
-  it('links to local names written with a trailing dot are not opened (FAILS UNTIL FIXED in src/main/security.ts)', () => {
+  it('links to local names written with a trailing dot are not opened', () => {
     // `localhost.`, `printer.local.` and `intranet.` are the same hosts as without the dot.
     for (const u of [
       'https://localhost./',
@@ -217,7 +217,7 @@ describe('navigation, new windows and links (checklist 12-15): executed', () => 
     figures.behaviourChecks += 5;
   });
 
-  it('the packaged app accepts only its own index.html as app URL, not any local file (FAILS UNTIL FIXED in src/main/security.ts + index.ts)', () => {
+  it('the packaged app accepts only its own index.html as app URL, not any local file', () => {
     const index = 'file:///opt/FGL/resources/app.asar/out/renderer/index.html';
     expect(isAppUrl(`${index}#/models`, index)).toBe(true);
     expect(isAppUrl('file:///home/user/Downloads/evil.html', index)).toBe(false);

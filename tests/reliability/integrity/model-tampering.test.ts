@@ -236,7 +236,7 @@ describe('tampered models are refused by the site (reliability)', () => {
     await expectRefused(s, 1, 'signature', pull(s));
   });
 
-  it('pulling the accepted version again from a tampered server keeps the verified copy and its verified status (FAILS UNTIL FIXED in src/site/client/pull-model.ts + site-client.ts)', async () => {
+  it('pulling the accepted version again from a tampered server keeps the verified copy and its verified status', async () => {
     const s = await scenario('Re-pull', 1);
     expect((await pull(s)).row.verified).toBe('verified');
     const v1 = path.join(s.modelsRoot, s.study.id, 'v1');
@@ -254,9 +254,7 @@ describe('tampered models are refused by the site (reliability)', () => {
     expect((err as ModelVerificationError).check).toBe('file_hash');
     figures.refusalsVerified++;
     figures.refusalChecks['file_hash (re-pull)'] = 1;
-    // FAILS UNTIL FIXED (src/site/client/pull-model.ts + site-client.ts downloadModel): the download
-    // replaces v1/ BEFORE verifying, so a bad re-pull deletes the good model and marks its row failed.
-    // Verify the staging folder first and swap it in only when it passes.
+    // pullModel verifies the staging folder first and swaps it in only when it passes.
     expect(await exists(v1), 'the verified v1 folder must survive a failed re-pull').toBe(true);
     expect(await fs.readFile(path.join(v1, 'group1-shard1of1.bin'))).toEqual(good);
     expect(s.ledger.models.byVersion(s.study.id, 1)?.verified).toBe('verified');
@@ -296,7 +294,7 @@ describe('tampered models are refused by the site (reliability)', () => {
     expect(s.ledger.models.latest(s.study.id, { verifiedOnly: true })?.version).toBe(2);
   });
 
-  it('a manifest signed with the server key whose file list leaves the folder (../x) is refused, writes nothing, and is recorded (FAILS UNTIL FIXED in src/site/client/pull-model.ts + site-client.ts)', async () => {
+  it('a manifest signed with the server key whose file list leaves the folder (../x) is refused, writes nothing, and is recorded', async () => {
     const s = await scenario('Path escape', 1);
     // Forged with the server's own signing key, read from its data dir (a compromised server host).
     const key = await ensureSigningKey(t.server.layout.signingKey);
@@ -330,9 +328,8 @@ describe('tampered models are refused by the site (reliability)', () => {
     expect(await exists(path.join(s.modelsRoot, s.study.id, 'v1'))).toBe(false);
     expect(await exists(path.join(s.modelsRoot, 'x'))).toBe(false);
     expect(await exists(path.join(siteRoot, 'x'))).toBe(false);
-    // FAILS UNTIL FIXED (src/site/client/site-client.ts downloadModel + pull-model.ts): the refusal is a
-    // ModelVerificationError ('manifest' as verifyModelFolder says for the same manifest, or 'path'),
-    // the empty v1.partial staging folder is removed and the ledger records the model as failed.
+    // The refusal is a ModelVerificationError ('manifest', as verifyModelFolder says for the same
+    // manifest, or 'path'); the staging folder is removed and the ledger records the model as failed.
     await expectRefused(s, 1, ['manifest', 'path'], Promise.reject(err));
   });
 
