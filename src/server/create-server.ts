@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { ensureAdminKey } from './auth/admin-key';
 import { ensureSigningKey, type ServerSigningKey } from './auth/server-signing-key';
@@ -8,6 +9,7 @@ import { enrollRoutes } from './api/enroll-routes';
 import { installErrorHandlers } from './api/error-handler';
 import { modelRoutes } from './api/model-routes';
 import { packageRoutes } from './api/package-routes';
+import { installRateLimit, RateLimitConfig, type RateLimitInput } from './api/rate-limit';
 import { callerResolver } from './api/resolve-caller';
 import { registerRoutes, type AnyRouteSpec } from './api/route-def';
 import { roundRoutes } from './api/round-routes';
@@ -19,6 +21,7 @@ import { createLogger, type LoggerOptions } from './logger';
 import { ServerConfig, type ServerConfigInput } from './server-config';
 import { dataLayout, type DataLayout } from './store/data-layout';
 import { type Clock, ServerStore } from './store/server-store';
+import { ensureServerTls, type ServerTls } from './tls/server-tls';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -29,6 +32,13 @@ export type CreateServerOptions = ServerConfigInput & {
   stages?: RoundStages | null;
   /** Injected time (tests: token expiry). */
   clock?: Clock;
+  /**
+   * Serve HTTPS with the server's own CA (created once in `dir`, default `<data>/tls`); sites pin
+   * the CA fingerprint at enrollment. `hostnames`: extra names/IPs the certificate must cover.
+   */
+  tls?: { dir?: string; hostnames?: string[] } | null;
+  /** Per-site and per-address request limits (api/rate-limit.ts); false turns them off. */
+  rateLimit?: RateLimitInput | false;
 };
 
 export type FglServer = {
@@ -36,6 +46,8 @@ export type FglServer = {
   store: ServerStore;
   layout: DataLayout;
   signingKey: ServerSigningKey;
+  /** The TLS material when serving HTTPS (its `caFingerprint` is what sites pin), else null. */
+  tls: ServerTls | null;
   runner: RoundRunner;
   logger: Logger;
   /** Listen, resume interrupted rounds; resolves to the base URL. */
@@ -82,6 +94,24 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     );
   // Leftovers of uploads or publishes interrupted by a crash: never referenced by a row.
   await cleanTemp(layout);
+  const tls = opts.tls
+    ? await ensureServerTls(opts.tls.dir ?? path.join(layout.root, 'tls'), {
+        host: config.host,
+        hostnames: opts.tls.hostnames ?? [],
+      })
+    : null;
+  if (tls && (tls.created.ca || tls.created.serverCert))
+    logger.info(
+      {
+        dir: tls.dir,
+        caFingerprint: tls.caFingerprint,
+        reason: tls.created.reason,
+        names: tls.subjectAltNames,
+      },
+      tls.created.ca
+        ? 'created TLS CA and server certificate'
+        : 'issued a new TLS server certificate',
+    );
 
   const store = ServerStore.open(layout.db, opts.clock);
   const runner = new RoundRunner({
@@ -91,17 +121,27 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     stages: opts.stages ?? null,
     logger,
   });
-  const app: FastifyInstance = Fastify({
+  const fastifyOptions = {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.maxJsonBytes,
     // Request ids in logs and 5xx messages; no client-supplied ids (they could carry anything).
-    requestIdHeader: false,
-  });
+    requestIdHeader: false as const,
+  };
+  // With TLS the raw server is an https.Server; routes and hooks only see fastify's request and
+  // reply, which are the same for both, so the instance is typed as the plain one.
+  const app: FastifyInstance = tls
+    ? (Fastify({
+        ...fastifyOptions,
+        https: { key: tls.keyPem, cert: tls.certChainPem, minVersion: 'TLSv1.2' },
+      }) as unknown as FastifyInstance)
+    : Fastify(fastifyOptions);
   // Package uploads arrive as a raw stream: intake reads it chunk by chunk with its own size limit.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) =>
     done(null, payload),
   );
   installErrorHandlers(app);
+  if (opts.rateLimit !== false)
+    installRateLimit(app, RateLimitConfig.parse(opts.rateLimit ?? {}), admin.sha256);
 
   const deps: ApiDeps = {
     store,
@@ -129,6 +169,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     store,
     layout,
     signingKey,
+    tls,
     runner,
     logger,
     get url() {
@@ -139,7 +180,12 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
       url = address;
       const resumed = runner.resumeRounds();
       logger.info(
-        { url, fingerprint: signingKey.fingerprint, resumedRounds: resumed.length },
+        {
+          url,
+          fingerprint: signingKey.fingerprint,
+          ...(tls ? { tlsCaFingerprint: tls.caFingerprint } : {}),
+          resumedRounds: resumed.length,
+        },
         'fgl server listening',
       );
       return url;

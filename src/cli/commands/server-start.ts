@@ -1,11 +1,35 @@
 import pino from 'pino';
-import { type Command, intOption, optionalString, requireString } from '../command';
+import {
+  type Command,
+  type CommandContext,
+  intOption,
+  optionalString,
+  requireString,
+  UsageError,
+} from '../command';
 import { displayFingerprint } from '../../server/auth/server-signing-key';
 import { createServer } from '../../server/create-server';
 import type { RoundStages } from '../../server/jobs/round-stages';
 import { createLogger } from '../../server/logger';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../server/server-config';
+import type { RateLimitInput } from '../../server/api/rate-limit';
 import { resolveServerModels } from './server-models';
+
+/** `--rate-limit off|N`: N sustained requests/s per site (bursts of 10 N); per address twice that. */
+function rateLimitOption(ctx: CommandContext): RateLimitInput | false | undefined {
+  const v = optionalString(ctx, 'rate-limit');
+  if (v === undefined) return undefined;
+  if (v === 'off') return false;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(
+      `--rate-limit must be "off" or requests per second per site (> 0), got ${v}`,
+    );
+  return {
+    perSite: { perSecond: n, burst: Math.ceil(10 * n) },
+    perIp: { perSecond: 2 * n, burst: Math.ceil(20 * n) },
+  };
+}
 
 /** Builds the synthesis/training stages for a models folder; null until the pipeline is wired. */
 export type StagesFactory = (o: {
@@ -26,8 +50,20 @@ Starts the server on a data directory. On first start it creates:
 Give sites the server key fingerprint (printed below) out of band together with their enrollment
 token; they compare it before pinning the key.
 
-Binds 127.0.0.1 by default. To serve other machines put it behind a TLS-terminating reverse proxy
-(sites send API keys in headers). Ctrl-C / SIGTERM stop it cleanly; running rounds resume on the
+Binds 127.0.0.1 by default. To serve other machines use --tls, or a TLS-terminating reverse
+proxy (sites send API keys in headers; they refuse plain http except on loopback).
+
+--tls serves HTTPS with the server's own CA. On first use it creates, in <data>/tls/ (or --tls-dir):
+  ca.key, ca.crt          a private CA (EC P-256, 20 years; key mode 0600)
+  server.key, server.crt  a server certificate signed by it for --host, localhost, 127.0.0.1,
+                          ::1 and every --tls-hostname (re-issued automatically when it nears
+                          expiry or a name is added; the CA stays, so sites keep their pin)
+Certificates are made with the system \`openssl\` command. Give sites the TLS CA fingerprint
+(printed below) together with the key fingerprint and their token; they pin it at enrollment
+and afterwards trust only that CA for this server.
+
+Requests are rate-limited per site API key and per client address (429 + Retry-After; the site
+client waits and retries). Ctrl-C / SIGTERM stop it cleanly; running rounds resume on the
 next start. The API is described at /v1/openapi.json.`,
     options: {
       'data-dir': {
@@ -52,6 +88,23 @@ next start. The API is described at /v1/openapi.json.`,
         value: 'tiny|DIR',
         description: 'models for synthesis and training (tiny = generated test models)',
       },
+      tls: { type: 'boolean', description: "serve HTTPS with the server's own CA (see above)" },
+      'tls-dir': {
+        type: 'string',
+        value: 'DIR',
+        description: 'where the CA and server certificate live (default <data>/tls)',
+      },
+      'tls-hostname': {
+        type: 'string',
+        value: 'NAME',
+        multiple: true,
+        description: 'an extra DNS name or IP sites use to reach the server (repeatable)',
+      },
+      'rate-limit': {
+        type: 'string',
+        value: 'off|N',
+        description: 'requests/s per site key (bursts of 10 N; per address 2 N); default 30',
+      },
       'max-package-mb': {
         type: 'string',
         value: 'MB',
@@ -62,6 +115,7 @@ next start. The API is described at /v1/openapi.json.`,
     examples: [
       'fgl server start --data-dir ./server-data',
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --port 8787 --models /srv/models',
+      'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --tls --tls-hostname fgl.example.org',
     ],
     async run(ctx) {
       const dataDir = requireString(ctx, 'data-dir');
@@ -70,6 +124,11 @@ next start. The API is described at /v1/openapi.json.`,
       const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null });
       // Logs go to stderr so stdout carries only the result (--json stays parseable).
       const logger = createLogger({ destination: pino.destination(2) });
+      const tlsDir = optionalString(ctx, 'tls-dir');
+      const hostnames = ([] as unknown[]).concat(ctx.values['tls-hostname'] ?? []).map(String);
+      if (!ctx.values.tls && (tlsDir !== undefined || hostnames.length > 0))
+        throw new UsageError('--tls-dir and --tls-hostname only apply with --tls');
+      const rateLimit = rateLimitOption(ctx);
       const server = await createServer({
         dataDir,
         host: optionalString(ctx, 'host') ?? DEFAULT_HOST,
@@ -77,15 +136,20 @@ next start. The API is described at /v1/openapi.json.`,
         limits: { maxPackageBytes: intOption(ctx, 'max-package-mb', 256, 1) * 1024 * 1024 },
         logger,
         stages,
+        ...(ctx.values.tls ? { tls: { ...(tlsDir ? { dir: tlsDir } : {}), hostnames } } : {}),
+        ...(rateLimit !== undefined ? { rateLimit } : {}),
       });
       const url = await server.start();
       const fp = server.signingKey.fingerprint;
+      const tls = server.tls;
       ctx.out.result(
         {
           url,
           dataDir: server.layout.root,
           adminKeyFile: server.layout.adminKey,
           serverKeyFingerprint: fp,
+          tlsCaFingerprint: tls?.caFingerprint ?? null,
+          tlsNames: tls?.subjectAltNames ?? null,
           models: models?.dir ?? null,
           stagesWired: stages !== null,
         },
@@ -95,6 +159,14 @@ next start. The API is described at /v1/openapi.json.`,
             `  data dir         ${server.layout.root}`,
             `  admin key        ${server.layout.adminKey} (keep it secret)`,
             `  key fingerprint  ${displayFingerprint(fp)}`,
+            ...(tls
+              ? [
+                  `  TLS CA           ${displayFingerprint(tls.caFingerprint)}  (sites pin it: --expect-ca-fingerprint)`,
+                  `  TLS names        ${tls.subjectAltNames.join(', ')}`,
+                ]
+              : [
+                  '  TLS              off (plain http: loopback only, or behind a TLS reverse proxy)',
+                ]),
             `  models           ${models ? `${models.dir}${models.tiny ? ' (tiny: plumbing only, never accuracy)' : ''}` : 'none given'}`,
             `  rounds           ${stages ? 'synthesis and training wired' : 'can be opened, but synthesis/training are not wired in this build'}`,
             '  API              ' + url + '/v1/openapi.json',

@@ -2,6 +2,7 @@ import type { Ledger } from '../ledger/ledger';
 import { checkServerUrl, SiteClient } from './site-client';
 import { caPinForEnrollment, type CaPinOptions } from './tls-pinning';
 import { publicKeyFingerprint } from './verify-model';
+import { plainVault, type SiteKeyVault } from './site-key-vault';
 
 export type EnrollResult = {
   siteId: string;
@@ -29,7 +30,7 @@ export async function enrollSite(
   ledger: Ledger,
   serverUrl: string,
   token: string,
-  opts: { expectFingerprint?: string } & CaPinOptions = {},
+  opts: { expectFingerprint?: string; vault?: SiteKeyVault } & CaPinOptions = {},
 ): Promise<EnrollResult> {
   const tlsPin = await caPinForEnrollment(checkServerUrl(serverUrl), opts);
   const res = await SiteClient.enroll(serverUrl, token, undefined, tlsPin);
@@ -50,7 +51,7 @@ export async function enrollSite(
         serverUrl: url,
         studyId,
         siteId: res.siteId,
-        apiKey: Buffer.from(apiKey, 'utf8'),
+        apiKey: (opts.vault ?? plainVault).seal(apiKey),
         serverPublicKey: res.serverPublicKey,
         serverKeyFingerprint: fingerprint,
         tlsCaPem: tlsPin?.caPem ?? null,
@@ -61,11 +62,11 @@ export async function enrollSite(
 }
 
 /** The client for a study this site is enrolled in. */
-export function clientForStudy(ledger: Ledger, studyId: string): { client: SiteClient; enrollment: ReturnType<Ledger['enrollments']['list']>[number] } {
+export function clientForStudy(ledger: Ledger, studyId: string, vault: SiteKeyVault = plainVault): { client: SiteClient; enrollment: ReturnType<Ledger['enrollments']['list']>[number] } {
   const enrollment = ledger.enrollments.list().find((e) => e.studyId === studyId);
   if (!enrollment)
     throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.`), { hint: 'Enroll with the token from the study coordinator: fgl site enroll --server URL --token T' });
   // The TLS CA pinned at enrollment (if any) is the only CA this client will trust for the server.
   const tlsPin = enrollment.tlsCaPem && enrollment.tlsCaFingerprint ? { caPem: enrollment.tlsCaPem, caFingerprint: enrollment.tlsCaFingerprint } : null;
-  return { client: new SiteClient(enrollment.serverUrl, Buffer.from(enrollment.apiKey).toString('utf8'), undefined, tlsPin), enrollment };
+  return { client: new SiteClient(enrollment.serverUrl, vault.unseal(enrollment.apiKey), undefined, tlsPin), enrollment };
 }

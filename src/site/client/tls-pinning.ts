@@ -72,7 +72,9 @@ export function pinnedHttpsAgent(pin: TlsPin): https.Agent {
     checkServerIdentity(host, cert) {
       const err = tls.checkServerIdentity(host, cert);
       if (err) return err;
-      if (!peerChain(cert).some((c) => c.fingerprint256.replace(/:/g, '').toLowerCase() === expected))
+      if (
+        !peerChain(cert).some((c) => c.fingerprint256.replace(/:/g, '').toLowerCase() === expected)
+      )
         return Object.assign(
           new Error(
             `the server's certificate does not chain to the TLS CA pinned at enrollment (${groups(expected)})`,
@@ -109,7 +111,11 @@ export function inspectServerCertificate(
       reject(e);
     };
     socket.setTimeout(timeoutMs, () =>
-      fail(new Error(`No TLS answer from ${url.host} within ${timeoutMs / 1000} s; check the server URL and port.`)),
+      fail(
+        new Error(
+          `No TLS answer from ${url.host} within ${timeoutMs / 1000} s; check the server URL and port.`,
+        ),
+      ),
     );
     socket.once('error', (e: NodeJS.ErrnoException) =>
       fail(
@@ -122,7 +128,9 @@ export function inspectServerCertificate(
       ),
     );
     socket.once('secureConnect', () => {
-      const presented = peerChain(socket.getPeerCertificate(true)).map((c) => new X509Certificate(c.raw));
+      const presented = peerChain(socket.getPeerCertificate(true)).map(
+        (c) => new X509Certificate(c.raw),
+      );
       const authorized = socket.authorized;
       const authError = socket.authorizationError ? String(socket.authorizationError) : null;
       socket.end();
@@ -146,7 +154,9 @@ function checkPresentedChain(
   if (!leaf || !root) throw new Error('The server presented no TLS certificate.');
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey))
-      throw new Error(`The server's certificate chain is broken at "${chain[i]!.subject}": refusing to pin it.`);
+      throw new Error(
+        `The server's certificate chain is broken at "${chain[i]!.subject}": refusing to pin it.`,
+      );
   }
   if (!root.checkIssued(root) || !root.verify(root.publicKey))
     throw Object.assign(
@@ -158,8 +168,12 @@ function checkPresentedChain(
   const named = isIP(host) !== 0 ? leaf.checkIP(host) : leaf.checkHost(host);
   if (named === undefined)
     throw Object.assign(
-      new Error(`The server's certificate is not valid for "${host}" (it names: ${leaf.subjectAltName ?? leaf.subject}).`),
-      { hint: 'Use a server address the certificate names, or restart the server with --tls-hostname for this name.' },
+      new Error(
+        `The server's certificate is not valid for "${host}" (it names: ${leaf.subjectAltName ?? leaf.subject}).`,
+      ),
+      {
+        hint: 'Use a server address the certificate names, or restart the server with --tls-hostname for this name.',
+      },
     );
   return {
     caPem: root.toString(),
@@ -208,7 +222,8 @@ export async function caPinForEnrollment(url: URL, opts: CaPinOptions): Promise<
     return pin;
   }
   if (opts.confirmCa) {
-    if (await opts.confirmCa({ fingerprint: info.caFingerprint, subject: info.caSubject })) return pin;
+    if (await opts.confirmCa({ fingerprint: info.caFingerprint, subject: info.caSubject }))
+      return pin;
     throw new Error('Enrollment cancelled: the server TLS CA was not confirmed.');
   }
   if (info.trustedBySystem) return null;
@@ -245,7 +260,11 @@ const TLS_VERIFY_CODES = new Set([
 const NOT_TLS = /wrong version number|packet length too long|http request/i;
 
 function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && depth < 4;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && TLS_VERIFY_CODES.has(code)) return code;
     if (code === 'EPROTO' && NOT_TLS.test(String((e as { message?: unknown }).message)))
