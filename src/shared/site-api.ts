@@ -123,7 +123,19 @@ const ok = z.object({ ok: z.literal(true) });
 export const siteApi = {
   'settings.get': { req: none, res: Settings },
   'settings.update': { req: Settings.pick({ device: true, offline: true, modelsDir: true }).partial().strict(), res: Settings },
-  'connect.enroll': { req: z.object({ serverUrl: z.string().min(1).max(2000), token: z.string().min(8).max(500) }).strict(), res: z.object({ serverKeyFingerprint: z.string(), siteId: z.string(), studies: z.array(z.string()) }) },
+  'connect.enroll': {
+    req: z
+      .object({
+        serverUrl: z.string().min(1).max(2000),
+        token: z.string().min(8).max(500),
+        /** Given by the coordinator with the token: refuse on mismatch. */
+        expectFingerprint: z.string().max(200).optional(),
+        /** For https servers with their own CA (`fgl server start --tls`). */
+        expectCaFingerprint: z.string().max(200).optional(),
+      })
+      .strict(),
+    res: z.object({ serverKeyFingerprint: z.string(), siteId: z.string(), studies: z.array(z.string()), tlsCaFingerprint: z.string().nullable() }),
+  },
   'studies.list': { req: none, res: z.object({ studies: z.array(StudySummary) }) },
   'datasets.pickFolder': { req: none, res: z.object({ path: z.string().nullable() }) },
   'datasets.scan': { req: z.object({ dir: z.string().min(1).max(4096), k: z.number().int().min(1).optional() }).strict(), res: ScanSummary },

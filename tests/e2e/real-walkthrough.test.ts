@@ -89,7 +89,7 @@ describe('site UI in Chromium against the real site backend and a real server (t
     await page.getByLabel('Server URL').fill(s().serverUrl);
     await page.getByLabel('Enrollment token').fill(s().token);
     // The fingerprint as the coordinator reads it over the phone.
-    await page.getByLabel(/Fingerprint from your coordinator/).fill(grouped(s().fingerprint));
+    await page.getByLabel(/fingerprint from your coordinator/i).fill(grouped(s().fingerprint));
     await page.getByRole('button', { name: 'Connect and enroll' }).click();
     await page.getByTestId('fingerprint').waitFor();
     expect(await text('fingerprint')).toBe(grouped(s().fingerprint));
@@ -266,7 +266,7 @@ describe('site UI in Chromium against the real site backend and a real server (t
     await page.getByRole('button', { name: 'Download latest version' }).click();
     await page
       .getByRole('status')
-      .filter({ hasText: /^Version 1: verified$/ })
+      .filter({ hasText: /^Version 1: signature by the pinned key verified; every file checked by sha256/ })
       .waitFor({ timeout: 30_000 });
     await table.getByRole('row', { name: /v1/ }).getByText('✓ signature verified').waitFor();
     const local = s().site.ledger.models.byVersion(s().study.id, 1);

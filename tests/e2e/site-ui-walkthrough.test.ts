@@ -95,7 +95,7 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
 
     await page.getByLabel('Enrollment token').fill(FIXTURE.enrollToken);
     await page
-      .getByLabel(/Fingerprint from your coordinator/)
+      .getByLabel(/fingerprint from your coordinator/i)
       .fill(FIXTURE.fingerprint.toUpperCase().match(/.{2}/g)!.join(':'));
     await page.getByRole('button', { name: 'Connect and enroll' }).click();
     await page.getByTestId('fingerprint').waitFor();

@@ -281,6 +281,7 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
         serverKeyFingerprint: FIXTURE.fingerprint,
         siteId: FIXTURE.siteId,
         studies: [FIXTURE.study.id],
+        tlsCaFingerprint: null,
       };
     },
     async 'studies.list'() {

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { type Command, intOption, requireString, UsageError } from '../command';
 import { DEFAULT_TOKEN_TTL_SEC, issueEnrollmentToken } from '../../server/auth/enrollment';
 import { displayFingerprint, ensureSigningKey } from '../../server/auth/server-signing-key';
+import { readServerTlsCa } from '../../server/tls/server-tls';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
 
@@ -41,8 +43,10 @@ expires after --ttl seconds (default 24 h) and works once.`,
           'List studies with GET /v1/studies, or create one with `fgl server study create`.',
         );
       const { token, expiresAt } = issueEnrollmentToken(store, { studyId, siteName, ttlSec });
+      // With `fgl server start --tls`, sites also pin the server's own TLS CA.
+      const tls = await readServerTlsCa(path.join(layout.root, 'tls'));
       ctx.out.result(
-        { token, studyId, siteName, expiresAt, serverKeyFingerprint: key.fingerprint },
+        { token, studyId, siteName, expiresAt, serverKeyFingerprint: key.fingerprint, tlsCaFingerprint: tls?.caFingerprint ?? null },
         () =>
           [
             `Enrollment token for "${siteName}" in study ${studyId} (one use, expires ${expiresAt}):`,
@@ -50,7 +54,8 @@ expires after --ttl seconds (default 24 h) and works once.`,
             `  ${token}`,
             '',
             `Server key fingerprint: ${displayFingerprint(key.fingerprint)}`,
-            'Give both to the site over a trusted channel; this token is not shown again.',
+            ...(tls ? [`TLS CA fingerprint:     ${displayFingerprint(tls.caFingerprint)}  (fgl site enroll --expect-ca-fingerprint)`] : []),
+            'Give them to the site over a trusted channel; this token is not shown again.',
           ].join('\n'),
       );
     } finally {

@@ -33,21 +33,27 @@ in the site ledger under $FGL_HOME) and pins the server's Ed25519 public key: ev
 site downloads later must be signed by exactly that key.
 
 Compare the printed fingerprint with the one the coordinator gave you (or pass it with
---expect-fingerprint so a mismatch stops enrollment). Plain http:// is refused except on
-loopback.`,
+--expect-fingerprint so a mismatch stops enrollment). A server on https with its own CA
+(\`fgl server start --tls\`) also needs --expect-ca-fingerprint: that CA is then the only one
+trusted for this server. Plain http:// is refused except on loopback.`,
   options: {
     server: { type: 'string', value: 'URL', description: 'server address, e.g. https://fgl.example.org:8787' },
     token: { type: 'string', value: 'T', description: 'one-time enrollment token (expires; single use)' },
     'expect-fingerprint': { type: 'string', value: 'HEX', description: 'server key fingerprint given out-of-band; refuse on mismatch' },
+    'expect-ca-fingerprint': { type: 'string', value: 'HEX', description: "the server's TLS CA fingerprint (https with its own CA); pinned for every later request" },
   },
   examples: ['fgl site enroll --server https://fgl.example.org:8787 --token 3q2-…'],
   async run(ctx) {
     const expect = optionalString(ctx, 'expect-fingerprint');
-    const res = await withLedger((ledger) => enrollSite(ledger, requireString(ctx, 'server'), requireString(ctx, 'token'), expect ? { expectFingerprint: expect } : {}));
+    const expectCa = optionalString(ctx, 'expect-ca-fingerprint');
+    const res = await withLedger((ledger) =>
+      enrollSite(ledger, requireString(ctx, 'server'), requireString(ctx, 'token'), { ...(expect ? { expectFingerprint: expect } : {}), ...(expectCa ? { expectCaFingerprint: expectCa } : {}) }),
+    );
     ctx.out.result(res, () =>
       [
         `Enrolled as site ${res.siteId} at ${res.serverUrl} for ${res.studies.join(', ')}.`,
         `Server key fingerprint (pinned): ${displayFingerprint(res.serverKeyFingerprint)}`,
+        ...(res.tlsCaFingerprint ? [`TLS CA fingerprint (pinned):     ${displayFingerprint(res.tlsCaFingerprint)}`] : []),
         'Check it against the fingerprint the study coordinator gave you.',
       ].join('\n'),
     );

@@ -11,12 +11,19 @@ export function ConnectScreen() {
   const [serverUrl, setServerUrl] = useState(settings?.serverUrl ?? '');
   const [token, setToken] = useState('');
   const [expected, setExpected] = useState('');
+  const [expectedCa, setExpectedCa] = useState('');
   const enroll = useCall<SiteResponse<'connect.enroll'>>();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await enroll.run(() =>
-      client.call('connect.enroll', { serverUrl: serverUrl.trim(), token: token.trim() }),
+      client.call('connect.enroll', {
+        serverUrl: serverUrl.trim(),
+        token: token.trim(),
+        // Checked by the backend before anything is pinned: a mismatch stores nothing.
+        ...(expected.trim() ? { expectFingerprint: expected.trim() } : {}),
+        ...(expectedCa.trim() ? { expectCaFingerprint: expectedCa.trim() } : {}),
+      }),
     );
     if (r) {
       setToken('');
@@ -55,7 +62,7 @@ export function ConnectScreen() {
         </section>
       )}
       <form className="card form" onSubmit={(e) => void submit(e)} aria-labelledby="enroll-h">
-        <h2 id="enroll-h">{settings?.serverUrl ? 'Enroll again' : 'Enroll this site'}</h2>
+        <h2 id="enroll-h">{settings?.serverUrl ? 'Enroll in another study or server' : 'Enroll this site'}</h2>
         <label htmlFor="server-url">Server URL</label>
         <input
           id="server-url"
@@ -81,7 +88,8 @@ export function ConnectScreen() {
           Single use; it expires. Not stored.
         </p>
         <label htmlFor="expected-fp">
-          Fingerprint from your coordinator (optional, to compare)
+          Server key fingerprint from your coordinator (recommended: enrollment stops on a
+          mismatch)
         </label>
         <input
           id="expected-fp"
@@ -91,6 +99,18 @@ export function ConnectScreen() {
           autoComplete="off"
           spellCheck={false}
           placeholder="ab12 cd34 …"
+        />
+        <label htmlFor="expected-ca-fp">
+          TLS CA fingerprint (only for https servers with their own certificate authority)
+        </label>
+        <input
+          id="expected-ca-fp"
+          type="text"
+          value={expectedCa}
+          onChange={(e) => setExpectedCa(e.target.value)}
+          autoComplete="off"
+          spellCheck={false}
+          placeholder="ef56 7890 …"
         />
         <div className="actions">
           <button type="submit" className="primary" disabled={enroll.pending}>

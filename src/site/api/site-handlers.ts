@@ -135,8 +135,13 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       return currentSettings();
     },
     async 'connect.enroll'(req) {
-      const r = await enrollSite(ledger, req.serverUrl, req.token, { vault });
-      return { serverKeyFingerprint: r.serverKeyFingerprint, siteId: r.siteId, studies: r.studies };
+      // The fingerprints typed from the coordinator's message are checked before anything is stored.
+      const r = await enrollSite(ledger, req.serverUrl, req.token, {
+        vault,
+        ...(req.expectFingerprint ? { expectFingerprint: req.expectFingerprint } : {}),
+        ...(req.expectCaFingerprint ? { expectCaFingerprint: req.expectCaFingerprint } : {}),
+      });
+      return { serverKeyFingerprint: r.serverKeyFingerprint, siteId: r.siteId, studies: r.studies, tlsCaFingerprint: r.tlsCaFingerprint };
     },
     async 'studies.list'() {
       const ids = [...new Set(ledger.enrollments.list().map((e) => e.studyId))];
