@@ -1,4 +1,5 @@
 import type { Command } from '../command';
+import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
@@ -34,4 +35,5 @@ export const commands: readonly Command[] = [
   makeServerRoundRunCommand(diffusionStagesFactory),
   modelsMakeTinyCommand,
   sampleDataCommand,
+  benchCommand,
 ];
