@@ -164,3 +164,33 @@ export type ModelVersion = z.infer<typeof ModelVersion>;
 export const ModelVersionList = z.object({ models: z.array(ModelVersion) });
 export const StudyList = z.object({ studies: z.array(StudySummary) });
 export const PackageList = z.object({ packages: z.array(PackageRecord) });
+
+const Ratio = z.number().min(0).max(1);
+
+/**
+ * Aggregate evaluation metrics a site may share, only on explicit opt-in: no confusion matrix,
+ * no calibration bins, nothing per image (`.strict()` refuses any extra field).
+ */
+export const SharedMetrics = z
+  .object({
+    samples: z.number().int().nonnegative(),
+    accuracy: Ratio,
+    balancedAccuracy: Ratio,
+    macroF1: Ratio,
+    macroAuroc: Ratio.nullable(),
+    ece: Ratio,
+    perClass: z
+      .array(z.object({ name: z.string().max(100), precision: Ratio, recall: Ratio, f1: Ratio, support: z.number().int().nonnegative() }).strict())
+      .max(1000),
+  })
+  .strict();
+export type SharedMetrics = z.infer<typeof SharedMetrics>;
+
+export const SharedMetricsRecord = z.object({
+  studyId: StudyId,
+  version: z.number().int().positive(),
+  siteId: SiteId,
+  metrics: SharedMetrics,
+  receivedAt: IsoTime,
+});
+export const SharedMetricsList = z.object({ evaluations: z.array(SharedMetricsRecord) });

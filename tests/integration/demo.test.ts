@@ -18,7 +18,7 @@ let result: DemoResult;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'fgl-demo-test-'));
   const tiny = await getTinyModels();
-  result = await runDemo({ sites: 3, beta: 0.5, classes: 4, perClass: 20, seed: 3, modelsDir: tiny.root, device: 'cpu', workDir: work, say: () => {} });
+  result = await runDemo({ sites: 3, beta: 0.5, classes: 4, perClass: 20, seed: 3, modelsDir: tiny.root, device: 'cpu', workDir: work, say: () => {}, shareMetrics: true });
 }, 300_000);
 afterAll(() => rm(work, { recursive: true, force: true }));
 
@@ -86,5 +86,21 @@ describe('npm run demo (tiny models, in process)', () => {
     expect(table).toMatch(/synthesizing \d+\.\d s/);
     expect(table).toContain('FedAvg round of ResNet-18');
     expect(result.bytes.fedAvgResNet18PerRound).toBe(11_689_512 * 4 * 2 * 3);
+  });
+
+  it('opt-in aggregate metrics reached the server, one report per site and nothing per image', async () => {
+    const { ServerStore } = await import('../../src/server/store/server-store');
+    const store = ServerStore.open(join(work, 'server', 'server.db'));
+    try {
+      const evals = store.listModelEvaluations(result.studyId);
+      expect(evals.map((e) => e.siteId).sort()).toEqual(result.sites.map((s) => s.siteId).sort());
+      for (const e of evals) {
+        const m = e.metrics as Record<string, unknown>;
+        expect(Object.keys(m).sort()).toEqual(['accuracy', 'balancedAccuracy', 'ece', 'macroAuroc', 'macroF1', 'perClass', 'samples']);
+        expect(m.samples).toBe(result.sites.find((s) => s.siteId === e.siteId)!.images);
+      }
+    } finally {
+      store.close();
+    }
   });
 });

@@ -47,6 +47,7 @@ FGL_ALLOW_NETWORK=1); without them it falls back to tiny models and says so.`,
     seed: { type: 'string', value: 'S', default: '7', description: 'random seed for data and synthesis' },
     device: { type: 'string', value: 'DEV', default: 'auto', description: 'auto | cpu | cuda | dml | coreml' },
     'work-dir': { type: 'string', value: 'DIR', description: 'keep everything (server data, site ledgers, reports) here' },
+    'share-metrics': { type: 'boolean', description: 'sites opt in to send aggregate evaluation metrics to the server' },
   },
   examples: ['npm run demo', 'fgl demo --sites 5 --beta 0.1 --models tiny --json', 'fgl demo --models ./models --work-dir ./demo-run'],
   async run(ctx) {
@@ -67,6 +68,7 @@ FGL_ALLOW_NETWORK=1); without them it falls back to tiny models and says so.`,
       ...(workDir ? { workDir } : {}),
       signal: ctx.signal,
       say,
+      shareMetrics: Boolean(ctx.values['share-metrics']),
     });
     ctx.out.result({ ...result, banner: models.banner }, () => demoTable(result));
   },

@@ -9,6 +9,8 @@ import { DEVICE_CHOICES, type DeviceChoice } from '../../core/ort/execution-devi
 import { MANIFEST_FILE } from '../../shared/model-manifest';
 import { publicKeyFingerprint } from '../../site/client/verify-model';
 import { compareEvaluations } from '../../site/evaluate/compare-evaluations';
+import { aggregateMetricsForServer } from '../../site/evaluate/aggregate-metrics-for-server';
+import { clientForStudy } from '../../site/client/enroll-site';
 import { evaluateModel, evaluationNotes, type EvaluateModelResult, type ModelTrust } from '../../site/evaluate/evaluate-model';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
@@ -103,6 +105,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
     'trust-key': { type: 'string', value: 'FILE.pem', description: "the server's Ed25519 public key, when this site is not enrolled in the study" },
     'trust-fingerprint': { type: 'string', value: 'HEX', description: 'sha256 fingerprint of that key, obtained out of band' },
     'batch-size': { type: 'string', value: 'N', default: '32', description: 'images per model call' },
+    'share-metrics': { type: 'boolean', description: 'opt in: send the aggregate metrics (never per-image results) to the study server' },
   },
   examples: [
     'fgl site evaluate --data ./test-images --model 3 --study chest-xray',
@@ -183,6 +186,13 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
         await writeFile(comparePath, compare);
       }
       if (result.record.info.tinyModels) ctx.out.warn('tiny test models were used: these numbers prove the plumbing, not accuracy.');
+      // Nothing leaves without the operator's explicit flag, and then only aggregates.
+      let shared: { receivedAt: string } | null = null;
+      if (ctx.values['share-metrics']) {
+        const { client } = clientForStudy(ledger, result.manifest.studyId);
+        shared = await client.shareMetrics(result.manifest.studyId, result.manifest.version, aggregateMetricsForServer(result.metrics), ctx.signal);
+        ctx.out.info(`Shared aggregate metrics with the server (${shared.receivedAt}); no per-image result was sent.`);
+      }
       ctx.out.result(
         {
           evaluationId: result.evaluationId,
@@ -197,6 +207,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
           metrics: result.metrics,
           reportPaths: result.reportPaths,
           ...(compare ? { compare: { against: Number(compareId), markdown: compare, path: comparePath } } : {}),
+          sharedWithServer: shared,
         },
         () => humanResult(result, compare),
       );

@@ -14,6 +14,7 @@ import { uploadPackage } from '../../site/client/upload-package';
 import { pullModel } from '../../site/client/pull-model';
 import { preparePackage } from '../../site/prepare/prepare-package';
 import { evaluateModel } from '../../site/evaluate/evaluate-model';
+import { aggregateMetricsForServer } from '../../site/evaluate/aggregate-metrics-for-server';
 import { makeSampleData } from '../sample-data/make-sample-data';
 import { buildStudyManifest } from '../study/build-study';
 import { describeModelsFolder } from '../study/models-folder';
@@ -32,6 +33,8 @@ export type DemoOptions = {
   signal?: AbortSignal;
   /** One human line per step (stderr). */
   say: (line: string) => void;
+  /** Sites opt in to send their aggregate metrics to the server (off unless asked). */
+  shareMetrics?: boolean;
 };
 
 export type DemoSiteResult = {
@@ -182,6 +185,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         ...(o.signal ? { signal: o.signal } : {}),
       });
       o.say(`[${s.site}] model v${modelVersion} verified; accuracy ${(ev.metrics.accuracy * 100).toFixed(1)}% on ${ev.metrics.samples} local images`);
+      if (o.shareMetrics) await clientForStudy(s.ledger, studyId).client.shareMetrics(studyId, modelVersion, aggregateMetricsForServer(ev.metrics));
       const { ledger: _l, home: _h, dataDir: _d, ...rest } = s;
       results.push({ ...rest, modelVerified: pulled.row.verified === 'verified', evaluatedImages: ev.metrics.samples, accuracy: ev.metrics.accuracy, balancedAccuracy: ev.metrics.balancedAccuracy, reportMarkdown: ev.reportPaths.markdown });
     }

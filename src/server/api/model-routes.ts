@@ -10,7 +10,7 @@ import {
 import type { StoredModel } from '../store/server-store';
 import type { ApiDeps } from './api-deps';
 import { studyForCaller } from './api-deps';
-import { ModelVersionList, StudyId } from '../../shared/server-api';
+import { ModelVersionList, SharedMetrics, SharedMetricsList, SharedMetricsRecord, StudyId } from '../../shared/server-api';
 import { notFound } from './http-error';
 import { sendFileWithRanges } from './send-file';
 import { type AnyRouteSpec, type Caller, defineRoute } from './route-def';
@@ -35,6 +35,38 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
     return m;
   };
   return [
+    defineRoute({
+      method: 'PUT',
+      url: '/v1/studies/:studyId/models/:version/evaluation',
+      tag: 'models',
+      summary: "A site's opt-in aggregate metrics for a model version",
+      description:
+        'Sites send this only when their operator opts in. Aggregates only (accuracy, balanced accuracy, macro F1/AUROC, ECE, per-class P/R/F1 and support); any other field is refused. A new report from the same site replaces its previous one.',
+      auth: 'site',
+      params: VersionParams,
+      body: SharedMetrics,
+      responses: { 200: { description: 'Stored', schema: SharedMetricsRecord } },
+      handler: async ({ params, body, caller }) => {
+        const m = modelFor(caller, params.studyId, params.version);
+        const siteId = (caller as { siteId: string }).siteId;
+        const { receivedAt } = deps.store.putModelEvaluation(m.studyId, m.version, siteId, body);
+        return { studyId: m.studyId, version: m.version, siteId, metrics: body, receivedAt };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/studies/:studyId/evaluations',
+      tag: 'models',
+      summary: 'Shared evaluation metrics: all sites for the admin, its own for a site',
+      auth: 'any',
+      params: z.object({ studyId: StudyId }),
+      responses: { 200: { description: 'Shared metrics, by version and site', schema: SharedMetricsList } },
+      handler: async ({ params, caller }) => {
+        const study = studyForCaller(deps, caller, params.studyId);
+        const evaluations = deps.store.listModelEvaluations(study.id, caller.kind === 'site' ? caller.siteId : undefined);
+        return { evaluations };
+      },
+    }),
     defineRoute({
       method: 'GET',
       url: '/v1/studies/:studyId/models',

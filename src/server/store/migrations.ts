@@ -90,6 +90,18 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (study_id, version)
   );
   `,
+  // 2: aggregate evaluation metrics that sites opted in to share (never per-image results)
+  `
+  CREATE TABLE model_evaluations (
+    study_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    metrics TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (study_id, version, site_id),
+    FOREIGN KEY (study_id, version) REFERENCES models(study_id, version)
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

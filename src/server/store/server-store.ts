@@ -591,4 +591,25 @@ export class ServerStore {
       .get(studyId, version) as ModelRow | undefined;
     return r && toModel(this.root, r);
   }
+
+  /** A site's opt-in aggregate metrics for a model version; a new report replaces its last one. */
+  putModelEvaluation(studyId: string, version: number, siteId: string, metrics: unknown): { receivedAt: string } {
+    const receivedAt = this.now();
+    this.db
+      .prepare(
+        `INSERT INTO model_evaluations (study_id, version, site_id, metrics, received_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (study_id, version, site_id) DO UPDATE SET metrics = excluded.metrics, received_at = excluded.received_at`,
+      )
+      .run(studyId, version, siteId, JSON.stringify(metrics), receivedAt);
+    return { receivedAt };
+  }
+
+  listModelEvaluations(studyId: string, siteId?: string): { studyId: string; version: number; siteId: string; metrics: unknown; receivedAt: string }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT study_id, version, site_id, metrics, received_at FROM model_evaluations WHERE study_id = ? ${siteId ? 'AND site_id = ?' : ''} ORDER BY version, site_id`,
+      )
+      .all(...(siteId ? [studyId, siteId] : [studyId])) as { study_id: string; version: number; site_id: string; metrics: string; received_at: string }[];
+    return rows.map((r) => ({ studyId: r.study_id, version: r.version, siteId: r.site_id, metrics: JSON.parse(r.metrics) as unknown, receivedAt: r.received_at }));
+  }
 }

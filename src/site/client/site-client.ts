@@ -9,7 +9,7 @@ import { ApiError } from '../../shared/api-error';
 import { ModelVerificationError } from './verify-model';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
-import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, StudyList } from '../../shared/server-api';
+import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
@@ -165,6 +165,12 @@ export class SiteClient {
 
   latestRound(studyId: string, signal?: AbortSignal): Promise<z.infer<typeof RoundStatus>> {
     return this.get(`studies/${encodeURIComponent(studyId)}/rounds/latest`, RoundStatus, signal);
+  }
+
+  /** Send aggregate metrics for a model version; callers do this only on the operator's explicit opt-in. */
+  async shareMetrics(studyId: string, version: number, metrics: SharedMetrics, signal?: AbortSignal) {
+    const res = await this.withRetry(() => this.http.put(`studies/${encodeURIComponent(studyId)}/models/${version}/evaluation`, metrics, { signal }), signal);
+    return SharedMetricsRecord.parse(res.data);
   }
 
   async listModels(studyId: string, signal?: AbortSignal) {

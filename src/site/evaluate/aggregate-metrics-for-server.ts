@@ -1,14 +1,8 @@
 import type { Metrics } from './classification-metrics';
+import type { SharedMetrics } from '../../shared/server-api';
 
 /** What a site may opt in to send about an evaluation: aggregate numbers, nothing per image. */
-export type ServerMetrics = {
-  accuracy: number;
-  balancedAccuracy: number;
-  macroF1: number;
-  macroAuroc: number | null;
-  ece: number;
-  perClass: { name: string; precision: number; recall: number; f1: number; support: number }[];
-};
+export type ServerMetrics = SharedMetrics;
 
 /**
  * The opt-in aggregate the server may receive. Fields are picked one by one (never spread) so a
@@ -18,6 +12,7 @@ export type ServerMetrics = {
  */
 export function aggregateMetricsForServer(m: Metrics): ServerMetrics {
   return {
+    samples: m.samples,
     accuracy: m.accuracy,
     balancedAccuracy: m.balancedAccuracy,
     macroF1: m.macroF1,

@@ -58,6 +58,8 @@ describe('OpenAPI document and log hygiene', () => {
         'GET /v1/studies/{studyId}/models/{version}/manifest.json',
         'GET /v1/studies/{studyId}/models/{version}/manifest.sig',
         'GET /v1/studies/{studyId}/models/{version}/files/{path}',
+        'PUT /v1/studies/{studyId}/models/{version}/evaluation',
+        'GET /v1/studies/{studyId}/evaluations',
       ].sort(),
     );
     const createStudyOp = doc.paths['/v1/studies']!.post!;

@@ -73,6 +73,7 @@ describe('server data dir', () => {
     expect(tables).toEqual([
       'api_keys',
       'enrollment_tokens',
+      'model_evaluations',
       'models',
       'packages',
       'round_packages',

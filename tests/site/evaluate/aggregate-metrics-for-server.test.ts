@@ -16,9 +16,10 @@ describe('aggregateMetricsForServer', () => {
 
   it('carries only the aggregate numbers, never the confusion matrix, bins or anything per image', () => {
     const out = aggregateMetricsForServer(m);
-    expect(Object.keys(out).sort()).toEqual(['accuracy', 'balancedAccuracy', 'ece', 'macroAuroc', 'macroF1', 'perClass']);
+    expect(Object.keys(out).sort()).toEqual(['accuracy', 'balancedAccuracy', 'ece', 'macroAuroc', 'macroF1', 'perClass', 'samples']);
     for (const c of out.perClass) expect(Object.keys(c).sort()).toEqual(['f1', 'name', 'precision', 'recall', 'support']);
     expect(out).toEqual({
+      samples: m.samples,
       accuracy: m.accuracy,
       balancedAccuracy: m.balancedAccuracy,
       macroF1: m.macroF1,
