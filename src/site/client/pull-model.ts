@@ -21,7 +21,7 @@ export async function pullModel(
 ): Promise<{ row: ModelRow; manifest: ModelManifest; bytes: number }> {
   const { client, enrollment } = clientForStudy(ledger, studyId, opts.vault);
   const versions = (await client.listModels(studyId, opts.signal)).map((m) => m.version);
-  if (versions.length === 0) throw Object.assign(new Error(`Study ${studyId} has no published model yet.`), { hint: 'Wait for the study's round to be published, then pull again.' });
+  if (versions.length === 0) throw Object.assign(new Error(`Study ${studyId} has no published model yet.`), { hint: "Wait for the study's round to be published, then pull again." });
   const version = opts.version ?? Math.max(...versions);
   if (!versions.includes(version)) throw new Error(`Study ${studyId} has no model version ${version} (available: ${versions.join(', ')}).`);
   const accepted = ledger.models.latest(studyId, { verifiedOnly: true });
