@@ -38,6 +38,27 @@ function decodeOrReject(bytes: Uint8Array, maxHeaderBytes: number): EmbeddingPac
 }
 
 /**
+ * At most this many packages are read and decoded at once: each holds about 3× its size in
+ * memory while it is checked, so unbounded parallel uploads of large packages could exhaust RAM.
+ * Uploads still stream to disk in parallel; only the validation waits its turn.
+ */
+export const MAX_PARALLEL_VALIDATIONS = 4;
+let validating = 0;
+const waiting: (() => void)[] = [];
+async function withValidationSlot<T>(fn: () => Promise<T>): Promise<T> {
+  // A finishing validation hands its slot straight to the next waiter, so the count never overshoots.
+  if (validating >= MAX_PARALLEL_VALIDATIONS) await new Promise<void>((r) => waiting.push(r));
+  else validating++;
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else validating--;
+  }
+}
+
+/**
  * Package intake: stream to a temp file (size-limited, hashed), check the hash against the URL,
  * decode and check against the study BEFORE anything is stored, then rename into
  * `packages/<sha256>.safetensors` durably and only then insert the row. Any rejection deletes the
@@ -65,8 +86,11 @@ export async function acceptPackage(
     if (existing && existing.siteId === a.siteId && existing.studyId === a.study.id)
       return { record: existing, created: false };
 
-    const pkg = decodeOrReject(await fs.readFile(upload.tmpPath), a.limits.maxHeaderBytes);
-    const rejection = checkPackagePolicy(pkg, a.study, a.siteId);
+    const { pkg, rejection } = await withValidationSlot(async () => {
+      const decoded = decodeOrReject(await fs.readFile(upload.tmpPath), a.limits.maxHeaderBytes);
+      // Only what the record needs survives the slot; the decoded tensors are dropped with it.
+      return { pkg: { n: decoded.n, metadata: decoded.metadata }, rejection: checkPackagePolicy(decoded, a.study, a.siteId) };
+    });
     if (rejection)
       throw new HttpError(rejection.status, rejection.code, rejection.message, rejection.hint);
 
