@@ -25,7 +25,8 @@ export function registerSiteIpc(
       opts.log?.(`dropped IPC call from an untrusted sender (${event.senderFrame?.url ?? 'unknown'})`);
       return { ok: false, error: { code: 'untrusted_sender', message: 'Call refused: it did not come from the FGL window.' } };
     }
-    if (!isSiteMethod(method)) return { ok: false, error: { code: 'unknown_method', message: `Unknown method ${String(method).slice(0, 100)}` } };
+    // Never String() an untrusted value: {toString: 1} makes it throw.
+    if (!isSiteMethod(method)) return { ok: false, error: { code: 'unknown_method', message: `Unknown method ${typeof method === 'string' ? JSON.stringify(method.slice(0, 100)) : `(${method === null ? 'null' : typeof method}, not a method name)`}` } };
     const parsed = siteApi[method].req.safeParse(req ?? {});
     if (!parsed.success)
       return { ok: false, error: { code: 'invalid_request', message: `Invalid request for ${method}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` } };

@@ -6,7 +6,7 @@ import { ensureAdminKey } from './auth/admin-key';
 import { ensureSigningKey, type ServerSigningKey } from './auth/server-signing-key';
 import type { ApiDeps } from './api/api-deps';
 import { enrollRoutes } from './api/enroll-routes';
-import { installErrorHandlers } from './api/error-handler';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './api/error-handler';
 import { modelRoutes } from './api/model-routes';
 import { packageRoutes } from './api/package-routes';
 import { installRateLimit, RateLimitConfig, type RateLimitInput } from './api/rate-limit';
@@ -126,6 +126,9 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     bodyLimit: config.limits.maxJsonBytes,
     // Request ids in logs and 5xx messages; no client-supplied ids (they could carry anything).
     requestIdHeader: false as const,
+    // Malformed HTTP and unroutable URLs get the same error envelope as everything else.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   };
   // With TLS the raw server is an https.Server; routes and hooks only see fastify's request and
   // reply, which are the same for both, so the instance is typed as the plain one.

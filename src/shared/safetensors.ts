@@ -114,6 +114,20 @@ export function safetensorsHeaderLength(
   return Number(n);
 }
 
+/**
+ * A header value for an error message: JSON.stringify recurses, so a hostile 10 000-deep array
+ * would throw RangeError instead of our error; and a 16 MB shape must not become a 16 MB message.
+ */
+function jsonPreview(v: unknown, max = 120): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? '[… nested too deeply …]' : '{… nested too deeply …}';
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -131,7 +145,7 @@ function parseEntry(name: string, raw: unknown): HeaderEntry {
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, dtype)) {
     throw new SafetensorsError(
       'unknown_dtype',
-      `${where}: dtype ${JSON.stringify(dtype)} is not supported`,
+      `${where}: dtype ${jsonPreview(dtype)} is not supported`,
       'Supported dtypes are F16, F32 and I32; convert the tensor before writing.',
     );
   }
@@ -139,7 +153,7 @@ function parseEntry(name: string, raw: unknown): HeaderEntry {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw new SafetensorsError(
       'bad_shape',
-      `${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
+      `${where}: shape ${jsonPreview(shape)} is not a list of non-negative integers`,
       'Rewrite the file with a safetensors writer.',
     );
   }
@@ -152,7 +166,7 @@ function parseEntry(name: string, raw: unknown): HeaderEntry {
   ) {
     throw new SafetensorsError(
       'bad_offsets',
-      `${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`,
+      `${where}: data_offsets ${jsonPreview(offsets)} is not [begin, end] with 0 <= begin <= end`,
       'Rewrite the file with a safetensors writer.',
     );
   }
@@ -382,6 +396,73 @@ function encodeData(name: string, t: TensorInput): Uint8Array {
       'Use F16, F32 or I32.',
     );
   }
+  return littleEndianBytes(arr);
+}
+
+/** 8-byte length + JSON header, padded with spaces so the data buffer starts 8-byte aligned. */
+function headerBytes(header: Record<string, unknown>): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  return out;
+}
+
+export type TensorSpec = { name: string; dtype: SafeDType; shape: number[] };
+
+/**
+ * For writing a safetensors file in pieces (streaming): the header that `writeSafetensors` would
+ * write for tensors with these names, dtypes and shapes (laid out in the order given), and the
+ * length of the data buffer that must follow it. The caller then writes each tensor's
+ * little-endian bytes in order (see `littleEndianBytes`); the result is byte-identical to
+ * `writeSafetensors` with the same tensors and metadata.
+ */
+export function safetensorsHeader(
+  tensors: readonly TensorSpec[],
+  metadata?: Record<string, string>,
+): { header: Uint8Array; dataBytes: number } {
+  const header = Object.create(null) as Record<string, unknown>;
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string')
+        throw new SafetensorsError('bad_metadata', `metadata["${k}"] is not a string`);
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name === '__metadata__')
+      throw new SafetensorsError('bad_input', '"__metadata__" cannot be a tensor name');
+    if (t.name in header)
+      throw new SafetensorsError('bad_input', `tensor "${t.name}" is listed twice`);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new SafetensorsError(
+        'bad_shape',
+        `tensor "${t.name}": shape [${t.shape.join(', ')}] is not a list of non-negative integers`,
+      );
+    }
+    if (!Object.hasOwn(DTYPE_SIZE, t.dtype))
+      throw new SafetensorsError(
+        'unknown_dtype',
+        `tensor "${t.name}": dtype ${String(t.dtype)} is not supported`,
+        'Use F16, F32 or I32.',
+      );
+    const bytes = byteLengthOf(t.dtype, t.shape);
+    if (!Number.isSafeInteger(bytes))
+      throw new SafetensorsError('bad_shape', `tensor "${t.name}": shape [${t.shape.join(', ')}] is too large`);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  return { header: headerBytes(header), dataBytes: offset };
+}
+
+/**
+ * The little-endian bytes of a typed array, as safetensors stores them: a view of the array
+ * itself on little-endian machines (no copy), a byte-swapped copy elsewhere.
+ */
+export function littleEndianBytes(arr: Float32Array | Int32Array | Uint16Array): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
   const out = new Uint8Array(arr.byteLength);
   const dv = new DataView(out.buffer);
@@ -433,13 +514,10 @@ export function writeSafetensors(
     chunks.push(data);
     offset += data.length;
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + padded);
-  let pos = 8 + padded;
+  const prefix = headerBytes(header);
+  const out = new Uint8Array(prefix.length + offset);
+  out.set(prefix, 0);
+  let pos = prefix.length;
   for (const c of chunks) {
     out.set(c, pos);
     pos += c.length;

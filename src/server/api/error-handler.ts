@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { apiError } from '../../shared/api-error';
 import { HttpError } from './http-error';
@@ -78,6 +80,22 @@ export function installErrorHandlers(app: FastifyInstance): void {
         ),
       );
   });
+  // Node answers an Expect header other than 100-continue with a bare 417 unless someone listens.
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify(
+      apiError(
+        'expectation_failed',
+        `the Expect header ${JSON.stringify(String(req.headers.expect).slice(0, 100))} is not supported`,
+        'Send no Expect header, or `Expect: 100-continue`.',
+      ),
+    );
+    res.writeHead(417, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    res.end(body);
+  });
   app.setNotFoundHandler((req, reply) => {
     reply
       .code(404)
@@ -90,4 +108,41 @@ export function installErrorHandlers(app: FastifyInstance): void {
         ),
       );
   });
+}
+
+/**
+ * Requests Node's HTTP parser rejects (bad request line, header overflow, conflicting lengths)
+ * never reach fastify's error handler; answer them in the same `{error:{code,message,hint}}`
+ * envelope instead of fastify's default `{error,message,statusCode}`, then close the socket.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, body] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ([431, 'Request Header Fields Too Large', apiError('headers_too_large', 'the request headers (or the URL) are too large', 'Send a shorter URL and fewer or smaller headers.')] as const)
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ([408, 'Request Timeout', apiError('request_timeout', 'the request was not received in time', 'Retry; check the network between you and the server.')] as const)
+        : ([400, 'Bad Request', apiError('malformed_http', 'the request is not valid HTTP/1.1', 'Use an HTTP client library; paths and headers must not hold raw control characters.')] as const);
+  const text = JSON.stringify(body);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${text}`,
+    );
+  socket.destroy(err);
+}
+
+/**
+ * Errors fastify raises while routing, before any handler (and before setErrorHandler): a URL
+ * that is not valid percent-encoded UTF-8, or a path parameter over the router's length limit.
+ */
+export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void reply
+    .code(tooLong ? 414 : 400)
+    .type('application/json')
+    .send(
+      tooLong
+        ? apiError('param_too_long', 'a path parameter is longer than the server accepts', 'Ids and file paths in URLs are short; check the URL.')
+        : apiError('bad_url', 'the URL is not valid percent-encoded UTF-8', 'Percent-encode each path segment as UTF-8 (encodeURIComponent).'),
+    );
 }

@@ -42,14 +42,12 @@ export function confusableOf(s: string): fc.Arbitrary<string> {
   const swap =
     swappable.length === 0
       ? fc.constant(s + '\u200b')
-      : fc
-          .tuple(fc.constantFrom(...swappable), fc.nat())
-          .map(([i, k]) => {
-            const chars = [...s];
-            const options = CONFUSABLES[chars[i]!]!;
-            chars[i] = options[k % options.length]!;
-            return chars.join('');
-          });
+      : fc.tuple(fc.constantFrom(...swappable), fc.nat()).map(([i, k]) => {
+          const chars = [...s];
+          const options = CONFUSABLES[chars[i]!]!;
+          chars[i] = options[k % options.length]!;
+          return chars.join('');
+        });
   const insert = fc
     .tuple(fc.nat({ max: s.length }), fc.constantFrom(...INVISIBLES))
     .map(([i, inv]) => s.slice(0, i) + inv + s.slice(i));
@@ -141,7 +139,12 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>(
         // defineProperty: a "__proto__" key must be an own key, as JSON.parse would make it.
         const o: Record<string, unknown> = {};
         for (const [k, v] of entries)
-          Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+          Object.defineProperty(o, k, {
+            value: v,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         return o;
       }),
   ),
@@ -149,13 +152,17 @@ export const hostileJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>(
 
 /** Describe a thrown value for a failure message. */
 export function describeThrown(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message.slice(0, 300)}\n${e.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`;
+  if (e instanceof Error)
+    return `${e.name}: ${e.message.slice(0, 300)}\n${e.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`;
   return `non-Error thrown: ${String(e).slice(0, 300)}`;
 }
 
 /** Attach a short description for fast-check's failure report (a 100 KB byte dump helps no one). */
 export function labelled<T extends object>(value: T, describe: (v: T) => string): T {
-  Object.defineProperty(value, fc.toStringMethod, { value: () => describe(value), enumerable: false });
+  Object.defineProperty(value, fc.toStringMethod, {
+    value: () => describe(value),
+    enumerable: false,
+  });
   return value;
 }
 

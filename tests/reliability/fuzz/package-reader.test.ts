@@ -93,7 +93,8 @@ function assemble(headerBytes: Uint8Array, data: Uint8Array, declared?: bigint):
   return out;
 }
 
-const withHeader = (s: Split, header: unknown) => assemble(enc.encode(JSON.stringify(header)), s.data);
+const withHeader = (s: Split, header: unknown) =>
+  assemble(enc.encode(JSON.stringify(header)), s.data);
 
 const base = fc.constantFrom(...BASES);
 const tensorName = fc.constantFrom('conditioning', 'labels', 'counts');
@@ -139,7 +140,10 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
   fc
     .tuple(
       base,
-      fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.nat({ max: 7 })), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.nat({ max: 7 })), {
+        minLength: 1,
+        maxLength: 8,
+      }),
     )
     .map(([b, flips]) => {
       const out = Uint8Array.from(b);
@@ -155,7 +159,14 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
       base,
       fc.oneof(
         fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-        fc.constantFrom(0n, 1n, 2n ** 63n, 2n ** 64n - 1n, 2n ** 53n + 1n, BigInt(DEFAULT_MAX_HEADER_BYTES) + 1n),
+        fc.constantFrom(
+          0n,
+          1n,
+          2n ** 63n,
+          2n ** 64n - 1n,
+          2n ** 53n + 1n,
+          BigInt(DEFAULT_MAX_HEADER_BYTES) + 1n,
+        ),
         fc.integer({ min: -16, max: 16 }).map((d) => BigInt(Math.max(0, 1000 + d))),
       ),
     )
@@ -166,7 +177,12 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
     }),
   // One field of one tensor entry replaced by a wrong type / huge shape / negative offsets.
   fc
-    .tuple(base, tensorName, fc.constantFrom('dtype', 'shape', 'data_offsets', '(entry)'), hostileField)
+    .tuple(
+      base,
+      tensorName,
+      fc.constantFrom('dtype', 'shape', 'data_offsets', '(entry)'),
+      hostileField,
+    )
     .map(([b, name, field, value]) => {
       const s = split(b);
       const header = structuredClone(s.header);
@@ -203,8 +219,14 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
     .map(([b, key, op]) => {
       const s = split(b);
       const meta = { ...(s.header.__metadata__ as Record<string, unknown>) };
-      if ('delete' in op) delete meta[key];
-      else Object.defineProperty(meta, key, { value: op.set, enumerable: true, writable: true, configurable: true });
+      if ('delete' in op) Reflect.deleteProperty(meta, key);
+      else
+        Object.defineProperty(meta, key, {
+          value: op.set,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       return { kind: 'metadata', bytes: withHeader(s, { ...s.header, __metadata__: meta }) };
     }),
   // Non-finite values in the data, negative labels, zero counts.
@@ -215,16 +237,23 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
       const s = split(b);
       const start = b.length - s.data.length;
       const entry = (name: string) =>
-        (s.header[name] as { dtype: string; data_offsets: [number, number] });
+        s.header[name] as { dtype: string; data_offsets: [number, number] };
       const dv = new DataView(out.buffer);
       if (what === 'label' || what === 'count') {
         const e = entry(what === 'label' ? 'labels' : 'counts');
         const slots = (e.data_offsets[1] - e.data_offsets[0]) / 4;
-        dv.setInt32(start + e.data_offsets[0] + (pos % slots) * 4, what === 'label' ? -1 - (pos % 5) : -(pos % 2), true);
+        dv.setInt32(
+          start + e.data_offsets[0] + (pos % slots) * 4,
+          what === 'label' ? -1 - (pos % 5) : -(pos % 2),
+          true,
+        );
       } else {
         const e = entry('conditioning');
         const size = e.dtype === 'F16' ? 2 : 4;
-        const at = start + e.data_offsets[0] + (pos % ((e.data_offsets[1] - e.data_offsets[0]) / size)) * size;
+        const at =
+          start +
+          e.data_offsets[0] +
+          (pos % ((e.data_offsets[1] - e.data_offsets[0]) / size)) * size;
         const v = what === 'nan' ? Number.NaN : what === 'inf' ? Infinity : -Infinity;
         if (size === 4) dv.setFloat32(at, v, true);
         else dv.setUint16(at, what === 'nan' ? 0x7e00 : what === 'inf' ? 0x7c00 : 0xfc00, true);
@@ -244,13 +273,16 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
       const deep = deepJsonText(depth, nest);
       // The rest of the header without the key we replace (JSON's last duplicate would win).
       const without = (key: string) =>
-        JSON.stringify(Object.fromEntries(Object.entries(s.header).filter(([k]) => k !== key))).slice(1, -1);
+        JSON.stringify(
+          Object.fromEntries(Object.entries(s.header).filter(([k]) => k !== key)),
+        ).slice(1, -1);
       const rest = without(where === 'metadata' ? '__metadata__' : 'conditioning');
       let text: string;
       if (where === 'header') text = deep;
       else if (where === 'metadata') text = `{"__metadata__":{"study_id":${deep}},${rest}}`;
       else if (where === 'entry') text = `{"conditioning":${deep},${rest}}`;
-      else text = `{"conditioning":{"dtype":"F16","shape":[2,77,4],"data_offsets":[0,1],"${where}":${deep}},${rest}}`;
+      else
+        text = `{"conditioning":{"dtype":"F16","shape":[2,77,4],"data_offsets":[0,1],"${where}":${deep}},${rest}}`;
       return { kind: 'deep_json', bytes: assemble(enc.encode(text), s.data) };
     }),
   // Header text that is not JSON, not UTF-8, or JSON with odd literals.
@@ -262,7 +294,9 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
         fc.uint8Array({ maxLength: 200 }),
         fc.constantFrom(
           enc.encode('NaN'),
-          enc.encode('{"conditioning":{"dtype":"F16","shape":[NaN,77,4],"data_offsets":[0,Infinity]}}'),
+          enc.encode(
+            '{"conditioning":{"dtype":"F16","shape":[NaN,77,4],"data_offsets":[0,Infinity]}}',
+          ),
           enc.encode('\ufeff{}'),
           new Uint8Array([0x7b, 0xed, 0xa0, 0x80, 0x7d]),
           new Uint8Array([0x7b, 0xc0, 0xaf, 0x7d]),
@@ -275,17 +309,26 @@ const rawMutation: fc.Arbitrary<{ kind: string; bytes: Uint8Array }> = fc.oneof(
         ),
       ),
     )
-    .map(([b, headerBytes]) => ({ kind: 'header_text', bytes: assemble(headerBytes, split(b).data) })),
+    .map(([b, headerBytes]) => ({
+      kind: 'header_text',
+      bytes: assemble(headerBytes, split(b).data),
+    })),
   // A whole random header object (arbitrary JSON) over random data.
   fc
     .tuple(hostileJson, fc.uint8Array({ maxLength: 256 }))
-    .map(([h, data]) => ({ kind: 'random_header', bytes: assemble(enc.encode(JSON.stringify(h) ?? 'null'), data) })),
+    .map(([h, data]) => ({
+      kind: 'random_header',
+      bytes: assemble(enc.encode(JSON.stringify(h) ?? 'null'), data),
+    })),
   // Pure noise.
   fc.uint8Array({ maxLength: 1024 }).map((bytes) => ({ kind: 'noise', bytes })),
 );
 
 const mutation = rawMutation.map((m) =>
-  labelled(m, (v) => `${v.kind} (${bytesSummary(v.bytes)}); replay with FGL_FUZZ_SEED=${FUZZ_SEED}`),
+  labelled(
+    m,
+    (v) => `${v.kind} (${bytesSummary(v.bytes)}); replay with FGL_FUZZ_SEED=${FUZZ_SEED}`,
+  ),
 );
 
 const tried = new Map<string, number>();
@@ -308,7 +351,8 @@ function check(kind: string, bytes: Uint8Array): void {
     try {
       file = readSafetensors(bytes);
     } catch (e) {
-      if (!(e instanceof SafetensorsError)) throw new Error(`readSafetensors threw ${describeThrown(e)}`);
+      if (!(e instanceof SafetensorsError))
+        throw new Error(`readSafetensors threw ${describeThrown(e)}`);
       expect(e.code).toMatch(/^[a-z_]+$/);
     }
     if (file) {
@@ -319,7 +363,9 @@ function check(kind: string, bytes: Uint8Array): void {
             conv(t);
           } catch (e) {
             if (!(e instanceof SafetensorsError) || e.code !== 'wrong_dtype')
-              throw new Error(`converting tensor ${JSON.stringify(t.name)} threw ${describeThrown(e)}`);
+              throw new Error(
+                `converting tensor ${JSON.stringify(t.name)} threw ${describeThrown(e)}`,
+              );
           }
         }
       }

@@ -74,11 +74,16 @@ async function snapshot(): Promise<Snapshot> {
   const tables: Snapshot['tables'] = {};
   const db = t.server.store.db;
   const names = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
     .all() as { name: string }[];
   for (const { name } of names) {
     const rows = db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all();
-    tables[name] = { rows: rows.length, sha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex') };
+    tables[name] = {
+      rows: rows.length,
+      sha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
+    };
   }
   return { files, tables };
 }
@@ -106,17 +111,23 @@ function send(r: Req): Promise<Res> {
     };
     const headers = { ...r.headers };
     if (r.body && !r.chunked) headers['content-length'] = String(r.body.length);
-    const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', (e) => done({ reset: e.message }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: r.method, path: r.path, headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', (e) => done({ reset: e.message }));
+      },
+    );
     req.on('error', (e) => done({ reset: (e as NodeJS.ErrnoException).code ?? e.message }));
     req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
     if (r.body) {
       if (r.chunked) {
-        for (let i = 0; i < r.body.length; i += 16 * 1024) req.write(r.body.subarray(i, i + 16 * 1024));
+        for (let i = 0; i < r.body.length; i += 16 * 1024)
+          req.write(r.body.subarray(i, i + 16 * 1024));
       } else req.write(r.body);
     }
     req.end();
@@ -132,7 +143,9 @@ function pct(s: string): string {
     .map((c) => {
       const cu = c.charCodeAt(0);
       if (c.length === 1 && cu >= 0xd800 && cu <= 0xdfff)
-        return [0xed, 0xa0 | ((cu >> 6) & 0x1f) & 0xbf, 0x80 | (cu & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+        return [0xed, 0xa0 | ((cu >> 6) & 0x1f & 0xbf), 0x80 | (cu & 0x3f)]
+          .map((b) => `%${b.toString(16).toUpperCase()}`)
+          .join('');
       return encodeURIComponent(c);
     })
     .join('');
@@ -140,12 +153,19 @@ function pct(s: string): string {
 
 /** A header value Node will put on the wire (latin1 without control characters). */
 function headerSafe(s: string): string {
-  return [...s].map((c) => (/[\t\x20-\x7e\x80-\xff]/.test(c) ? c : pct(c))).join('').slice(0, 8000);
+  return [...s]
+    .map((c) => (/[\t\x20-\x7e\x80-\xff]/.test(c) ? c : pct(c)))
+    .join('')
+    .slice(0, 8000);
 }
 
 /** A path segment: percent-encoded, or raw where Node allows it (so `..`, `\`, `%2e` reach the router as written). */
 const segment = (raw: string, encodeIt: boolean) =>
-  encodeIt || !/^[\x21-\xff]*$/.test(raw) || raw.includes('/') || raw.includes('?') || raw.includes('#')
+  encodeIt ||
+  !/^[\x21-\xff]*$/.test(raw) ||
+  raw.includes('/') ||
+  raw.includes('?') ||
+  raw.includes('#')
     ? pct(raw)
     : raw;
 
@@ -231,13 +251,29 @@ const wellFormed: Record<string, fc.Arbitrary<string>> = {
   roundId: fc.stringMatching(/^round-[a-z0-9-]{4,12}$/),
   version: fc.oneof(
     fc.nat().map(String),
-    fc.constantFrom('0', '-1', '1.5', '1e3', '0x1', ' 1', '01', '99999999999999999999', 'NaN', 'Infinity'),
+    fc.constantFrom(
+      '0',
+      '-1',
+      '1.5',
+      '1e3',
+      '0x1',
+      ' 1',
+      '01',
+      '99999999999999999999',
+      'NaN',
+      'Infinity',
+    ),
   ),
   path: fc.constantFrom(...TRAVERSALS),
 };
 
 /** Ids for a path parameter: the real one, a look-alike, a well-formed stranger, or junk. */
-function paramValue(name: string, method: string, a: Auth, routePath: string): fc.Arbitrary<{ raw: string; encode: boolean }> {
+function paramValue(
+  name: string,
+  method: string,
+  a: Auth,
+  routePath: string,
+): fc.Arbitrary<{ raw: string; encode: boolean }> {
   const real: Record<string, string[]> = {
     studyId: [study.id, other.id],
     siteId: [siteA.siteId, siteB.siteId],
@@ -248,17 +284,25 @@ function paramValue(name: string, method: string, a: Auth, routePath: string): f
   };
   // An admin must not get a real id on a route that would change the store when the body is valid.
   const mutating = method !== 'GET' && method !== 'HEAD';
-  const allowReal = !(a === 'admin' && mutating && routePath !== '/v1/studies/{studyId}/packages/{sha256}');
+  const allowReal = !(
+    a === 'admin' &&
+    mutating &&
+    routePath !== '/v1/studies/{studyId}/packages/{sha256}'
+  );
   const options: fc.Arbitrary<{ raw: string; encode: boolean }>[] = [
     wellFormed[name] ?? hostileString,
     hostileString,
   ].map((arb) => fc.tuple(arb, fc.boolean()).map(([raw, encode]) => ({ raw, encode })));
-  if (name === 'path') options.push(fc.constantFrom(...TRAVERSALS).map((raw) => ({ raw, encode: false })));
+  if (name === 'path')
+    options.push(fc.constantFrom(...TRAVERSALS).map((raw) => ({ raw, encode: false })));
   if (allowReal && real[name]) {
     options.push(fc.constantFrom(...real[name]!).map((raw) => ({ raw, encode: name !== 'path' })));
     options.push(fc.constantFrom(...real[name]!).map((raw) => ({ raw, encode: name !== 'path' })));
     options.push(
-      fc.constantFrom(...real[name]!).chain(confusableOf).map((raw) => ({ raw, encode: true })),
+      fc
+        .constantFrom(...real[name]!)
+        .chain(confusableOf)
+        .map((raw) => ({ raw, encode: true })),
     );
   }
   return fc.oneof(...options);
@@ -281,39 +325,76 @@ const CONTENT_TYPES = [
 
 type BodyKind = { kind: string; bytes?: Uint8Array; chunked?: boolean; contentType?: string };
 
-function bodyArb(routePath: string, method: string, a: Auth, routeStudy: string | undefined, urlSha: string | undefined): fc.Arbitrary<BodyKind> {
+function bodyArb(
+  routePath: string,
+  method: string,
+  a: Auth,
+  routeStudy: string | undefined,
+  urlSha: string | undefined,
+): fc.Arbitrary<BodyKind> {
   const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v) ?? 'null');
   const choices: fc.Arbitrary<BodyKind>[] = [
     fc.constant({ kind: 'none' }),
     hostileJson.map((v) => ({ kind: 'json', bytes: json(v), contentType: 'application/json' })),
-    fc.constantFrom(
-      '{',
-      '{"a":',
-      '[1,2',
-      'nul',
-      '{"__proto__":{"polluted":true}}',
-      '{"constructor":{"prototype":{"polluted":true}}}',
-      '{"token":"' + 'a'.repeat(32) + '","__proto__":{"x":1}}',
-      '\ufeff{}',
-      '{"a":1}{"b":2}',
-      "{'a':1}",
-      '{"a":NaN}',
-      '{"a":1e999}',
-      '',
-      ' ',
-      '\u0000',
-    ).map((s) => ({ kind: 'bad_json', bytes: new TextEncoder().encode(s), contentType: 'application/json' })),
-    fc.integer({ min: 1000, max: 3000 }).map((d) => ({ kind: 'deep_json', bytes: new TextEncoder().encode(deepJsonText(d, 'array')), contentType: 'application/json' })),
-    fc.tuple(fc.uint8Array({ maxLength: 2048 }), fc.constantFrom(...CONTENT_TYPES)).map(([bytes, contentType]) => ({ kind: 'bytes', bytes, contentType })),
-    fc.constantFrom(...CONTENT_TYPES).map((contentType) => ({ kind: 'over_json_limit', bytes: json({ siteName: 'x'.repeat(JSON_LIMIT + 10) }), contentType })),
-    fc.boolean().map((chunked) => ({ kind: 'over_package_limit', bytes: new Uint8Array(PACKAGE_LIMIT + 1), chunked, contentType: 'application/octet-stream' })),
+    fc
+      .constantFrom(
+        '{',
+        '{"a":',
+        '[1,2',
+        'nul',
+        '{"__proto__":{"polluted":true}}',
+        '{"constructor":{"prototype":{"polluted":true}}}',
+        '{"token":"' + 'a'.repeat(32) + '","__proto__":{"x":1}}',
+        '\ufeff{}',
+        '{"a":1}{"b":2}',
+        "{'a':1}",
+        '{"a":NaN}',
+        '{"a":1e999}',
+        '',
+        ' ',
+        '\u0000',
+      )
+      .map((s) => ({
+        kind: 'bad_json',
+        bytes: new TextEncoder().encode(s),
+        contentType: 'application/json',
+      })),
+    fc
+      .integer({ min: 1000, max: 3000 })
+      .map((d) => ({
+        kind: 'deep_json',
+        bytes: new TextEncoder().encode(deepJsonText(d, 'array')),
+        contentType: 'application/json',
+      })),
+    fc
+      .tuple(fc.uint8Array({ maxLength: 2048 }), fc.constantFrom(...CONTENT_TYPES))
+      .map(([bytes, contentType]) => ({ kind: 'bytes', bytes, contentType })),
+    fc
+      .constantFrom(...CONTENT_TYPES)
+      .map((contentType) => ({
+        kind: 'over_json_limit',
+        bytes: json({ siteName: 'x'.repeat(JSON_LIMIT + 10) }),
+        contentType,
+      })),
+    fc
+      .boolean()
+      .map((chunked) => ({
+        kind: 'over_package_limit',
+        bytes: new Uint8Array(PACKAGE_LIMIT + 1),
+        chunked,
+        contentType: 'application/octet-stream',
+      })),
   ];
   if (routePath === '/v1/studies/{studyId}/packages/{sha256}' && method === 'PUT') {
     // Packages that reach decoding and the policy check; none of them may be stored.
-    const hostilePkg = fc.constantFrom(...hostilePackages.get(routeStudy === other.id ? other.id : study.id)!);
+    const hostilePkg = fc.constantFrom(
+      ...hostilePackages.get(routeStudy === other.id ? other.id : study.id)!,
+    );
     choices.push(
       ...[hostilePkg, hostilePkg, hostilePkg].map((arb) =>
-        fc.tuple(arb, fc.boolean()).map(([p, chunked]) => ({ ...p, chunked, contentType: 'application/octet-stream' })),
+        fc
+          .tuple(arb, fc.boolean())
+          .map(([p, chunked]) => ({ ...p, chunked, contentType: 'application/octet-stream' })),
       ),
     );
   }
@@ -327,10 +408,32 @@ const queryArb = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .array(fc.tuple(fc.oneof(hostileString, fc.constantFrom('__proto__', 'constructor', '__proto__[polluted]', 'a[b][c]', 'a[]')), hostileString), { maxLength: 4 })
+      .array(
+        fc.tuple(
+          fc.oneof(
+            hostileString,
+            fc.constantFrom('__proto__', 'constructor', '__proto__[polluted]', 'a[b][c]', 'a[]'),
+          ),
+          hostileString,
+        ),
+        { maxLength: 4 },
+      )
       .map((kv) => '?' + kv.map(([k, v]) => `${pct(k)}=${pct(v)}`.slice(0, 4000)).join('&')),
   },
-  { weight: 1, arbitrary: fc.constantFrom('?', '??', '?&&&', '?a=1&a=2', '?%', '?%zz', '?a=%00', '#frag', '?' + 'a=b&'.repeat(2000)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '?',
+      '??',
+      '?&&&',
+      '?a=1&a=2',
+      '?%',
+      '?%zz',
+      '?a=%00',
+      '#frag',
+      '?' + 'a=b&'.repeat(2000),
+    ),
+  },
 );
 
 const extraHeaders = fc.array(
@@ -359,9 +462,12 @@ const extraHeaders = fc.array(
       ['expect', '100-continue'],
       ['expect', 'something-else'],
     ),
-    fc.tuple(fc.constantFrom('range', 'if-none-match', 'if-range', 'x-fgl-anything', 'cookie'), hostileString).map(
-      ([k, v]) => [k, headerSafe(v)] as [string, string],
-    ),
+    fc
+      .tuple(
+        fc.constantFrom('range', 'if-none-match', 'if-range', 'x-fgl-anything', 'cookie'),
+        hostileString,
+      )
+      .map(([k, v]) => [k, headerSafe(v)] as [string, string]),
   ),
   { maxLength: 3 },
 );
@@ -373,7 +479,10 @@ function requestArb(): fc.Arbitrary<Req> {
     .tuple(fc.constantFrom(...routes), fc.constantFrom(...AUTH), garbageAuth)
     .chain(([route, a, garbage]) => {
       const names = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
-      const method = fc.oneof({ weight: 6, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) });
+      const method = fc.oneof(
+        { weight: 6, arbitrary: fc.constant(route.method) },
+        { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+      );
       return method.chain((m) =>
         fc
           .tuple(
@@ -385,18 +494,29 @@ function requestArb(): fc.Arbitrary<Req> {
             const studyIdx = names.indexOf('studyId');
             const routeStudy = studyIdx >= 0 ? values[studyIdx]!.raw : undefined;
             const shaIdx = names.indexOf('sha256');
-            return bodyArb(route.path, m, a, routeStudy, shaIdx >= 0 ? values[shaIdx]!.raw : undefined).chain((body) =>
+            return bodyArb(
+              route.path,
+              m,
+              a,
+              routeStudy,
+              shaIdx >= 0 ? values[shaIdx]!.raw : undefined,
+            ).chain((body) =>
               fc.boolean().map((shaOfBody): Req => {
                 let p = route.path;
                 names.forEach((n, i) => {
                   let v = values[i]!;
                   // Half of the uploads name their own sha256, so they get past the hash check.
-                  if (n === 'sha256' && shaOfBody && body.bytes && m === 'PUT') v = { raw: sha256Hex(body.bytes), encode: false };
-                  p = p.replace(`{${n}}`, n === 'path' ? wirePath(v.raw) : segment(v.raw, v.encode));
+                  if (n === 'sha256' && shaOfBody && body.bytes && m === 'PUT')
+                    v = { raw: sha256Hex(body.bytes), encode: false };
+                  p = p.replace(
+                    `{${n}}`,
+                    n === 'path' ? wirePath(v.raw) : segment(v.raw, v.encode),
+                  );
                 });
                 const headers: Record<string, string> = { ...authHeader(a, garbage) };
                 for (const [k, v] of extra) headers[k] = v;
-                if (body.contentType !== undefined && body.contentType !== '') headers['content-type'] = body.contentType;
+                if (body.contentType !== undefined && body.contentType !== '')
+                  headers['content-type'] = body.contentType;
                 return {
                   method: m,
                   path: p + query,
@@ -412,7 +532,28 @@ function requestArb(): fc.Arbitrary<Req> {
     });
   const randomPath = fc
     .tuple(
-      fc.array(fc.tuple(fc.oneof(hostileString, fc.constantFrom('v1', 'studies', 'models', 'files', 'rounds', 'sites', 'keys', 'admin.key', '..', '.', '%2e%2e')), fc.boolean()), { maxLength: 7 }),
+      fc.array(
+        fc.tuple(
+          fc.oneof(
+            hostileString,
+            fc.constantFrom(
+              'v1',
+              'studies',
+              'models',
+              'files',
+              'rounds',
+              'sites',
+              'keys',
+              'admin.key',
+              '..',
+              '.',
+              '%2e%2e',
+            ),
+          ),
+          fc.boolean(),
+        ),
+        { maxLength: 7 },
+      ),
       fc.constantFrom(...METHODS),
       fc.constantFrom(...AUTH),
       garbageAuth,
@@ -425,8 +566,17 @@ function requestArb(): fc.Arbitrary<Req> {
       what: `${m} (random path) as ${a}`,
     }));
   return fc
-    .oneof({ weight: 8, arbitrary: fromRoute as fc.Arbitrary<Req> }, { weight: 2, arbitrary: randomPath })
-    .map((r) => labelled(r, (v) => `${v.what}: ${v.method} ${v.path.slice(0, 300)} headers=${JSON.stringify(v.headers).slice(0, 300)} body=${v.body ? bytesSummary(v.body) : 'none'} (FGL_FUZZ_SEED=${FUZZ_SEED})`));
+    .oneof(
+      { weight: 8, arbitrary: fromRoute as fc.Arbitrary<Req> },
+      { weight: 2, arbitrary: randomPath },
+    )
+    .map((r) =>
+      labelled(
+        r,
+        (v) =>
+          `${v.what}: ${v.method} ${v.path.slice(0, 300)} headers=${JSON.stringify(v.headers).slice(0, 300)} body=${v.body ? bytesSummary(v.body) : 'none'} (FGL_FUZZ_SEED=${FUZZ_SEED})`,
+      ),
+    );
 }
 
 /** Packages (built once per study) that must each be refused at decoding or by the study's policy. */
@@ -444,24 +594,52 @@ function buildHostilePackages(forStudy: StudyManifest): BodyKind[] {
   };
   const otherId = forStudy.id === study.id ? other.id : study.id;
   return [
-    ...[0, 7, 8, 64, Math.floor(valid.length / 2), valid.length - 1].map((n) => ({ kind: 'pkg_truncated', bytes: valid.subarray(0, n) })),
+    ...[0, 7, 8, 64, Math.floor(valid.length / 2), valid.length - 1].map((n) => ({
+      kind: 'pkg_truncated',
+      bytes: valid.subarray(0, n),
+    })),
     { kind: 'pkg_other_site', bytes: buildPackage(forStudy, siteB.siteId) },
     { kind: 'pkg_low_k', bytes: buildPackage(forStudy, siteA.siteId, { counts: [1, 1, 1, 1] }) },
-    { kind: 'pkg_bad_label', bytes: buildPackage(forStudy, siteA.siteId, { labels: [0, 1, 2, 99] }) },
-    { kind: 'pkg_wrong_dim', bytes: buildPackage(forStudy, siteA.siteId, { dim: forStudy.encoder.dim + 1 }) },
-    { kind: 'pkg_wrong_encoder', bytes: buildPackage(forStudy, siteA.siteId, { metadata: { encoder_sha256: '0'.repeat(64) } }) },
-    { kind: 'pkg_wrong_study', bytes: buildPackage(forStudy, siteA.siteId, { metadata: { study_id: otherId } }) },
-    { kind: 'pkg_site_nul', bytes: buildPackage(forStudy, siteA.siteId, { metadata: { site_id: `${siteA.siteId}\u0000` } }) },
+    {
+      kind: 'pkg_bad_label',
+      bytes: buildPackage(forStudy, siteA.siteId, { labels: [0, 1, 2, 99] }),
+    },
+    {
+      kind: 'pkg_wrong_dim',
+      bytes: buildPackage(forStudy, siteA.siteId, { dim: forStudy.encoder.dim + 1 }),
+    },
+    {
+      kind: 'pkg_wrong_encoder',
+      bytes: buildPackage(forStudy, siteA.siteId, { metadata: { encoder_sha256: '0'.repeat(64) } }),
+    },
+    {
+      kind: 'pkg_wrong_study',
+      bytes: buildPackage(forStudy, siteA.siteId, { metadata: { study_id: otherId } }),
+    },
+    {
+      kind: 'pkg_site_nul',
+      bytes: buildPackage(forStudy, siteA.siteId, {
+        metadata: { site_id: `${siteA.siteId}\u0000` },
+      }),
+    },
     { kind: 'pkg_stored_again', bytes: storedPackage },
     { kind: 'pkg_deep_header', bytes: deepHeader(8_000) },
     { kind: 'pkg_deep_header', bytes: deepHeader(20_000) },
   ];
 }
 
-const stats = { requests: 0, failures: 0, resets: 0, byStatus: new Map<number, number>(), rawRequests: 0 };
+const stats = {
+  requests: 0,
+  failures: 0,
+  resets: 0,
+  byStatus: new Map<number, number>(),
+  rawRequests: 0,
+};
 
 function assertNoSecret(text: string, where: string): void {
-  for (const s of secrets) if (s.length >= 16 && text.includes(s)) throw new Error(`${where} contains a secret (${s.slice(0, 6)}…)`);
+  for (const s of secrets)
+    if (s.length >= 16 && text.includes(s))
+      throw new Error(`${where} contains a secret (${s.slice(0, 6)}…)`);
   if (text.includes('PRIVATE KEY')) throw new Error(`${where} contains a private key`);
 }
 
@@ -469,7 +647,9 @@ function checkResponse(r: Req, res: Res): void {
   if ('reset' in res) {
     // The server may close instead of draining an over-limit upload; nothing else may drop.
     stats.resets++;
-    const headBytes = r.path.length + Object.entries(r.headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+    const headBytes =
+      r.path.length +
+      Object.entries(r.headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
     // Over Node's 16 KiB header limit the server answers 431 and closes; a HEAD client may see only the close.
     if (!(r.body && r.body.length > JSON_LIMIT) && headBytes < 16 * 1024)
       throw new Error(`connection failed without a response: ${res.reset}`);
@@ -489,12 +669,18 @@ function checkResponse(r: Req, res: Res): void {
       throw new Error(`error body is not JSON (${res.status}): ${text.slice(0, 200)}`);
     }
     const ok = ApiError.safeParse(parsed);
-    if (!ok.success) throw new Error(`error body is not {error:{code,message,hint?}} (${res.status}): ${text.slice(0, 300)}`);
+    if (!ok.success)
+      throw new Error(
+        `error body is not {error:{code,message,hint?}} (${res.status}): ${text.slice(0, 300)}`,
+      );
   }
   // Only reads and the idempotent re-upload of stored bytes may succeed.
   if (res.status < 300 && r.method !== 'GET' && r.method !== 'HEAD') {
     const reupload = r.method === 'PUT' && res.status === 200 && /"created":false/.test(text);
-    if (!reupload) throw new Error(`a ${r.method} succeeded (${res.status}); the generator must not make valid writes: ${text.slice(0, 300)}`);
+    if (!reupload)
+      throw new Error(
+        `a ${r.method} succeeded (${res.status}); the generator must not make valid writes: ${text.slice(0, 300)}`,
+      );
   }
 }
 
@@ -536,7 +722,9 @@ const RAW_REQUESTS: string[] = [
 
 describe('fuzz: every route of the real server over HTTP', () => {
   beforeAll(async () => {
-    t = await startTestServer({ limits: { maxPackageBytes: PACKAGE_LIMIT, maxJsonBytes: JSON_LIMIT } });
+    t = await startTestServer({
+      limits: { maxPackageBytes: PACKAGE_LIMIT, maxJsonBytes: JSON_LIMIT },
+    });
     expect(t.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     port = Number(new URL(t.url).port);
     agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -554,8 +742,14 @@ describe('fuzz: every route of the real server over HTTP', () => {
     // A published model, so the manifest, signature and file routes have something real behind them.
     modelSrc = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-fuzz-model-'));
     await fs.mkdir(path.join(modelSrc, 'shards'));
-    await fs.writeFile(path.join(modelSrc, 'model.json'), JSON.stringify({ format: 'layers-model', weightsManifest: [] }));
-    await fs.writeFile(path.join(modelSrc, 'shards', 'group1-shard1of1.bin'), new Uint8Array(4096).map((_, i) => i % 251));
+    await fs.writeFile(
+      path.join(modelSrc, 'model.json'),
+      JSON.stringify({ format: 'layers-model', weightsManifest: [] }),
+    );
+    await fs.writeFile(
+      path.join(modelSrc, 'shards', 'group1-shard1of1.bin'),
+      new Uint8Array(4096).map((_, i) => i % 251),
+    );
     t.server.store.insertRound('round-fuzz-0001', study.id);
     await publishModel({
       store: t.server.store,
@@ -568,15 +762,31 @@ describe('fuzz: every route of the real server over HTTP', () => {
         kind: 'probe',
         preprocessing: { input: 'clip-image-embeds', normalize: true },
         backbone: { id: 'fgl-tiny/clip', revision: 'main' },
-        training: { kind: 'probe', epochs: 1, batchSize: 8, learningRate: 0.01, validationSplit: 0.2, patience: 1, seed: 0, backend: 'cpu', samples: 4 },
+        training: {
+          kind: 'probe',
+          epochs: 1,
+          batchSize: 8,
+          learningRate: 0.01,
+          validationSplit: 0.2,
+          patience: 1,
+          seed: 0,
+          backend: 'cpu',
+          samples: 4,
+        },
         metrics: { valAccuracy: 0.5, valLoss: 1, valSamples: 2, epochs: 1 },
       },
     });
-    const file = await t.api('GET', `/v1/studies/${study.id}/models/1/files/model.json`, { key: siteA.apiKey });
+    const file = await t.api('GET', `/v1/studies/${study.id}/models/1/files/model.json`, {
+      key: siteA.apiKey,
+    });
     expect(file.status).toBe(200);
 
-    const doc = (await t.api('GET', '/v1/openapi.json')).json as { paths: Record<string, Record<string, unknown>> };
-    routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path: p })));
+    const doc = (await t.api('GET', '/v1/openapi.json')).json as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path: p })),
+    );
     for (const st of [study, other]) hostilePackages.set(st.id, buildHostilePackages(st));
     before = await snapshot();
   });
@@ -592,14 +802,95 @@ describe('fuzz: every route of the real server over HTTP', () => {
       routes: routes?.length ?? 0,
       rawSocketRequests: stats.rawRequests,
       connectionsClosedOnOversizedBody: stats.resets,
-      statuses: [...stats.byStatus].sort(([a], [b]) => a - b).map(([k, n]) => `${k}×${n}`).join(' '),
+      statuses: [...stats.byStatus]
+        .sort(([a], [b]) => a - b)
+        .map(([k, n]) => `${k}×${n}`)
+        .join(' '),
     });
   });
 
   it('enumerates every route from /v1/openapi.json', () => {
     expect(routes.length).toBeGreaterThanOrEqual(15);
-    expect(routes).toContainEqual({ method: 'GET', path: '/v1/studies/{studyId}/models/{version}/files/{path}' });
-    expect(routes).toContainEqual({ method: 'PUT', path: '/v1/studies/{studyId}/packages/{sha256}' });
+    expect(routes).toContainEqual({
+      method: 'GET',
+      path: '/v1/studies/{studyId}/models/{version}/files/{path}',
+    });
+    expect(routes).toContainEqual({
+      method: 'PUT',
+      path: '/v1/studies/{studyId}/packages/{sha256}',
+    });
+  });
+
+  it('answers the requests this fuzzer first broke the server with (regressions; run first, before the fuzz drains the rate-limit buckets)', async () => {
+    const deep = hostilePackages.get(study.id)!.find((p) => p.kind === 'pkg_deep_header')!.bytes!;
+    const cases: { r: Req; status: number; code: string }[] = [
+      {
+        // A safetensors header nesting 8 000 arrays deep once escaped as a RangeError → 500.
+        r: {
+          method: 'PUT',
+          path: `/v1/studies/${study.id}/packages/${sha256Hex(deep)}`,
+          headers: {
+            authorization: `Bearer ${siteA.apiKey}`,
+            'content-type': 'application/octet-stream',
+          },
+          body: deep,
+          what: 'deep safetensors header',
+        },
+        status: 400,
+        code: 'package_header_not_json|package_unknown_dtype',
+      },
+      {
+        // Invalid UTF-8 in the URL: fastify's router answered in its own body format.
+        r: {
+          method: 'GET',
+          path: '/v1/studies/%ED%A0%80',
+          headers: {},
+          what: 'lone surrogate in URL',
+        },
+        status: 400,
+        code: 'bad_url',
+      },
+      {
+        // Node answered an unknown Expect with a bare 417.
+        r: {
+          method: 'GET',
+          path: '/v1/health',
+          headers: { expect: 'something-else' },
+          what: 'unknown Expect',
+        },
+        status: 417,
+        code: 'expectation_failed',
+      },
+      {
+        // Over Node's header limit: fastify's default client-error body.
+        r: {
+          method: 'GET',
+          path: '/v1/studies/' + 'a'.repeat(20_000),
+          headers: {},
+          what: 'oversized URL',
+        },
+        status: 431,
+        code: 'headers_too_large',
+      },
+    ];
+    const problems: string[] = [];
+    for (const c of cases) {
+      stats.requests++;
+      const res = await send(c.r);
+      if ('reset' in res) {
+        problems.push(`${c.r.what}: connection dropped (${res.reset})`);
+        continue;
+      }
+      const body = ApiError.safeParse(JSON.parse(res.body.toString('utf8') || 'null'));
+      if (
+        res.status !== c.status ||
+        !body.success ||
+        !new RegExp(`^(${c.code})$`).test(body.data.error.code)
+      )
+        problems.push(`${c.r.what}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
+    }
+    stats.failures += problems.length;
+    expect(problems).toEqual([]);
   });
 
   it('answers every hostile request with a 4xx envelope (never 5xx), leaking no secret', async () => {
@@ -616,58 +907,9 @@ describe('fuzz: every route of the real server over HTTP', () => {
       fuzzParams(3000),
     );
     // The run got past routing and auth to validation, lookups and range handling.
-    for (const s of [400, 401, 403, 404]) expect(stats.byStatus.get(s) ?? 0, `status ${s}`).toBeGreaterThan(0);
+    for (const s of [400, 401, 403, 404])
+      expect(stats.byStatus.get(s) ?? 0, `status ${s}`).toBeGreaterThan(0);
   }, 180_000);
-
-  it('answers the requests this fuzzer first broke the server with (regressions)', async () => {
-    const deep = hostilePackages.get(study.id)!.find((p) => p.kind === 'pkg_deep_header')!.bytes!;
-    const cases: { r: Req; status: number; code: string }[] = [
-      {
-        // A safetensors header nesting 8 000 arrays deep once escaped as a RangeError → 500.
-        r: {
-          method: 'PUT',
-          path: `/v1/studies/${study.id}/packages/${sha256Hex(deep)}`,
-          headers: { authorization: `Bearer ${siteA.apiKey}`, 'content-type': 'application/octet-stream' },
-          body: deep,
-          what: 'deep safetensors header',
-        },
-        status: 400,
-        code: 'package_header_not_json|package_unknown_dtype',
-      },
-      {
-        // Invalid UTF-8 in the URL: fastify's router answered in its own body format.
-        r: { method: 'GET', path: '/v1/studies/%ED%A0%80', headers: {}, what: 'lone surrogate in URL' },
-        status: 400,
-        code: 'bad_url',
-      },
-      {
-        // Node answered an unknown Expect with a bare 417.
-        r: { method: 'GET', path: '/v1/health', headers: { expect: 'something-else' }, what: 'unknown Expect' },
-        status: 417,
-        code: 'expectation_failed',
-      },
-      {
-        // Over Node's header limit: fastify's default client-error body.
-        r: { method: 'GET', path: '/v1/studies/' + 'a'.repeat(20_000), headers: {}, what: 'oversized URL' },
-        status: 431,
-        code: 'headers_too_large',
-      },
-    ];
-    const problems: string[] = [];
-    for (const c of cases) {
-      stats.requests++;
-      const res = await send(c.r);
-      if ('reset' in res) {
-        problems.push(`${c.r.what}: connection dropped (${res.reset})`);
-        continue;
-      }
-      const body = ApiError.safeParse(JSON.parse(res.body.toString('utf8') || 'null'));
-      if (res.status !== c.status || !body.success || !new RegExp(`^(${c.code})$`).test(body.data.error.code))
-        problems.push(`${c.r.what}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
-    }
-    stats.failures += problems.length;
-    expect(problems).toEqual([]);
-  });
 
   it('survives malformed HTTP on a raw socket', async () => {
     const problems: string[] = [];
@@ -686,7 +928,8 @@ describe('fuzz: every route of the real server over HTTP', () => {
         } catch {
           // reported below
         }
-        if (!ApiError.safeParse(parsed).success) problems.push(`${where}: error body is not {error:{code,message,hint?}}`);
+        if (!ApiError.safeParse(parsed).success)
+          problems.push(`${where}: error body is not {error:{code,message,hint?}}`);
       }
     }
     stats.failures += problems.length;
@@ -701,7 +944,9 @@ describe('fuzz: every route of the real server over HTTP', () => {
     expect(health.status).toBe(200);
     for (const line of t.logs) assertNoSecret(line, 'server log');
     // No temp upload survived a rejection.
-    const leftovers = (await fs.readdir(t.server.layout.packagesDir)).filter((n) => n.startsWith('.'));
+    const leftovers = (await fs.readdir(t.server.layout.packagesDir)).filter((n) =>
+      n.startsWith('.'),
+    );
     expect(leftovers).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import * as progressModule from '../../../src/shared/progress';
 import * as serverApiModule from '../../../src/shared/server-api';
 import * as siteApiModule from '../../../src/shared/site-api';
 import * as studyModule from '../../../src/shared/study';
-import { metadataToStrings, PackageMetadata } from '../../../src/shared/package-format';
+import { metadataToStrings, type PackageMetadata } from '../../../src/shared/package-format';
 import { ModelRef } from '../../../src/shared/model-ref';
 import { SafeRelativePath } from '../../../src/shared/model-manifest';
 import { siteApi } from '../../../src/shared/site-api';
@@ -150,10 +150,19 @@ const EXAMPLES: Record<string, unknown[]> = {
   "siteApi['connect.enroll'].req": [{ serverUrl: 'https://fgl.example', token: 'tok-123456789' }],
   "siteApi['datasets.scan'].req": [{ dir: '/data/images', k: 5 }],
   "siteApi['prepare.start'].req": [
-    { dataDir: '/data', studyId: 'fuzz-study', promptMode: 'class', aggregation: 'cluster', k: 5, dpEpsilon: 1 },
+    {
+      dataDir: '/data',
+      studyId: 'fuzz-study',
+      promptMode: 'class',
+      aggregation: 'cluster',
+      k: 5,
+      dpEpsilon: 1,
+    },
   ],
   "siteApi['images.thumbnail'].req": [{ runId: 'run-1', imageId: 3 }],
-  "siteApi['upload.approve'].req": [{ runId: 'run-1', approver: 'Ann', secondApprover: 'Bob', confirm: true }],
+  "siteApi['upload.approve'].req": [
+    { runId: 'run-1', approver: 'Ann', secondApprover: 'Bob', confirm: true },
+  ],
   "siteApi['models.pull'].req": [{ studyId: 'fuzz-study', version: 2 }],
   "siteApi['evaluate.run'].req": [{ studyId: 'fuzz-study', version: 1, dataDir: '/data' }],
   "siteApi['audit.list'].req": [{ search: 'x' }],
@@ -170,7 +179,8 @@ function pathsOf(v: unknown, prefix: Step[] = []): Step[][] {
   return out;
 }
 
-type Op = { op: 'replace'; value: unknown } | { op: 'delete' } | { op: 'add'; key: string; value: unknown };
+type Op =
+  { op: 'replace'; value: unknown } | { op: 'delete' } | { op: 'add'; key: string; value: unknown };
 
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
@@ -195,13 +205,16 @@ function mutate(doc: unknown, at: Step[], op: Op): unknown {
     return copy;
   }
   const copy = { ...(doc as Record<string, unknown>) };
-  if (rest.length === 0 && op.op === 'delete') delete copy[head as string];
+  if (rest.length === 0 && op.op === 'delete') Reflect.deleteProperty(copy, head as string);
   else setOwn(copy, head as string, mutate(copy[head as string], rest, op));
   return copy;
 }
 
 const deepValue = fc
-  .tuple(fc.integer({ min: 100, max: 5000 }), fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>)
+  .tuple(
+    fc.integer({ min: 100, max: 5000 }),
+    fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>,
+  )
   .map(([d, k]) => JSON.parse(deepJsonText(d, k)) as unknown);
 
 const replacement = fc.oneof(
@@ -238,7 +251,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString'), hostileString), replacement)
+      .tuple(
+        fc.oneof(
+          fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString'),
+          hostileString,
+        ),
+        replacement,
+      )
       .map(([key, value]) => ({ op: 'add' as const, key, value })),
   },
 );
@@ -273,7 +292,9 @@ const caseArb = fc
     }
     return fc.tuple(fc.constant(s), fc.oneof(...inputs));
   })
-  .map(([s, input]) => labelled({ s, input }, (v) => `${v.s.name} ← ${preview(v.input)} (FGL_FUZZ_SEED=${FUZZ_SEED})`));
+  .map(([s, input]) =>
+    labelled({ s, input }, (v) => `${v.s.name} ← ${preview(v.input)} (FGL_FUZZ_SEED=${FUZZ_SEED})`),
+  );
 
 function preview(v: unknown): string {
   try {
@@ -302,14 +323,21 @@ function assertContained(name: string, out: unknown): void {
   const relPaths: string[] = [];
   if (name === 'model-manifest.SafeRelativePath') relPaths.push(out as string);
   if (name === 'model-manifest.ModelFile') relPaths.push((out as { path: string }).path);
-  if (name === 'model-manifest.ModelManifest') relPaths.push(...(out as { files: { path: string }[] }).files.map((f) => f.path));
+  if (name === 'model-manifest.ModelManifest')
+    relPaths.push(...(out as { files: { path: string }[] }).files.map((f) => f.path));
   for (const rel of relPaths) {
     const posixBase = '/srv/fgl/models/s/1';
     const p = path.posix.join(posixBase, ...rel.split('/'));
-    if (!p.startsWith(posixBase + '/')) throw new Error(`SafeRelativePath accepted ${JSON.stringify(rel)}, which leaves the folder (posix: ${p})`);
+    if (!p.startsWith(posixBase + '/'))
+      throw new Error(
+        `SafeRelativePath accepted ${JSON.stringify(rel)}, which leaves the folder (posix: ${p})`,
+      );
     const winBase = 'C:\\fgl\\models\\s\\1';
     const w = path.win32.join(winBase, ...rel.split('/'));
-    if (!w.startsWith(winBase + '\\')) throw new Error(`SafeRelativePath accepted ${JSON.stringify(rel)}, which leaves the folder (win32: ${w})`);
+    if (!w.startsWith(winBase + '\\'))
+      throw new Error(
+        `SafeRelativePath accepted ${JSON.stringify(rel)}, which leaves the folder (win32: ${w})`,
+      );
   }
   if (name === 'model-ref.ModelRef') {
     const ref = out as { id: string; revision: string };
@@ -354,7 +382,9 @@ function check(s: Named, input: unknown): void {
     assertPlain(r.data);
     const again = s.schema.safeParse(INVERSE[s.name] ? INVERSE[s.name]!(r.data) : r.data);
     if (!again.success)
-      throw new Error(`${s.name}: accepted output does not re-validate: ${again.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new Error(
+        `${s.name}: accepted output does not re-validate: ${again.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     expect(again.data).toEqual(r.data);
     assertContained(s.name, r.data);
   } catch (e) {
@@ -410,13 +440,20 @@ describe('fuzz: every zod schema in src/shared', () => {
     ];
     for (const t of tricks) {
       const name = 'model-manifest.SafeRelativePath';
-      check(SCHEMAS.find((x) => x.name === name)!, t);
+      check(
+        SCHEMAS.find((x) => x.name === name)!,
+        t,
+      );
       expect(SafeRelativePath.safeParse(t).success, t).toBe(false);
     }
     for (const id of ['../../etc', 'a/../../b', './x', 'a/..']) {
-      check(SCHEMAS.find((x) => x.name === 'model-ref.ModelRef')!, { id });
+      check(
+        SCHEMAS.find((x) => x.name === 'model-ref.ModelRef')!,
+        { id },
+      );
       // The schema lets these through (see docs/threat-model.md); the model store refuses them.
-      if (ModelRef.safeParse({ id }).success) expect(() => store.cachePath(id)).toThrow(/Invalid model id/);
+      if (ModelRef.safeParse({ id }).success)
+        expect(() => store.cachePath(id)).toThrow(/Invalid model id/);
     }
   });
 });
