@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { recordFigures } from '../reliability-figures';
 import { buildStudyManifest } from '../../../src/cli/study/build-study';
 import { describeModelsFolder } from '../../../src/cli/study/models-folder';
 import type { CreateStudyBody, EnrollResponse, RoundStatus } from '../../../src/shared/server-api';
@@ -227,6 +228,13 @@ const ARTIFACT = path.join(REPO_ROOT, 'test-artifacts', 'reliability', 'faults.j
  * Several test files write at once: a lock directory serialises the read-modify-write.
  */
 export async function recordFault(r: FaultRecord): Promise<void> {
+  // One line per fault in the shared figures file too, so docs/reliability.md's table shows it.
+  recordFigures('faults', r.test, {
+    fault: r.fault,
+    recovered: r.recovered,
+    ...(r.recoverySeconds !== null ? { recoverySeconds: Number(r.recoverySeconds.toFixed(2)) } : {}),
+    ...Object.fromEntries(Object.entries(r.injectedAt).filter((e): e is [string, number | string | boolean] => ['number', 'string', 'boolean'].includes(typeof e[1])).map(([k, v]) => [`at ${k}`, v])),
+  });
   await fs.mkdir(path.dirname(ARTIFACT), { recursive: true });
   const lock = `${ARTIFACT}.lock`;
   const deadline = Date.now() + 10_000;
