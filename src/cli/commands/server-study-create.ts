@@ -1,3 +1,4 @@
+import { readPhraseList, resourcePath } from '../resources';
 import {
   type Command,
   intOption,
@@ -25,6 +26,12 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
     'data-dir': { type: 'string', value: 'DIR', description: 'server data directory' },
     name: { type: 'string', value: 'NAME', description: 'human-readable study name' },
     classes: { type: 'string', value: 'a,b,c', description: 'comma-separated class names' },
+    vocabulary: {
+      type: 'string',
+      value: 'FILE',
+      description:
+        'controlled vocabulary, one phrase per line (default: resources/vocabulary/general.txt)',
+    },
     k: {
       type: 'string',
       value: 'N',
@@ -80,6 +87,10 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
       maxEpsilon: numberOption(ctx, 'max-epsilon', undefined) ?? null,
       allowInstance: Boolean(ctx.values['allow-instance']),
       ...(modes ? { modes } : {}),
+      // The controlled vocabulary for `vocabulary` prompts: only these phrases can leave a site.
+      vocabulary: await readPhraseList(
+        optionalString(ctx, 'vocabulary') ?? resourcePath('vocabulary/general.txt'),
+      ),
     });
     const store = ServerStore.open(dataLayout(dataDir).db);
     try {

@@ -1,4 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
 import { numberOption, optionalString, requireString, UsageError, intOption } from '../command';
 import { progressPrinter } from '../progress-printer';
@@ -10,6 +13,27 @@ import { preparePackage } from '../../site/prepare/prepare-package';
 import type { DeviceChoice } from '../../core/ort/execution-device';
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+
+/**
+ * `--study FILE` reads a manifest; `--study ID` fetches it from the server this site enrolled
+ * with and keeps a copy in $FGL_HOME/studies, so an offline machine can prepare later.
+ */
+async function loadStudy(arg: string, paths: ReturnType<typeof sitePaths>): Promise<StudyManifest> {
+  if (existsSync(arg)) return StudyManifest.parse(JSON.parse(await readFile(arg, 'utf8')));
+  const cache = join(paths.home, 'studies', `${arg}.json`);
+  const ledger = Ledger.open(paths.ledger);
+  try {
+    const study = await clientForStudy(ledger, arg).client.getStudy(arg);
+    await mkdir(join(paths.home, 'studies'), { recursive: true });
+    await writeFile(cache, JSON.stringify(study, null, 2));
+    return study;
+  } catch (e) {
+    if (existsSync(cache)) return StudyManifest.parse(JSON.parse(await readFile(cache, 'utf8')));
+    throw e;
+  } finally {
+    ledger.close();
+  }
+}
 
 export const sitePrepareCommand: Command = {
   path: ['site', 'prepare'],
@@ -31,39 +55,97 @@ instance (one row per image; only if the study allows it).
 
 Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses cached work.`,
   options: {
-    data: { type: 'string', value: 'DIR', description: 'dataset folder (one sub-folder per class) or the folder of --manifest' },
-    manifest: { type: 'string', value: 'FILE', description: 'CSV/JSON manifest with path,label instead of class folders' },
-    study: { type: 'string', value: 'FILE', description: 'study manifest JSON (from the server or `fgl study init`)' },
+    data: {
+      type: 'string',
+      value: 'DIR',
+      description: 'dataset folder (one sub-folder per class) or the folder of --manifest',
+    },
+    manifest: {
+      type: 'string',
+      value: 'FILE',
+      description: 'CSV/JSON manifest with path,label instead of class folders',
+    },
+    study: {
+      type: 'string',
+      value: 'ID|FILE',
+      description:
+        'study id (fetched from the enrolled server, cached for offline use) or a manifest JSON file',
+    },
     out: { type: 'string', value: 'DIR', description: 'folder for the package and report' },
-    models: { type: 'string', value: 'tiny|DIR', default: 'tiny', description: 'model folder with clip/, generator/ (and captioner/)' },
-    prompts: { type: 'string', value: 'MODE', default: 'class', description: 'class | vocabulary | instance' },
-    aggregate: { type: 'string', value: 'MODE', default: 'class', description: 'class | cluster | instance' },
+    models: {
+      type: 'string',
+      value: 'tiny|DIR',
+      default: 'tiny',
+      description: 'model folder with clip/, generator/ (and captioner/)',
+    },
+    prompts: {
+      type: 'string',
+      value: 'MODE',
+      default: 'class',
+      description: 'class | vocabulary | instance',
+    },
+    aggregate: {
+      type: 'string',
+      value: 'MODE',
+      default: 'class',
+      description: 'class | cluster | instance',
+    },
     k: { type: 'string', value: 'N', description: "minimum images per row (≥ the study's k)" },
-    'dp-epsilon': { type: 'string', value: 'E', description: 'add Gaussian noise for (ε, δ)-differential privacy with this ε' },
-    device: { type: 'string', value: 'DEV', default: 'auto', description: 'auto | cpu | cuda | dml | coreml | webgpu' },
-    'site-id': { type: 'string', value: 'ID', description: 'site id for the package (default: the id this site enrolled with)' },
-    'batch-size': { type: 'string', value: 'N', default: '16', description: 'images per model call' },
+    'dp-epsilon': {
+      type: 'string',
+      value: 'E',
+      description: 'add Gaussian noise for (ε, δ)-differential privacy with this ε',
+    },
+    device: {
+      type: 'string',
+      value: 'DEV',
+      default: 'auto',
+      description: 'auto | cpu | cuda | dml | coreml | webgpu',
+    },
+    'site-id': {
+      type: 'string',
+      value: 'ID',
+      description: 'site id for the package (default: the id this site enrolled with)',
+    },
+    'batch-size': {
+      type: 'string',
+      value: 'N',
+      default: '16',
+      description: 'images per model call',
+    },
   },
   examples: [
+    'fgl site prepare --data ./images --study shapes-1a2b3c --out ./pkg',
     'fgl site prepare --data ./images --study study.json --out ./pkg',
     'fgl site prepare --data ./images --study study.json --out ./pkg --prompts vocabulary --aggregate cluster --k 10 --dp-epsilon 1',
   ],
   async run(ctx) {
-    const study = StudyManifest.parse(JSON.parse(await readFile(requireString(ctx, 'study'), 'utf8')));
+    const studyArg = requireString(ctx, 'study');
+    const paths0 = sitePaths(siteHome());
+    const study = await loadStudy(studyArg, paths0);
     const promptMode = PromptMode.safeParse(optionalString(ctx, 'prompts') ?? 'class');
-    if (!promptMode.success) throw new UsageError('--prompts must be class, vocabulary or instance');
+    if (!promptMode.success)
+      throw new UsageError('--prompts must be class, vocabulary or instance');
     const aggregation = Aggregation.safeParse(optionalString(ctx, 'aggregate') ?? 'class');
-    if (!aggregation.success) throw new UsageError('--aggregate must be class, cluster or instance');
+    if (!aggregation.success)
+      throw new UsageError('--aggregate must be class, cluster or instance');
     const device = (optionalString(ctx, 'device') ?? 'auto') as DeviceChoice;
-    if (!DEVICES.includes(device as (typeof DEVICES)[number])) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
+    if (!DEVICES.includes(device as (typeof DEVICES)[number]))
+      throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
     const paths = sitePaths(siteHome());
-    const modelsDir = await resolveModelsOption(optionalString(ctx, 'models') ?? 'tiny', paths.models);
+    const modelsDir = await resolveModelsOption(
+      optionalString(ctx, 'models') ?? 'tiny',
+      paths.models,
+    );
     const models = await describeModelsFolder(modelsDir);
     const ledger = Ledger.open(paths.ledger);
     try {
       const enrolled = ledger.enrollments.list().find((e) => e.studyId === study.id);
       const siteId = optionalString(ctx, 'site-id') ?? enrolled?.siteId;
-      if (!siteId) ctx.out.warn(`this site is not enrolled in study ${study.id}: the package is marked site "unenrolled" and the server will refuse it. Enroll first (fgl site enroll) or pass --site-id.`);
+      if (!siteId)
+        ctx.out.warn(
+          `this site is not enrolled in study ${study.id}: the package is marked site "unenrolled" and the server will refuse it. Enroll first (fgl site enroll) or pass --site-id.`,
+        );
       const dpEpsilon = numberOption(ctx, 'dp-epsilon', undefined);
       const result = await preparePackage({
         ledger,
@@ -71,7 +153,12 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
         study,
         siteId: siteId ?? 'unenrolled',
-        models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
+        models: {
+          clip: models.clip.dir,
+          generator: models.generator.dir,
+          captioner: models.captioner?.dir ?? null,
+          tiny: models.tiny,
+        },
         promptMode: promptMode.data,
         aggregation: aggregation.data,
         ...(ctx.values.k !== undefined ? { k: intOption(ctx, 'k', study.privacy.k, 1) } : {}),
@@ -83,16 +170,35 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         ...(progressPrinter(ctx.out) ? { onProgress: progressPrinter(ctx.out)! } : {}),
       });
       const r = result.report;
-      if (r.tinyModels) ctx.out.warn('tiny test models were used: the package proves the plumbing, not meaningful content.');
+      if (r.tinyModels)
+        ctx.out.warn(
+          'tiny test models were used: the package proves the plumbing, not meaningful content.',
+        );
       ctx.out.result(
-        { runId: result.runId, package: result.packagePath, sha256: result.sha256, bytes: result.bytes, reportJson: result.reportJsonPath, reportMarkdown: result.reportMarkdownPath, rows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, images: r.dataset.images, classes: r.dataset.classes, suppressed: r.suppressed, dp: r.dp, devices: r.devices },
+        {
+          runId: result.runId,
+          package: result.packagePath,
+          sha256: result.sha256,
+          bytes: result.bytes,
+          reportJson: result.reportJsonPath,
+          reportMarkdown: result.reportMarkdownPath,
+          rows: r.outgoing.rows,
+          blockedRows: r.rows.filter((x) => x.blocked).length,
+          images: r.dataset.images,
+          classes: r.dataset.classes,
+          suppressed: r.suppressed,
+          dp: r.dp,
+          devices: r.devices,
+        },
         () =>
           [
             `Package ${result.packagePath}`,
             `  ${r.outgoing.rows} rows [${r.outgoing.shape.join('×')}] ${r.outgoing.dtype}, ${result.bytes} bytes, sha256 ${result.sha256}`,
             `  from ${r.dataset.images} images: ${r.dataset.classes.map((c) => `${c.name} ${c.count}`).join(', ')}`,
             `  blocked rows: ${r.rows.filter((x) => x.blocked).length}; suppressed classes: ${r.suppressed.length}${r.dp ? `; ε ${r.dp.epsilon.toFixed(3)} (total ${r.dp.totalAfter.toFixed(3)})` : ''}`,
-            `  devices: ${Object.entries(r.devices).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+            `  devices: ${Object.entries(r.devices)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`,
             `Review ${result.reportMarkdownPath} before uploading (fgl site upload --package ${requireString(ctx, 'out')}).`,
           ].join('\n'),
       );
