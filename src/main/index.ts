@@ -26,6 +26,8 @@ if (!app.requestSingleInstanceLock()) {
 
 function start(): void {
   const home = process.env.FGL_HOME ?? app.getPath('userData');
+  // Packaged builds keep resources/ (PHI names list, vocabularies) beside the asar (electron-builder.yml).
+  if (app.isPackaged) process.env.FGL_RESOURCES_DIR ??= join(process.resourcesPath, 'resources');
   const kek = new KeyEncryptionKeyStore(home, safeStorage).loadOrCreate();
 
   // CSP as a response header too (the dev server), besides the meta tag in index.html.
