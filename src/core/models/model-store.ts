@@ -243,7 +243,7 @@ export class ModelStore {
       `The ${role} model ${name} is not in the model cache${partial ? ` (incomplete: missing ${missing.join(', ')})` : ''} ` +
         `and network access is off. Either copy the model folder to ${dir} ` +
         `(files: ${MODEL_LAYOUTS[role].required.join(', ')}), or pass --models DIR with DIR/${role} holding it, ` +
-        `or allow downloading from ${this.remoteHost} with FGL_ALLOW_NETWORK=1 (or --allow-network).`,
+        `or allow downloading from ${this.remoteHost} with FGL_ALLOW_NETWORK=1.`,
     );
   }
 
