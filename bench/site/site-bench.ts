@@ -5,6 +5,7 @@
  * Prints one JSON object on stdout; progress goes to stderr. Inputs are generated once under
  * .fgl-tmp/bench-data. Tiny models: the numbers measure our code around the models, never accuracy.
  */
+import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -29,7 +30,13 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const MB = 1024 * 1024;
 /** What src/site/prepare/local-features.ts decodes to before CLIP preprocessing. */
-const DECODE_SHORT_SIDE = 256;
+/** Decode to CLIP's input side, as src/site/prepare/local-features.ts does (from its preprocessor config). */
+let DECODE_SHORT_SIDE = 224;
+async function clipInputSide(clipDir: string): Promise<number> {
+  const cfg = JSON.parse(await readFile(path.join(clipDir, 'preprocessor_config.json'), 'utf8')) as { size?: number | { shortest_edge?: number } };
+  const size = typeof cfg.size === 'number' ? cfg.size : cfg.size?.shortest_edge;
+  return typeof size === 'number' ? size : 224;
+}
 /** Production's default `--batch-size` (fgl site prepare) and CLIP's internal batch. */
 const IMAGE_BATCH = 16;
 /** The text encoder's internal batch (src/core/inference/text-encoder.ts). */
@@ -357,6 +364,7 @@ async function main(): Promise<void> {
   );
   const files = (await listImages(throughputDir)).slice(0, config.throughputImages);
 
+  DECODE_SHORT_SIDE = await clipInputSide(models.dirs.clip);
   log(`decode + resize ${files.length} images of ${config.throughputImageSize} px…`);
   await decodeAll(files.slice(0, 4)); // warm-up (sharp's thread pool, libvips caches)
   const decoded = await decodeAll(files);

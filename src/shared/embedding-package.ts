@@ -8,7 +8,9 @@ import type { ZodError } from 'zod';
 import { float16BitsToFloat32, float32ToFloat16Bits, isFloat16NonFinite } from './float16';
 import { metadataToStrings, PACKAGE_TENSORS, PackageMetadata } from './package-format';
 import {
+  littleEndianBytes,
   readSafetensors,
+  safetensorsHeader,
   SafetensorsError,
   tensorToFloat16Bits,
   tensorToFloat32,
@@ -165,6 +167,115 @@ export function encodePackage(p: EncodePackageInput): Uint8Array {
     },
     strings,
   );
+}
+
+/** Everything about a package but its conditioning rows: what a streaming writer needs up front. */
+export type PackageHeaderInput = Omit<EncodePackageInput, 'conditioning'>;
+
+/**
+ * A package encoded piece by piece, so no one ever holds all [N, 77, D] values: write `header`,
+ * then `encodeRow(row)` for rows 0..n−1 in order, then `trailer()`. The concatenation is
+ * byte-identical to `encodePackage` with the same input, and is checked the same way.
+ */
+export type PackageEncoder = {
+  /** Total length of the package in bytes. */
+  byteLength: number;
+  /** The safetensors length prefix + JSON header. */
+  header: Uint8Array;
+  /**
+   * The bytes of the next conditioning row ([77 · dim] values). The returned view points into a
+   * buffer that the next call overwrites: write it out before encoding the next row.
+   */
+  encodeRow(row: Float32Array): Uint8Array;
+  /** The labels and counts tensors; only after all n rows. */
+  trailer(): Uint8Array;
+};
+
+/** Validate like `encodePackage` and return the piecewise encoder; rows are checked as they come. */
+export function createPackageEncoder(p: PackageHeaderInput): PackageEncoder {
+  const { n, dim } = p;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new PackageError(
+      'empty',
+      `package must have at least one row, got n=${n}`,
+      'Nothing passed the privacy checks; adjust the dataset or settings.',
+    );
+  }
+  if (!Number.isSafeInteger(dim) || dim < 1)
+    throw new PackageError('bad_shape', `dim must be a positive integer, got ${dim}`);
+  if (p.dtype !== 'F16' && p.dtype !== 'F32')
+    throw new PackageError(
+      'bad_dtype',
+      `conditioning dtype must be F16 or F32, got ${String(p.dtype)}`,
+    );
+  if (p.labels.length !== n)
+    throw new PackageError('bad_shape', `labels has ${p.labels.length} entries, expected ${n}`);
+  if (p.counts.length !== n)
+    throw new PackageError('bad_shape', `counts has ${p.counts.length} entries, expected ${n}`);
+  checkLabelsAndCounts(p.labels, p.counts);
+  const strings = metadataToStrings(p.metadata);
+  parseMetadata(strings);
+
+  const perRow = CONDITIONING_TOKENS * dim;
+  const { header, dataBytes } = safetensorsHeader(
+    [
+      { name: PACKAGE_TENSORS.conditioning, dtype: p.dtype, shape: [n, CONDITIONING_TOKENS, dim] },
+      { name: PACKAGE_TENSORS.labels, dtype: 'I32', shape: [n] },
+      { name: PACKAGE_TENSORS.counts, dtype: 'I32', shape: [n] },
+    ],
+    strings,
+  );
+  // Copies taken now, so the caller changing its arrays mid-stream cannot change what was validated.
+  const labels = Int32Array.from(p.labels);
+  const counts = Int32Array.from(p.counts);
+  const f16 = p.dtype === 'F16' ? new Uint16Array(perRow) : null;
+  const f32 = p.dtype === 'F32' ? new Float32Array(perRow) : null;
+  let next = 0;
+  return {
+    byteLength: header.length + dataBytes,
+    header,
+    encodeRow(row) {
+      if (next >= n)
+        throw new PackageError(
+          'bad_shape',
+          `row ${next} is one more than the ${n} rows the header declares`,
+        );
+      if (row.length !== perRow)
+        throw new PackageError(
+          'bad_shape',
+          `row ${next} has ${row.length} values but [${CONDITIONING_TOKENS}, ${dim}] needs ${perRow}`,
+        );
+      const base = next * perRow;
+      let out: Uint16Array | Float32Array;
+      if (f16) {
+        for (let i = 0; i < perRow; i++) {
+          const h = float32ToFloat16Bits(row[i]!);
+          if (isFloat16NonFinite(h)) throw nonFiniteError(base + i, dim, row[i]!);
+          f16[i] = h;
+        }
+        out = f16;
+      } else {
+        for (let i = 0; i < perRow; i++) {
+          if (!Number.isFinite(row[i]!)) throw nonFiniteError(base + i, dim, row[i]!);
+        }
+        f32!.set(row);
+        out = f32!;
+      }
+      next++;
+      return littleEndianBytes(out);
+    },
+    trailer() {
+      if (next !== n)
+        throw new PackageError(
+          'bad_shape',
+          `only ${next} of the ${n} conditioning rows were encoded`,
+        );
+      const out = new Uint8Array(8 * n);
+      out.set(littleEndianBytes(labels), 0);
+      out.set(littleEndianBytes(counts), 4 * n);
+      return out;
+    },
+  };
 }
 
 function shapeString(shape: readonly number[]): string {

@@ -451,7 +451,10 @@ export function safetensorsHeader(
       );
     const bytes = byteLengthOf(t.dtype, t.shape);
     if (!Number.isSafeInteger(bytes))
-      throw new SafetensorsError('bad_shape', `tensor "${t.name}": shape [${t.shape.join(', ')}] is too large`);
+      throw new SafetensorsError(
+        'bad_shape',
+        `tensor "${t.name}": shape [${t.shape.join(', ')}] is too large`,
+      );
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }

@@ -5,15 +5,25 @@ import {
   AutoTokenizer,
   CLIPTextModelWithProjection,
   CLIPVisionModelWithProjection,
-  type Tensor,
+  Tensor,
 } from '@huggingface/transformers';
 import { type DeviceChoice, resolveDevice, transformersDevice } from '../ort/execution-device';
+import {
+  type PreprocessorConfig,
+  clipInputSize,
+  createClipImagePreprocessor,
+} from './clip-image-preprocessor';
 import { l2Normalize, splitRows } from './embedding-rows';
 import { type RgbImage, toRawImage } from './rgb-image';
 
 export type ClipModel = {
   /** Embedding dimension (projection_dim). */
   dim: number;
+  /**
+   * The short side the image processor resizes to (preprocessor_config.json `size.shortest_edge`,
+   * 224 for ViT-B/32). Decode images at this size and the processor's resize is a no-op.
+   */
+  inputSize: number;
   /** Execution provider used, for reports. */
   device: string;
   /** Set when `auto` could not use the GPU. */
@@ -47,6 +57,11 @@ export async function loadClip(dir: string, opts: LoadClipOptions): Promise<Clip
     device: transformersDevice(device),
     dtype: 'fp32',
   } as const;
+  const preprocessorConfig = JSON.parse(
+    await readFile(path.join(dir, 'preprocessor_config.json'), 'utf8'),
+  ) as PreprocessorConfig;
+  // One pass into one batch buffer when the config is one we reproduce exactly; else transformers.js's.
+  const fast = createClipImagePreprocessor(preprocessorConfig);
   const [processor, tokenizer, vision, text] = await Promise.all([
     AutoImageProcessor.from_pretrained(dir, { local_files_only: true }),
     AutoTokenizer.from_pretrained(dir, { local_files_only: true }),
@@ -54,6 +69,8 @@ export async function loadClip(dir: string, opts: LoadClipOptions): Promise<Clip
     CLIPTextModelWithProjection.from_pretrained(dir, load),
   ]);
   const batchSize = opts.batchSize ?? 16;
+  // One batch buffer reused across calls: allocating ~10 MB per batch costs as much as filling it.
+  let spare: Float32Array | null = null;
 
   const check = (rows: Float32Array[], what: string) => {
     if (rows[0] && rows[0].length !== dim) {
@@ -66,17 +83,34 @@ export async function loadClip(dir: string, opts: LoadClipOptions): Promise<Clip
 
   return {
     dim,
+    inputSize: fast?.inputSize ?? clipInputSize(preprocessorConfig),
     device,
     fallbackMessage,
     async embedImages(images) {
       const out: Float32Array[] = [];
       for (let i = 0; i < images.length; i += batchSize) {
-        const raws = images.slice(i, i + batchSize).map(toRawImage);
-        const inputs = (await processor(raws)) as { pixel_values: Tensor };
-        const result = (await vision({ pixel_values: inputs.pixel_values })) as {
-          image_embeds: Tensor;
-        };
-        out.push(...splitRows(result.image_embeds).map(l2Normalize));
+        const batch = images.slice(i, i + batchSize);
+        // Taken while this batch is in flight; a concurrent call meanwhile allocates its own.
+        const buffer =
+          spare ?? (fast ? new Float32Array(batchSize * 3 * fast.height * fast.width) : null);
+        spare = null;
+        try {
+          let pixelValues: Tensor;
+          if (fast) {
+            const { data, dims } = await fast.pixelValues(batch, buffer ?? undefined);
+            pixelValues = new Tensor('float32', data, dims);
+          } else {
+            pixelValues = ((await processor(batch.map(toRawImage))) as { pixel_values: Tensor })
+              .pixel_values;
+          }
+          const result = (await vision({ pixel_values: pixelValues })) as {
+            image_embeds: Tensor;
+          };
+          out.push(...splitRows(result.image_embeds).map(l2Normalize));
+        } finally {
+          // ONNX Runtime is done with the input once run() resolves: the buffer is free again.
+          if (buffer) spare = buffer;
+        }
       }
       return check(out, 'image');
     },

@@ -115,7 +115,7 @@ export function createDiffusionStages(o: DiffusionStagesOptions): RoundStages {
           ctx.signal.throwIfAborted();
           const batch = [];
           for (const img of images.slice(s, s + 32)) {
-            const d = await decodeImage(img.png, { resizeShortSide: 256, signal: ctx.signal });
+            const d = await decodeImage(img.png, { resizeShortSide: clip.inputSize, signal: ctx.signal });
             batch.push({ data: d.data, width: d.width, height: d.height, channels: 3 as const });
           }
           features.push(...(await clip.embedImages(batch)));

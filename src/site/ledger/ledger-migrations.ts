@@ -3,6 +3,7 @@ import { LedgerError } from './ledger-error';
 import { migration001Initial } from './migrations/001-initial';
 import { migration002Captions } from './migrations/002-captions';
 import { migration003TlsPin } from './migrations/003-tls-pin';
+import { migration004ClipDecode224 } from './migrations/004-clip-decode-224';
 
 export type Migration = { version: number; name: string; sql: string };
 
@@ -11,6 +12,7 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
   migration001Initial,
   migration002Captions,
   migration003TlsPin,
+  migration004ClipDecode224,
 ];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

@@ -6,8 +6,8 @@ import type { RgbImage } from '../../core/inference/rgb-image';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import type { Ledger } from '../ledger/ledger';
 
-/** CLIP preprocessing works on ~224 px; decoding at that size keeps memory bounded for huge scans. */
-const DECODE_SHORT_SIDE = 256;
+/** Enough for common image-to-text processors; they resize to their own input from here. */
+const CAPTION_SHORT_SIDE = 384;
 
 export type LocalImage = { path: string; sha256: string; label: string };
 
@@ -40,7 +40,9 @@ export async function computeLocalFeatures(o: {
     const batch = todo.slice(start, start + o.batchSize);
     const decoded: RgbImage[] = [];
     for (const img of batch) {
-      const d = await decodeImage(join(o.root, ...img.path.split('/')), { resizeShortSide: DECODE_SHORT_SIDE, signal: o.signal });
+      // Decoded straight to CLIP's input side: its processor's resize is then a no-op (one resample, not two),
+      // and memory stays bounded for huge scans.
+      const d = await decodeImage(join(o.root, ...img.path.split('/')), { resizeShortSide: o.clip.inputSize, signal: o.signal });
       decoded.push({ data: d.data, width: d.width, height: d.height, channels: 3 });
     }
     const needClip = batch.map((b, i) => (clipCache.has(b.sha256) ? -1 : i)).filter((i) => i >= 0);
@@ -54,7 +56,14 @@ export async function computeLocalFeatures(o: {
       const needCap = batch.map((b, i) => (captionCache.has(b.sha256) ? -1 : i)).filter((i) => i >= 0);
       if (needCap.length > 0) {
         const captioner = await o.captioner.model();
-        const caps = await captioner.caption(needCap.map((i) => decoded[i]!));
+        // Captioners read larger inputs than CLIP (vit-gpt2: 224, BLIP-style: 384): decode again
+        // for them rather than hand over CLIP-sized pixels or change CLIP's (cached) input.
+        const capImages: RgbImage[] = [];
+        for (const i of needCap) {
+          const d = await decodeImage(join(o.root, ...batch[i]!.path.split('/')), { resizeShortSide: CAPTION_SHORT_SIDE, signal: o.signal });
+          capImages.push({ data: d.data, width: d.width, height: d.height, channels: 3 });
+        }
+        const caps = await captioner.caption(capImages);
         const entries = needCap.map((i, j) => ({ contentSha256: batch[i]!.sha256, caption: caps[j] ?? '' }));
         o.ledger.captions.putMany(o.captioner.digest, entries);
         for (const e of entries) captionCache.set(e.contentSha256, e.caption);

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { writeFileDurable } from '../../core/fs/durable-file';
 import { join, resolve } from 'node:path';
-import { encodePackage } from '../../shared/embedding-package';
 import { PACKAGE_FORMAT_VERSION, PACKAGE_TENSORS, type PackageMetadata } from '../../shared/package-format';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import { looserThan, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
@@ -12,7 +10,8 @@ import { scanDataset } from '../dataset/scan-dataset';
 import type { Ledger } from '../ledger/ledger';
 import { buildCohorts, type CohortItem } from '../privacy/k-cohort';
 import { checkSinglingOut } from '../privacy/singling-out';
-import { budgetCheck, privatizeMeans } from '../privacy/differential-privacy';
+import { budgetCheck } from '../privacy/differential-privacy';
+import { secureRng } from '../privacy/seeded-rng';
 import { scrubPhi, type PhiFinding } from '../privacy/phi-scrub';
 import { pca2d, project } from '../report/pca';
 import { classPrompts, fillTemplate } from '../prompts/prompt-templates';
@@ -20,6 +19,8 @@ import { topVocabulary } from '../prompts/vocabulary-prompts';
 import { computeLocalFeatures } from './local-features';
 import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
+import { dpParameters, outgoingRows } from './outgoing-rows';
+import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
 
 export const APP_VERSION = '0.1.0';
@@ -95,6 +96,9 @@ export function effectivePolicy(study: StudyManifest, o: Pick<PrepareOptions, 'k
   return policy;
 }
 
+/** What k-cohort gets for conditioning: nothing (see step 5); one shared empty vector. */
+const NO_CONDITIONING = new Float32Array(0);
+
 const mean = (vs: readonly Float32Array[]): Float32Array => {
   const out = new Float32Array(vs[0]!.length);
   for (const v of vs) for (let i = 0; i < v.length; i++) out[i]! += v[i]!;
@@ -122,6 +126,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     o.onProgress?.(p);
   };
   let stage = 'load-models';
+  let staged: StagedPackage | undefined;
   const models = await loadSiteModels(o.models, o.study, o.device).catch((e: unknown) => {
     o.ledger.runs.update(run.id, { status: 'failed', error: (e as Error).message });
     throw e;
@@ -222,9 +227,12 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       encMeter.advance(chunk.length);
     }
 
-    // 5. k-cohort aggregation (prompts shared between images share one vector: no copies).
+    // 5. k-cohort aggregation. Rows are formed from CLIP features alone; their conditioning means
+    // are computed one at a time when the package is written (step 8), so k-cohort gets none:
+    // holding every row's [77·D] mean at once is what made memory grow with the number of rows.
     stage = 'privacy';
-    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: cond.get(prompts[i]!)! }));
+    const condOf = (i: number) => cond.get(prompts[i]!)!;
+    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: NO_CONDITIONING }));
     const cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
 
     // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
@@ -242,26 +250,25 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const blocked = (i: number) => imageDerived && singling[i]!.blocked;
     const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
     if (sendIdx.length === 0) throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
-    let rowsCond = sendIdx.map((i) => cohorts.rows[i]!.cond);
+    // Members' vectors by reference (images with one prompt share one vector).
+    const groups = sendIdx.map((i) => cohorts.rows[i]!.members.map(condOf));
     let dp: PrivacyReport['dp'] = null;
+    let dpOptions: Parameters<typeof outgoingRows>[1] = null;
     if (o.dpEpsilon !== undefined && o.dpEpsilon !== null) {
       const clipNorm = o.dpClip ?? Math.sqrt(rowLen);
-      const result = privatizeMeans(
-        sendIdx.map((i) => cohorts.rows[i]!.members.map((m) => items[m]!.cond)),
-        { clip: clipNorm, delta: policy.delta, noise: { epsilon: o.dpEpsilon } },
-      );
+      const options = { clip: clipNorm, delta: policy.delta, noise: { epsilon: o.dpEpsilon } };
+      // ε and σ depend on the public row sizes only: known (and budget-checked) before any noise is drawn.
+      const params = dpParameters(groups.map((g) => g.length), options);
       const spent = o.ledger.dp.spent(dataset.id);
-      const check = budgetCheck(spent, result.epsilon, policy.maxEpsilon);
+      const check = budgetCheck(spent, params.epsilon, policy.maxEpsilon);
       if (!check.ok) throw new PrepareError(check.message, 'The ε already spent on this dataset is recorded in the ledger and cannot be reset.');
-      rowsCond = result.rows.map((r) => r.cond);
-      dp = { epsilon: result.epsilon, delta: result.delta, clip: clipNorm, sigmaMax: result.sigmaMax, spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
+      dpOptions = { ...options, rng: secureRng() };
+      dp = { epsilon: params.epsilon, delta: params.delta, clip: clipNorm, sigmaMax: params.sigmaMax, spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
     }
 
-    // 8. The package.
+    // 8. The package, streamed row by row to a temporary file beside its final path (renamed in step 10).
     stage = 'package';
     const n = sendIdx.length;
-    const conditioning = new Float32Array(n * rowLen);
-    rowsCond.forEach((c, j) => conditioning.set(c, j * rowLen));
     const metadata: PackageMetadata = {
       format: 'fgl-embedding-package',
       format_version: PACKAGE_FORMAT_VERSION,
@@ -280,16 +287,26 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       created_at: new Date().toISOString(),
     };
     const dtype = o.dtype ?? 'F16';
-    const bytes = encodePackage({
-      metadata,
-      conditioning,
-      n,
-      dim: D,
-      dtype,
-      labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
-      counts: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.count)),
-    });
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    await mkdir(o.outDir, { recursive: true });
+    const packagePath = join(o.outDir, 'package.safetensors');
+    const outgoing = outgoingRows(groups, dpOptions);
+    staged = await stagePackageFile(
+      packagePath,
+      {
+        metadata,
+        n,
+        dim: D,
+        dtype,
+        labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
+        counts: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.count)),
+      },
+      outgoing.rows,
+      { mode: 0o600, ...(o.signal ? { signal: o.signal } : {}) },
+    );
+    const used = outgoing.used();
+    if (dp && used && (used.epsilon !== dp.epsilon || used.sigmaMax !== dp.sigmaMax))
+      throw new Error(`The noise used ε ${used.epsilon} / σ ${used.sigmaMax}, not the ε ${dp.epsilon} / σ ${dp.sigmaMax} in the package header; this is a bug, please report it.`);
+    const { sha256, bytes } = staged;
 
     // 9. Report (local), with a 2-D projection of outgoing rows among the local images.
     // One point per row (blocked rows included, so point i is row i in the preview), among the local images.
@@ -330,7 +347,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       devices: models.devices,
       dataset: { root, images: images.length, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
       settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: policy.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
-      outgoing: { rows: n, bytes: bytes.length, shape: [n, 77, D], dtype, sha256, tensors: Object.values(PACKAGE_TENSORS) },
+      outgoing: { rows: n, bytes, shape: [n, 77, D], dtype, sha256, tensors: Object.values(PACKAGE_TENSORS) },
       rows,
       suppressed: cohorts.suppressed.map((s) => ({ label: o.study.classes[s.label]!, images: s.count, reason: s.reason })),
       phi,
@@ -344,18 +361,16 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     };
 
     // 10. Files (durable), then the ledger rows in one transaction.
-    await mkdir(o.outDir, { recursive: true });
-    const packagePath = join(o.outDir, 'package.safetensors');
     const reportJsonPath = join(o.outDir, 'privacy-report.json');
     const reportMarkdownPath = join(o.outDir, 'privacy-report.md');
-    await writeFileDurable(packagePath, bytes, 0o600);
+    await staged.commit();
     await writeFileDurable(reportJsonPath, JSON.stringify(report, null, 2), 0o600);
     await writeFileDurable(reportMarkdownPath, reportMarkdown(report), 0o600);
     o.ledger.transaction(() => {
       o.ledger.packages.insert({
         runId: run.id,
         sha256,
-        bytes: bytes.length,
+        bytes,
         path: packagePath,
         rows: n,
         privacy: { k: policy.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
@@ -365,8 +380,9 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       if (dp) o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
       o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
     });
-    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes: bytes.length, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
+    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
   } catch (e) {
+    await staged?.discard().catch(() => undefined);
     const cancelled = o.signal?.aborted ?? false;
     try {
       o.ledger.runs.update(run.id, { status: cancelled ? 'cancelled' : 'failed', error: `${stage}: ${(e as Error).message}` });

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,8 @@ import { describeModelsFolder, type ModelsFolder } from '../../../src/cli/study/
 import { Ledger } from '../../../src/site/ledger/ledger';
 import { preparePackage, PrepareError, type PrepareOptions } from '../../../src/site/prepare/prepare-package';
 import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
+import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
+import { DEFAULT_CLASS_TEMPLATE } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
 import { treeFingerprint } from '../../helpers/broken-images';
 
@@ -73,6 +76,38 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       ledger.close();
     }
     expect(await treeFingerprint(data)).toBe(before);
+  });
+
+  it('streams rows that are the mean conditioning of their members (F32, one row per class), hashed as written', async () => {
+    const ledger = Ledger.open(join(tmp, 'l8.sqlite'));
+    const encoder = await loadTextEncoder(models.generator.dir, { device: 'cpu' });
+    try {
+      const r = await preparePackage(options(ledger, { dtype: 'F32' }));
+      const bytes = new Uint8Array(await readFile(r.packagePath));
+      expect(bytes.length).toBe(r.bytes);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(r.sha256);
+      const pkg = decodePackage(bytes);
+      const perRow = 77 * pkg.dim;
+      // One study template: every member of a class row has the same prompt, so the mean is its vector.
+      const expected = await encoder.encode(classes.map((c) => DEFAULT_CLASS_TEMPLATE.replace('{class}', c)));
+      for (let j = 0; j < pkg.n; j++) {
+        const label = pkg.labels[j]!;
+        const got = pkg.conditioning.subarray(j * perRow, (j + 1) * perRow);
+        const want = expected.subarray(label * perRow, (label + 1) * perRow);
+        let maxDiff = 0;
+        for (let i = 0; i < perRow; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+        expect(maxDiff).toBeLessThan(1e-5);
+      }
+      expect([...pkg.labels].sort()).toEqual([0, 1, 2, 3]);
+      const withDp = await preparePackage(options(ledger, { dtype: 'F32', dpEpsilon: 2 }));
+      const noisy = decodePackage(new Uint8Array(await readFile(withDp.packagePath)));
+      expect(noisy.metadata.dp_sigma).toBe(withDp.report.dp?.sigmaMax);
+      expect(noisy.conditioning.subarray(0, perRow)).not.toEqual(pkg.conditioning.subarray(0, perRow));
+      expect((await readdir(join(withDp.packagePath, '..'))).filter((f) => f.endsWith('.part'))).toEqual([]);
+    } finally {
+      await encoder.dispose();
+      ledger.close();
+    }
   });
 
   it('reuses cached CLIP features on a rerun (resumable) and aggregates clusters of at least k', async () => {
