@@ -5,7 +5,7 @@ import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
 import { numberOption, optionalString, requireString, UsageError, intOption } from '../command';
 import { progressPrinter } from '../progress-printer';
-import { describeModelsFolder, resolveModelsOption } from '../study/models-folder';
+import { locateModelsFolder, resolveModelsOption } from '../study/models-folder';
 import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
@@ -137,7 +137,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       optionalString(ctx, 'models') ?? 'tiny',
       paths.models,
     );
-    const models = await describeModelsFolder(modelsDir);
+    const models = await locateModelsFolder(modelsDir);
     const ledger = Ledger.open(paths.ledger);
     try {
       const enrolled = ledger.enrollments.list().find((e) => e.studyId === study.id);
@@ -154,9 +154,9 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         study,
         siteId: siteId ?? 'unenrolled',
         models: {
-          clip: models.clip.dir,
-          generator: models.generator.dir,
-          captioner: models.captioner?.dir ?? null,
+          clip: models.clip,
+          generator: models.generator,
+          captioner: models.captioner,
           tiny: models.tiny,
         },
         promptMode: promptMode.data,

@@ -5,7 +5,7 @@ import { type Command, UsageError, intOption } from '../command';
 import { createSiteHandlers } from '../../site/api/site-handlers';
 import { startSiteAgent } from '../../site/agent/site-agent';
 import { siteHome, sitePaths } from '../../site/site-home';
-import { describeModelsFolder, resolveModelsOption } from '../study/models-folder';
+import { locateModelsFolder, resolveModelsOption } from '../study/models-folder';
 
 /** The renderer electron-vite builds (`npm run build`); the agent serves it as it is. */
 function rendererDir(): string {
@@ -76,13 +76,13 @@ export const siteUiCommand: Command = {
       home,
       // 'tiny' or a folder, as in the desktop app's Settings → models folder.
       resolveModels: async (setting) => {
-        const m = await describeModelsFolder(
+        const m = await locateModelsFolder(
           await resolveModelsOption(setting, sitePaths(home).models),
         );
         return {
-          clip: m.clip.dir,
-          generator: m.generator.dir,
-          captioner: m.captioner?.dir ?? null,
+          clip: m.clip,
+          generator: m.generator,
+          captioner: m.captioner,
           tiny: m.tiny,
         };
       },

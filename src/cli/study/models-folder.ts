@@ -14,7 +14,11 @@ export const DEFAULT_MODEL_IDS = {
 } as const;
 
 /** The ids tiny models are published under in a study: plainly not real models. */
-export const TINY_MODEL_IDS = { clip: 'fgl-tiny/clip', captioner: 'fgl-tiny/captioner', generator: 'fgl-tiny/generator' } as const;
+export const TINY_MODEL_IDS = {
+  clip: 'fgl-tiny/clip',
+  captioner: 'fgl-tiny/captioner',
+  generator: 'fgl-tiny/generator',
+} as const;
 
 export type ModelsFolder = {
   dir: string;
@@ -40,9 +44,14 @@ export async function resolveModelsOption(value: string, cacheDir: string): Prom
   }
   const dir = resolve(value);
   if (!existsSync(join(dir, 'clip')) || !existsSync(join(dir, 'generator')))
-    throw Object.assign(new Error(`${dir} is not a models folder: it needs clip/ and generator/ (and optionally captioner/)`), {
-      hint: 'Use --models tiny for generated test models, or copy real model folders there (see README, "Models").',
-    });
+    throw Object.assign(
+      new Error(
+        `${dir} is not a models folder: it needs clip/ and generator/ (and optionally captioner/)`,
+      ),
+      {
+        hint: 'Use --models tiny for generated test models, or copy real model folders there (see README, "Models").',
+      },
+    );
   return dir;
 }
 
@@ -54,15 +63,36 @@ async function readJson(file: string): Promise<Record<string, unknown> | null> {
   }
 }
 
+/**
+ * Where the models of a folder are and whether they are the tiny test models, without hashing
+ * anything (a real generator is gigabytes; sites only need the encoder's digest, which loading
+ * the text encoder computes anyway).
+ */
+export async function locateModelsFolder(
+  dir: string,
+): Promise<{ clip: string; generator: string; captioner: string | null; tiny: boolean }> {
+  const index = await readJson(join(dir, 'generator', 'model_index.json'));
+  return {
+    clip: join(dir, 'clip'),
+    generator: join(dir, 'generator'),
+    captioner: existsSync(join(dir, 'captioner', 'config.json')) ? join(dir, 'captioner') : null,
+    tiny: Boolean(index && '_fgl_tiny' in index),
+  };
+}
+
 /** Digests, ids and the encoder's D for every model in a models folder. */
 export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   const index = await readJson(join(dir, 'generator', 'model_index.json'));
   const tiny = Boolean(index && '_fgl_tiny' in index);
-  const ids = tiny ? TINY_MODEL_IDS : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
+  const ids = tiny
+    ? TINY_MODEL_IDS
+    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
   const textConfig = await readJson(join(dir, 'generator', 'text_encoder', 'config.json'));
   const dim = Number(textConfig?.hidden_size);
   if (!Number.isInteger(dim) || dim <= 0)
-    throw new Error(`${join(dir, 'generator', 'text_encoder', 'config.json')} has no hidden_size: cannot tell the encoder's D`);
+    throw new Error(
+      `${join(dir, 'generator', 'text_encoder', 'config.json')} has no hidden_size: cannot tell the encoder's D`,
+    );
   const unetConfig = await readJson(join(dir, 'generator', 'unet', 'config.json'));
   const sampleSize = Number(unetConfig?.sample_size);
   const hasCaptioner = existsSync(join(dir, 'captioner', 'config.json'));
@@ -70,12 +100,33 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   return {
     dir,
     tiny,
-    clip: { id: ids.clip, revision: 'main', sha256: await modelDigest(join(dir, 'clip'), 'clip'), dir: join(dir, 'clip') },
+    clip: {
+      id: ids.clip,
+      revision: 'main',
+      sha256: await modelDigest(join(dir, 'clip'), 'clip'),
+      dir: join(dir, 'clip'),
+    },
     captioner: hasCaptioner
-      ? { id: ids.captioner, revision: 'main', sha256: await modelDigest(join(dir, 'captioner'), 'captioner'), dir: join(dir, 'captioner') }
+      ? {
+          id: ids.captioner,
+          revision: 'main',
+          sha256: await modelDigest(join(dir, 'captioner'), 'captioner'),
+          dir: join(dir, 'captioner'),
+        }
       : null,
-    generator: { id: ids.generator, revision: 'main', sha256: await modelDigest(gen, 'generator'), dir: gen },
-    encoder: { id: ids.generator, revision: 'main', sha256: await encoderDigest(gen), dim, maxLength: 77 },
+    generator: {
+      id: ids.generator,
+      revision: 'main',
+      sha256: await modelDigest(gen, 'generator'),
+      dir: gen,
+    },
+    encoder: {
+      id: ids.generator,
+      revision: 'main',
+      sha256: await encoderDigest(gen),
+      dim,
+      maxLength: 77,
+    },
     imageSize: Number.isInteger(sampleSize) && sampleSize > 0 ? sampleSize * 8 : 512,
   };
 }
