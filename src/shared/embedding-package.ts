@@ -109,64 +109,25 @@ function nonFiniteError(index: number, dim: number, value: number): PackageError
 }
 
 export function encodePackage(p: EncodePackageInput): Uint8Array {
-  const { n, dim } = p;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new PackageError(
-      'empty',
-      `package must have at least one row, got n=${n}`,
-      'Nothing passed the privacy checks; adjust the dataset or settings.',
-    );
-  }
-  if (!Number.isSafeInteger(dim) || dim < 1)
-    throw new PackageError('bad_shape', `dim must be a positive integer, got ${dim}`);
-  if (p.dtype !== 'F16' && p.dtype !== 'F32')
-    throw new PackageError(
-      'bad_dtype',
-      `conditioning dtype must be F16 or F32, got ${String(p.dtype)}`,
-    );
-  if (p.conditioning.length !== n * CONDITIONING_TOKENS * dim) {
+  // One encoder for both ways of writing a package, so in-memory and streamed files are identical.
+  const encoder = createPackageEncoder(p);
+  const perRow = CONDITIONING_TOKENS * p.dim;
+  if (p.conditioning.length !== p.n * perRow) {
     throw new PackageError(
       'bad_shape',
-      `conditioning has ${p.conditioning.length} values but [${n}, ${CONDITIONING_TOKENS}, ${dim}] needs ${n * CONDITIONING_TOKENS * dim}`,
+      `conditioning has ${p.conditioning.length} values but [${p.n}, ${CONDITIONING_TOKENS}, ${p.dim}] needs ${p.n * perRow}`,
     );
   }
-  if (p.labels.length !== n)
-    throw new PackageError('bad_shape', `labels has ${p.labels.length} entries, expected ${n}`);
-  if (p.counts.length !== n)
-    throw new PackageError('bad_shape', `counts has ${p.counts.length} entries, expected ${n}`);
-  checkLabelsAndCounts(p.labels, p.counts);
-
-  // Round-trip through the schema so a package we write is always one we (and the server) accept.
-  const strings = metadataToStrings(p.metadata);
-  parseMetadata(strings);
-
-  let conditioning: Float32Array | Uint16Array = p.conditioning;
-  if (p.dtype === 'F16') {
-    const bits = new Uint16Array(p.conditioning.length);
-    for (let i = 0; i < bits.length; i++) {
-      const h = float32ToFloat16Bits(p.conditioning[i]!);
-      if (isFloat16NonFinite(h)) throw nonFiniteError(i, dim, p.conditioning[i]!);
-      bits[i] = h;
-    }
-    conditioning = bits;
-  } else {
-    for (let i = 0; i < p.conditioning.length; i++) {
-      if (!Number.isFinite(p.conditioning[i]!)) throw nonFiniteError(i, dim, p.conditioning[i]!);
-    }
+  const out = new Uint8Array(encoder.byteLength);
+  out.set(encoder.header, 0);
+  let at = encoder.header.length;
+  for (let r = 0; r < p.n; r++) {
+    const bytes = encoder.encodeRow(p.conditioning.subarray(r * perRow, (r + 1) * perRow));
+    out.set(bytes, at);
+    at += bytes.length;
   }
-
-  return writeSafetensors(
-    {
-      [PACKAGE_TENSORS.conditioning]: {
-        dtype: p.dtype,
-        shape: [n, CONDITIONING_TOKENS, dim],
-        data: conditioning,
-      },
-      [PACKAGE_TENSORS.labels]: { dtype: 'I32', shape: [n], data: p.labels },
-      [PACKAGE_TENSORS.counts]: { dtype: 'I32', shape: [n], data: p.counts },
-    },
-    strings,
-  );
+  out.set(encoder.trailer(), at);
+  return out;
 }
 
 /** Everything about a package but its conditioning rows: what a streaming writer needs up front. */
