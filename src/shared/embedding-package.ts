@@ -15,7 +15,6 @@ import {
   tensorToFloat16Bits,
   tensorToFloat32,
   tensorToInt32,
-  writeSafetensors,
   type TensorView,
 } from './safetensors';
 
