@@ -63,6 +63,15 @@ export async function verifyModelFolder(
       'downgrade',
       `version ${manifest.version} is older than version ${trust.minVersion} already accepted for study ${manifest.studyId}`,
     );
+  await checkModelFiles(dir, manifest, 'signed');
+  return manifest;
+}
+
+/**
+ * Every file the manifest lists is inside the folder (symlinks resolved), has its size and sha256,
+ * and nothing unlisted sits beside them. Shared by the first verification and later rechecks.
+ */
+export async function checkModelFiles(dir: string, manifest: ModelManifest, what: 'signed' | 'verified'): Promise<void> {
   const root = await realpath(dir);
   const listed = new Set<string>();
   for (const f of manifest.files) {
@@ -84,7 +93,6 @@ export async function verifyModelFolder(
     if (!e.isFile()) continue;
     const rel = relative(root, join(e.parentPath, e.name)).split(sep).join('/');
     if (rel !== MANIFEST_FILE && rel !== SIGNATURE_FILE && !listed.has(rel))
-      throw new ModelVerificationError('unexpected_file', `${rel} is in the model folder but not in the signed manifest`);
+      throw new ModelVerificationError('unexpected_file', `${rel} is in the model folder but not in the ${what} manifest`);
   }
-  return manifest;
 }
