@@ -19,7 +19,6 @@ export function SettingsScreen() {
   const { client, settings, setSettings } = useApp();
   const [device, setDevice] = useState<Settings['device']>('auto');
   const [modelsDir, setModelsDir] = useState('');
-  const [offline, setOffline] = useState(false);
   const save = useCall<Settings>();
   const load = useCall<Settings>();
   const { run } = load;
@@ -31,7 +30,6 @@ export function SettingsScreen() {
     if (settings) {
       setDevice(settings.device);
       setModelsDir(settings.modelsDir);
-      setOffline(settings.offline);
     }
   }, [settings]);
 
@@ -41,7 +39,6 @@ export function SettingsScreen() {
     const changes = {
       ...(device !== settings.device ? { device } : {}),
       ...(modelsDir.trim() !== settings.modelsDir ? { modelsDir: modelsDir.trim() } : {}),
-      ...(offline !== settings.offline ? { offline } : {}),
     };
     const s = await save.run(() => client.call('settings.update', changes));
     if (s) setSettings(s);
@@ -80,13 +77,15 @@ export function SettingsScreen() {
               USB stick), or <code>tiny</code> for generated test models.
             </p>
             <label className="checkbox">
-              <input
-                type="checkbox"
-                checked={offline}
-                onChange={(e) => setOffline(e.target.checked)}
-              />{' '}
-              Offline mode: never fetch models from the internet
+              {/* The app itself never downloads models; saying otherwise would mislead. */}
+              <input type="checkbox" checked disabled aria-describedby="set-offline-help" /> Offline
+              mode: never fetch models from the internet
             </label>
+            <p id="set-offline-help" className="help">
+              Always on in the app: models come only from the folder above. Downloading real models
+              is a separate, explicit step (<code>FGL_ALLOW_NETWORK=1 npx fgl demo</code> fills the
+              model cache; or copy a models folder).
+            </p>
             <div className="actions">
               <button type="submit" className="primary" disabled={save.pending}>
                 {save.pending ? 'Saving…' : 'Save settings'}
