@@ -12,6 +12,7 @@ import type {
 } from '../../src/shared/server-api';
 import { readAdminKey } from '../../src/server/auth/admin-key';
 import { createServer, type FglServer } from '../../src/server/create-server';
+import { publishModel } from '../../src/server/publish/publish-model';
 import type { RoundStages } from '../../src/server/jobs/round-stages';
 import type { ServerLimits } from '../../src/server/server-config';
 
@@ -217,4 +218,45 @@ export async function packageStoreSnapshot(
   const files = (await fs.readdir(t.server.layout.packagesDir)).sort();
   const rows = t.server.store.db.prepare('SELECT * FROM packages ORDER BY sha256').all();
   return { files, rows };
+}
+
+/**
+ * Publish a placeholder model (the given files + a fixed probe description) as the study's next
+ * version through the real publisher: signed manifest, sha256 per file, version row.
+ */
+export async function publishTestModel(
+  server: Pick<FglServer, 'store' | 'layout' | 'signingKey'>,
+  study: StudyManifest,
+  o: { roundId: string; srcDir: string; files: Record<string, Uint8Array | string> },
+): Promise<void> {
+  for (const [rel, data] of Object.entries(o.files)) {
+    await fs.mkdir(path.dirname(path.join(o.srcDir, rel)), { recursive: true });
+    await fs.writeFile(path.join(o.srcDir, rel), data);
+  }
+  server.store.insertRound(o.roundId, study.id);
+  await publishModel({
+    store: server.store,
+    layout: server.layout,
+    signingKey: server.signingKey,
+    study,
+    roundId: o.roundId,
+    sourceDir: o.srcDir,
+    model: {
+      kind: 'probe',
+      preprocessing: { input: 'clip-image-embeds', normalize: true },
+      backbone: { id: 'fgl-tiny/clip', revision: 'main' },
+      training: {
+        kind: 'probe',
+        epochs: 1,
+        batchSize: 8,
+        learningRate: 0.01,
+        validationSplit: 0.2,
+        patience: 1,
+        seed: 0,
+        backend: 'cpu',
+        samples: 4,
+      },
+      metrics: { valAccuracy: 0.5, valLoss: 1, valSamples: 1, epochs: 1 },
+    },
+  });
 }

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../src/shared/api-error';
 import type { StudyManifest } from '../../../src/shared/study';
-import { publishModel } from '../../../src/server/publish/publish-model';
 import {
   buildPackage,
   createStudy,
   enrollSite,
+  publishTestModel,
   sha256Hex,
   startTestServer,
   type TestServer,
@@ -359,31 +359,25 @@ function bodyArb(
         bytes: new TextEncoder().encode(s),
         contentType: 'application/json',
       })),
-    fc
-      .integer({ min: 1000, max: 3000 })
-      .map((d) => ({
-        kind: 'deep_json',
-        bytes: new TextEncoder().encode(deepJsonText(d, 'array')),
-        contentType: 'application/json',
-      })),
+    fc.integer({ min: 1000, max: 3000 }).map((d) => ({
+      kind: 'deep_json',
+      bytes: new TextEncoder().encode(deepJsonText(d, 'array')),
+      contentType: 'application/json',
+    })),
     fc
       .tuple(fc.uint8Array({ maxLength: 2048 }), fc.constantFrom(...CONTENT_TYPES))
       .map(([bytes, contentType]) => ({ kind: 'bytes', bytes, contentType })),
-    fc
-      .constantFrom(...CONTENT_TYPES)
-      .map((contentType) => ({
-        kind: 'over_json_limit',
-        bytes: json({ siteName: 'x'.repeat(JSON_LIMIT + 10) }),
-        contentType,
-      })),
-    fc
-      .boolean()
-      .map((chunked) => ({
-        kind: 'over_package_limit',
-        bytes: new Uint8Array(PACKAGE_LIMIT + 1),
-        chunked,
-        contentType: 'application/octet-stream',
-      })),
+    fc.constantFrom(...CONTENT_TYPES).map((contentType) => ({
+      kind: 'over_json_limit',
+      bytes: json({ siteName: 'x'.repeat(JSON_LIMIT + 10) }),
+      contentType,
+    })),
+    fc.boolean().map((chunked) => ({
+      kind: 'over_package_limit',
+      bytes: new Uint8Array(PACKAGE_LIMIT + 1),
+      chunked,
+      contentType: 'application/octet-stream',
+    })),
   ];
   if (routePath === '/v1/studies/{studyId}/packages/{sha256}' && method === 'PUT') {
     // Packages that reach decoding and the policy check; none of them may be stored.
@@ -741,39 +735,12 @@ describe('fuzz: every route of the real server over HTTP', () => {
     expect(put.status).toBe(201);
     // A published model, so the manifest, signature and file routes have something real behind them.
     modelSrc = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-fuzz-model-'));
-    await fs.mkdir(path.join(modelSrc, 'shards'));
-    await fs.writeFile(
-      path.join(modelSrc, 'model.json'),
-      JSON.stringify({ format: 'layers-model', weightsManifest: [] }),
-    );
-    await fs.writeFile(
-      path.join(modelSrc, 'shards', 'group1-shard1of1.bin'),
-      new Uint8Array(4096).map((_, i) => i % 251),
-    );
-    t.server.store.insertRound('round-fuzz-0001', study.id);
-    await publishModel({
-      store: t.server.store,
-      layout: t.server.layout,
-      signingKey: t.server.signingKey,
-      study,
+    await publishTestModel(t.server, study, {
       roundId: 'round-fuzz-0001',
-      sourceDir: modelSrc,
-      model: {
-        kind: 'probe',
-        preprocessing: { input: 'clip-image-embeds', normalize: true },
-        backbone: { id: 'fgl-tiny/clip', revision: 'main' },
-        training: {
-          kind: 'probe',
-          epochs: 1,
-          batchSize: 8,
-          learningRate: 0.01,
-          validationSplit: 0.2,
-          patience: 1,
-          seed: 0,
-          backend: 'cpu',
-          samples: 4,
-        },
-        metrics: { valAccuracy: 0.5, valLoss: 1, valSamples: 2, epochs: 1 },
+      srcDir: modelSrc,
+      files: {
+        'model.json': JSON.stringify({ format: 'layers-model', weightsManifest: [] }),
+        'shards/group1-shard1of1.bin': new Uint8Array(4096).map((_, i) => i % 251),
       },
     });
     const file = await t.api('GET', `/v1/studies/${study.id}/models/1/files/model.json`, {

@@ -2,14 +2,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishModel } from '../../../src/server/publish/publish-model';
 import { clientForStudy, enrollSite } from '../../../src/site/client/enroll-site';
 import { ServerError, SiteClient } from '../../../src/site/client/site-client';
 import type { TlsPin } from '../../../src/site/client/tls-pinning';
 import { verifyModelFolder } from '../../../src/site/client/verify-model';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import type { StudyManifest } from '../../../src/shared/study';
-import { buildPackage } from '../../helpers/server-fixture';
+import { buildPackage, publishTestModel } from '../../helpers/server-fixture';
 import { recordFigures } from '../reliability-figures';
 import { type LoopbackServer, startLoopbackServer } from '../transport/tls-test-server';
 import { boundedPool, summarize } from './latency-stats';
@@ -115,37 +114,14 @@ describe('server under load (loopback, HTTPS, default rate limits)', () => {
     expect(sites.every((s) => s!.status === 'created')).toBe(true);
 
     // --- publish a model, 100 sites download it at once and verify it ---
-    const src = path.join(work, 'model-src');
-    await fs.mkdir(path.join(src, 'shards'), { recursive: true });
-    await fs.writeFile(path.join(src, 'model.json'), JSON.stringify({ format: 'layers-model' }));
-    await fs.writeFile(
-      path.join(src, 'shards', 'group1-shard1of1.bin'),
-      new Uint8Array(MODEL_SHARD_BYTES).map((_, i) => (i * 7) % 251),
-    );
-    t.server.store.insertRound('round-load-0001', study.id);
-    await publishModel({
-      store: t.server.store,
-      layout: t.server.layout,
-      signingKey: t.server.signingKey,
-      study,
+    await publishTestModel(t.server, study, {
       roundId: 'round-load-0001',
-      sourceDir: src,
-      model: {
-        kind: 'probe',
-        preprocessing: { input: 'clip-image-embeds', normalize: true },
-        backbone: { id: 'fgl-tiny/clip', revision: 'main' },
-        training: {
-          kind: 'probe',
-          epochs: 1,
-          batchSize: 8,
-          learningRate: 0.01,
-          validationSplit: 0.2,
-          patience: 1,
-          seed: 0,
-          backend: 'cpu',
-          samples: 4,
-        },
-        metrics: { valAccuracy: 0.5, valLoss: 1, valSamples: 1, epochs: 1 },
+      srcDir: path.join(work, 'model-src'),
+      files: {
+        'model.json': JSON.stringify({ format: 'layers-model' }),
+        'shards/group1-shard1of1.bin': new Uint8Array(MODEL_SHARD_BYTES).map(
+          (_, i) => (i * 7) % 251,
+        ),
       },
     });
     const downloadMs: number[] = [];

@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishModel } from '../../../src/server/publish/publish-model';
 import { TLS_FILES } from '../../../src/server/tls/server-tls';
 import { clientForStudy, enrollSite } from '../../../src/site/client/enroll-site';
 import { pullModel } from '../../../src/site/client/pull-model';
@@ -13,7 +12,7 @@ import { SiteClient } from '../../../src/site/client/site-client';
 import { pinnedHttpsAgent, TLS_PIN_MISMATCH } from '../../../src/site/client/tls-pinning';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import type { StudyManifest } from '../../../src/shared/study';
-import { buildPackage, sha256Hex } from '../../helpers/server-fixture';
+import { buildPackage, publishTestModel, sha256Hex } from '../../helpers/server-fixture';
 import { recordFigures } from '../reliability-figures';
 import { type LoopbackServer, startLoopbackServer } from './tls-test-server';
 
@@ -83,37 +82,12 @@ describe('HTTPS with the server’s own CA, pinned by sites', () => {
     expect(upload.status).toBe('created');
     expect(a.server.store.getPackage(sha256Hex(pkg))?.siteId).toBe(res.siteId);
 
-    const src = path.join(work, 'model-src');
-    await fs.mkdir(src, { recursive: true });
-    await fs.writeFile(path.join(src, 'model.json'), JSON.stringify({ format: 'layers-model' }));
-    await fs.writeFile(
-      path.join(src, 'weights.bin'),
-      new Uint8Array(50_000).map((_, i) => i % 251),
-    );
-    a.server.store.insertRound('round-tls-0001', study.id);
-    await publishModel({
-      store: a.server.store,
-      layout: a.server.layout,
-      signingKey: a.server.signingKey,
-      study,
+    await publishTestModel(a.server, study, {
       roundId: 'round-tls-0001',
-      sourceDir: src,
-      model: {
-        kind: 'probe',
-        preprocessing: { input: 'clip-image-embeds', normalize: true },
-        backbone: { id: 'fgl-tiny/clip', revision: 'main' },
-        training: {
-          kind: 'probe',
-          epochs: 1,
-          batchSize: 8,
-          learningRate: 0.01,
-          validationSplit: 0.2,
-          patience: 1,
-          seed: 0,
-          backend: 'cpu',
-          samples: 4,
-        },
-        metrics: { valAccuracy: 0.5, valLoss: 1, valSamples: 1, epochs: 1 },
+      srcDir: path.join(work, 'model-src'),
+      files: {
+        'model.json': JSON.stringify({ format: 'layers-model' }),
+        'weights.bin': new Uint8Array(50_000).map((_, i) => i % 251),
       },
     });
     const pulled = await pullModel(ledger, study.id, { modelsRoot: path.join(work, 'models') });
