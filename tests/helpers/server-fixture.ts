@@ -163,18 +163,9 @@ export type PackageOverrides = {
   seed?: number;
 };
 
-/** A valid package for `study` from `siteId` (deterministic), with any field overridden. */
-export function buildPackage(
-  study: StudyManifest,
-  siteId: string,
-  o: PackageOverrides = {},
-): Uint8Array {
-  const n = o.n ?? 4;
-  const dim = o.dim ?? study.encoder.dim;
-  const conditioning = new Float32Array(n * 77 * dim);
-  const seed = o.seed ?? 1;
-  for (let i = 0; i < conditioning.length; i++) conditioning[i] = Math.sin(i * 0.37 + seed) * 0.5;
-  const metadata: PackageMetadata = {
+/** Package metadata that passes the server's policy for `study` (DP fields filled in). */
+export function validMetadata(study: StudyManifest, siteId: string): PackageMetadata {
+  return {
     format: 'fgl-embedding-package',
     format_version: '1',
     study_id: study.id,
@@ -190,8 +181,21 @@ export function buildPackage(
     dp_sigma: 1.1,
     app_version: '0.1.0',
     created_at: '2025-01-01T00:00:00.000Z',
-    ...o.metadata,
   };
+}
+
+/** A valid package for `study` from `siteId` (deterministic), with any field overridden. */
+export function buildPackage(
+  study: StudyManifest,
+  siteId: string,
+  o: PackageOverrides = {},
+): Uint8Array {
+  const n = o.n ?? 4;
+  const dim = o.dim ?? study.encoder.dim;
+  const conditioning = new Float32Array(n * 77 * dim);
+  const seed = o.seed ?? 1;
+  for (let i = 0; i < conditioning.length; i++) conditioning[i] = Math.sin(i * 0.37 + seed) * 0.5;
+  const metadata: PackageMetadata = { ...validMetadata(study, siteId), ...o.metadata };
   return encodePackage({
     metadata,
     conditioning,

@@ -12,29 +12,10 @@ import {
   sha256Hex,
   startTestServer,
   type TestServer,
+  validMetadata,
 } from '../../helpers/server-fixture';
 
 const LIMIT = 64 * 1024;
-
-function validMetadata(study: StudyManifest, siteId: string): PackageMetadata {
-  return {
-    format: 'fgl-embedding-package',
-    format_version: '1',
-    study_id: study.id,
-    site_id: siteId,
-    encoder_id: study.encoder.id,
-    encoder_sha256: study.encoder.sha256,
-    prompt_mode: 'class',
-    aggregation: 'class',
-    k: study.privacy.k,
-    dp_epsilon: 4,
-    dp_delta: 1e-5,
-    dp_clip: 1,
-    dp_sigma: 1.1,
-    app_version: '0.1.0',
-    created_at: '2025-01-01T00:00:00.000Z',
-  };
-}
 
 /** A package written with the raw safetensors writer, so it can break rules encodePackage enforces. */
 function rawPackage(
