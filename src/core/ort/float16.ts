@@ -1,50 +1,8 @@
 import ort from 'onnxruntime-node';
+import { float32ToFloat16Bits } from '../../shared/float16';
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE 754 half (raw bits) to a JS number. */
-export function halfBitsToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** A number to IEEE 754 half bits, rounding to nearest even (as numpy's astype(float16)). */
-export function numberToHalfBits(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to infinity).
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-export function toHalfBits(values: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = numberToHalfBits(values[i]!);
-  return out;
-}
+// The bit conversions live in src/shared/float16.ts (one implementation for Node and the
+// renderer); this module only adapts float16 tensors to onnxruntime-node.
 
 /**
  * Hands ORT its float16 data as Uint16Array. onnxruntime-common turns float16 data into a
@@ -67,7 +25,7 @@ export function float16Tensor(
   values: Float32Array | Uint16Array,
   dims: readonly number[],
 ): ort.Tensor {
-  const bits = values instanceof Uint16Array ? values : toHalfBits(values);
+  const bits = values instanceof Uint16Array ? values : Uint16Array.from(values, float32ToFloat16Bits);
   return asNodeFloat16(new ort.Tensor('float16', bits, dims));
 }
 

@@ -1,5 +1,5 @@
 import type ort from 'onnxruntime-node';
-import { halfBitsToNumber } from './float16';
+import { float16ArrayToFloat32 } from '../../shared/float16';
 
 /**
  * A float tensor's values as Float32Array, whatever the model's output precision. ORT hands
@@ -11,7 +11,7 @@ export function tensorToFloat32(tensor: ort.Tensor): Float32Array {
     case 'float32':
       return data as Float32Array;
     case 'float16':
-      if (data instanceof Uint16Array) return Float32Array.from(data, halfBitsToNumber);
+      if (data instanceof Uint16Array) return float16ArrayToFloat32(data);
       return Float32Array.from(data as ArrayLike<number>);
     case 'float64':
       return Float32Array.from(data as Float64Array);

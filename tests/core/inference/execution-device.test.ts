@@ -12,7 +12,11 @@ import {
   outputDType,
   resolveDevice,
 } from '../../../src/core/ort/execution-device';
-import { float16Tensor, halfBitsToNumber, numberToHalfBits } from '../../../src/core/ort/float16';
+import { float16Tensor } from '../../../src/core/ort/float16';
+import {
+  float16BitsToFloat32 as halfBitsToNumber,
+  float32ToFloat16Bits as numberToHalfBits,
+} from '../../../src/shared/float16';
 import { tensorToFloat32 } from '../../../src/core/ort/tensor-float32';
 
 // ONNX TensorProto element types.
@@ -209,6 +213,11 @@ describe("'cpu' sessions and declared dtypes", () => {
       expect(Array.from(values, numberToHalfBits)).toEqual(Array.from(reference));
     },
   );
+
+  it('builds float16 tensors with the one shared conversion (quiet NaN, ties to even)', () => {
+    const t = float16Tensor(Float32Array.of(NaN, 1, 1.00048828125, 65520), [4]);
+    expect(Array.from(t.data as Uint16Array)).toEqual([0x7e00, 0x3c00, 0x3c00, 0x7c00]);
+  });
 
   it('decodes half-precision bits', () => {
     expect(halfBitsToNumber(0x3c00)).toBe(1);
