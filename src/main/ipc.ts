@@ -12,7 +12,7 @@ export type Backend = {
 };
 
 /**
- * The one guarded registration point (STYLE.md: electron/fiddle src/main/ipc.ts): drops calls
+ * The one guarded registration point (the pattern of electron/fiddle's src/main/ipc.ts): drops calls
  * from anything but the app's own window, rejects unknown methods, validates each request
  * against the shared zod contract before it reaches the backend. Returns an unregister function.
  */

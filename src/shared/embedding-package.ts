@@ -1,5 +1,5 @@
 /**
- * The embedding package a site sends (DESIGN.md, "Formats"): a safetensors file with exactly
+ * The embedding package a site sends (docs/architecture.md, "Contracts"): a safetensors file with exactly
  * `conditioning` [N, 77, D] (F16|F32), `labels` [N] (I32), `counts` [N] (I32) and the
  * PackageMetadata string map. Both ends use this codec, so a package the site writes is exactly
  * what the server accepts.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Aggregation, PromptMode } from './study';
 import { Sha256Hex } from './model-ref';
 
-/** Tensor names in an embedding package (DESIGN.md, "Formats"). */
+/** Tensor names in an embedding package (docs/architecture.md, "Contracts"). */
 export const PACKAGE_TENSORS = {
   conditioning: 'conditioning', // [N, 77, D] f16 | f32
   labels: 'labels', // [N] i32, index into the study's classes

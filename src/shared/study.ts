@@ -18,7 +18,7 @@ const ClassName = z
 
 /**
  * The privacy floor a study sets. Sites may be stricter (larger k, smaller ε, smaller ratio,
- * disallow instance rows), never looser: see `isStricterOrEqual`.
+ * disallow instance rows), never looser: see `looserThan`.
  */
 export const PrivacyPolicy = z.object({
   /** Every outgoing row must represent at least k images (cluster/class aggregation). */
@@ -99,7 +99,7 @@ export const StudyManifest = z.object({
 export type StudyManifest = z.infer<typeof StudyManifest>;
 export type StudyManifestInput = z.input<typeof StudyManifest>;
 
-/** The paper's prompts (PAPER.md, "Client side"). */
+/** The paper's prompts (docs/architecture.md, "The method"). */
 export const DEFAULT_CLASS_TEMPLATE = '{class}, real world images, high resolution';
 export const DEFAULT_INSTANCE_TEMPLATE = '{class}, {caption}, real world images, high resolution.';
 

@@ -6,7 +6,7 @@ import type { EncoderRef } from '../../shared/study';
 import { encoderDigest, modelDigest } from '../../core/models/model-digest';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
 
-/** Hub ids of the real default models (DESIGN.md, "Models"). */
+/** Hub ids of the real default models (docs/architecture.md, "Models"). */
 export const DEFAULT_MODEL_IDS = {
   clip: 'Xenova/clip-vit-base-patch32',
   captioner: 'Xenova/vit-gpt2-image-captioning',

@@ -42,7 +42,7 @@ const captioner: ModelLayout = {
 
 /**
  * The files that define the conditioning encoder: what a site must run bit-for-bit to produce
- * embeddings the server's UNet understands (DESIGN.md, "Models").
+ * embeddings the server's UNet understands (docs/architecture.md, "Models").
  */
 export const ENCODER_FILES: readonly string[] = [
   'text_encoder/model.onnx',

@@ -28,7 +28,7 @@ export type TrainResult = { modelDir: string; model: TrainedModelInfo };
 /**
  * The seam where the synthesis pipeline (SD UNet + VAE on ONNX Runtime) and the trainer plug in.
  * Both must be restartable: after a crash the runner calls the same stage again with its last
- * checkpoint. Beyond one machine these become queue jobs (DESIGN.md, "Scale").
+ * checkpoint. Beyond one machine these become queue jobs (docs/architecture.md, "Scale (plan)").
  */
 export type RoundStages = {
   synthesize(ctx: StageContext): Promise<void>;

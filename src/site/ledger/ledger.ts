@@ -29,7 +29,7 @@ export type LedgerOpenOptions = {
 };
 
 /**
- * The site's local record (DESIGN.md, "Storage"): datasets, scans, runs, packages, the upload
+ * The site's local record (docs/architecture.md, "Storage"): datasets, scans, runs, packages, the upload
  * audit log, the DP budget, enrollments, models and evaluations, in one SQLite file. Synchronous
  * (better-sqlite3): use it from a worker or utility process, never Electron's main thread.
  */
