@@ -1,6 +1,10 @@
 import { type Command, UsageError, intOption, requireString } from '../command';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
-import type { TinyModelPreset } from '../tiny-models/tiny-model-options';
+import {
+  type TinyLayout,
+  type TinyModelPreset,
+  parseTinyLayouts,
+} from '../tiny-models/tiny-model-options';
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -64,12 +68,21 @@ export const modelsMakeTinyCommand: Command = {
       description:
         'UNet timestep input type: float (default, newer exports) or int64 (older exports)',
     },
+    layout: {
+      type: 'string',
+      value: 'NAMES',
+      description:
+        'Write models in a published export\'s exact file set and quirks (comma-separated, one per model): ' +
+        'olive-sd-turbo or optimum-sd21 (generator), xenova-clip (clip), xenova-vit-gpt2 (captioner); ' +
+        'default fgl (our own layout). See docs/models.md',
+    },
     force: { type: 'boolean', description: 'Replace DIR if it already holds files' },
   },
   examples: [
     'fgl models make-tiny --out ./models/tiny',
     'fgl models make-tiny --out ./models/bench --preset bench',
     'fgl models make-tiny --out /tmp/tiny16 --fp16 --dim 768 --json',
+    'fgl models make-tiny --out /tmp/published --layout olive-sd-turbo,xenova-clip,xenova-vit-gpt2',
   ],
   async run(ctx) {
     const out = requireString(ctx, 'out');
@@ -81,6 +94,12 @@ export const modelsMakeTinyCommand: Command = {
       throw new UsageError(`--timestep must be "float" or "int64", got "${timestep}"`);
     const dim = ctx.values.dim === undefined ? undefined : intOption(ctx, 'dim', 0, 4);
     const seed = intOption(ctx, 'seed', 0, 0);
+    let layouts: TinyLayout[];
+    try {
+      layouts = parseTinyLayouts((ctx.values.layout ?? '') as string);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
 
     ctx.out.info(`Writing ${preset} models to ${out} …`);
     let models;
@@ -91,6 +110,7 @@ export const modelsMakeTinyCommand: Command = {
         textHiddenDim: dim,
         fp16: ctx.values.fp16 === true,
         timestepType: timestep,
+        layouts,
         overwrite: ctx.values.force === true,
       });
     } catch (err) {
@@ -111,7 +131,8 @@ export const modelsMakeTinyCommand: Command = {
       },
       () =>
         [
-          `Wrote tiny models (${models.options.preset}, seed ${models.options.seed}) to ${models.root}:`,
+          `Wrote tiny models (${models.options.preset}, seed ${models.options.seed}` +
+            `${models.options.layouts.length > 0 ? `, layouts ${models.options.layouts.join(', ')}` : ''}) to ${models.root}:`,
           `  clip       ${models.dirs.clip}  (${formatBytes(sizeOf('clip/'))})`,
           `  captioner  ${models.dirs.captioner}  (${formatBytes(sizeOf('captioner/'))})`,
           `  generator  ${models.dirs.generator}  (${formatBytes(sizeOf('generator/'))}; D = ${models.options.textHiddenDim}, ` +
