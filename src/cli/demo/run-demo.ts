@@ -61,10 +61,16 @@ export type DemoResult = {
   workDir: string;
   sites: DemoSiteResult[];
   round: { id: string; modelVersion: number; syntheticImages: number; stageSeconds: Record<string, number>; valAccuracy: number };
+  /** The sampling the study chose from the generator's scheduler config, and why. */
+  generator: { scheduler: string; steps: number; guidance: number; negativePrompt: string; width: number; height: number; recipeReason: string };
   bytes: { uploadedTotal: number; fedAvgResNet18PerRound: number; fedAvgResNet18Params: number };
   /** Every file the server stored, relative to its data dir (the demo test checks no image is among them). */
   serverFiles: string[];
 };
+
+function pickSampling(g: StudyManifest['generator']) {
+  return { scheduler: g.scheduler, steps: g.steps, guidance: g.guidance, negativePrompt: g.negativePrompt, width: g.width, height: g.height };
+}
 
 /** torchvision ResNet-18 (1000 classes): the model FedAvg would ship, the paper's baseline. */
 export const RESNET18_PARAMS = 11_689_512;
@@ -199,6 +205,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       workDir: work,
       sites: results,
       round: { id: status.id, modelVersion, syntheticImages: synthetic, stageSeconds, valAccuracy },
+      generator: { ...pickSampling(manifest.generator), recipeReason: models.recipe.reason },
       bytes: { uploadedTotal: results.reduce((a, s) => a + s.bytesUploaded, 0), fedAvgResNet18PerRound: RESNET18_PARAMS * 4 * 2 * o.sites, fedAvgResNet18Params: RESNET18_PARAMS },
       serverFiles: await listFiles(server.layout.root),
     };

@@ -3,7 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ModelRef } from '../../shared/model-ref';
 import type { EncoderRef } from '../../shared/study';
-import { encoderDigest, modelDigest } from '../../core/models/model-digest';
+import { loadTextEncoder } from '../../core/inference/text-encoder';
+import { generatorImageSize } from '../../core/models/generator-geometry';
+import { modelDigest } from '../../core/models/model-digest';
+import {
+  type SamplingRecipe,
+  recipeFromSchedulerConfig,
+} from '../../server/synthesis/schedulers/sampling-recipe';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
 
 /** Hub ids of the real default models (DESIGN.md, "Models"). */
@@ -27,8 +33,10 @@ export type ModelsFolder = {
   captioner: (ModelRef & { dir: string }) | null;
   generator: ModelRef & { dir: string };
   encoder: EncoderRef;
-  /** Native image side of the generator (UNet sample_size × 8), e.g. 512 for SD 2.1 base. */
+  /** Native image side of the generator (UNet sample_size × 8, or the graph's sample shape × 8, else 512). */
   imageSize: number;
+  /** Sampling recipe the generator's scheduler_config.json calls for (turbo for Euler + trailing). */
+  recipe: SamplingRecipe;
 };
 
 /**
@@ -80,23 +88,28 @@ export async function locateModelsFolder(
   };
 }
 
-/** Digests, ids and the encoder's D for every model in a models folder. */
+/**
+ * Digests, ids, the encoder's D, the image size and the sampling recipe for every model in a models
+ * folder. Nothing here needs a submodel config.json (published Olive exports have none): D comes
+ * from the text encoder graph (declared output shape, else one test encode, on CPU as sites run
+ * it), the size from the UNet, the recipe from scheduler/scheduler_config.json.
+ */
 export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   const index = await readJson(join(dir, 'generator', 'model_index.json'));
   const tiny = Boolean(index && '_fgl_tiny' in index);
   const ids = tiny
     ? TINY_MODEL_IDS
     : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
-  const textConfig = await readJson(join(dir, 'generator', 'text_encoder', 'config.json'));
-  const dim = Number(textConfig?.hidden_size);
-  if (!Number.isInteger(dim) || dim <= 0)
-    throw new Error(
-      `${join(dir, 'generator', 'text_encoder', 'config.json')} has no hidden_size: cannot tell the encoder's D`,
-    );
-  const unetConfig = await readJson(join(dir, 'generator', 'unet', 'config.json'));
-  const sampleSize = Number(unetConfig?.sample_size);
-  const hasCaptioner = existsSync(join(dir, 'captioner', 'config.json'));
   const gen = join(dir, 'generator');
+  const encoder = await loadTextEncoder(gen, { device: 'cpu' });
+  const { dim, digest: encoderSha256 } = encoder;
+  await encoder.dispose();
+  const schedulerFile = join(gen, 'scheduler', 'scheduler_config.json');
+  const schedulerJson = await readJson(schedulerFile);
+  if (schedulerJson === null)
+    throw new Error(`${schedulerFile} is missing or not JSON: copy the complete generator folder.`);
+  const recipe = recipeFromSchedulerConfig(schedulerJson, schedulerFile);
+  const hasCaptioner = existsSync(join(dir, 'captioner', 'config.json'));
   return {
     dir,
     tiny,
@@ -123,10 +136,11 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
     encoder: {
       id: ids.generator,
       revision: 'main',
-      sha256: await encoderDigest(gen),
+      sha256: encoderSha256,
       dim,
       maxLength: 77,
     },
-    imageSize: Number.isInteger(sampleSize) && sampleSize > 0 ? sampleSize * 8 : 512,
+    imageSize: (await generatorImageSize(gen)).size,
+    recipe,
   };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { throwIfAborted } from '../../core/image/abortable';
 import { loadTextEncoder, TEXT_SEQUENCE_LENGTH } from '../../core/inference/text-encoder';
+import { DEFAULT_VAE_SCALING_FACTOR, VAE_FACTOR } from '../../core/models/generator-geometry';
 import { modelDigest } from '../../core/models/model-digest';
 import {
   createSession,
@@ -24,10 +25,6 @@ import { createSeededRandom, type SeededRandom } from './schedulers/seeded-rando
 
 const L = TEXT_SEQUENCE_LENGTH;
 const LATENT_CHANNELS = 4;
-/** The VAE's spatial downsampling: an image of H × W pixels has H/8 × W/8 latents. */
-const VAE_FACTOR = 8;
-/** SD 1.x/2.x's `vae.config.scaling_factor`, used when vae_decoder/config.json does not say. */
-export const DEFAULT_VAE_SCALING_FACTOR = 0.18215;
 
 export type LoadPipelineOptions = {
   device: DeviceChoice;
