@@ -80,8 +80,8 @@ async function renameOntoEmpty(from: string, to: string): Promise<void> {
 export function tinyModelFiles(options: TinyModelOptions): Map<string, Uint8Array> {
   const all = new Map<string, Uint8Array>();
   for (const [folder, files] of [
-    ['clip', publishedFiles(layoutFor(options, 'clip'), tinyClipFiles(options), options)],
-    ['captioner', publishedFiles(layoutFor(options, 'captioner'), tinyCaptionerFiles(options), options)],
+    ['clip', publishedFiles(layoutFor(options, 'clip'), tinyClipFiles(options))],
+    ['captioner', publishedFiles(layoutFor(options, 'captioner'), tinyCaptionerFiles(options))],
     ['generator', tinyGeneratorFiles(options)],
   ] as const) {
     for (const [path, bytes] of files) all.set(`${folder}/${path}`, bytes);

@@ -224,23 +224,10 @@ function xenovaClip(files: FolderFiles): FolderFiles {
 /**
  * Xenova/vit-gpt2-image-captioning: FGL's captioner layout plus the unmerged decoders
  * (decoder_model.onnx, decoder_with_past_model.onnx, here copies of the merged one) and quantized
- * variants, which transformers.js does not load with dtype fp32; the preprocessor is the old
- * `ViTFeatureExtractor` form with an integer `size` and no rescale keys (nlpconnect's original).
+ * variants, which transformers.js does not load with dtype fp32 and FGL does not fetch.
  */
-function xenovaVitGpt2(files: FolderFiles, o: TinyModelOptions): FolderFiles {
+function xenovaVitGpt2(files: FolderFiles): FolderFiles {
   const out = new Map(files);
-  out.set(
-    'preprocessor_config.json',
-    jsonBytes({
-      do_normalize: true,
-      do_resize: true,
-      feature_extractor_type: 'ViTFeatureExtractor',
-      image_mean: [0.5, 0.5, 0.5],
-      image_std: [0.5, 0.5, 0.5],
-      resample: 2,
-      size: o.imageSize,
-    }),
-  );
   const merged = files.get('onnx/decoder_model_merged.onnx')!;
   for (const name of ['decoder_model', 'decoder_with_past_model', 'decoder_model_merged_quantized'])
     out.set(`onnx/${name}.onnx`, merged);
@@ -250,8 +237,8 @@ function xenovaVitGpt2(files: FolderFiles, o: TinyModelOptions): FolderFiles {
 }
 
 /** FGL's clip/captioner files rewritten into the published layout `layout` asks for. */
-export function publishedFiles(layout: TinyLayout | null, files: FolderFiles, o: TinyModelOptions): FolderFiles {
+export function publishedFiles(layout: TinyLayout | null, files: FolderFiles): FolderFiles {
   if (layout === 'xenova-clip') return xenovaClip(files);
-  if (layout === 'xenova-vit-gpt2') return xenovaVitGpt2(files, o);
+  if (layout === 'xenova-vit-gpt2') return xenovaVitGpt2(files);
   return files;
 }
