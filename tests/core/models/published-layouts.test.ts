@@ -13,6 +13,7 @@ import { createSession, inputDType } from '../../../src/core/ort/execution-devic
 import { describeModelsFolder } from '../../../src/cli/study/models-folder';
 import { buildStudyManifest } from '../../../src/cli/study/build-study';
 import { StableDiffusionPipeline } from '../../../src/server/synthesis/sd-pipeline';
+import { withExternalData } from '../../../src/cli/tiny-models/onnx-graph';
 import { type HubServer, startHubServer } from '../../helpers/hub-server';
 import { type TinyModels, getTinyModels } from '../../helpers/tiny-models';
 import { solidImage } from '../inference/test-images';
@@ -175,6 +176,30 @@ describe('optimum-sd21 layout (diffusers/optimum export of SD 2.1 base)', () => 
     } finally {
       await pipeline.dispose();
     }
+  });
+});
+
+describe('Olive / ORT external data (model.onnx.data)', () => {
+  it('is downloaded, digested and loaded beside unet/model.onnx', async () => {
+    const dir = path.join(tmp, 'olive-external');
+    await cp(olive.dirs.generator, dir, { recursive: true });
+    const external = withExternalData(await readFile(path.join(dir, 'unet', 'model.onnx')), 'model.onnx.data');
+    await writeFile(path.join(dir, 'unet', 'model.onnx'), external.model);
+    await writeFile(path.join(dir, 'unet', 'model.onnx.data'), external.data);
+
+    hub.requests.length = 0;
+    hub.addRepo('fgl-test/olive-external', dir);
+    const store = new ModelStore({ cacheDir: path.join(tmp, 'cache-external'), allowNetwork: true, remoteHost: hub.url, retryDelayMs: 0 });
+    const r = await store.resolve({ id: 'fgl-test/olive-external' }, 'generator');
+    expect(hub.requests.find((q) => q.file === 'unet/model.onnx.data')?.status).toBe(200);
+    expect(r.digest).toBe(await modelDigest(dir, 'generator'));
+    await writeFile(path.join(r.dir, 'unet', 'model.onnx.data'), Buffer.alloc(external.data.length));
+    expect(await modelDigest(r.dir, 'generator')).not.toBe(r.digest);
+    await writeFile(path.join(r.dir, 'unet', 'model.onnx.data'), external.data);
+
+    const pipeline = await StableDiffusionPipeline.load(r.dir, { device: 'cpu' });
+    expect(pipeline.unet.inputNames).toContain('sample');
+    await pipeline.dispose();
   });
 });
 
