@@ -95,7 +95,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     host: '127.0.0.1',
     port: 0,
     logger: { level: 'warn' },
-    stages: createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, device: o.device, batchSize: 4 }),
+    stages: createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, encoderDir: models.encoderDir, device: o.device, batchSize: 4 }),
   });
   const ledgers: Ledger[] = [];
   try {
@@ -133,7 +133,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         dataDir: s.dir,
         study,
         siteId: enrolled.siteId,
-        models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
+        models: { clip: models.clip.dir, generator: models.generator.dir, encoder: models.encoderDir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
         promptMode: 'vocabulary',
         aggregation: 'cluster',
         outDir: join(home, 'packages', `run-${i + 1}`),

@@ -5,6 +5,7 @@ import type { ModelRef } from '../../shared/model-ref';
 import type { EncoderRef } from '../../shared/study';
 import { loadTextEncoder } from '../../core/inference/text-encoder';
 import { generatorImageSize } from '../../core/models/generator-geometry';
+import { locateModelsFolder } from '../../core/models/model-folders';
 import { modelDigest } from '../../core/models/model-digest';
 import {
   type SamplingRecipe,
@@ -24,6 +25,7 @@ export const TINY_MODEL_IDS = {
   clip: 'fgl-tiny/clip',
   captioner: 'fgl-tiny/captioner',
   generator: 'fgl-tiny/generator',
+  encoder: 'fgl-tiny/encoder',
 } as const;
 
 export type ModelsFolder = {
@@ -32,7 +34,9 @@ export type ModelsFolder = {
   clip: ModelRef & { dir: string };
   captioner: (ModelRef & { dir: string }) | null;
   generator: ModelRef & { dir: string };
+  /** The conditioning encoder: `encoder/` when the folder has one, else the generator's own text encoder. */
   encoder: EncoderRef;
+  encoderDir: string;
   /** Native image side of the generator (UNet sample_size × 8, or the graph's sample shape × 8, else 512). */
   imageSize: number;
   /** Sampling recipe the generator's scheduler_config.json calls for (turbo for Euler + trailing). */
@@ -72,36 +76,20 @@ async function readJson(file: string): Promise<Record<string, unknown> | null> {
 }
 
 /**
- * Where the models of a folder are and whether they are the tiny test models, without hashing
- * anything (a real generator is gigabytes; sites only need the encoder's digest, which loading
- * the text encoder computes anyway).
- */
-export async function locateModelsFolder(
-  dir: string,
-): Promise<{ clip: string; generator: string; captioner: string | null; tiny: boolean }> {
-  const index = await readJson(join(dir, 'generator', 'model_index.json'));
-  return {
-    clip: join(dir, 'clip'),
-    generator: join(dir, 'generator'),
-    captioner: existsSync(join(dir, 'captioner', 'config.json')) ? join(dir, 'captioner') : null,
-    tiny: Boolean(index && '_fgl_tiny' in index),
-  };
-}
-
-/**
  * Digests, ids, the encoder's D, the image size and the sampling recipe for every model in a models
  * folder. Nothing here needs a submodel config.json (published Olive exports have none): D comes
  * from the text encoder graph (declared output shape, else one test encode, on CPU as sites run
  * it), the size from the UNet, the recipe from scheduler/scheduler_config.json.
  */
 export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
-  const index = await readJson(join(dir, 'generator', 'model_index.json'));
-  const tiny = Boolean(index && '_fgl_tiny' in index);
+  const located = await locateModelsFolder(dir);
+  const tiny = located.tiny;
   const ids = tiny
     ? TINY_MODEL_IDS
-    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
-  const gen = join(dir, 'generator');
-  const encoder = await loadTextEncoder(gen, { device: 'cpu' });
+    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator`, encoder: 'local/encoder' };
+  const gen = located.generator;
+  // The encoder sites run, loaded on CPU as they load it: a CUDA-only export is refused here, saying so.
+  const encoder = await loadTextEncoder(located.encoder, { device: 'cpu' });
   const { dim, digest: encoderSha256 } = encoder;
   await encoder.dispose();
   const schedulerFile = join(gen, 'scheduler', 'scheduler_config.json');
@@ -109,7 +97,7 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   if (schedulerJson === null)
     throw new Error(`${schedulerFile} is missing or not JSON: copy the complete generator folder.`);
   const recipe = recipeFromSchedulerConfig(schedulerJson, schedulerFile);
-  const hasCaptioner = existsSync(join(dir, 'captioner', 'config.json'));
+  const hasCaptioner = located.captioner !== null;
   return {
     dir,
     tiny,
@@ -133,8 +121,10 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
       sha256: await modelDigest(gen, 'generator'),
       dir: gen,
     },
+    encoderDir: located.encoder,
     encoder: {
-      id: ids.generator,
+      // Named apart from the UNet when the folder has its own (CPU-portable) encoder/.
+      id: located.encoder === gen ? ids.generator : ids.encoder,
       revision: 'main',
       sha256: encoderSha256,
       dim,

@@ -31,6 +31,12 @@ export type LoadPipelineOptions = {
   /** Images per UNet batch when `generate` is not told otherwise (the UNet runs 2 × this with guidance). Default 1. */
   batchSize?: number;
   sessionOptions?: SessionOptions;
+  /**
+   * The study's conditioning encoder (text_encoder/ + tokenizer/) when it is not the generator's
+   * own, e.g. a CPU-portable export: the unconditional embedding must come from the encoder that
+   * made the sites' conditioning. Default: the generator folder.
+   */
+  encoderDir?: string;
 };
 
 export type PipelineStep = {
@@ -148,6 +154,8 @@ export class StableDiffusionPipeline {
     private readonly vaeIo: VaeIo,
     /** Images per UNet batch unless a call says otherwise. */
     readonly batchSize: number,
+    /** Where the text encoder for the negative prompt is (the study's conditioning encoder). */
+    readonly encoderDir: string,
   ) {}
 
   static async load(
@@ -210,6 +218,7 @@ export class StableDiffusionPipeline {
         unetIo,
         vaeIo,
         batchSize,
+        opts.encoderDir ?? generatorDir,
       );
     } catch (err) {
       await unet.release();
@@ -229,11 +238,11 @@ export class StableDiffusionPipeline {
    * the generator's text encoder. Loaded for this call only: its memory is the UNet's during synthesis.
    */
   async encodeNegative(prompt: string): Promise<Float32Array> {
-    const encoder = await loadTextEncoder(this.generatorDir, { device: this.device });
+    const encoder = await loadTextEncoder(this.encoderDir, { device: this.device });
     try {
       if (this.conditioningDim !== null && encoder.dim !== this.conditioningDim) {
         throw new Error(
-          `${this.generatorDir}: the text encoder gives D = ${encoder.dim} but the UNet takes D = ${this.conditioningDim}; the folder mixes two models.`,
+          `${this.encoderDir}: the text encoder gives D = ${encoder.dim} but the UNet in ${this.generatorDir} takes D = ${this.conditioningDim}; they are two different models.`,
         );
       }
       return await encoder.encode([prompt]);

@@ -1,57 +1,14 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
 import { createSession } from '../../../src/core/ort/execution-device';
+import { cudaOnlyGraph } from '../../helpers/cuda-only-graph';
 import { getTinyModels } from '../../helpers/tiny-models';
 
 let root: string;
 let groupNorm: string;
-
-/**
- * One com.microsoft GroupNorm node: the contrib op ORT's transformers optimizer puts into SD
- * UNets for CUDA. ONNX Runtime has CUDA (and ROCm/DirectML) kernels for it, no CPU kernel.
- */
-function cudaOnlyGraph(): Uint8Array {
-  const { onnx } = onnxProto;
-  const value = (name: string) => ({
-    name,
-    type: { tensorType: { elemType: 1, shape: { dim: [1, 2, 2, 4].map((d) => ({ dimValue: d })) } } },
-  });
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({
-      irVersion: 8,
-      opsetImport: [
-        { domain: '', version: 17 },
-        { domain: 'com.microsoft', version: 1 },
-      ],
-      graph: {
-        name: 'cuda_only',
-        node: [
-          {
-            opType: 'GroupNorm',
-            domain: 'com.microsoft',
-            input: ['x', 'gamma', 'beta'],
-            output: ['y'],
-            attribute: [
-              { name: 'epsilon', type: 1, f: 1e-5 },
-              { name: 'groups', type: 2, i: 1 },
-              { name: 'activation', type: 2, i: 0 },
-            ],
-          },
-        ],
-        initializer: [
-          { name: 'gamma', dims: [4], dataType: 1, floatData: [1, 1, 1, 1] },
-          { name: 'beta', dims: [4], dataType: 1, floatData: [0, 0, 0, 0] },
-        ],
-        input: [value('x')],
-        output: [value('y')],
-      },
-    }),
-  ).finish();
-}
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'fgl-cuda-only-'));

@@ -14,6 +14,9 @@ import { describeModelsFolder } from '../../../src/cli/study/models-folder';
 import { buildStudyManifest } from '../../../src/cli/study/build-study';
 import { StableDiffusionPipeline } from '../../../src/server/synthesis/sd-pipeline';
 import { withExternalData } from '../../../src/cli/tiny-models/onnx-graph';
+import { locateModelsFolder } from '../../../src/core/models/model-folders';
+import { loadSiteModels } from '../../../src/site/prepare/site-models';
+import { cudaOnlyGraph } from '../../helpers/cuda-only-graph';
 import { type HubServer, startHubServer } from '../../helpers/hub-server';
 import { type TinyModels, getTinyModels } from '../../helpers/tiny-models';
 import { solidImage } from '../inference/test-images';
@@ -173,6 +176,42 @@ describe('optimum-sd21 layout (diffusers/optimum export of SD 2.1 base)', () => 
       });
       expect(out.images).toHaveLength(1);
       expect(pipeline.stats.unetRuns).toBeGreaterThanOrEqual(2);
+    } finally {
+      await pipeline.dispose();
+    }
+  });
+});
+
+describe('a CPU-portable conditioning encoder beside a CUDA-only generator', () => {
+  it('the study names encoder/ apart from the UNet; sites and the server run it, never the CUDA-only text encoder', async () => {
+    const fp32 = await getTinyModels();
+    const dir = path.join(tmp, 'cuda-generator-cpu-encoder');
+    await cp(olive.root, dir, { recursive: true });
+    // The generator's own text encoder needs CUDA (a com.microsoft GroupNorm graph) …
+    await writeFile(path.join(dir, 'generator', 'text_encoder', 'model.onnx'), cudaOnlyGraph());
+    await expect(describeModelsFolder(dir)).rejects.toThrow(/needs CUDA.*this device is CPU/s);
+    // … so the folder carries a CPU-portable export of the same encoder: fp32 I/O, same weights and tokenizer.
+    await cp(path.join(fp32.dirs.generator, 'text_encoder', 'model.onnx'), path.join(dir, 'encoder', 'text_encoder', 'model.onnx'));
+    await cp(path.join(olive.dirs.generator, 'tokenizer'), path.join(dir, 'encoder', 'tokenizer'), { recursive: true });
+
+    const models = await describeModelsFolder(dir);
+    expect(models.encoder.id).toBe('fgl-tiny/encoder');
+    expect(models.generator.id).toBe('fgl-tiny/generator');
+    expect(models.encoder.sha256).toBe(await encoderDigest(path.join(dir, 'encoder')));
+    expect(models.encoder.dim).toBe(olive.options.textHiddenDim);
+    const study = buildStudyManifest({ name: 'x', classes: ['a', 'b'], models });
+
+    const located = await locateModelsFolder(dir);
+    expect(located.encoder).toBe(path.join(dir, 'encoder'));
+    const site = await loadSiteModels(located, study, 'cpu');
+    expect(site.encoder.digest).toBe(study.encoder.sha256);
+    const row = await site.encoder.encode(['a red circle']);
+    await site.dispose();
+
+    const pipeline = await StableDiffusionPipeline.load(located.generator, { device: 'cpu', encoderDir: located.encoder });
+    try {
+      const negative = await pipeline.encodeNegative('');
+      expect(negative.length).toBe(row.length);
     } finally {
       await pipeline.dispose();
     }
