@@ -17,6 +17,8 @@ import { withExternalData } from '../../../src/cli/tiny-models/onnx-graph';
 import { locateModelsFolder } from '../../../src/core/models/model-folders';
 import { loadSiteModels } from '../../../src/site/prepare/site-models';
 import { cudaOnlyGraph } from '../../helpers/cuda-only-graph';
+import { tinyModelFiles } from '../../../src/cli/tiny-models/make-tiny-models';
+import { parseTinyLayouts, resolveTinyModelOptions } from '../../../src/cli/tiny-models/tiny-model-options';
 import { type HubServer, startHubServer } from '../../helpers/hub-server';
 import { type TinyModels, getTinyModels } from '../../helpers/tiny-models';
 import { solidImage } from '../inference/test-images';
@@ -280,5 +282,19 @@ describe('xenova-clip and xenova-vit-gpt2 layouts', () => {
     const r = await store.resolve({ id: 'Xenova/vit-gpt2-image-captioning' }, 'captioner');
     expect(r.digest).toBe(await modelDigest(olive.dirs.captioner, 'captioner'));
     expect(hub.requests.map((q) => q.file).filter((f) => /quantized|decoder_model\.onnx|with_past/.test(f))).toEqual([]);
+  });
+});
+
+describe('fgl models make-tiny --layout', () => {
+  it('names the layouts it knows and refuses two for one model', () => {
+    expect(parseTinyLayouts('olive-sd-turbo,xenova-clip,fgl')).toEqual(['olive-sd-turbo', 'xenova-clip']);
+    expect(() => parseTinyLayouts('olive-sd-turbo,optimum-sd21')).toThrow(/both generator layouts: name one per model/);
+    expect(() => parseTinyLayouts('onnx-sdxl')).toThrow(/Unknown model layout "onnx-sdxl": use fgl or one of olive-sd-turbo, optimum-sd21/);
+  });
+
+  it('without --layout, FGL's own file set (no vae_encoder, no published extras)', async () => {
+    const [plain, none] = [tinyModelFiles(resolveTinyModelOptions({})), tinyModelFiles(resolveTinyModelOptions({ layouts: [] }))];
+    expect([...plain.keys()]).toEqual([...none.keys()]);
+    expect([...plain.keys()].some((k) => k.startsWith('generator/vae_encoder'))).toBe(false);
   });
 });
