@@ -292,7 +292,7 @@ describe('fgl models make-tiny --layout', () => {
     expect(() => parseTinyLayouts('onnx-sdxl')).toThrow(/Unknown model layout "onnx-sdxl": use fgl or one of olive-sd-turbo, optimum-sd21/);
   });
 
-  it('without --layout, FGL's own file set (no vae_encoder, no published extras)', async () => {
+  it('without --layout: FGL own file set (no vae_encoder, no published extras)', async () => {
     const [plain, none] = [tinyModelFiles(resolveTinyModelOptions({})), tinyModelFiles(resolveTinyModelOptions({ layouts: [] }))];
     expect([...plain.keys()]).toEqual([...none.keys()]);
     expect([...plain.keys()].some((k) => k.startsWith('generator/vae_encoder'))).toBe(false);
