@@ -18,6 +18,32 @@ function addedTokenObject(content: string): Record<string, unknown> {
   return { __type: 'AddedToken', ...tokenObject(content) };
 }
 
+/** Keys in code-point order, as diffusers writes its config files (`json.dumps(sort_keys=True)`). */
+function sortedKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** stabilityai/stable-diffusion-2-1-base's scheduler/scheduler_config.json as diffusers 0.8 wrote it (no timestep_spacing). */
+export const SD21_BASE_SCHEDULER: Record<string, unknown> = {
+  _class_name: 'PNDMScheduler',
+  _diffusers_version: '0.8.0',
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  beta_start: 0.00085,
+  clip_sample: false,
+  num_train_timesteps: 1000,
+  prediction_type: 'epsilon',
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+  steps_offset: 1,
+  trained_betas: null,
+};
+
+/** A scheduler config derived from SD 2.1 base's, keys sorted. */
+export function sd21Scheduler(changes: Record<string, unknown>): Record<string, unknown> {
+  return sortedKeys({ ...SD21_BASE_SCHEDULER, ...changes });
+}
+
 const BOS = '<|startoftext|>';
 const EOS = '<|endoftext|>';
 
@@ -51,27 +77,18 @@ function modelIndex(
  * submodel, float16 I/O (float16 timestep), int32 input_ids, vae_encoder/ present.
  */
 function oliveSdTurbo(o: TinyModelOptions, p: TinyGeneratorParts): FolderFiles {
-  const scheduler = {
+  // sd-turbo's: SD 2.1's betas, EulerDiscrete with trailing spacing (verbatim in tests/server/schedulers/scheduler-config.test.ts).
+  const scheduler = sd21Scheduler({
     _class_name: 'EulerDiscreteScheduler',
     _diffusers_version: '0.24.0.dev0',
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    beta_start: 0.00085,
-    clip_sample: false,
     interpolation_type: 'linear',
-    num_train_timesteps: 1000,
-    prediction_type: 'epsilon',
     sample_max_value: 1.0,
-    set_alpha_to_one: false,
     sigma_max: null,
     sigma_min: null,
-    skip_prk_steps: true,
-    steps_offset: 1,
     timestep_spacing: 'trailing',
     timestep_type: 'discrete',
-    trained_betas: null,
     use_karras_sigmas: false,
-  };
+  });
   const specialTokensMap = {
     bos_token: tokenObject(BOS),
     eos_token: tokenObject(EOS),
@@ -126,20 +143,7 @@ function oliveSdTurbo(o: TinyModelOptions, p: TinyGeneratorParts): FolderFiles {
  * I/O, and the UNet's weights in `unet/model.onnx_data` (ONNX external data).
  */
 function optimumSd21(o: TinyModelOptions, p: TinyGeneratorParts): FolderFiles {
-  const scheduler = {
-    _class_name: 'PNDMScheduler',
-    _diffusers_version: '0.8.0',
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    beta_start: 0.00085,
-    clip_sample: false,
-    num_train_timesteps: 1000,
-    prediction_type: 'epsilon',
-    set_alpha_to_one: false,
-    skip_prk_steps: true,
-    steps_offset: 1,
-    trained_betas: null,
-  };
+  const scheduler = SD21_BASE_SCHEDULER;
   const specialTokensMap = {
     bos_token: tokenObject(BOS),
     eos_token: tokenObject(EOS),

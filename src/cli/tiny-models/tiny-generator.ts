@@ -9,7 +9,7 @@ import {
 } from './model-folder';
 import { type ElemType, OnnxGraph } from './onnx-graph';
 import { SeededRandom } from './seeded-random';
-import { publishedGeneratorFiles } from './published-layouts';
+import { publishedGeneratorFiles, sd21Scheduler } from './published-layouts';
 import { type TinyModelOptions, layoutFor } from './tiny-model-options';
 import { TINY_WORDS } from './tiny-vocabulary';
 
@@ -324,22 +324,8 @@ export function tinyGeneratorFiles(o: TinyModelOptions): FolderFiles {
     unet: ['diffusers', 'OnnxRuntimeModel'],
     vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
   };
-  // SD 2.1 base's scheduler, verbatim values.
-  const scheduler = {
-    _class_name: 'PNDMScheduler',
-    _diffusers_version: '0.27.0',
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    beta_start: 0.00085,
-    clip_sample: false,
-    num_train_timesteps: 1000,
-    prediction_type: 'epsilon',
-    set_alpha_to_one: false,
-    skip_prk_steps: true,
-    steps_offset: 1,
-    timestep_spacing: 'leading',
-    trained_betas: null,
-  };
+  // SD 2.1 base's scheduler, as a newer diffusers writes it (timestep_spacing spelled out).
+  const scheduler = sd21Scheduler({ _diffusers_version: '0.27.0', timestep_spacing: 'leading' });
   return new Map([
     ['model_index.json', jsonBytes(modelIndex)],
     ['scheduler/scheduler_config.json', jsonBytes(scheduler)],
