@@ -15,7 +15,7 @@ import { loadModelFromDir } from '../../core/tfjs/file-io';
 import { l2Normalize } from '../../core/tfjs/l2-normalize';
 import { predictProbabilities } from '../../core/tfjs/predict-probabilities';
 import { loadTf, type Tf } from '../../core/tfjs/tfjs-backend';
-import { ModelVerificationError, verifyModelFolder } from '../client/verify-model';
+import { ModelVerificationError, verifyModelFolder } from '../../core/models/verify-model-folder';
 import { scanDataset } from '../dataset/scan-dataset';
 import type { Ledger } from '../ledger/ledger';
 import { computeLocalFeatures } from '../prepare/local-features';
