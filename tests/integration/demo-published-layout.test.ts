@@ -10,7 +10,7 @@ let out = '';
 let work: string;
 beforeEach(async () => {
   out = '';
-  work = await mkdtemp(join(tmpdir(), 'fgl-demo-olive-'));
+  work = await mkdtemp(join(tmpdir(), 'fgl-demo-published-'));
   vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
@@ -20,12 +20,17 @@ afterEach(async () => {
 });
 afterAll(() => vi.restoreAllMocks());
 
-describe('fgl demo --models DIR --json on the published onnxruntime/sd-turbo (Olive) layout', () => {
-  it('runs end to end with the turbo recipe chosen from the scheduler config, with no config.json in any submodel', async () => {
+/** `fgl demo --models DIR --json`, small: 2 sites, 2 classes, 10 images per class. */
+async function demo(root: string): Promise<DemoResult> {
+  const code = await main(['demo', '--models', root, '--sites', '2', '--classes', '2', '--per-class', '10', '--device', 'cpu', '--work-dir', work, '--json']);
+  expect(code).toBe(0);
+  return JSON.parse(out) as DemoResult;
+}
+
+describe('fgl demo --models DIR --json on the published layouts', () => {
+  it('Olive sd-turbo: end to end with the turbo recipe chosen from the scheduler config, no config.json in any submodel', async () => {
     const models = await getTinyModels({ layouts: ['olive-sd-turbo', 'xenova-clip', 'xenova-vit-gpt2'] });
-    const code = await main(['demo', '--models', models.root, '--sites', '2', '--classes', '2', '--per-class', '10', '--device', 'cpu', '--work-dir', work, '--json']);
-    expect(code).toBe(0);
-    const result = JSON.parse(out) as DemoResult;
+    const result = await demo(models.root);
     expect(result.generator).toMatchObject({ scheduler: 'turbo', steps: 1, guidance: 0, negativePrompt: '', width: 512, height: 512 });
     expect(result.generator.recipeReason).toMatch(/EulerDiscreteScheduler with trailing timestep spacing/);
     expect(result.round.modelVersion).toBe(1);
@@ -34,5 +39,13 @@ describe('fgl demo --models DIR --json on the published onnxruntime/sd-turbo (Ol
       expect(s.modelVerified).toBe(true);
       expect(s.evaluatedImages).toBe(s.images);
     }
+  }, 300_000);
+
+  it('optimum SD 2.1 (UNet in model.onnx_data): end to end with the paper scheduler from its PNDM config', async () => {
+    const models = await getTinyModels({ layouts: ['optimum-sd21', 'xenova-clip', 'xenova-vit-gpt2'] });
+    const result = await demo(models.root);
+    expect(result.generator).toMatchObject({ scheduler: 'pndm', guidance: 2, negativePrompt: 'low quality, low resolution', width: 64 });
+    expect(result.round.modelVersion).toBe(1);
+    for (const s of result.sites) expect(s.modelVerified).toBe(true);
   }, 300_000);
 });
