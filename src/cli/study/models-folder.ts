@@ -6,6 +6,7 @@ import type { EncoderRef } from '../../shared/study';
 import { loadTextEncoder } from '../../core/inference/text-encoder';
 import { generatorImageSize } from '../../core/models/generator-geometry';
 import { locateModelsFolder } from '../../core/models/model-folders';
+import { NeedsCudaError } from '../../core/ort/execution-device';
 import { modelDigest } from '../../core/models/model-digest';
 import {
   type SamplingRecipe,
@@ -89,7 +90,13 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
     : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator`, encoder: 'local/encoder' };
   const gen = located.generator;
   // The encoder sites run, loaded on CPU as they load it: a CUDA-only export is refused here, saying so.
-  const encoder = await loadTextEncoder(located.encoder, { device: 'cpu' });
+  const encoder = await loadTextEncoder(located.encoder, { device: 'cpu' }).catch((err: unknown) => {
+    if (err instanceof NeedsCudaError && located.encoder === gen)
+      throw Object.assign(err, {
+        hint: `Sites run the conditioning encoder on CPU: put a CPU-portable export of this text encoder in ${join(dir, 'encoder')} (text_encoder/model.onnx + tokenizer/), and the study will name it apart from the UNet.`,
+      });
+    throw err;
+  });
   const { dim, digest: encoderSha256 } = encoder;
   await encoder.dispose();
   const schedulerFile = join(gen, 'scheduler', 'scheduler_config.json');

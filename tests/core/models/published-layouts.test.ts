@@ -191,7 +191,9 @@ describe('a CPU-portable conditioning encoder beside a CUDA-only generator', () 
     await cp(olive.root, dir, { recursive: true });
     // The generator's own text encoder needs CUDA (a com.microsoft GroupNorm graph) …
     await writeFile(path.join(dir, 'generator', 'text_encoder', 'model.onnx'), cudaOnlyGraph());
-    await expect(describeModelsFolder(dir)).rejects.toThrow(/needs CUDA.*this device is CPU/s);
+    const refused = (await describeModelsFolder(dir).catch((e: unknown) => e)) as Error & { hint?: string };
+    expect(refused.message).toMatch(/needs CUDA.*this device is CPU/s);
+    expect(refused.hint).toContain(path.join(dir, 'encoder'));
     // … so the folder carries a CPU-portable export of the same encoder: fp32 I/O, same weights and tokenizer.
     await cp(path.join(fp32.dirs.generator, 'text_encoder', 'model.onnx'), path.join(dir, 'encoder', 'text_encoder', 'model.onnx'));
     await cp(path.join(olive.dirs.generator, 'tokenizer'), path.join(dir, 'encoder', 'tokenizer'), { recursive: true });
