@@ -23,10 +23,10 @@ function sortedKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** stabilityai/stable-diffusion-2-1-base's scheduler/scheduler_config.json as diffusers 0.8 wrote it (no timestep_spacing). */
+/** stabilityai/stable-diffusion-2-1-base's scheduler/scheduler_config.json as published (diffusers 0.10.0.dev0; no timestep_spacing key). */
 export const SD21_BASE_SCHEDULER: Record<string, unknown> = {
   _class_name: 'PNDMScheduler',
-  _diffusers_version: '0.8.0',
+  _diffusers_version: '0.10.0.dev0',
   beta_end: 0.012,
   beta_schedule: 'scaled_linear',
   beta_start: 0.00085,
@@ -137,7 +137,7 @@ function oliveSdTurbo(o: TinyModelOptions, p: TinyGeneratorParts): FolderFiles {
 
 /**
  * A diffusers/optimum export of stabilityai/stable-diffusion-2-1-base: SD 2.1 base's original
- * PNDM scheduler_config.json (diffusers 0.8: no timestep_spacing key), its tokenizer files (the
+ * PNDM scheduler_config.json (diffusers 0.10.0.dev0: no timestep_spacing key), its tokenizer files (the
  * tokenizer_config.json pads with <|endoftext|> and uses `__type: AddedToken` objects;
  * special_tokens_map.json overrides the pad with "!"), config.json in every submodel, float32
  * I/O, and the UNet's weights in `unet/model.onnx_data` (ONNX external data).
