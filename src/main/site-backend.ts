@@ -3,9 +3,10 @@
  * evaluation and the ledger run here, never in main or the renderer. Main relays typed
  * messages (src/shared/backend-protocol.ts); a crash here is survivable (main restarts it).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FromBackend, ToBackend } from '../shared/backend-protocol';
+import { locateModelsFolder } from '../core/models/model-folders';
 import { createSiteHandlers, SiteApiFailure } from '../site/api/site-handlers';
 import { dispatchSiteCall } from '../site/api/dispatch-site-call';
 import { aesVault, plainVault } from '../site/client/site-key-vault';
@@ -23,8 +24,7 @@ function resolveModelsFor(home: string) {
         `No models in ${dir}: it needs clip/ and generator/ (and optionally captioner/).`,
         setting === 'tiny' ? `Generate test models with \`npx fgl models make-tiny --out ${dir}\`, or choose a real models folder in Settings.` : 'Copy the model folders there, or choose another folder in Settings.',
       );
-    const index = readFileSync(join(dir, 'generator', 'model_index.json'), 'utf8');
-    return { clip: join(dir, 'clip'), generator: join(dir, 'generator'), captioner: existsSync(join(dir, 'captioner')) ? join(dir, 'captioner') : null, tiny: index.includes('"_fgl_tiny"') };
+    return locateModelsFolder(dir);
   };
 }
 

@@ -7,7 +7,7 @@ export type PromptMode = z.infer<typeof PromptMode>;
 export const Aggregation = z.enum(['instance', 'cluster', 'class']);
 export type Aggregation = z.infer<typeof Aggregation>;
 
-export const SchedulerName = z.enum(['pndm', 'ddim', 'euler-ancestral', 'turbo']);
+export const SchedulerName = z.enum(['pndm', 'ddim', 'euler', 'euler-ancestral', 'turbo']);
 export type SchedulerName = z.infer<typeof SchedulerName>;
 
 const ClassName = z

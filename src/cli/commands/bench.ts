@@ -19,6 +19,7 @@ export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: s
     { name: 'synthesis', file: 'bench/synthesis/synthesis-bench.ts' },
     { name: 'training', file: 'bench/training/training-bench.ts' },
     { name: 'intake', file: 'bench/server/intake-bench.ts' },
+    { name: 'model-digest', file: 'bench/server/model-digest-bench.ts' },
   ],
 };
 

@@ -1,6 +1,10 @@
 import { type Command, UsageError, intOption, requireString } from '../command';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
-import type { TinyModelPreset } from '../tiny-models/tiny-model-options';
+import {
+  type TinyLayout,
+  type TinyModelPreset,
+  parseTinyLayouts,
+} from '../tiny-models/tiny-model-options';
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -28,6 +32,13 @@ export const modelsMakeTinyCommand: Command = {
     'The same options always produce byte-identical files. Tiny models prove plumbing, never',
     'accuracy: any number computed with them means nothing. Every config.json carries a "_fgl_tiny"',
     'key so reports can say so.',
+    '',
+    '--layout writes a model in the exact file set and quirks of a published export instead (docs/models.md):',
+    '  olive-sd-turbo    generator as onnxruntime/sd-turbo: no config.json, slow tokenizer files with object',
+    '                    special tokens, fp16 I/O, Euler trailing scheduler, vae_encoder/',
+    '  optimum-sd21      generator as an optimum export of SD 2.1 base: unet/model.onnx_data, PNDM',
+    '  xenova-clip       clip as Xenova/clip-vit-base-patch32, with its quantized/fp16 variants',
+    '  xenova-vit-gpt2   captioner as Xenova/vit-gpt2-image-captioning, with its other decoders',
     '',
     'Presets: "tiny" (default; D = 32, 8×8 latents → 64×64 images, loads in milliseconds) and "bench"',
     '(SD 2 widths: D = 1024, 64×64 latents → 512×512 images, 256-channel UNet; for timing runs).',
@@ -64,12 +75,21 @@ export const modelsMakeTinyCommand: Command = {
       description:
         'UNet timestep input type: float (default, newer exports) or int64 (older exports)',
     },
+    layout: {
+      type: 'string',
+      value: 'NAMES',
+      description:
+        'Write models in a published export\'s exact file set and quirks (comma-separated, one per model): ' +
+        'olive-sd-turbo or optimum-sd21 (generator), xenova-clip (clip), xenova-vit-gpt2 (captioner); ' +
+        'default fgl (our own layout). See docs/models.md',
+    },
     force: { type: 'boolean', description: 'Replace DIR if it already holds files' },
   },
   examples: [
     'fgl models make-tiny --out ./models/tiny',
     'fgl models make-tiny --out ./models/bench --preset bench',
     'fgl models make-tiny --out /tmp/tiny16 --fp16 --dim 768 --json',
+    'fgl models make-tiny --out /tmp/published --layout olive-sd-turbo,xenova-clip,xenova-vit-gpt2',
   ],
   async run(ctx) {
     const out = requireString(ctx, 'out');
@@ -81,6 +101,12 @@ export const modelsMakeTinyCommand: Command = {
       throw new UsageError(`--timestep must be "float" or "int64", got "${timestep}"`);
     const dim = ctx.values.dim === undefined ? undefined : intOption(ctx, 'dim', 0, 4);
     const seed = intOption(ctx, 'seed', 0, 0);
+    let layouts: TinyLayout[];
+    try {
+      layouts = parseTinyLayouts((ctx.values.layout ?? '') as string);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
 
     ctx.out.info(`Writing ${preset} models to ${out} …`);
     let models;
@@ -91,6 +117,7 @@ export const modelsMakeTinyCommand: Command = {
         textHiddenDim: dim,
         fp16: ctx.values.fp16 === true,
         timestepType: timestep,
+        layouts,
         overwrite: ctx.values.force === true,
       });
     } catch (err) {
@@ -111,7 +138,8 @@ export const modelsMakeTinyCommand: Command = {
       },
       () =>
         [
-          `Wrote tiny models (${models.options.preset}, seed ${models.options.seed}) to ${models.root}:`,
+          `Wrote tiny models (${models.options.preset}, seed ${models.options.seed}` +
+            `${models.options.layouts.length > 0 ? `, layouts ${models.options.layouts.join(', ')}` : ''}) to ${models.root}:`,
           `  clip       ${models.dirs.clip}  (${formatBytes(sizeOf('clip/'))})`,
           `  captioner  ${models.dirs.captioner}  (${formatBytes(sizeOf('captioner/'))})`,
           `  generator  ${models.dirs.generator}  (${formatBytes(sizeOf('generator/'))}; D = ${models.options.textHiddenDim}, ` +

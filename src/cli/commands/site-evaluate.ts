@@ -7,7 +7,7 @@ import { progressPrinter } from '../progress-printer';
 import { resolveModelsOption } from '../study/models-folder';
 import { DEVICE_CHOICES, type DeviceChoice } from '../../core/ort/execution-device';
 import { MANIFEST_FILE } from '../../shared/model-manifest';
-import { publicKeyFingerprint } from '../../site/client/verify-model';
+import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 import { compareEvaluations } from '../../site/evaluate/compare-evaluations';
 import { aggregateMetricsForServer } from '../../site/evaluate/aggregate-metrics-for-server';
 import { clientForStudy } from '../../site/client/enroll-site';

@@ -5,7 +5,8 @@ import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
 import { numberOption, optionalString, requireString, UsageError, intOption } from '../command';
 import { progressPrinter } from '../progress-printer';
-import { locateModelsFolder, resolveModelsOption } from '../study/models-folder';
+import { locateModelsFolder } from '../../core/models/model-folders';
+import { resolveModelsOption } from '../study/models-folder';
 import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
@@ -153,12 +154,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
         study,
         siteId: siteId ?? 'unenrolled',
-        models: {
-          clip: models.clip,
-          generator: models.generator,
-          captioner: models.captioner,
-          tiny: models.tiny,
-        },
+        models,
         promptMode: promptMode.data,
         aggregation: aggregation.data,
         ...(ctx.values.k !== undefined ? { k: intOption(ctx, 'k', study.privacy.k, 1) } : {}),

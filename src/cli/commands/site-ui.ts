@@ -5,7 +5,8 @@ import { type Command, UsageError, intOption } from '../command';
 import { createSiteHandlers } from '../../site/api/site-handlers';
 import { startSiteAgent } from '../../site/agent/site-agent';
 import { siteHome, sitePaths } from '../../site/site-home';
-import { locateModelsFolder, resolveModelsOption } from '../study/models-folder';
+import { locateModelsFolder } from '../../core/models/model-folders';
+import { resolveModelsOption } from '../study/models-folder';
 
 /** The renderer electron-vite builds (`npm run build`); the agent serves it as it is. */
 function rendererDir(): string {
@@ -75,17 +76,8 @@ export const siteUiCommand: Command = {
     const backend = createSiteHandlers({
       home,
       // 'tiny' or a folder, as in the desktop app's Settings → models folder.
-      resolveModels: async (setting) => {
-        const m = await locateModelsFolder(
-          await resolveModelsOption(setting, sitePaths(home).models),
-        );
-        return {
-          clip: m.clip,
-          generator: m.generator,
-          captioner: m.captioner,
-          tiny: m.tiny,
-        };
-      },
+      resolveModels: async (setting) =>
+        locateModelsFolder(await resolveModelsOption(setting, sitePaths(home).models)),
     });
     let agent;
     try {

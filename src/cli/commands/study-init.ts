@@ -6,7 +6,7 @@ import { buildStudyManifest, parseClassList } from '../study/build-study';
 import { describeModelsFolder, resolveModelsOption } from '../study/models-folder';
 import { readPhraseList, resourcePath } from '../resources';
 import { sitePaths, siteHome } from '../../site/site-home';
-import { PromptMode } from '../../shared/study';
+import { PromptMode, SchedulerName } from '../../shared/study';
 
 export const studyInitCommand: Command = {
   path: ['study', 'init'],
@@ -32,6 +32,7 @@ uses real models from a folder with clip/, captioner/ and generator/ (see README
     modes: { type: 'string', value: 'class,vocabulary,instance', description: 'prompt modes sites may use' },
     vocabulary: { type: 'string', value: 'FILE', description: 'controlled vocabulary, one phrase per line (default: resources/vocabulary/general.txt)' },
     'images-per-row': { type: 'string', value: 'N', description: 'images the server synthesizes per outgoing row' },
+    scheduler: { type: 'string', value: 'NAME', description: "sampler: pndm, ddim, euler, euler-ancestral or turbo (default: what the generator's scheduler_config.json calls for)" },
   },
   examples: [
     'fgl study init --name "Skin lesions" --classes nevus,melanoma,keratosis --models tiny --out study.json',
@@ -57,6 +58,10 @@ uses real models from a folder with clip/, captioner/ and generator/ (see README
     const models = await describeModelsFolder(modelsDir);
     const vocabulary = await readPhraseList(optionalString(ctx, 'vocabulary') ?? resourcePath('vocabulary/general.txt'));
     const maxEps = numberOption(ctx, 'max-epsilon', undefined);
+    const schedulerRaw = optionalString(ctx, 'scheduler');
+    const scheduler = schedulerRaw === undefined ? undefined : SchedulerName.safeParse(schedulerRaw);
+    if (scheduler && !scheduler.success)
+      throw new UsageError(`--scheduler: unknown scheduler "${schedulerRaw}" (${SchedulerName.options.join(', ')})`);
     const manifest = buildStudyManifest({
       name,
       classes,
@@ -66,6 +71,7 @@ uses real models from a folder with clip/, captioner/ and generator/ (see README
       allowInstance: Boolean(ctx.values['allow-instance']),
       ...(modes ? { modes } : {}),
       vocabulary,
+      ...(scheduler ? { scheduler: scheduler.data } : {}),
       ...(ctx.values['images-per-row'] !== undefined ? { imagesPerRow: intOption(ctx, 'images-per-row', 4, 1) } : {}),
     });
     await mkdir(dirname(resolve(out)), { recursive: true });
@@ -77,6 +83,7 @@ uses real models from a folder with clip/, captioner/ and generator/ (see README
         `  classes   ${manifest.classes.join(', ')}`,
         `  encoder   ${manifest.encoder.id} (D=${manifest.encoder.dim}, sha256 ${manifest.encoder.sha256.slice(0, 12)}…)`,
         `  generator ${manifest.generator.scheduler}, ${manifest.generator.steps} steps, guidance ${manifest.generator.guidance}, ${manifest.generator.width}×${manifest.generator.height}`,
+        `            (${schedulerRaw ? '--scheduler' : models.recipe.reason})`,
         `  privacy   k=${manifest.privacy.k}, instance rows ${manifest.privacy.allowInstance ? 'allowed' : 'not allowed'}, ε budget ${manifest.privacy.maxEpsilon ?? 'none'}`,
       ].join('\n'),
     );

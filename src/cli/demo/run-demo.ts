@@ -61,10 +61,16 @@ export type DemoResult = {
   workDir: string;
   sites: DemoSiteResult[];
   round: { id: string; modelVersion: number; syntheticImages: number; stageSeconds: Record<string, number>; valAccuracy: number };
+  /** The sampling the study chose from the generator's scheduler config, and why. */
+  generator: { scheduler: string; steps: number; guidance: number; negativePrompt: string; width: number; height: number; recipeReason: string };
   bytes: { uploadedTotal: number; fedAvgResNet18PerRound: number; fedAvgResNet18Params: number };
   /** Every file the server stored, relative to its data dir (the demo test checks no image is among them). */
   serverFiles: string[];
 };
+
+function pickSampling(g: StudyManifest['generator']) {
+  return { scheduler: g.scheduler, steps: g.steps, guidance: g.guidance, negativePrompt: g.negativePrompt, width: g.width, height: g.height };
+}
 
 /** torchvision ResNet-18 (1000 classes): the model FedAvg would ship, the paper's baseline. */
 export const RESNET18_PARAMS = 11_689_512;
@@ -89,7 +95,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     host: '127.0.0.1',
     port: 0,
     logger: { level: 'warn' },
-    stages: createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, device: o.device, batchSize: 4 }),
+    stages: createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, encoderDir: models.encoderDir, device: o.device, batchSize: 4 }),
   });
   const ledgers: Ledger[] = [];
   try {
@@ -127,7 +133,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         dataDir: s.dir,
         study,
         siteId: enrolled.siteId,
-        models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
+        models: { clip: models.clip.dir, generator: models.generator.dir, encoder: models.encoderDir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
         promptMode: 'vocabulary',
         aggregation: 'cluster',
         outDir: join(home, 'packages', `run-${i + 1}`),
@@ -199,6 +205,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       workDir: work,
       sites: results,
       round: { id: status.id, modelVersion, syntheticImages: synthetic, stageSeconds, valAccuracy },
+      generator: { ...pickSampling(manifest.generator), recipeReason: models.recipe.reason },
       bytes: { uploadedTotal: results.reduce((a, s) => a + s.bytesUploaded, 0), fedAvgResNet18PerRound: RESNET18_PARAMS * 4 * 2 * o.sites, fedAvgResNet18Params: RESNET18_PARAMS },
       serverFiles: await listFiles(server.layout.root),
     };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type PromptMode, StudyManifest, DEFAULT_CLASS_TEMPLATE, DEFAULT_INSTANCE_TEMPLATE, type SchedulerName } from '../../shared/study';
+import { PAPER_RECIPE } from '../../server/synthesis/schedulers/sampling-recipe';
 import type { ModelsFolder } from './models-folder';
 
 export type StudyOptions = {
@@ -34,13 +35,17 @@ export function parseClassList(s: string): string[] {
 }
 
 /**
- * A study manifest, the same schema the server serves. Tiny models get a small, fast generator
- * setting (64×64, PNDM 20 steps); real models the paper's (PNDM 50 steps, guidance 2) unless
- * the generator is SD-Turbo, whose one-step path needs no guidance.
+ * A study manifest, the same schema the server serves. The sampling recipe is the one the
+ * generator's scheduler_config.json calls for (models.recipe): the paper's (PNDM 50 steps,
+ * guidance 2) for PNDM/DDIM configs, one guidance-free step without a negative prompt for a
+ * turbo (Euler, trailing) config, whatever the model is called. Tiny models run 20 steps instead
+ * of 50, for speed.
  */
 export function buildStudyManifest(o: StudyOptions): StudyManifest {
-  const turbo = !o.models.tiny && /turbo/i.test(o.models.generator.id);
-  const scheduler = o.scheduler ?? (turbo ? 'turbo' : 'pndm');
+  const scheduler = o.scheduler ?? o.models.recipe.scheduler;
+  // An explicit scheduler other than the config's own takes the paper's steps and guidance.
+  const recipe = scheduler === o.models.recipe.scheduler ? o.models.recipe : PAPER_RECIPE;
+  const turbo = scheduler === 'turbo';
   return StudyManifest.parse({
     schemaVersion: 1,
     id: o.id ?? studyIdFromName(o.name),
@@ -59,8 +64,9 @@ export function buildStudyManifest(o: StudyOptions): StudyManifest {
     generator: {
       model: { id: o.models.generator.id, revision: o.models.generator.revision, sha256: o.models.generator.sha256 },
       scheduler,
-      steps: o.steps ?? (scheduler === 'turbo' ? 1 : o.models.tiny ? 20 : 50),
-      guidance: o.guidance ?? (scheduler === 'turbo' ? 0 : 2),
+      steps: o.steps ?? (turbo ? 1 : o.models.tiny ? 20 : recipe.steps),
+      guidance: o.guidance ?? (turbo ? 0 : recipe.guidance),
+      negativePrompt: turbo ? '' : recipe.negativePrompt,
       height: o.models.imageSize,
       width: o.models.imageSize,
       imagesPerRow: o.imagesPerRow ?? (o.models.tiny ? 4 : 8),

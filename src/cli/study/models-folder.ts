@@ -3,7 +3,15 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ModelRef } from '../../shared/model-ref';
 import type { EncoderRef } from '../../shared/study';
-import { encoderDigest, modelDigest } from '../../core/models/model-digest';
+import { loadTextEncoder } from '../../core/inference/text-encoder';
+import { generatorImageSize } from '../../core/models/generator-geometry';
+import { locateModelsFolder } from '../../core/models/model-folders';
+import { NeedsCudaError } from '../../core/ort/execution-device';
+import { modelDigest } from '../../core/models/model-digest';
+import {
+  type SamplingRecipe,
+  recipeFromSchedulerConfig,
+} from '../../server/synthesis/schedulers/sampling-recipe';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
 
 /** Hub ids of the real default models (docs/architecture.md, "Models"). */
@@ -18,6 +26,7 @@ export const TINY_MODEL_IDS = {
   clip: 'fgl-tiny/clip',
   captioner: 'fgl-tiny/captioner',
   generator: 'fgl-tiny/generator',
+  encoder: 'fgl-tiny/encoder',
 } as const;
 
 export type ModelsFolder = {
@@ -26,9 +35,13 @@ export type ModelsFolder = {
   clip: ModelRef & { dir: string };
   captioner: (ModelRef & { dir: string }) | null;
   generator: ModelRef & { dir: string };
+  /** The conditioning encoder: `encoder/` when the folder has one, else the generator's own text encoder. */
   encoder: EncoderRef;
-  /** Native image side of the generator (UNet sample_size × 8), e.g. 512 for SD 2.1 base. */
+  encoderDir: string;
+  /** Native image side of the generator (UNet sample_size × 8, or the graph's sample shape × 8, else 512). */
   imageSize: number;
+  /** Sampling recipe the generator's scheduler_config.json calls for (turbo for Euler + trailing). */
+  recipe: SamplingRecipe;
 };
 
 /**
@@ -64,39 +77,34 @@ async function readJson(file: string): Promise<Record<string, unknown> | null> {
 }
 
 /**
- * Where the models of a folder are and whether they are the tiny test models, without hashing
- * anything (a real generator is gigabytes; sites only need the encoder's digest, which loading
- * the text encoder computes anyway).
+ * Digests, ids, the encoder's D, the image size and the sampling recipe for every model in a models
+ * folder. Nothing here needs a submodel config.json (published Olive exports have none): D comes
+ * from the text encoder graph (declared output shape, else one test encode, on CPU as sites run
+ * it), the size from the UNet, the recipe from scheduler/scheduler_config.json.
  */
-export async function locateModelsFolder(
-  dir: string,
-): Promise<{ clip: string; generator: string; captioner: string | null; tiny: boolean }> {
-  const index = await readJson(join(dir, 'generator', 'model_index.json'));
-  return {
-    clip: join(dir, 'clip'),
-    generator: join(dir, 'generator'),
-    captioner: existsSync(join(dir, 'captioner', 'config.json')) ? join(dir, 'captioner') : null,
-    tiny: Boolean(index && '_fgl_tiny' in index),
-  };
-}
-
-/** Digests, ids and the encoder's D for every model in a models folder. */
 export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
-  const index = await readJson(join(dir, 'generator', 'model_index.json'));
-  const tiny = Boolean(index && '_fgl_tiny' in index);
+  const located = await locateModelsFolder(dir);
+  const tiny = located.tiny;
   const ids = tiny
     ? TINY_MODEL_IDS
-    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
-  const textConfig = await readJson(join(dir, 'generator', 'text_encoder', 'config.json'));
-  const dim = Number(textConfig?.hidden_size);
-  if (!Number.isInteger(dim) || dim <= 0)
-    throw new Error(
-      `${join(dir, 'generator', 'text_encoder', 'config.json')} has no hidden_size: cannot tell the encoder's D`,
-    );
-  const unetConfig = await readJson(join(dir, 'generator', 'unet', 'config.json'));
-  const sampleSize = Number(unetConfig?.sample_size);
-  const hasCaptioner = existsSync(join(dir, 'captioner', 'config.json'));
-  const gen = join(dir, 'generator');
+    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator`, encoder: 'local/encoder' };
+  const gen = located.generator;
+  // The encoder sites run, loaded on CPU as they load it: a CUDA-only export is refused here, saying so.
+  const encoder = await loadTextEncoder(located.encoder, { device: 'cpu' }).catch((err: unknown) => {
+    if (err instanceof NeedsCudaError && located.encoder === gen)
+      throw Object.assign(err, {
+        hint: `Sites run the conditioning encoder on CPU: put a CPU-portable export of this text encoder in ${join(dir, 'encoder')} (text_encoder/model.onnx + tokenizer/), and the study will name it apart from the UNet.`,
+      });
+    throw err;
+  });
+  const { dim, digest: encoderSha256 } = encoder;
+  await encoder.dispose();
+  const schedulerFile = join(gen, 'scheduler', 'scheduler_config.json');
+  const schedulerJson = await readJson(schedulerFile);
+  if (schedulerJson === null)
+    throw new Error(`${schedulerFile} is missing or not JSON: copy the complete generator folder.`);
+  const recipe = recipeFromSchedulerConfig(schedulerJson, schedulerFile);
+  const hasCaptioner = located.captioner !== null;
   return {
     dir,
     tiny,
@@ -120,13 +128,16 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
       sha256: await modelDigest(gen, 'generator'),
       dir: gen,
     },
+    encoderDir: located.encoder,
     encoder: {
-      id: ids.generator,
+      // Named apart from the UNet when the folder has its own (CPU-portable) encoder/.
+      id: located.encoder === gen ? ids.generator : ids.encoder,
       revision: 'main',
-      sha256: await encoderDigest(gen),
+      sha256: encoderSha256,
       dim,
       maxLength: 77,
     },
-    imageSize: Number.isInteger(sampleSize) && sampleSize > 0 ? sampleSize * 8 : 512,
+    imageSize: (await generatorImageSize(gen)).size,
+    recipe,
   };
 }

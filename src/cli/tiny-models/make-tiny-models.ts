@@ -2,10 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { jsonBytes } from './model-folder';
+import { publishedFiles } from './published-layouts';
 import { tinyCaptionerFiles } from './tiny-captioner';
 import { tinyClipFiles } from './tiny-clip';
 import { tinyGeneratorFiles } from './tiny-generator';
-import { type TinyModelOptions, resolveTinyModelOptions } from './tiny-model-options';
+import { type TinyModelOptions, layoutFor, resolveTinyModelOptions } from './tiny-model-options';
 
 /** Written at the root of every tiny-model folder: the options used and each file's size and sha256. */
 export const TINY_MODELS_MANIFEST = 'tiny-models.json';
@@ -79,8 +80,8 @@ async function renameOntoEmpty(from: string, to: string): Promise<void> {
 export function tinyModelFiles(options: TinyModelOptions): Map<string, Uint8Array> {
   const all = new Map<string, Uint8Array>();
   for (const [folder, files] of [
-    ['clip', tinyClipFiles(options)],
-    ['captioner', tinyCaptionerFiles(options)],
+    ['clip', publishedFiles(layoutFor(options, 'clip'), tinyClipFiles(options))],
+    ['captioner', publishedFiles(layoutFor(options, 'captioner'), tinyCaptionerFiles(options))],
     ['generator', tinyGeneratorFiles(options)],
   ] as const) {
     for (const [path, bytes] of files) all.set(`${folder}/${path}`, bytes);

@@ -11,8 +11,8 @@ export function textBytes(value: string): Uint8Array {
   return new TextEncoder().encode(value);
 }
 
-/** Key put in every config.json / model_index.json so code and people can tell a tiny model apart. */
-export const TINY_MARKER_KEY = '_fgl_tiny';
+/** Key put in every config.json / model_index.json so code and people can tell a tiny model apart (read by core's isTinyModel). */
+export { TINY_MARKER_KEY } from '../../core/models/model-folders';
 
 export function tinyMarker(o: TinyModelOptions): Record<string, unknown> {
   return {

@@ -204,3 +204,42 @@ export class OnnxGraph {
     return onnx.ModelProto.encode(model).finish();
   }
 }
+
+/**
+ * Moves every initializer of at least `minBytes` out of a serialized model into one external-data
+ * file `location` (beside the model), as `onnx.save_model(..., save_as_external_data=True)` does for
+ * graphs over 2 GB: the tensor keeps its name, dims and type; `data_location` becomes EXTERNAL with
+ * `location` / `offset` / `length` entries. Offsets are 4096-aligned like onnx's. Deterministic.
+ */
+export function withExternalData(
+  modelBytes: Uint8Array,
+  location: string,
+  minBytes = 1024,
+): { model: Uint8Array; data: Uint8Array } {
+  const model = onnx.ModelProto.decode(modelBytes);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of model.graph?.initializer ?? []) {
+    const raw = t.rawData;
+    if (!raw || raw.length < minBytes) continue;
+    const pad = (4096 - (offset % 4096)) % 4096;
+    if (pad > 0) chunks.push(new Uint8Array(pad));
+    offset += pad;
+    chunks.push(raw);
+    t.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
+    t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    t.rawData = new Uint8Array(0);
+    offset += raw.length;
+  }
+  const data = new Uint8Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return { model: onnx.ModelProto.encode(model).finish(), data };
+}

@@ -9,7 +9,8 @@ import {
 } from './model-folder';
 import { type ElemType, OnnxGraph } from './onnx-graph';
 import { SeededRandom } from './seeded-random';
-import type { TinyModelOptions } from './tiny-model-options';
+import { publishedGeneratorFiles, sd21Scheduler } from './published-layouts';
+import { type TinyModelOptions, layoutFor } from './tiny-model-options';
 import { TINY_WORDS } from './tiny-vocabulary';
 
 const MAX_LENGTH = 77;
@@ -223,28 +224,37 @@ function vaeDecoder(o: TinyModelOptions, io: ElemType): Uint8Array {
   return g.toBytes('FGL tiny SD VAE decoder (upsampling convs). Not a real model.');
 }
 
-/** The diffusers ONNX layout (OnnxStableDiffusionPipeline, as the SD 2.1 base / SD-Turbo ONNX exports). */
-export function tinyGeneratorFiles(o: TinyModelOptions): FolderFiles {
-  const io: ElemType = o.fp16 ? 'float16' : 'float32';
-  const torchDtype = o.fp16 ? 'float16' : 'float32';
-  const D = o.textHiddenDim;
-  const tok = clipTokenizer(TINY_WORDS, '!');
-  const marker = tinyMarker(o);
+/** vae_encoder: sample [B,3,H,W] in (-1, 1) → latent_sample [B,4,H/8,W/8] (8×8 mean pool + 1×1 mix). */
+function vaeEncoder(o: TinyModelOptions, io: ElemType): Uint8Array {
+  const rng = new SeededRandom(o.seed, 'generator-vae-encoder');
+  const g = new OnnxGraph('vae_encoder_tiny');
+  const x = floatIn(g, 'sample', io, ['batch', 3, 'height', 'width']);
+  const pooled = g.op('AveragePool', [x], {
+    kernel_shape: { ints: [8, 8] },
+    strides: { ints: [8, 8] },
+  });
+  const z = conv2d(g, rng, pooled, 3, LATENT_CHANNELS, { kernel: 1, hint: 'mix', gain: 1 });
+  floatOut(g, z, 'latent_sample', io, ['batch', LATENT_CHANNELS, 'height_latent', 'width_latent']);
+  return g.toBytes('FGL tiny SD VAE encoder (mean pool + 1x1 conv). Not a real model.');
+}
 
-  const modelIndex = {
-    _class_name: 'OnnxStableDiffusionPipeline',
-    _diffusers_version: '0.27.0',
-    [TINY_MARKER_KEY]: marker,
-    feature_extractor: [null, null],
-    requires_safety_checker: false,
-    safety_checker: [null, null],
-    scheduler: ['diffusers', 'PNDMScheduler'],
-    text_encoder: ['diffusers', 'OnnxRuntimeModel'],
-    tokenizer: ['transformers', 'CLIPTokenizer'],
-    unet: ['diffusers', 'OnnxRuntimeModel'],
-    vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
-  };
-  const textConfig = {
+/** The graphs, tokenizer and configs every generator layout is made of. */
+export type TinyGeneratorParts = {
+  tok: ReturnType<typeof clipTokenizer>;
+  textEncoder: Uint8Array;
+  unet: Uint8Array;
+  vaeDecoder: Uint8Array;
+  vaeEncoder: () => Uint8Array;
+  /** config.json of text_encoder/, unet/ and vae_decoder/ (and vae_encoder/), as diffusers writes them. */
+  configs: { textEncoder: object; unet: object; vae: object };
+};
+
+export function tinyGeneratorParts(o: TinyModelOptions): TinyGeneratorParts {
+  const io: ElemType = o.fp16 ? 'float16' : 'float32';
+  const tok = clipTokenizer(TINY_WORDS, '!');
+  const D = o.textHiddenDim;
+  const marker = tinyMarker(o);
+  const textEncoderConfig = {
     [TINY_MARKER_KEY]: marker,
     architectures: ['CLIPTextModel'],
     model_type: 'clip_text_model',
@@ -259,7 +269,7 @@ export function tinyGeneratorFiles(o: TinyModelOptions): FolderFiles {
     bos_token_id: tok.bosId,
     eos_token_id: tok.eosId,
     pad_token_id: tok.padId,
-    torch_dtype: torchDtype,
+    torch_dtype: o.fp16 ? 'float16' : 'float32',
   };
   const unetConfig = {
     _class_name: 'UNet2DConditionModel',
@@ -285,22 +295,37 @@ export function tinyGeneratorFiles(o: TinyModelOptions): FolderFiles {
     sample_size: o.latentSize * 8,
     scaling_factor: VAE_SCALING_FACTOR,
   };
-  // SD 2.1 base's scheduler, verbatim values.
-  const scheduler = {
-    _class_name: 'PNDMScheduler',
-    _diffusers_version: '0.27.0',
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    beta_start: 0.00085,
-    clip_sample: false,
-    num_train_timesteps: 1000,
-    prediction_type: 'epsilon',
-    set_alpha_to_one: false,
-    skip_prk_steps: true,
-    steps_offset: 1,
-    timestep_spacing: 'leading',
-    trained_betas: null,
+  return {
+    tok,
+    textEncoder: textEncoder(o, tok.vocabSize, io),
+    unet: unet(o, io),
+    vaeDecoder: vaeDecoder(o, io),
+    vaeEncoder: () => vaeEncoder(o, io),
+    configs: { textEncoder: textEncoderConfig, unet: unetConfig, vae: vaeConfig },
   };
+}
+
+/** The diffusers ONNX layout (OnnxStableDiffusionPipeline, as the SD 2.1 base / SD-Turbo ONNX exports), or a published one (`o.layouts`). */
+export function tinyGeneratorFiles(o: TinyModelOptions): FolderFiles {
+  const parts = tinyGeneratorParts(o);
+  const layout = layoutFor(o, 'generator');
+  if (layout !== null) return publishedGeneratorFiles(layout, o, parts);
+  const { tok } = parts;
+  const modelIndex = {
+    _class_name: 'OnnxStableDiffusionPipeline',
+    _diffusers_version: '0.27.0',
+    [TINY_MARKER_KEY]: tinyMarker(o),
+    feature_extractor: [null, null],
+    requires_safety_checker: false,
+    safety_checker: [null, null],
+    scheduler: ['diffusers', 'PNDMScheduler'],
+    text_encoder: ['diffusers', 'OnnxRuntimeModel'],
+    tokenizer: ['transformers', 'CLIPTokenizer'],
+    unet: ['diffusers', 'OnnxRuntimeModel'],
+    vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
+  };
+  // SD 2.1 base's scheduler, as a newer diffusers writes it (timestep_spacing spelled out).
+  const scheduler = sd21Scheduler({ _diffusers_version: '0.27.0', timestep_spacing: 'leading' });
   return new Map([
     ['model_index.json', jsonBytes(modelIndex)],
     ['scheduler/scheduler_config.json', jsonBytes(scheduler)],
@@ -309,11 +334,11 @@ export function tinyGeneratorFiles(o: TinyModelOptions): FolderFiles {
     ['tokenizer/tokenizer.json', jsonBytes(tok.tokenizer)],
     ['tokenizer/tokenizer_config.json', jsonBytes(tok.tokenizerConfig)],
     ['tokenizer/vocab.json', jsonBytes(tok.vocab)],
-    ['text_encoder/config.json', jsonBytes(textConfig)],
-    ['text_encoder/model.onnx', textEncoder(o, tok.vocabSize, io)],
-    ['unet/config.json', jsonBytes(unetConfig)],
-    ['unet/model.onnx', unet(o, io)],
-    ['vae_decoder/config.json', jsonBytes(vaeConfig)],
-    ['vae_decoder/model.onnx', vaeDecoder(o, io)],
+    ['text_encoder/config.json', jsonBytes(parts.configs.textEncoder)],
+    ['text_encoder/model.onnx', parts.textEncoder],
+    ['unet/config.json', jsonBytes(parts.configs.unet)],
+    ['unet/model.onnx', parts.unet],
+    ['vae_decoder/config.json', jsonBytes(parts.configs.vae)],
+    ['vae_decoder/model.onnx', parts.vaeDecoder],
   ]);
 }

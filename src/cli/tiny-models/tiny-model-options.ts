@@ -1,5 +1,18 @@
 export type TinyModelPreset = 'tiny' | 'bench';
 
+/**
+ * Published exports the tiny models can imitate, file set and quirks included (docs/models.md).
+ * Each names one role; a role not named keeps FGL's own layout (`fgl`).
+ */
+export const TINY_LAYOUTS = {
+  'olive-sd-turbo': 'generator',
+  'optimum-sd21': 'generator',
+  'xenova-clip': 'clip',
+  'xenova-vit-gpt2': 'captioner',
+} as const;
+export type TinyLayout = keyof typeof TINY_LAYOUTS;
+export type TinyLayoutRole = (typeof TINY_LAYOUTS)[TinyLayout];
+
 /** Everything that shapes the generated files; the same options always give byte-identical files. */
 export type TinyModelOptions = {
   /** `tiny`: smallest shapes, for tests. `bench`: real SD 2 widths (D = 1024, 64×64 latents, wide convs) for timing. */
@@ -22,11 +35,34 @@ export type TinyModelOptions = {
   fp16: boolean;
   /** UNet `timestep` input type: float (newer diffusers exports; float16 when fp16) or int64 (older exports). */
   timestepType: 'float' | 'int64';
+  /** Published layouts to write (at most one per role), e.g. ['olive-sd-turbo']; [] = FGL's own. */
+  layouts: TinyLayout[];
 };
+
+/** The published layout `o` asks for `role`, or null for FGL's own. */
+export function layoutFor(o: Pick<TinyModelOptions, 'layouts'>, role: TinyLayoutRole): TinyLayout | null {
+  return o.layouts.find((l) => TINY_LAYOUTS[l] === role) ?? null;
+}
+
+/** Parses `--layout a,b`: known names only, at most one per role. */
+export function parseTinyLayouts(value: string | readonly string[]): TinyLayout[] {
+  const names = (typeof value === 'string' ? value.split(',') : [...value]).map((s) => s.trim()).filter((s) => s !== '' && s !== 'fgl');
+  const known = Object.keys(TINY_LAYOUTS);
+  const out: TinyLayout[] = [];
+  for (const n of names) {
+    if (!known.includes(n))
+      throw new Error(`Unknown model layout "${n}": use fgl or one of ${known.join(', ')} (comma-separated, one per model).`);
+    const layout = n as TinyLayout;
+    const clash = out.find((l) => TINY_LAYOUTS[l] === TINY_LAYOUTS[layout]);
+    if (clash) throw new Error(`Layouts ${clash} and ${layout} are both ${TINY_LAYOUTS[layout]} layouts: name one per model.`);
+    if (!out.includes(layout)) out.push(layout);
+  }
+  return out.sort();
+}
 
 export const TINY_PRESETS: Record<
   TinyModelPreset,
-  Omit<TinyModelOptions, 'preset' | 'seed' | 'fp16' | 'timestepType'>
+  Omit<TinyModelOptions, 'preset' | 'seed' | 'fp16' | 'timestepType' | 'layouts'>
 > = {
   tiny: {
     projectionDim: 32,
@@ -59,7 +95,15 @@ export function resolveTinyModelOptions(partial: Partial<TinyModelOptions> = {})
     timestepType: 'float',
     ...defined,
     preset,
+    layouts: parseTinyLayouts(partial.layouts ?? []),
   };
+  // A published layout fixes what its export has: Olive's sd-turbo is float16 with a float16
+  // timestep; optimum's SD 2.1 export is float32 with a float timestep.
+  const generatorLayout = layoutFor(o, 'generator');
+  if (generatorLayout !== null) {
+    o.fp16 = generatorLayout === 'olive-sd-turbo';
+    o.timestepType = 'float';
+  }
   const intIn = (name: keyof TinyModelOptions, min: number, max: number) => {
     const v = o[name];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)

@@ -26,6 +26,24 @@ function tokenContent(v: TokenValue): string | null {
 }
 
 /**
+ * Special tokens as plain strings. Published tokenizers write them three ways: a string, an
+ * object with `__type: "AddedToken"` (transformers < 4.31), or an object without `__type`
+ * (newer special_tokens_map.json, e.g. SD 2.x and sd-turbo). transformers.js reads only the first
+ * two and throws "Unknown token" on the third, so every object becomes its `content`.
+ */
+export function plainSpecialTokens(config: TokenizerConfig): TokenizerConfig {
+  const out: TokenizerConfig = { ...config };
+  for (const [key, value] of Object.entries(config)) {
+    if (!key.endsWith('_token') || typeof value !== 'object' || value === null) continue;
+    const content = (value as { content?: unknown }).content;
+    if (typeof content !== 'string')
+      throw new Error(`The tokenizer's ${key} is an object without a "content" string: re-export the tokenizer files.`);
+    out[key] = content;
+  }
+  return out;
+}
+
+/**
  * The tokenizer.json that Hugging Face's CLIPConverter (convert_slow_tokenizer.py) builds from a
  * slow CLIP tokenizer's vocab.json + merges.txt: byte-level BPE with `</w>` word ends, NFC +
  * whitespace collapse + lowercase, and <|startoftext|> … <|endoftext|> around each sequence.
@@ -116,7 +134,7 @@ export async function loadClipTokenizer(tokenizerDir: string): Promise<PreTraine
     (await readJson<TokenizerConfig>(path.join(tokenizerDir, 'special_tokens_map.json'))) ?? {};
   // As in Hugging Face's from_pretrained, special_tokens_map.json overrides tokenizer_config.json
   // (SD 2.x pads with "!" this way).
-  const config: TokenizerConfig = { ...baseConfig, ...specialMap };
+  const config = plainSpecialTokens({ ...baseConfig, ...specialMap });
 
   const tokenizerJson = await readJson<object>(path.join(tokenizerDir, 'tokenizer.json'));
   if (tokenizerJson !== null) return new CLIPTokenizer(tokenizerJson, config);

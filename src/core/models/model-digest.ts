@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { ModelRole } from '../../shared/model-ref';
 import { ENCODER_FILES, MODEL_LAYOUTS, layoutFiles } from './model-layouts';
@@ -24,14 +25,96 @@ function byPath(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Hashes of the given files (relative to dir, '/'-separated), sorted by path. */
+/** Files at least this big have their sha256 memoized; smaller ones hash faster than the memo reads. */
+export const DIGEST_MEMO_MIN_BYTES = 1 << 20;
+/** Entries kept in the memo file (least recently used go first). */
+const DIGEST_MEMO_MAX_ENTRIES = 4096;
+
+/**
+ * Where file digests are memoized: $FGL_DIGEST_CACHE (a file; `off` disables), else the user's
+ * cache folder (`$XDG_CACHE_HOME/fgl`, `~/Library/Caches/FGL`, `%LOCALAPPDATA%\FGL\Cache`).
+ */
+export function digestMemoFile(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string | null {
+  if (env.FGL_DIGEST_CACHE === 'off') return null;
+  if (env.FGL_DIGEST_CACHE) return path.resolve(env.FGL_DIGEST_CACHE);
+  const home = os.homedir();
+  const dir =
+    platform === 'win32'
+      ? path.join(env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'FGL', 'Cache')
+      : platform === 'darwin'
+        ? path.join(home, 'Library', 'Caches', 'FGL')
+        : path.join(env.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'fgl');
+  return path.join(dir, 'file-digests.json');
+}
+
+/** A file's identity on disk: ctime and inode cannot be set back by a user, so an edited file never matches. */
+type FileStamp = { size: number; mtimeMs: number; ctimeMs: number; ino: number };
+type MemoEntry = FileStamp & { sha256: string; usedAt: number };
+type DigestMemo = { format: 1; files: Record<string, MemoEntry> };
+
+async function readDigestMemo(file: string): Promise<DigestMemo> {
+  try {
+    const memo = JSON.parse(await readFile(file, 'utf8')) as DigestMemo;
+    if (memo.format === 1 && typeof memo.files === 'object' && memo.files !== null) return memo;
+  } catch {
+    // Missing or damaged: the memo only saves time, start afresh.
+  }
+  return { format: 1, files: {} };
+}
+
+/** Merges `fresh` into the memo on disk (re-read first, so concurrent writers mostly keep each other's), atomically. */
+async function writeDigestMemo(file: string, fresh: Record<string, MemoEntry>): Promise<void> {
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const memo = await readDigestMemo(file);
+    const files = Object.entries({ ...memo.files, ...fresh })
+      .sort((a, b) => b[1].usedAt - a[1].usedAt)
+      .slice(0, DIGEST_MEMO_MAX_ENTRIES);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(tmp, JSON.stringify({ format: 1, files: Object.fromEntries(files) } satisfies DigestMemo));
+    await rename(tmp, file);
+  } catch {
+    // A read-only or full cache folder still works, just without the memo.
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+/**
+ * Hashes of the given files (relative to dir, '/'-separated), sorted by path. Files of at least
+ * DIGEST_MEMO_MIN_BYTES are hashed once and remembered by (absolute path, size, mtime, ctime,
+ * inode) in digestMemoFile(): a second server command on a multi-GB generator reads no model bytes.
+ */
 export async function hashFiles(dir: string, relPaths: readonly string[]): Promise<FileHash[]> {
   const sorted = [...new Set(relPaths)].sort(byPath);
+  const memoFile = digestMemoFile();
+  let memo: DigestMemo | null = null;
+  const fresh: Record<string, MemoEntry> = {};
   const out: FileHash[] = [];
   for (const rel of sorted) {
-    const { sha256, bytes } = await hashFile(path.join(dir, ...rel.split('/')));
-    out.push({ path: rel, sha256, bytes });
+    const file = path.resolve(dir, ...rel.split('/'));
+    const s = memoFile ? await stat(file) : null;
+    if (!memoFile || !s || s.size < DIGEST_MEMO_MIN_BYTES) {
+      const { sha256, bytes } = await hashFile(file);
+      out.push({ path: rel, sha256, bytes });
+      continue;
+    }
+    memo ??= await readDigestMemo(memoFile);
+    const stamp: FileStamp = { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino };
+    const known = memo.files[file];
+    const same =
+      known !== undefined &&
+      known.size === stamp.size &&
+      known.mtimeMs === stamp.mtimeMs &&
+      known.ctimeMs === stamp.ctimeMs &&
+      known.ino === stamp.ino;
+    const sha256 = same ? known.sha256 : (await hashFile(file)).sha256;
+    fresh[file] = { ...stamp, sha256, usedAt: Date.now() };
+    out.push({ path: rel, sha256, bytes: s.size });
   }
+  if (memoFile && Object.keys(fresh).length > 0) await writeDigestMemo(memoFile, fresh);
   return out;
 }
 

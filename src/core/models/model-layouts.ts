@@ -47,6 +47,7 @@ const captioner: ModelLayout = {
 export const ENCODER_FILES: readonly string[] = [
   'text_encoder/model.onnx',
   'text_encoder/model.onnx_data',
+  'text_encoder/model.onnx.data',
   'tokenizer/vocab.json',
   'tokenizer/merges.txt',
   'tokenizer/tokenizer_config.json',
@@ -56,7 +57,10 @@ export const ENCODER_FILES: readonly string[] = [
 
 /**
  * diffusers-ONNX export (e.g. the ONNX exports of SD 2.1 base / sd-turbo made with optimum or
- * diffusers' convert script). Large UNets keep their weights beside the graph as external data.
+ * diffusers' convert script, or Olive). Large graphs keep their weights beside the graph as
+ * external data, named as each exporter does: `model.onnx_data` (optimum, diffusers' convert
+ * script), `model.onnx.data` (Olive / ORT transformers optimizer), `weights.pb` (older diffusers).
+ * Submodel config.json files are optional: Olive exports ship none (docs/models.md).
  */
 const generator: ModelLayout = {
   role: 'generator',
@@ -75,11 +79,14 @@ const generator: ModelLayout = {
     'tokenizer/tokenizer.json',
     'text_encoder/config.json',
     'text_encoder/model.onnx_data',
+    'text_encoder/model.onnx.data',
     'unet/config.json',
     'unet/model.onnx_data',
+    'unet/model.onnx.data',
     'unet/weights.pb',
     'vae_decoder/config.json',
     'vae_decoder/model.onnx_data',
+    'vae_decoder/model.onnx.data',
   ],
 };
 

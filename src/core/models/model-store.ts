@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelRole } from '../../shared/model-ref';
 import { digestOfHashes, hashFiles, missingRequiredFiles, presentFiles } from './model-digest';
@@ -94,10 +93,6 @@ async function syncDir(dir: string): Promise<void> {
     // Directory fsync is unsupported on some platforms; the rename itself is still atomic.
   }
 }
-
-type FileStamp = { size: number; mtimeMs: number; ctimeMs: number; ino: number };
-type MemoEntry = { path: string; sha256: string } & FileStamp;
-type Memo = { dir: string; role: ModelRole; files: MemoEntry[] };
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -359,57 +354,9 @@ export class ModelStore {
     return total === null || bytes === total ? 'complete' : 'short';
   }
 
-  /** Digest of a model folder, memoised by file stamps so gigabytes are hashed once, not on every start. */
+  /** Digest of a model folder; big files' hashes are memoized by file stamps (hashFiles), so gigabytes are hashed once. */
   private async digest(dir: string, role: ModelRole): Promise<string> {
-    const files = await presentFiles(dir, layoutFiles(role));
-    const memoFile = path.join(
-      this.cacheDir,
-      '.digests',
-      createHash('sha256').update(`${role}\0${dir}`).digest('hex').slice(0, 32) + '.json',
-    );
-    const stats = new Map<string, FileStamp>();
-    for (const rel of files) {
-      const s = await stat(path.join(dir, ...rel.split('/')));
-      stats.set(rel, { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino });
-    }
-    // ctime and inode cannot be set back by a user, so an edited file is re-hashed even if its mtime was restored.
-    const same = (m: MemoEntry) => {
-      const s = stats.get(m.path);
-      return (
-        s !== undefined &&
-        s.size === m.size &&
-        s.mtimeMs === m.mtimeMs &&
-        s.ctimeMs === m.ctimeMs &&
-        s.ino === m.ino
-      );
-    };
-    const memo = await readMemo(memoFile);
-    if (
-      memo &&
-      memo.dir === dir &&
-      memo.role === role &&
-      memo.files.length === files.length &&
-      memo.files.every(same)
-    ) {
-      return digestOfHashes(memo.files);
-    }
-    const hashes = await hashFiles(dir, files);
-    const entries: MemoEntry[] = hashes.map((h) => ({
-      path: h.path,
-      sha256: h.sha256,
-      ...stats.get(h.path)!,
-    }));
-    try {
-      await mkdir(path.dirname(memoFile), { recursive: true });
-      await writeFile(
-        memoFile + '.tmp',
-        JSON.stringify({ dir, role, files: entries } satisfies Memo),
-      );
-      await rename(memoFile + '.tmp', memoFile);
-    } catch {
-      // The memo only saves time; a read-only cache still works.
-    }
-    return digestOfHashes(entries);
+    return digestOfHashes(await hashFiles(dir, await presentFiles(dir, layoutFiles(role))));
   }
 }
 
@@ -419,13 +366,4 @@ function totalSize(res: Response, offset: number): number | null {
   if (m) return Number(m[1]);
   const len = res.headers.get('content-length');
   return len !== null && /^\d+$/.test(len) ? offset + Number(len) : null;
-}
-
-async function readMemo(file: string): Promise<Memo | null> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as Memo;
-    return Array.isArray(parsed.files) ? parsed : null;
-  } catch {
-    return null;
-  }
 }

@@ -77,6 +77,32 @@ function unavailableError(provider: OrtProvider, reason: string): Error {
   );
 }
 
+/**
+ * A graph ONNX Runtime's CPU provider cannot run: it uses an operator with no CPU kernel (typically
+ * a com.microsoft contrib op such as GroupNorm or NhwcConv that ORT's transformers optimizer puts
+ * into models exported for CUDA, as onnxruntime/sd-turbo's card says).
+ */
+export class NeedsCudaError extends Error {
+  constructor(
+    readonly modelPath: string,
+    readonly operator: string,
+  ) {
+    super(
+      `${modelPath} needs CUDA: its graph uses ${operator}, an ONNX Runtime operator with no CPU kernel ` +
+        `(it was optimized for CUDA), and this device is CPU. Use a CPU-portable export of the same model ` +
+        `(fp32, or fp16 with fp32 inputs/outputs, exported without the CUDA optimizer), or run it on a machine with ` +
+        `an NVIDIA GPU (--device cuda; ${CUDA_INSTALL_COMMAND}).`,
+    );
+    this.name = 'NeedsCudaError';
+  }
+}
+
+/** The NeedsCudaError a CPU session failure means, if it is a missing CPU kernel. */
+function needsCuda(modelPath: string, err: unknown): NeedsCudaError | null {
+  const m = /Could not find an implementation for (\S+?)\((\d+)\) node/.exec(err instanceof Error ? err.message : String(err));
+  return m ? new NeedsCudaError(modelPath, `${m[1]} (opset ${m[2]})`) : null;
+}
+
 let cudaInstalled: boolean | undefined;
 
 /** Whether onnxruntime-node's CUDA provider library sits beside its binding (ONNXRUNTIME_NODE_INSTALL=cuda12). */
@@ -109,6 +135,8 @@ async function tryProviders<T>(
       const value = await attempt(provider);
       return { value, device: provider, fallbackMessage: fallbackLine(failed, provider) };
     } catch (err) {
+      // The provider works; the model does not run on it. No other provider in the list can help.
+      if (err instanceof NeedsCudaError) throw err;
       failed.push({ provider, reason: firstLine(err) });
     }
   }
@@ -133,6 +161,8 @@ export async function createSession(
       ort.InferenceSession.create(modelPath, {
         ...opts.sessionOptions,
         executionProviders: [provider],
+      }).catch((err: unknown) => {
+        throw (provider === 'cpu' ? needsCuda(modelPath, err) : null) ?? err;
       }),
   );
   return { session: value, device, fallbackMessage };

@@ -1,5 +1,4 @@
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -8,6 +7,7 @@ import {
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileDurable } from '../../core/fs/durable-file';
+import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 
 export type ServerSigningKey = {
   privateKey: KeyObject;
@@ -19,12 +19,7 @@ export type ServerSigningKey = {
 };
 
 /** sha256 (hex) of a public key's SPKI DER encoding: the value sites compare out of band. */
-export function publicKeyFingerprint(publicKey: KeyObject | string): string {
-  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-  return createHash('sha256')
-    .update(key.export({ type: 'spki', format: 'der' }))
-    .digest('hex');
-}
+export { publicKeyFingerprint };
 
 /** `ab12 cd34 …`: the fingerprint grouped in 4s, for reading aloud over the phone. */
 export function displayFingerprint(fingerprint: string): string {

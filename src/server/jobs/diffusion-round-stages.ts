@@ -19,6 +19,8 @@ export type DiffusionStagesOptions = {
   /** Server-side model folders: the generator (UNet, VAE, its own text encoder) and CLIP. */
   generatorDir: string;
   clipDir: string;
+  /** The study's conditioning encoder when apart from the generator (a models folder's encoder/), for the negative prompt. */
+  encoderDir?: string;
   device: DeviceChoice;
   /** Images per UNet call. */
   batchSize?: number;
@@ -64,7 +66,7 @@ export function createDiffusionStages(o: DiffusionStagesOptions): RoundStages {
     async synthesize(ctx) {
       const g = ctx.study.generator;
       const total = (await Promise.all(ctx.packages.map(async (p) => p.rows))).reduce((a, b) => a + b, 0) * g.imagesPerRow;
-      const pipeline = await StableDiffusionPipeline.load(o.generatorDir, { device: o.device, ...(o.batchSize ? { batchSize: o.batchSize } : {}) });
+      const pipeline = await StableDiffusionPipeline.load(o.generatorDir, { device: o.device, ...(o.encoderDir ? { encoderDir: o.encoderDir } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}) });
       try {
         let done = 0;
         ctx.progress(0, total);

@@ -10,7 +10,7 @@ import type { ServerStore, StoredModel } from '../store/server-store';
 import { randomIdPart } from '../auth/secret-token';
 import { listModelFiles } from './model-files';
 import { manifestBytes, signManifest } from './sign-manifest';
-import { verifyModelFolder } from './verify-model-folder';
+import { verifyModelFolder } from '../../core/models/verify-model-folder';
 
 /** What training knows about the model it wrote; the rest of the manifest comes from the round. */
 export type TrainedModelInfo = Pick<
@@ -65,7 +65,10 @@ export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
     );
     await fsyncTree(staging);
     // Self-check: never publish something a site would refuse.
-    await verifyModelFolder(staging, a.signingKey.publicKeyPem, a.signingKey.fingerprint);
+    await verifyModelFolder(staging, {
+      publicKeyPem: a.signingKey.publicKeyPem,
+      pinnedFingerprint: a.signingKey.fingerprint,
+    });
 
     const target = modelVersionDir(a.layout, a.study.id, version);
     await fs.mkdir(path.dirname(target), { recursive: true });

@@ -2,7 +2,7 @@ import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { ModelManifest } from '../../shared/model-manifest';
 
 /*
- * Signature scheme (sites implement the same check; see verify-model-folder.ts):
+ * Signature scheme (sites implement the same check; see src/core/models/verify-model-folder.ts):
  *   manifest.json = UTF-8 bytes of JSON.stringify(manifest, null, 2) + "\n"
  *   manifest.sig  = base64 (RFC 4648, padded, no newline) of the 64-byte Ed25519 (RFC 8032, pure)
  *                   signature over those exact bytes.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { throwIfAborted } from '../../core/image/abortable';
 import { loadTextEncoder, TEXT_SEQUENCE_LENGTH } from '../../core/inference/text-encoder';
+import { DEFAULT_VAE_SCALING_FACTOR, VAE_FACTOR } from '../../core/models/generator-geometry';
 import { modelDigest } from '../../core/models/model-digest';
 import {
   createSession,
@@ -24,16 +25,18 @@ import { createSeededRandom, type SeededRandom } from './schedulers/seeded-rando
 
 const L = TEXT_SEQUENCE_LENGTH;
 const LATENT_CHANNELS = 4;
-/** The VAE's spatial downsampling: an image of H × W pixels has H/8 × W/8 latents. */
-const VAE_FACTOR = 8;
-/** SD 1.x/2.x's `vae.config.scaling_factor`, used when vae_decoder/config.json does not say. */
-export const DEFAULT_VAE_SCALING_FACTOR = 0.18215;
 
 export type LoadPipelineOptions = {
   device: DeviceChoice;
   /** Images per UNet batch when `generate` is not told otherwise (the UNet runs 2 × this with guidance). Default 1. */
   batchSize?: number;
   sessionOptions?: SessionOptions;
+  /**
+   * The study's conditioning encoder (text_encoder/ + tokenizer/) when it is not the generator's
+   * own, e.g. a CPU-portable export: the unconditional embedding must come from the encoder that
+   * made the sites' conditioning. Default: the generator folder.
+   */
+  encoderDir?: string;
 };
 
 export type PipelineStep = {
@@ -151,6 +154,8 @@ export class StableDiffusionPipeline {
     private readonly vaeIo: VaeIo,
     /** Images per UNet batch unless a call says otherwise. */
     readonly batchSize: number,
+    /** Where the text encoder for the negative prompt is (the study's conditioning encoder). */
+    readonly encoderDir: string,
   ) {}
 
   static async load(
@@ -213,6 +218,7 @@ export class StableDiffusionPipeline {
         unetIo,
         vaeIo,
         batchSize,
+        opts.encoderDir ?? generatorDir,
       );
     } catch (err) {
       await unet.release();
@@ -232,11 +238,11 @@ export class StableDiffusionPipeline {
    * the generator's text encoder. Loaded for this call only: its memory is the UNet's during synthesis.
    */
   async encodeNegative(prompt: string): Promise<Float32Array> {
-    const encoder = await loadTextEncoder(this.generatorDir, { device: this.device });
+    const encoder = await loadTextEncoder(this.encoderDir, { device: this.device });
     try {
       if (this.conditioningDim !== null && encoder.dim !== this.conditioningDim) {
         throw new Error(
-          `${this.generatorDir}: the text encoder gives D = ${encoder.dim} but the UNet takes D = ${this.conditioningDim}; the folder mixes two models.`,
+          `${this.encoderDir}: the text encoder gives D = ${encoder.dim} but the UNet in ${this.generatorDir} takes D = ${this.conditioningDim}; they are two different models.`,
         );
       }
       return await encoder.encode([prompt]);

@@ -1,7 +1,7 @@
 import type { Ledger } from '../ledger/ledger';
 import { checkServerUrl, SiteClient } from './site-client';
 import { caPinForEnrollment, type CaPinOptions } from './tls-pinning';
-import { publicKeyFingerprint } from './verify-model';
+import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 import { plainVault, type SiteKeyVault } from './site-key-vault';
 
 export type EnrollResult = {

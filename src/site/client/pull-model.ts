@@ -7,7 +7,7 @@ import type { Ledger } from '../ledger/ledger';
 import type { ModelRow } from '../ledger/models-repo';
 import { clientForStudy } from './enroll-site';
 import type { SiteKeyVault } from './site-key-vault';
-import { ModelVerificationError, verifyModelFolder } from './verify-model';
+import { ModelVerificationError, verifyModelFolder } from '../../core/models/verify-model-folder';
 
 /**
  * Download a model version (latest by default), verify it against the key pinned at

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { ApiError } from '../../shared/api-error';
-import { ModelVerificationError } from './verify-model';
+import { ModelVerificationError } from '../../core/models/verify-model-folder';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
 import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';

@@ -8,13 +8,14 @@ import { createProgressMeter, type ProgressListener } from '../../shared/progres
 import { decodeImage } from '../../core/image/decode-image';
 import { loadClip } from '../../core/inference/clip-model';
 import { modelDigest } from '../../core/models/model-digest';
+import { isTinyModel } from '../../core/models/model-folders';
 import type { DeviceChoice } from '../../core/ort/execution-device';
 import { resizeSideFor } from '../../core/tfjs/image-input';
 import { loadModelFromDir } from '../../core/tfjs/file-io';
 import { l2Normalize } from '../../core/tfjs/l2-normalize';
 import { predictProbabilities } from '../../core/tfjs/predict-probabilities';
 import { loadTf, type Tf } from '../../core/tfjs/tfjs-backend';
-import { ModelVerificationError, verifyModelFolder } from '../client/verify-model';
+import { ModelVerificationError, verifyModelFolder } from '../../core/models/verify-model-folder';
 import { scanDataset } from '../dataset/scan-dataset';
 import type { Ledger } from '../ledger/ledger';
 import { computeLocalFeatures } from '../prepare/local-features';
@@ -70,13 +71,8 @@ export type EvaluateModelResult = {
 const REPORT_FILES = { json: 'evaluation.json', csv: 'evaluation.csv', markdown: 'evaluation.md', html: 'evaluation.html' } as const;
 const PREDICT_CHUNK = 256;
 
-async function isTinyClip(clipDir: string): Promise<boolean> {
-  try {
-    const config = JSON.parse(await readFile(join(clipDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    return '_fgl_tiny' in config;
-  } catch {
-    return false;
-  }
+function isTinyClip(clipDir: string): Promise<boolean> {
+  return isTinyModel(clipDir, 'clip');
 }
 
 /** A ledger copy whose bytes no longer verify is marked so (a wrong key or a downgrade says nothing about the copy). */

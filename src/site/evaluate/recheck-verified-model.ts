@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, ModelManifest } from '../../shared/model-manifest';
-import { checkModelFiles, ModelVerificationError } from '../client/verify-model';
+import { checkModelFiles, ModelVerificationError } from '../../core/models/verify-model-folder';
 import type { Ledger } from '../ledger/ledger';
 import type { ModelRow } from '../ledger/models-repo';
 

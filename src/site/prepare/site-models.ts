@@ -5,7 +5,8 @@ import { loadTextEncoder, type TextEncoder } from '../../core/inference/text-enc
 import { loadCaptioner, type Captioner } from '../../core/inference/captioner';
 import { modelDigest } from '../../core/models/model-digest';
 
-export type SiteModelDirs = { clip: string; generator: string; captioner?: string | null };
+/** `encoder`: the conditioning encoder's folder (text_encoder/ + tokenizer/) when apart from the generator's. */
+export type SiteModelDirs = { clip: string; generator: string; captioner?: string | null; encoder?: string };
 
 export type SiteModels = {
   clip: ClipModel;
@@ -29,7 +30,7 @@ export class EncoderMismatchError extends Error {
 }
 
 export async function loadSiteModels(dirs: SiteModelDirs, study: StudyManifest, device: DeviceChoice): Promise<SiteModels> {
-  const encoder = await loadTextEncoder(dirs.generator, { device });
+  const encoder = await loadTextEncoder(dirs.encoder ?? dirs.generator, { device });
   if (encoder.digest !== study.encoder.sha256) {
     await encoder.dispose();
     throw new EncoderMismatchError(encoder.digest, study);

@@ -1,12 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DIGEST_MEMO_MIN_BYTES,
   digestFiles,
+  digestMemoFile,
   encoderDigest,
   hashFile,
+  hashFiles,
   modelDigest,
 } from '../../../src/core/models/model-digest';
 import { MODEL_LAYOUTS } from '../../../src/core/models/model-layouts';
@@ -113,5 +116,48 @@ describe('modelDigest / encoderDigest', () => {
     const vocab = path.join(dir, 'tokenizer', 'vocab.json');
     await writeFile(vocab, (await readFile(vocab, 'utf8')) + ' ');
     expect(await encoderDigest(dir)).not.toBe(enc);
+  });
+});
+
+describe('digest memo (big files hashed once per path, size, mtime, ctime, inode)', () => {
+  const memoOf = async (file: string) =>
+    JSON.parse(await readFile(file, 'utf8')) as { files: Record<string, { sha256: string; size: number }> };
+
+  it('reuses a big file’s hash from the memo file and re-hashes it once it changes, even with its mtime restored', async () => {
+    const dir = path.join(root, 'memo');
+    const memoFile = path.join(root, 'memo-cache', 'file-digests.json');
+    process.env.FGL_DIGEST_CACHE = memoFile;
+    try {
+      const big = randomBytes(DIGEST_MEMO_MIN_BYTES + 5);
+      await writeTree(dir, { 'big.bin': big, 'small.txt': 'small' });
+      const real = createHash('sha256').update(big).digest('hex');
+      expect(await digestFiles(dir, ['big.bin', 'small.txt'])).toBe(await digestFiles(dir, ['big.bin', 'small.txt']));
+      const memo = await memoOf(memoFile);
+      const bigPath = path.resolve(dir, 'big.bin');
+      expect(Object.keys(memo.files)).toEqual([bigPath]); // small files are not memoized
+      expect(memo.files[bigPath]!.sha256).toBe(real);
+
+      // Proof that the second command reads the memo, not the file: a planted hash is returned as is.
+      memo.files[bigPath]!.sha256 = 'f'.repeat(64);
+      await writeFile(memoFile, JSON.stringify(memo));
+      const [planted] = await hashFiles(dir, ['big.bin']);
+      expect(planted!.sha256).toBe('f'.repeat(64));
+
+      // An edit of the same size with the old mtime put back still changes ctime: re-hashed.
+      const { mtime, atime } = await stat(path.join(dir, 'big.bin'));
+      big[0] = big[0]! ^ 0xff;
+      await writeFile(path.join(dir, 'big.bin'), big);
+      await utimes(path.join(dir, 'big.bin'), atime, mtime);
+      const [edited] = await hashFiles(dir, ['big.bin']);
+      expect(edited!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+    } finally {
+      delete process.env.FGL_DIGEST_CACHE;
+    }
+  });
+
+  it('FGL_DIGEST_CACHE=off hashes every time and writes no memo; the default lives in the user cache folder', async () => {
+    expect(digestMemoFile({ FGL_DIGEST_CACHE: 'off' })).toBeNull();
+    expect(digestMemoFile({ XDG_CACHE_HOME: '/c' }, 'linux')).toBe(path.join('/c', 'fgl', 'file-digests.json'));
+    expect(digestMemoFile({ LOCALAPPDATA: 'C:\\L' }, 'win32')).toContain(path.join('FGL', 'Cache'));
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelVersion, RoundStatus } from '../../../src/shared/server-api';
 import type { StudyManifest } from '../../../src/shared/study';
 import { SynthesizedImageRecord } from '../../../src/server/synthesis/synthesized-image-record';
-import { verifyModelFolder } from '../../../src/site/client/verify-model';
+import { verifyModelFolder } from '../../../src/core/models/verify-model-folder';
 import { killAllChildren, pollUntil, type TsChild } from '../../helpers/child-process';
 import { buildPackage } from '../../helpers/server-fixture';
 import { getTinyModels } from '../../helpers/tiny-models';

@@ -11,7 +11,7 @@ import type { StudyManifest } from '../../../src/shared/study';
 import { clientForStudy, enrollSite } from '../../../src/site/client/enroll-site';
 import { pullModel } from '../../../src/site/client/pull-model';
 import { resumePendingUploads } from '../../../src/site/client/upload-package';
-import { ModelVerificationError } from '../../../src/site/client/verify-model';
+import { ModelVerificationError } from '../../../src/core/models/verify-model-folder';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import { preparePackage } from '../../../src/site/prepare/prepare-package';
 import {

@@ -20,7 +20,7 @@ import { loadModelFromDir, saveModelToDir } from '../../../src/core/tfjs/file-io
 import { loadTf } from '../../../src/core/tfjs/tfjs-backend';
 import { enrollSite } from '../../../src/site/client/enroll-site';
 import { pullModel } from '../../../src/site/client/pull-model';
-import { ModelVerificationError } from '../../../src/site/client/verify-model';
+import { ModelVerificationError } from '../../../src/core/models/verify-model-folder';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import {
   createStudy,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientForStudy, enrollSite } from '../../../src/site/client/enroll-site';
 import { ServerError, SiteClient } from '../../../src/site/client/site-client';
 import type { TlsPin } from '../../../src/site/client/tls-pinning';
-import { verifyModelFolder } from '../../../src/site/client/verify-model';
+import { verifyModelFolder } from '../../../src/core/models/verify-model-folder';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import type { StudyManifest } from '../../../src/shared/study';
 import { buildPackage, publishTestModel } from '../../helpers/server-fixture';

@@ -8,8 +8,8 @@ import type { StudyManifest } from '../../../src/shared/study';
 import { publishModel, type TrainedModelInfo } from '../../../src/server/publish/publish-model';
 import {
   verifyModelFolder,
-  ModelVerifyError,
-} from '../../../src/server/publish/verify-model-folder';
+  ModelVerificationError,
+} from '../../../src/core/models/verify-model-folder';
 import {
   createStudy,
   enrollSite,
@@ -130,7 +130,7 @@ describe('publishing a signed model and downloading it', () => {
     expect(createHash('sha256').update(manRes.bytes).digest('hex')).toBe(v2.manifestSha256);
 
     await expect(
-      verifyModelFolder(v2.dir, site.serverPublicKey, site.serverKeyFingerprint),
+      verifyModelFolder(v2.dir, { publicKeyPem: site.serverPublicKey, pinnedFingerprint: site.serverKeyFingerprint }),
     ).resolves.toMatchObject({ version: 2 });
   });
 
@@ -202,19 +202,29 @@ describe('publishing a signed model and downloading it', () => {
     expect(noVersion.json).toMatchObject({ error: { code: 'model_not_found' } });
   });
 
-  it('the self-check catches a tampered file and a foreign key', async () => {
+  it('the self-check (the same verifyModelFolder sites run) catches a tampered file, a foreign key and a symlink out', async () => {
     const m = t.server.store.getModel(study.id, 1)!;
     const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-model-copy-'));
+    const trust = { publicKeyPem: site.serverPublicKey, pinnedFingerprint: site.serverKeyFingerprint };
     try {
       await fs.cp(m.dir, copy, { recursive: true });
-      await expect(verifyModelFolder(copy, site.serverPublicKey)).resolves.toBeDefined();
+      await expect(verifyModelFolder(copy, trust)).resolves.toBeDefined();
       await expect(
-        verifyModelFolder(copy, site.serverPublicKey, 'a'.repeat(64)),
-      ).rejects.toMatchObject({ code: 'key_mismatch' });
+        verifyModelFolder(copy, { ...trust, pinnedFingerprint: 'a'.repeat(64) }),
+      ).rejects.toMatchObject({ check: 'key_pin' });
+      await expect(verifyModelFolder(copy, { ...trust, minVersion: 2 })).rejects.toMatchObject({ check: 'downgrade' });
+      const weights = path.join(copy, 'shards', 'group1-shard1of1.bin');
+      const outside = path.join(os.tmpdir(), `fgl-outside-${process.pid}.bin`);
+      await fs.copyFile(weights, outside);
+      await fs.rm(weights);
+      await fs.symlink(outside, weights);
+      await expect(verifyModelFolder(copy, trust)).rejects.toMatchObject({ check: 'path' });
+      await fs.rm(weights);
+      await fs.rename(outside, weights);
       await fs.appendFile(path.join(copy, 'model.json'), ' ');
-      const err = await verifyModelFolder(copy, site.serverPublicKey).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ModelVerifyError);
-      expect((err as ModelVerifyError).code).toBe('file_mismatch');
+      const err = await verifyModelFolder(copy, trust).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelVerificationError);
+      expect((err as ModelVerificationError).check).toBe('file_size');
     } finally {
       await fs.rm(copy, { recursive: true, force: true });
     }

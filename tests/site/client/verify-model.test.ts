@@ -3,7 +3,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { ModelVerificationError, publicKeyFingerprint, verifyModelFolder } from '../../../src/site/client/verify-model';
+import { ModelVerificationError, publicKeyFingerprint, verifyModelFolder } from '../../../src/core/models/verify-model-folder';
 import type { ModelManifest } from '../../../src/shared/model-manifest';
 
 const tmp = await mkdtemp(join(tmpdir(), 'fgl-verify-'));

@@ -6,7 +6,7 @@ import type { ModelManifest } from '../../../src/shared/model-manifest';
 import { decodeImage } from '../../../src/core/image/decode-image';
 import type { ClipModel } from '../../../src/core/inference/clip-model';
 import { saveModelToDir } from '../../../src/core/tfjs/file-io';
-import { publicKeyFingerprint } from '../../../src/site/client/verify-model';
+import { publicKeyFingerprint } from '../../../src/core/models/verify-model-folder';
 import { trainProbe } from '../../../src/server/training/probe-trainer';
 
 /** A server signing key as a site pins it. */

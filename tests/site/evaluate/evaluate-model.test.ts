@@ -10,7 +10,7 @@ import { imageToModelInput, resizeSideFor } from '../../../src/core/tfjs/image-i
 import { l2Normalize } from '../../../src/core/tfjs/l2-normalize';
 import { loadTf, type Tf } from '../../../src/core/tfjs/tfjs-backend';
 import { makeSampleData } from '../../../src/cli/sample-data/make-sample-data';
-import { ModelVerificationError } from '../../../src/site/client/verify-model';
+import { ModelVerificationError } from '../../../src/core/models/verify-model-folder';
 import { computeMetrics } from '../../../src/site/evaluate/classification-metrics';
 import { compareEvaluations } from '../../../src/site/evaluate/compare-evaluations';
 import { evaluateModel, type EvaluateModelOptions } from '../../../src/site/evaluate/evaluate-model';
@@ -338,7 +338,7 @@ describe('offline by construction', () => {
     const src = (p: string) => join(repo, 'src', ...p.split('/'));
     const { files, packages } = await moduleGraph(src('site/evaluate/evaluate-model.ts'));
     // The walk really follows imports: these are reached only transitively.
-    expect(files).toContain(src('site/client/verify-model.ts'));
+    expect(files).toContain(src('core/models/verify-model-folder.ts'));
     expect(files).toContain(src('site/prepare/local-features.ts'));
     expect(files).toContain(src('core/inference/clip-model.ts'));
     expect(packages).toContain('@tensorflow/tfjs');

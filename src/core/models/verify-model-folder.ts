@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { type KeyObject, createHash, createPublicKey, verify } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
@@ -18,10 +18,10 @@ export class ModelVerificationError extends Error {
   }
 }
 
-/** Fingerprint of an Ed25519 public key: sha256 of its SPKI DER encoding, lowercase hex. */
-export function publicKeyFingerprint(publicKeyPem: string): string {
-  const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(der).digest('hex');
+/** Fingerprint of an Ed25519 public key: sha256 of its SPKI DER encoding, lowercase hex (what sites pin). */
+export function publicKeyFingerprint(publicKey: KeyObject | string): string {
+  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -31,9 +31,11 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /**
- * Verify a downloaded model folder before anything loads it: the signer is the pinned server
- * key, the signature covers the exact manifest bytes, every listed file stays inside the folder
- * and matches its size and sha256, and nothing unlisted sits beside them.
+ * Verify a signed model folder before anything loads it: the signer is the pinned server key,
+ * the signature covers the exact manifest bytes, the manifest parses, no downgrade, every listed
+ * file stays inside the folder (symlinks resolved) and matches its size and sha256, and nothing
+ * unlisted sits beside them. The one check for the server's publish self-check, the site's pull
+ * and its evaluation.
  */
 export async function verifyModelFolder(
   dir: string,
