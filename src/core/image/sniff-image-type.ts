@@ -1,5 +1,5 @@
 /** The image formats FGL accepts, on every site and on the server alike. */
-export const IMAGE_TYPES = ['jpeg', 'png', 'webp', 'tiff', 'bmp', 'gif'] as const;
+export const IMAGE_TYPES = ['jpeg', 'png', 'webp', 'tiff', 'bmp', 'gif', 'dicom'] as const;
 export type ImageType = (typeof IMAGE_TYPES)[number];
 
 /** How many leading bytes `sniffImageType` and `sniffUnsupportedFormat` look at (DICOM needs 132). */
@@ -13,6 +13,8 @@ export const IMAGE_EXTENSIONS: Record<ImageType, readonly string[]> = {
   tiff: ['.tif', '.tiff'],
   bmp: ['.bmp', '.dib'],
   gif: ['.gif'],
+  // DICOM files often have no extension at all (PACS exports name them by UID).
+  dicom: ['.dcm', '.dicom', '.dic'],
 };
 
 function startsWith(b: Uint8Array, sig: readonly number[], at = 0): boolean {
@@ -31,6 +33,9 @@ function ascii(s: string): number[] {
  */
 export function sniffImageType(firstBytes: Uint8Array): ImageType | null {
   const b = firstBytes;
+  // DICOM first: its 128-byte preamble is free-form and often holds a TIFF header (dual-format
+  // files), so the TIFF check below would claim it.
+  if (startsWith(b, ascii('DICM'), 128)) return 'dicom';
   if (startsWith(b, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
   if (startsWith(b, ascii('GIF87a')) || startsWith(b, ascii('GIF89a'))) return 'gif';
@@ -49,12 +54,24 @@ export function sniffImageType(firstBytes: Uint8Array): ImageType | null {
 }
 
 /**
+ * A DICOM data set written without the Part 10 header (old or proprietary exports): starts with
+ * a little-endian group 0x0008 (or 0x0002) element whose explicit VR or implicit length is plausible.
+ */
+function looksLikeRawDicom(b: Uint8Array): boolean {
+  if (b.length < 8 || b[1] !== 0x00 || (b[0] !== 0x08 && b[0] !== 0x02) || b[3] !== 0x00) return false;
+  const vr = String.fromCharCode(b[4]!, b[5]!);
+  if (/^(AE|AS|CS|DA|DS|DT|IS|LO|LT|OB|OW|PN|SH|SQ|ST|TM|UI|UL|UN|US|UT)$/.test(vr)) return true;
+  const len = b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24);
+  return len >= 0 && len < 1024;
+}
+
+/**
  * Formats we recognise but do not accept, so the user is told "convert it" rather than
  * "not an image". Returns a human name, or null.
  */
 export function sniffUnsupportedFormat(firstBytes: Uint8Array): string | null {
   const b = firstBytes;
-  if (startsWith(b, ascii('DICM'), 128)) return 'DICOM';
+  if (looksLikeRawDicom(b)) return 'DICOM without its 128-byte preamble and DICM prefix';
   if (startsWith(b, ascii('ftyp'), 4)) {
     const brand = String.fromCharCode(...b.subarray(8, 12));
     if (/^(heic|heix|hevc|hevx|heim|heis|mif1|msf1|avif|avis)$/.test(brand)) return 'HEIF/AVIF';
