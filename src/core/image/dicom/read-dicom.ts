@@ -172,7 +172,13 @@ export function chosenFrame(frames: number): number {
  */
 export async function decodeStoredFrame(
   p: ParsedDicom,
-  o: { maxPixels: number; frame?: number; file?: string },
+  o: {
+    maxPixels: number;
+    frame?: number;
+    file?: string;
+    /** Decode a segmentation or dose grid too (for pixel checks); a scan leaves them out. */
+    allowNonPicture?: boolean;
+  },
 ): Promise<StoredFrame> {
   const { dataSet: ds, syntax } = p;
   const file = o.file;
@@ -199,7 +205,7 @@ export async function decodeStoredFrame(
       'Nothing to do: only image objects are used',
       file,
     );
-  if (isNonPictureSopClass(sop))
+  if (isNonPictureSopClass(sop) && !o.allowNonPicture)
     throw new ImageDecodeError(
       'not_image',
       `DICOM ${sopClassLabel(sop)}: its pixel data is not a picture of the patient`,
@@ -259,7 +265,12 @@ export async function decodeStoredFrame(
         const c: CodecFrame =
           syntax.encoding === 'jpeg-lossless'
             ? decodeJpegLossless(encoded)
-            : await decodeWithWasm(syntax.encoding, encoded);
+            : await decodeWithWasm(
+                syntax.encoding,
+                syntax.encoding === 'jpeg-baseline' && samples === 3 && photometric === 'RGB'
+                  ? withoutColourTransform(encoded)
+                  : encoded,
+              );
         if (c.width !== columns || c.height !== rows || c.components !== samples)
           throw new Error(
             `the compressed frame is ${c.width}×${c.height}×${c.components}, the header says ${columns}×${rows}×${samples}`,
@@ -367,4 +378,31 @@ function encapsulatedFrame(
     return dicomParser.readEncapsulatedImageFrame(ds, el, frame, table);
   }
   throw new Error(`${frames} frames in ${fragments.length} fragments without a Basic Offset Table`);
+}
+
+/**
+ * A colour JPEG whose DICOM Photometric Interpretation is RGB holds RGB components (PS3.5
+ * 8.2.1), but libjpeg assumes YCbCr unless an Adobe APP14 marker says otherwise. As pydicom
+ * does, take the DICOM attribute at its word when there is no APP14: a copy of the stream with
+ * the JFIF APP0 identifier disabled and an APP14 "transform 0" (no colour transform) inserted.
+ */
+export function withoutColourTransform(jpeg: Uint8Array): Uint8Array {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
+  const out = new Uint8Array(jpeg);
+  let i = 2;
+  while (i + 4 <= out.length && out[i] === 0xff) {
+    const marker = out[i + 1]!;
+    if (marker === 0xda || marker === 0xd9) break; // start of scan / end of image
+    const len = (out[i + 2]! << 8) | out[i + 3]!;
+    if (marker === 0xee) return jpeg; // an Adobe marker decides, as it does for pydicom
+    if (marker === 0xe0 && String.fromCharCode(...out.subarray(i + 4, i + 8)) === 'JFIF')
+      out[i + 4] = 0x58; // 'XFIF': no longer read as JFIF (which implies YCbCr)
+    i += 2 + len;
+  }
+  const app14 = [0xff, 0xee, 0x00, 0x0e, ...[...'Adobe'].map((c) => c.charCodeAt(0)), 0, 100, 0, 0, 0, 0, 0];
+  const patched = new Uint8Array(out.length + app14.length);
+  patched.set(out.subarray(0, 2));
+  patched.set(app14, 2);
+  patched.set(out.subarray(2), 2 + app14.length);
+  return patched;
 }
