@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
-import { numberOption, optionalString, requireString, UsageError, intOption } from '../command';
+import { LABEL_ATTRIBUTE_OPTION, labelAttributeOption, numberOption, optionalString, requireString, UsageError, intOption } from '../command';
 import { progressPrinter } from '../progress-printer';
 import { locateModelsFolder, resolveModelsOption } from '../study/models-folder';
 import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
@@ -59,6 +59,12 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       type: 'string',
       value: 'DIR',
       description: 'dataset folder (one sub-folder per class) or the folder of --manifest',
+    },
+    'label-attribute': LABEL_ATTRIBUTE_OPTION,
+    'caption-burned-in': {
+      type: 'boolean',
+      description:
+        'also caption images that may show burned-in text (DICOM BurnedInAnnotation, ultrasound, secondary capture); default: they get the class prompt',
     },
     manifest: {
       type: 'string',
@@ -151,6 +157,8 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         ledger,
         dataDir: requireString(ctx, 'data'),
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
+        ...labelAttributeOption(ctx),
+        ...(ctx.values['caption-burned-in'] === true ? { captionBurnedIn: true } : {}),
         study,
         siteId: siteId ?? 'unenrolled',
         models: {

@@ -8,6 +8,13 @@ describe('sniffImageType', () => {
       expect(sniffImageType(await encodeImage(fmt))).toBe(fmt);
     expect(sniffImageType(await twoFrameGif(4, 4, [0, 0, 0], [255, 255, 255]))).toBe('gif');
     expect(sniffImageType(writeBmp24(2, 2, new Uint8Array(12)))).toBe('bmp');
+    expect(sniffImageType(dicomStub())).toBe('dicom');
+  });
+
+  it('takes a DICOM file whose preamble holds a TIFF header for DICOM, not a damaged TIFF', () => {
+    const dual = dicomStub();
+    dual.set([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0], 0);
+    expect(sniffImageType(dual)).toBe('dicom');
   });
 
   it('knows big-endian TIFF and BigTIFF', () => {
@@ -26,7 +33,9 @@ describe('sniffImageType', () => {
 
 describe('sniffUnsupportedFormat', () => {
   it('names formats FGL recognises but does not accept', () => {
-    expect(sniffUnsupportedFormat(dicomStub())).toBe('DICOM');
+    // A data set without the Part 10 preamble: named, so the user is told to re-save it.
+    const raw = dicomStub().subarray(132 + 12 + dicomStub().readUInt32LE(140));
+    expect(sniffUnsupportedFormat(raw)).toMatch(/^DICOM without its 128-byte preamble/);
     expect(sniffUnsupportedFormat(new TextEncoder().encode('%PDF-1.7\n'))).toBe('PDF');
     expect(
       sniffUnsupportedFormat(new TextEncoder().encode('<?xml version="1.0"?>\n<svg xmlns="…">')),
