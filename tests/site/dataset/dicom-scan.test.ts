@@ -60,7 +60,10 @@ describe('scan of real DICOM files (pydicom test data) in class folders', () => 
       { name: 'US', count: 1 },
     ]);
     const bySeries = await scanDataset(data, { k: 1, labelAttribute: 'SeriesDescription' });
-    expect(bySeries.usable.map((u) => [u.path, u.label])).toEqual([['ct/693_J2KI', '5/5mm Plain']]);
+    expect(bySeries.usable.map((u) => [u.path, u.label])).toEqual([
+      ['ct/693_J2KI', '5/5mm Plain'],
+      ['ct/J2K_pixelrep_mismatch.dcm', 'Lv2'],
+    ]);
     expect(bySeries.skipped.find((s) => s.path === 'mr/MR_small.dcm')).toMatchObject({
       reason: 'no_label',
       detail: 'has no SeriesDescription to label it by',
