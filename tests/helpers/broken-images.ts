@@ -132,7 +132,11 @@ export function truncated(b: Buffer): Buffer {
 export function dicomStub(): Buffer {
   return writeDicom({
     transferSyntax: '1.2.840.10008.1.2.4.100',
-    elements: [[0x00280010, 'US', 2], [0x00280011, 'US', 2], [0x00280100, 'US', 8]],
+    elements: [
+      [0x00280010, 'US', 2],
+      [0x00280011, 'US', 2],
+      [0x00280100, 'US', 8],
+    ],
     pixelData: { fragments: [Buffer.alloc(16)] },
   });
 }

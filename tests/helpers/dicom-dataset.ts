@@ -11,8 +11,16 @@ export const DICOM_DATASET: Record<string, { src: string; reason?: string; detai
   'ct/CT_small.dcm': { src: 'CT_small.dcm' },
   'ct/693_J2KI': { src: '693_J2KI.dcm' },
   'ct/J2K_pixelrep_mismatch.dcm': { src: 'J2K_pixelrep_mismatch.dcm' },
-  'ct/JPGExtended.dcm': { src: 'JPGExtended.dcm', reason: 'unsupported', detail: /JPEG Extended \(Process 2 & 4\) \(1\.2\.840\.10008\.1\.2\.4\.51\) at 12 bits/ },
-  'ct/UN_sequence.dcm': { src: 'UN_sequence.dcm', reason: 'not_image', detail: /without pixel data/ },
+  'ct/JPGExtended.dcm': {
+    src: 'JPGExtended.dcm',
+    reason: 'unsupported',
+    detail: /JPEG Extended \(Process 2 & 4\) \(1\.2\.840\.10008\.1\.2\.4\.51\) at 12 bits/,
+  },
+  'ct/UN_sequence.dcm': {
+    src: 'UN_sequence.dcm',
+    reason: 'not_image',
+    detail: /without pixel data/,
+  },
   'mr/MR_small.dcm': { src: 'MR_small.dcm' },
   'mr/MR_small_RLE': { src: 'MR_small_RLE.dcm' },
   'mr/MR_small_bigendian.dcm': { src: 'MR_small_bigendian.dcm' },
@@ -32,10 +40,18 @@ export const DICOM_DATASET: Record<string, { src: string; reason?: string; detai
   'colour/image_dfl.dcm': { src: 'image_dfl.dcm' },
   'colour/test-SR.dcm': { src: 'test-SR.dcm', reason: 'not_image', detail: /Comprehensive SR/ },
   'colour/rtdose.dcm': { src: 'rtdose.dcm', reason: 'not_image', detail: /RT Dose/ },
-  'colour/liver_1frame.dcm': { src: 'liver_1frame.dcm', reason: 'not_image', detail: /Segmentation/ },
+  'colour/liver_1frame.dcm': {
+    src: 'liver_1frame.dcm',
+    reason: 'not_image',
+    detail: /Segmentation/,
+  },
   'colour/rtplan.dcm': { src: 'rtplan.dcm', reason: 'not_image', detail: /RT Plan/ },
   'colour/no_meta.dcm': { src: 'no_meta.dcm', reason: 'not_image' },
-  'colour/rtstruct.dcm': { src: 'rtstruct.dcm', reason: 'unsupported', detail: /without its 128-byte preamble/ },
+  'colour/rtstruct.dcm': {
+    src: 'rtstruct.dcm',
+    reason: 'unsupported',
+    detail: /without its 128-byte preamble/,
+  },
 };
 
 /** PatientName / PatientID / StudyInstanceUID values of those files: none may ever leave. */

@@ -2,7 +2,11 @@
  * A minimal DICOM Part 10 writer for tests (explicit VR little endian data set): enough to build
  * images with chosen attributes, windows, photometric interpretations and transfer syntaxes.
  */
-export type DicomElement = [tag: number, vr: string, value: string | number | number[] | Uint8Array];
+export type DicomElement = [
+  tag: number,
+  vr: string,
+  value: string | number | number[] | Uint8Array,
+];
 
 const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UN', 'UT', 'UC', 'UR']);
 
@@ -22,7 +26,8 @@ function element(tag: number, vr: string, value: DicomElement[2]): Buffer {
           : body.writeUInt16LE(n, i * 2),
     );
   }
-  if (body.length % 2) body = Buffer.concat([body, Buffer.from([vr === 'UI' || vr === 'OB' ? 0 : 0x20])]);
+  if (body.length % 2)
+    body = Buffer.concat([body, Buffer.from([vr === 'UI' || vr === 'OB' ? 0 : 0x20])]);
   const head = Buffer.alloc(LONG_VRS.has(vr) ? 12 : 8);
   head.writeUInt16LE(tag >>> 16, 0);
   head.writeUInt16LE(tag & 0xffff, 2);

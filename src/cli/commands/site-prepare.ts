@@ -3,7 +3,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
-import { LABEL_ATTRIBUTE_OPTION, labelAttributeOption, numberOption, optionalString, requireString, UsageError, intOption } from '../command';
+import {
+  LABEL_ATTRIBUTE_OPTION,
+  labelAttributeOption,
+  numberOption,
+  optionalString,
+  requireString,
+  UsageError,
+  intOption,
+} from '../command';
 import { progressPrinter } from '../progress-printer';
 import { locateModelsFolder, resolveModelsOption } from '../study/models-folder';
 import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';

@@ -58,7 +58,8 @@ export function sniffImageType(firstBytes: Uint8Array): ImageType | null {
  * a little-endian group 0x0008 (or 0x0002) element whose explicit VR or implicit length is plausible.
  */
 function looksLikeRawDicom(b: Uint8Array): boolean {
-  if (b.length < 8 || b[1] !== 0x00 || (b[0] !== 0x08 && b[0] !== 0x02) || b[3] !== 0x00) return false;
+  if (b.length < 8 || b[1] !== 0x00 || (b[0] !== 0x08 && b[0] !== 0x02) || b[3] !== 0x00)
+    return false;
   const vr = String.fromCharCode(b[4]!, b[5]!);
   if (/^(AE|AS|CS|DA|DS|DT|IS|LO|LT|OB|OW|PN|SH|SQ|ST|TM|UI|UL|UN|US|UT)$/.test(vr)) return true;
   const len = b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24);

@@ -6,7 +6,11 @@ import { parseCsv } from './parse-csv';
 
 /** What identifies a manifest row's file: its path, or a DICOM UID found in the file itself. */
 export type ManifestKey = 'path' | 'sop_instance_uid' | 'study_instance_uid';
-export const MANIFEST_KEYS: readonly ManifestKey[] = ['path', 'sop_instance_uid', 'study_instance_uid'];
+export const MANIFEST_KEYS: readonly ManifestKey[] = [
+  'path',
+  'sop_instance_uid',
+  'study_instance_uid',
+];
 
 export type ManifestEntry = {
   /**
@@ -72,8 +76,16 @@ function parseJsonManifest(text: string, file: string): Manifest {
   for (const [i, e] of parsed.data.entries()) {
     const id = e[key];
     if (typeof id !== 'string')
-      throw new DatasetError(`Manifest ${file} item ${i + 1} has no "${key}" (the first item has one)`, HINT);
-    entries.push({ path: id, label: normaliseLabel(e.label), where: `item ${i + 1}`, ...optionalId(e.patient_id) });
+      throw new DatasetError(
+        `Manifest ${file} item ${i + 1} has no "${key}" (the first item has one)`,
+        HINT,
+      );
+    entries.push({
+      path: id,
+      label: normaliseLabel(e.label),
+      where: `item ${i + 1}`,
+      ...optionalId(e.patient_id),
+    });
   }
   return { key, entries };
 }

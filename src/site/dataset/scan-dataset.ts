@@ -53,7 +53,10 @@ function attributeLabels(attr: LabelAttribute): ContentLabels {
   };
 }
 
-function uidManifestLabels(key: 'sop_instance_uid' | 'study_instance_uid', entries: ManifestEntry[]): ContentLabels {
+function uidManifestLabels(
+  key: 'sop_instance_uid' | 'study_instance_uid',
+  entries: ManifestEntry[],
+): ContentLabels {
   const byUid = new Map(entries.map((e) => [e.path.trim(), e]));
   const attr = key === 'sop_instance_uid' ? 'sopInstanceUid' : 'studyInstanceUid';
   const name = key === 'sop_instance_uid' ? 'SOP Instance UID' : 'Study Instance UID';
@@ -95,7 +98,8 @@ async function toEvent(
   const v = await verifyImageFile(c.absPath, { maxPixels: opts.maxPixels, signal: opts.signal });
   if (v.ok && content) {
     const l = content.label(v.dicom);
-    if ('why' in l) return { type: 'skipped', skipped: { path: c.path, reason: 'no_label', detail: l.why } };
+    if ('why' in l)
+      return { type: 'skipped', skipped: { path: c.path, reason: 'no_label', detail: l.why } };
     const patientId = l.patientId ?? v.image.patientId;
     return {
       type: 'usable',
@@ -106,7 +110,12 @@ async function toEvent(
     return {
       type: 'usable',
       // A manifest's patient_id column wins over the DICOM PatientID.
-      image: { path: c.path, ...v.image, label: c.label, ...(c.patientId ? { patientId: c.patientId } : {}) },
+      image: {
+        path: c.path,
+        ...v.image,
+        label: c.label,
+        ...(c.patientId ? { patientId: c.patientId } : {}),
+      },
     };
   return {
     type: 'skipped',
@@ -164,8 +173,11 @@ export async function* scanDatasetStream(
       'A manifest and --label-attribute both give labels',
       'Use one: the manifest, or the DICOM attribute',
     );
-  const manifest = opts.manifest ? await readManifest(path.resolve(rootAbs, opts.manifest)) : undefined;
-  if (manifest && manifest.key !== 'path') content = uidManifestLabels(manifest.key, manifest.entries);
+  const manifest = opts.manifest
+    ? await readManifest(path.resolve(rootAbs, opts.manifest))
+    : undefined;
+  if (manifest && manifest.key !== 'path')
+    content = uidManifestLabels(manifest.key, manifest.entries);
   if (opts.labelAttribute) content = attributeLabels(opts.labelAttribute);
   if (opts.manifest && manifest?.key === 'path') {
     const manifestFile = path.resolve(rootAbs, opts.manifest);
@@ -191,7 +203,9 @@ export async function* scanDatasetStream(
   let lastEmit = -Infinity;
   const concurrency = opts.concurrency ?? Math.min(4, availableParallelism());
   try {
-    for await (const ev of mapConcurrent(candidates, concurrency, (c) => toEvent(c, opts, content))) {
+    for await (const ev of mapConcurrent(candidates, concurrency, (c) =>
+      toEvent(c, opts, content),
+    )) {
       if (ev.type !== 'class') {
         done++;
         const now = Date.now();

@@ -155,7 +155,8 @@ export async function* walkImageFolder(
           visited.set(real, rel);
           // macOS file systems may hand back decomposed (NFD) names; labels are compared as NFC.
           const childLabel = labels === 'content' ? '' : (label ?? name.normalize('NFC'));
-          if (label === undefined && labels === 'folders') yield { kind: 'class', label: childLabel };
+          if (label === undefined && labels === 'folders')
+            yield { kind: 'class', label: childLabel };
           yield* walkDir(abs, rel, childLabel, [...ancestors, real]);
         } else if (!isFile) {
           yield {

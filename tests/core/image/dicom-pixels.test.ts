@@ -19,7 +19,11 @@ const reference = JSON.parse(
 ) as { grid: number; files: Record<string, Ref> };
 
 /** Lossy transfer syntaxes: two decoders may round differently, within a few levels. */
-const LOSSY = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.91']);
+const LOSSY = new Set([
+  '1.2.840.10008.1.2.4.50',
+  '1.2.840.10008.1.2.4.51',
+  '1.2.840.10008.1.2.4.91',
+]);
 
 async function decode(name: string) {
   const bytes = readFileSync(path.join(pydicomTestFiles(), name));
@@ -36,8 +40,12 @@ function sha256Int64(values: ArrayLike<number>): string {
 }
 
 function gridOf(rgb: Uint8Array, w: number, h: number, grey: boolean, n: number) {
-  const ys = Array.from({ length: n }, (_, i) => Math.min(h - 1, Math.floor(((2 * i + 1) * h) / (2 * n))));
-  const xs = Array.from({ length: n }, (_, i) => Math.min(w - 1, Math.floor(((2 * i + 1) * w) / (2 * n))));
+  const ys = Array.from({ length: n }, (_, i) =>
+    Math.min(h - 1, Math.floor(((2 * i + 1) * h) / (2 * n))),
+  );
+  const xs = Array.from({ length: n }, (_, i) =>
+    Math.min(w - 1, Math.floor(((2 * i + 1) * w) / (2 * n))),
+  );
   return ys.flatMap((y) =>
     xs.map((x) => {
       const p = (y * w + x) * 3;
@@ -50,8 +58,14 @@ describe('DICOM pixels match pydicom', () => {
   for (const [name, ref] of Object.entries(reference.files)) {
     it(name, async () => {
       const { parsed, frame } = await decode(name);
-      expect({ frame: frame.frame, frames: frame.frames }).toEqual({ frame: ref.frame, frames: ref.frames });
-      const shape = frame.samples === 1 ? [frame.height, frame.width] : [frame.height, frame.width, frame.samples];
+      expect({ frame: frame.frame, frames: frame.frames }).toEqual({
+        frame: ref.frame,
+        frames: ref.frames,
+      });
+      const shape =
+        frame.samples === 1
+          ? [frame.height, frame.width]
+          : [frame.height, frame.width, frame.samples];
       expect(shape).toEqual(ref.stored.shape);
       const lossy = LOSSY.has(parsed.syntax.uid);
       // Same colour space on both sides (pydicom keeps YBR where our codec hands back RGB).

@@ -2,7 +2,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../../src/core/image/decode-image';
-import { ImageDecodeError } from '../../../src/core/image/image-decode-error';
+import type { ImageDecodeError } from '../../../src/core/image/image-decode-error';
 import { thumbnailPng } from '../../../src/core/image/thumbnail';
 import { dicomStub } from '../../helpers/broken-images';
 import { greyDicom, writeDicom } from '../../helpers/dicom-files';
@@ -49,11 +49,16 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
     // 12 bits stored, signed: 0x0800 is -2048, 0x0fff is -1, 0x07ff is 2047; junk in the high
     // bits is ignored. Min–max: -1 lands at 2047/4095 × 255 = 127.47.
     const px = await grey(
-      greyDicom(3, 1, [0xf800, 0x0fff, 0x07ff], [
-        [0x00280101, 'US', 12],
-        [0x00280102, 'US', 11],
-        [0x00280103, 'US', 1],
-      ]),
+      greyDicom(
+        3,
+        1,
+        [0xf800, 0x0fff, 0x07ff],
+        [
+          [0x00280101, 'US', 12],
+          [0x00280102, 'US', 11],
+          [0x00280103, 'US', 1],
+        ],
+      ),
     );
     expect(px).toEqual([0, 127, 255]);
   });
@@ -88,13 +93,17 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
       ],
       pixelData: new Uint8Array(16),
     });
-    await expect(decodeImage(big, { maxPixels: 1e6 })).rejects.toMatchObject({ reason: 'too_large' });
+    await expect(decodeImage(big, { maxPixels: 1e6 })).rejects.toMatchObject({
+      reason: 'too_large',
+    });
   });
 
   it('names an unsupported transfer syntax and its UID, and says what to do', async () => {
     const e = (await decodeImage(dicomStub()).catch((x: unknown) => x)) as ImageDecodeError;
     expect(e.reason).toBe('unsupported');
-    expect(e.detail).toMatch(/MPEG2 Main Profile \/ Main Level \(video\) \(1\.2\.840\.10008\.1\.2\.4\.100\)/);
+    expect(e.detail).toMatch(
+      /MPEG2 Main Profile \/ Main Level \(video\) \(1\.2\.840\.10008\.1\.2\.4\.100\)/,
+    );
     expect(e.detail).toMatch(/dcmdjpeg|gdcmconv/);
   });
 

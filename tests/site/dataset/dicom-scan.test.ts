@@ -21,7 +21,10 @@ describe('scan of real DICOM files (pydicom test data) in class folders', () => 
     const before = await treeFingerprint(data);
     const r = await scanDataset(data, { k: 1 });
     expect(ScanResult.parse(r)).toEqual(r);
-    const usable = Object.entries(DICOM_DATASET).filter(([, f]) => !f.reason).map(([p]) => p).sort();
+    const usable = Object.entries(DICOM_DATASET)
+      .filter(([, f]) => !f.reason)
+      .map(([p]) => p)
+      .sort();
     expect(r.usable.map((u) => u.path)).toEqual(usable);
     expect(r.usable.every((u) => u.format === 'dicom' && !u.note)).toBe(true);
     for (const [p, f] of Object.entries(DICOM_DATASET).filter(([, f]) => f.reason)) {
@@ -87,7 +90,10 @@ describe('scan of real DICOM files (pydicom test data) in class folders', () => 
       expect(byLabel.abnormal).toBe(1);
       // MR_small and its re-encodings share one SOP Instance UID.
       expect(byLabel.normal).toBeGreaterThanOrEqual(1);
-      expect(r.usable.find((u) => u.path === 'ct/CT_small.dcm')).toMatchObject({ label: 'abnormal', patientId: 'P-7' });
+      expect(r.usable.find((u) => u.path === 'ct/CT_small.dcm')).toMatchObject({
+        label: 'abnormal',
+        patientId: 'P-7',
+      });
       expect(r.skipped.find((s) => s.path === 'colour/SC_rgb_rle_16bit.dcm')).toMatchObject({
         reason: 'no_label',
         detail: 'its SOP Instance UID is not in the manifest',

@@ -29,7 +29,11 @@ afterAll(() => rm(tmp, { recursive: true, force: true }));
 async function allFiles(dir: string): Promise<{ file: string; bytes: Buffer }[]> {
   const out: { file: string; bytes: Buffer }[] = [];
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true }))
-    if (e.isFile()) out.push({ file: join(e.parentPath, e.name), bytes: await readFile(join(e.parentPath, e.name)) });
+    if (e.isFile())
+      out.push({
+        file: join(e.parentPath, e.name),
+        bytes: await readFile(join(e.parentPath, e.name)),
+      });
   return out;
 }
 
@@ -45,7 +49,12 @@ describe('site prepare on DICOM files (tiny models)', () => {
         dataDir: data,
         study,
         siteId: 'site-dicom0001',
-        models: { clip: models.clip.dir, generator: models.generator.dir, captioner: models.captioner?.dir ?? null, tiny: true },
+        models: {
+          clip: models.clip.dir,
+          generator: models.generator.dir,
+          captioner: models.captioner?.dir ?? null,
+          tiny: true,
+        },
         promptMode: 'instance',
         aggregation: 'class',
         outDir,
@@ -64,12 +73,17 @@ describe('site prepare on DICOM files (tiny models)', () => {
 
     // Everything prepare wrote: the package (the exact bytes an upload sends), the privacy
     // reports (JSON + Markdown) and the local ledger.
-    const written = [...(await allFiles(outDir)), { file: ledgerFile, bytes: await readFile(ledgerFile) }];
+    const written = [
+      ...(await allFiles(outDir)),
+      { file: ledgerFile, bytes: await readFile(ledgerFile) },
+    ];
     expect(written.some((w) => w.file === r.packagePath)).toBe(true);
     const leaks = written.flatMap((w) =>
-      DICOM_IDENTIFIERS.filter((id) => w.bytes.includes(Buffer.from(id, 'latin1')) || w.bytes.includes(Buffer.from(id, 'utf16le'))).map(
-        (id) => `${w.file}: ${id}`,
-      ),
+      DICOM_IDENTIFIERS.filter(
+        (id) =>
+          w.bytes.includes(Buffer.from(id, 'latin1')) ||
+          w.bytes.includes(Buffer.from(id, 'utf16le')),
+      ).map((id) => `${w.file}: ${id}`),
     );
     expect(leaks).toEqual([]);
   });

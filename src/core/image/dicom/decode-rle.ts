@@ -17,7 +17,9 @@ export function decodeRle(
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const count = view.getUint32(0, true);
   if (count !== segments)
-    throw new Error(`RLE frame has ${count} segments; ${segments} expected for ${o.samples} sample(s) of ${o.bitsAllocated} bits`);
+    throw new Error(
+      `RLE frame has ${count} segments; ${segments} expected for ${o.samples} sample(s) of ${o.bitsAllocated} bits`,
+    );
   const offsets: number[] = [];
   for (let s = 0; s < count; s++) offsets.push(view.getUint32(4 + 4 * s, true));
   const out = new Uint32Array(pixels * o.samples);

@@ -106,10 +106,9 @@ export function parseDicom(bytes: Uint8Array, file?: string): ParsedDicom {
   } catch (e) {
     // dicom-parser throws {exception, dataSet} objects as well as Errors and strings.
     const raw = (e as { exception?: unknown }).exception ?? e;
-    const msg = (typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw)).replace(
-      /^dicomParser[.:]\w+: /,
-      '',
-    );
+    const msg = (
+      typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw)
+    ).replace(/^dicomParser[.:]\w+: /, '');
     throw new ImageDecodeError(
       'corrupt',
       /overrun|cannot be greater|maxPosition/.test(msg)
@@ -225,7 +224,9 @@ export async function decodeStoredFrame(
   const bitsAllocated = need(ds, TAG.bitsAllocated, 'Bits Allocated', file);
   const bitsStored = ds.uint16(TAG.bitsStored) ?? bitsAllocated;
   const signed = ds.uint16(TAG.pixelRepresentation) === 1;
-  const photometric = (str(ds, TAG.photometric) ?? (samples === 3 ? 'RGB' : 'MONOCHROME2')).toUpperCase();
+  const photometric = (
+    str(ds, TAG.photometric) ?? (samples === 3 ? 'RGB' : 'MONOCHROME2')
+  ).toUpperCase();
   const planar = ds.uint16(TAG.planar) === 1;
   const frames = Math.max(1, ds.intString(TAG.frames) ?? 1);
   if (rows * columns > o.maxPixels)
@@ -235,7 +236,11 @@ export async function decodeStoredFrame(
       'Downscale the image, or raise the pixel limit if it is genuine',
       file,
     );
-  if (![1, 8, 16, 32].includes(bitsAllocated) || bitsStored > bitsAllocated || (samples !== 1 && samples !== 3))
+  if (
+    ![1, 8, 16, 32].includes(bitsAllocated) ||
+    bitsStored > bitsAllocated ||
+    (samples !== 1 && samples !== 3)
+  )
     throw new ImageDecodeError(
       'unsupported',
       `DICOM image with ${samples} sample(s) of ${bitsStored}/${bitsAllocated} bits stored/allocated, which FGL does not read`,
@@ -277,7 +282,10 @@ export async function decodeStoredFrame(
           );
         values = Int32Array.from(c.values);
         // libjpeg-turbo and OpenJPEG hand back RGB for YBR_FULL(_422) and YBR_ICT/RCT data.
-        if (samples === 3 && (syntax.encoding === 'jpeg-baseline' || syntax.encoding === 'jpeg2000'))
+        if (
+          samples === 3 &&
+          (syntax.encoding === 'jpeg-baseline' || syntax.encoding === 'jpeg2000')
+        )
           decodedPhotometric = 'RGB';
       }
     }
@@ -294,7 +302,17 @@ export async function decodeStoredFrame(
     );
   }
   if (bitsAllocated > 1) fixBits(values, bitsStored, signed);
-  return { values, width: columns, height: rows, samples, photometric: decodedPhotometric, bitsStored, signed, frame, frames };
+  return {
+    values,
+    width: columns,
+    height: rows,
+    samples,
+    photometric: decodedPhotometric,
+    bitsStored,
+    signed,
+    frame,
+    frames,
+  };
 }
 
 /** Keeps the low `bitsStored` bits of each value: masked when unsigned, sign-extended when signed. */
@@ -327,7 +345,9 @@ function nativeFrame(
   if (o.bitsAllocated === 1) {
     const startBit = frame * n;
     if (Math.ceil((startBit + n) / 8) > available)
-      throw new Error(`Pixel Data holds ${available} bytes, frame ${frame + 1} needs ${Math.ceil((startBit + n) / 8)}`);
+      throw new Error(
+        `Pixel Data holds ${available} bytes, frame ${frame + 1} needs ${Math.ceil((startBit + n) / 8)}`,
+      );
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const bit = startBit + i;
@@ -341,10 +361,16 @@ function nativeFrame(
   const perFrame = (sub422 ? pixels * 2 : n) * bps;
   const start = el.dataOffset + frame * perFrame;
   if ((frame + 1) * perFrame > available)
-    throw new Error(`Pixel Data holds ${available} bytes, ${(frame + 1) * perFrame} expected for frame ${frame + 1} (the file is truncated)`);
+    throw new Error(
+      `Pixel Data holds ${available} bytes, ${(frame + 1) * perFrame} expected for frame ${frame + 1} (the file is truncated)`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, perFrame);
   const read = (i: number): number =>
-    bps === 1 ? view.getUint8(i) : bps === 2 ? view.getUint16(i * 2, !bigEndian) : view.getUint32(i * 4, !bigEndian);
+    bps === 1
+      ? view.getUint8(i)
+      : bps === 2
+        ? view.getUint16(i * 2, !bigEndian)
+        : view.getUint32(i * 4, !bigEndian);
   const out = o.bitsAllocated === 32 ? new Float64Array(n) : new Int32Array(n);
   if (sub422) {
     for (let p = 0; p < pixels; p += 2) {
@@ -354,7 +380,8 @@ function nativeFrame(
       if (p + 1 < pixels) out.set([y2, cb, cr], p * 3 + 3);
     }
   } else if (planar && o.samples === 3) {
-    for (let s = 0; s < 3; s++) for (let p = 0; p < pixels; p++) out[p * 3 + s] = read(s * pixels + p);
+    for (let s = 0; s < 3; s++)
+      for (let p = 0; p < pixels; p++) out[p * 3 + s] = read(s * pixels + p);
   } else for (let i = 0; i < n; i++) out[i] = read(i);
   return out;
 }
@@ -369,10 +396,12 @@ function encapsulatedFrame(
   const fragments = el.fragments ?? [];
   if (!el.encapsulatedPixelData || fragments.length === 0)
     throw new Error('the transfer syntax is compressed but the Pixel Data is not encapsulated');
-  if (frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, fragments.length);
+  if (frames === 1)
+    return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, fragments.length);
   if (el.basicOffsetTable && el.basicOffsetTable.length > 0)
     return dicomParser.readEncapsulatedImageFrame(ds, el, frame);
-  if (fragments.length === frames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, frame, 1);
+  if (fragments.length === frames)
+    return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, frame, 1);
   if (encoding.startsWith('jpeg')) {
     const table = dicomParser.createJPEGBasicOffsetTable(ds, el);
     return dicomParser.readEncapsulatedImageFrame(ds, el, frame, table);
@@ -399,7 +428,20 @@ export function withoutColourTransform(jpeg: Uint8Array): Uint8Array {
       out[i + 4] = 0x58; // 'XFIF': no longer read as JFIF (which implies YCbCr)
     i += 2 + len;
   }
-  const app14 = [0xff, 0xee, 0x00, 0x0e, ...[...'Adobe'].map((c) => c.charCodeAt(0)), 0, 100, 0, 0, 0, 0, 0];
+  const app14 = [
+    0xff,
+    0xee,
+    0x00,
+    0x0e,
+    ...[...'Adobe'].map((c) => c.charCodeAt(0)),
+    0,
+    100,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ];
   const patched = new Uint8Array(out.length + app14.length);
   patched.set(out.subarray(0, 2));
   patched.set(app14, 2);

@@ -78,7 +78,8 @@ export function displayGrey(f: StoredFrame, ds: dicomParser.DataSet): Uint8Array
   const lut = ds.elements.x00283010?.items?.[0]?.dataSet;
   if (centre !== undefined && width !== undefined && width > 0 && (fn !== 'LINEAR' || width >= 1)) {
     if (fn === 'SIGMOID') {
-      for (let i = 0; i < n; i++) out[i] = clamp8(255 / (1 + Math.exp((-4 * (v[i]! - centre)) / width)));
+      for (let i = 0; i < n; i++)
+        out[i] = clamp8(255 / (1 + Math.exp((-4 * (v[i]! - centre)) / width)));
     } else {
       // PS3.3 C.11.2.1.2.1 (LINEAR) and C.11.2.1.3.2 (LINEAR_EXACT), output range 0–255.
       const c = fn === 'LINEAR_EXACT' ? centre : centre - 0.5;
@@ -142,7 +143,9 @@ function palette(f: StoredFrame, ds: dicomParser.DataSet, file?: string): Uint8A
     const wide = bits > 8 || el.length >= entries * 2;
     for (let p = 0; p < pixels; p++) {
       const k = Math.min(entries - 1, Math.max(0, f.values[p]! - first));
-      const raw = wide ? ds.byteArrayParser.readUint16(ds.byteArray, el.dataOffset + 2 * k) : ds.byteArray[el.dataOffset + k]!;
+      const raw = wide
+        ? ds.byteArrayParser.readUint16(ds.byteArray, el.dataOffset + 2 * k)
+        : ds.byteArray[el.dataOffset + k]!;
       rgb[p * 3 + c] = bits > 8 ? raw >> 8 : raw & 0xff;
     }
   }
