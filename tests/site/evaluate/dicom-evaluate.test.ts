@@ -45,7 +45,11 @@ beforeAll(async () => {
       classes: CLASSES,
       kind: 'probe',
       preprocessing: { input: 'clip-image-embeds', normalize: true },
-      backbone: { id: 'fgl-tiny/clip', revision: 'main', sha256: await modelDigest(clipDir, 'clip') },
+      backbone: {
+        id: 'fgl-tiny/clip',
+        revision: 'main',
+        sha256: await modelDigest(clipDir, 'clip'),
+      },
     });
     probe.dispose();
   } finally {
@@ -78,6 +82,8 @@ describe('site evaluate on DICOM files (tiny probe)', () => {
       Buffer.from(JSON.stringify(aggregateMetricsForServer(r.metrics))),
     ];
     for (const bytes of outputs)
-      expect(DICOM_IDENTIFIERS.filter((id) => bytes.includes(Buffer.from(id, 'latin1')))).toEqual([]);
+      expect(DICOM_IDENTIFIERS.filter((id) => bytes.includes(Buffer.from(id, 'latin1')))).toEqual(
+        [],
+      );
   });
 });

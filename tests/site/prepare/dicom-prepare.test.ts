@@ -87,4 +87,31 @@ describe('site prepare on DICOM files (tiny models)', () => {
     );
     expect(leaks).toEqual([]);
   });
+
+  it('captions burned-in images only when the operator opts in (--caption-burned-in)', async () => {
+    const ledger = Ledger.open(join(tmp, 'ledger-opt-in.sqlite'));
+    try {
+      const r = await preparePackage({
+        ledger,
+        dataDir: data,
+        study,
+        siteId: 'site-dicom0001',
+        models: {
+          clip: models.clip.dir,
+          generator: models.generator.dir,
+          captioner: models.captioner?.dir ?? null,
+          tiny: true,
+        },
+        promptMode: 'instance',
+        aggregation: 'class',
+        outDir: join(tmp, 'out-opt-in'),
+        device: 'cpu',
+        captionBurnedIn: true,
+      });
+      expect(r.report.phi?.captions).toBe(19);
+      expect(r.report.messages.join('\n')).not.toMatch(/burned-in/);
+    } finally {
+      ledger.close();
+    }
+  });
 });
