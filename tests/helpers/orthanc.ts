@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
+import { freePort } from './free-port';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Debian's Orthanc and its DICOMweb plugin (installed by .ci/run). */
@@ -22,17 +23,6 @@ export type OrthancServer = {
   upload(bytes: Uint8Array): Promise<void>;
   close(): Promise<void>;
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * HTTPS in front of Orthanc's HTTP port, on 127.0.0.1 and a random port. Debian's Orthanc 1.10.1

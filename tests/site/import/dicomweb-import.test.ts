@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureServerTls } from '../../../src/server/tls/server-tls';
-import { importFromDicomweb } from '../../../src/site/import/dicomweb-import';
+import {
+  type DicomwebImportOptions,
+  type DicomwebImportResult,
+  type DicomwebQuery,
+  importFromDicomweb,
+} from '../../../src/site/import/dicomweb-import';
 import { scanDataset } from '../../../src/site/dataset/scan-dataset';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import { preparePackage } from '../../../src/site/prepare/prepare-package';
@@ -53,6 +58,22 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+/** An import from the test Orthanc with its credentials and pinned CA (`over` replaces them). */
+function fromOrthanc(
+  query: DicomwebQuery,
+  outDir: string,
+  over: Partial<DicomwebImportOptions> = {},
+): Promise<DicomwebImportResult> {
+  return importFromDicomweb({
+    url: orthanc.dicomweb,
+    query,
+    outDir,
+    auth: { kind: 'basic', user: orthanc.user, password: orthanc.password },
+    caPem,
+    ...over,
+  });
+}
+
 async function listFiles(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true, withFileTypes: true }))
     .filter((e) => e.isFile())
@@ -63,15 +84,7 @@ describe('fgl site import from a real Orthanc over DICOMweb (HTTPS, pinned CA, b
   it('lands exactly the queried studies, byte for byte, read-only, under names that are no UID; resumes', async () => {
     const out = path.join(tmp, 'cache-ct');
     const events: ProgressEvent[] = [];
-    const auth = { kind: 'basic' as const, user: orthanc.user, password: orthanc.password };
-    const r = await importFromDicomweb({
-      url: orthanc.dicomweb,
-      query: { modality: 'CT' },
-      outDir: out,
-      auth,
-      caPem,
-      onProgress: (p) => events.push(p),
-    });
+    const r = await fromOrthanc({ modality: 'CT' }, out, { onProgress: (p) => events.push(p) });
     expect(r).toMatchObject({ studies: 3, instances: 3, downloaded: 3, alreadyPresent: 0 });
     expect(events.at(-1)).toMatchObject({ stage: 'import', done: 3, total: 3 });
     const files = await listFiles(out);
@@ -84,94 +97,51 @@ describe('fgl site import from a real Orthanc over DICOMweb (HTTPS, pinned CA, b
     }
 
     // Resume: nothing is fetched again; a lost file (and a leftover partial) is fetched once.
-    const again = await importFromDicomweb({
-      url: orthanc.dicomweb,
-      query: { modality: 'CT' },
-      outDir: out,
-      auth,
-      caPem,
-    });
+    const again = await fromOrthanc({ modality: 'CT' }, out);
     expect(again).toMatchObject({ downloaded: 0, alreadyPresent: 3 });
     await rm(files[0]!, { force: true });
     await writeFile(`${files[0]!}.partial`, 'cut off');
-    const resumed = await importFromDicomweb({
-      url: orthanc.dicomweb,
-      query: { modality: 'CT' },
-      outDir: out,
-      auth,
-      caPem,
-    });
+    const resumed = await fromOrthanc({ modality: 'CT' }, out);
     expect(resumed).toMatchObject({ downloaded: 1, alreadyPresent: 2 });
     expect((await listFiles(out)).sort()).toEqual([...files].sort());
   });
 
   it('filters by study description and date range', async () => {
-    const auth = { kind: 'basic' as const, user: orthanc.user, password: orthanc.password };
-    const bone = await importFromDicomweb({
-      url: orthanc.dicomweb,
-      query: { studyDescription: '*Bone*' },
-      outDir: path.join(tmp, 'cache-bone'),
-      auth,
-      caPem,
-    });
+    const bone = await fromOrthanc({ studyDescription: '*Bone*' }, path.join(tmp, 'cache-bone'));
     expect(bone).toMatchObject({ studies: 1, instances: 1 });
-    const y2004jan = await importFromDicomweb({
-      url: orthanc.dicomweb,
-      query: { dateFrom: '20040101', dateTo: '20040131' },
-      outDir: path.join(tmp, 'cache-date'),
-      auth,
-      caPem,
-    });
-    expect(y2004jan).toMatchObject({ studies: 1, instances: 1 }); // CT_small, 2004-01-19
+    const jan2004 = await fromOrthanc(
+      { dateFrom: '20040101', dateTo: '20040131' },
+      path.join(tmp, 'cache-date'),
+    );
+    expect(jan2004).toMatchObject({ studies: 1, instances: 1 }); // CT_small, 2004-01-19
   });
 
   it('refuses a PACS certificate from another CA, and wrong credentials, each with what to do', async () => {
-    const auth = { kind: 'basic' as const, user: orthanc.user, password: orthanc.password };
     await expect(
-      importFromDicomweb({
-        url: orthanc.dicomweb,
-        query: {},
-        outDir: path.join(tmp, 'x1'),
-        auth,
-        caPem: otherCaPem,
-      }),
+      fromOrthanc({}, path.join(tmp, 'x1'), { caPem: otherCaPem }),
     ).rejects.toMatchObject({
       name: 'DicomwebImportError',
       message: expect.stringMatching(/does not chain to the pinned CA/),
       hint: expect.stringMatching(/--ca FILE/),
     });
     await expect(
-      importFromDicomweb({
-        url: orthanc.dicomweb,
-        query: {},
-        outDir: path.join(tmp, 'x2'),
-        auth: { ...auth, password: 'wrong' },
-        caPem,
+      fromOrthanc({}, path.join(tmp, 'x2'), {
+        auth: { kind: 'basic', user: orthanc.user, password: 'wrong' },
       }),
     ).rejects.toMatchObject({
       message: expect.stringMatching(/refused the credentials \(401\)/),
       hint: expect.stringMatching(/FGL_DICOMWEB_PASSWORD/),
     });
     await expect(
-      importFromDicomweb({
-        url: orthanc.dicomweb,
-        query: { dateFrom: '2024-01-01' },
-        outDir: path.join(tmp, 'x3'),
-        auth,
-        caPem,
-      }),
-    ).rejects.toMatchObject({ hint: expect.stringMatching(/YYYYMMDD/) });
+      fromOrthanc({ dateFrom: '2024-01-01' }, path.join(tmp, 'x3')),
+    ).rejects.toMatchObject({
+      hint: expect.stringMatching(/YYYYMMDD/),
+    });
   });
 
   it('prepares a package from the imported images (labels from Modality); no identifier in any byte written', async () => {
     const out = path.join(tmp, 'cache-all');
-    await importFromDicomweb({
-      url: orthanc.dicomweb,
-      query: {},
-      outDir: out,
-      auth: { kind: 'basic', user: orthanc.user, password: orthanc.password },
-      caPem,
-    });
+    await fromOrthanc({}, out);
     const scan = await scanDataset(out, { labelAttribute: 'Modality', k: 1 });
     expect(scan.classes).toEqual([
       { name: 'CT', count: 3 },

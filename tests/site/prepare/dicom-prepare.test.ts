@@ -7,7 +7,7 @@ import type { StudyManifest } from '../../../src/shared/study';
 import { buildStudyManifest } from '../../../src/cli/study/build-study';
 import { describeModelsFolder, type ModelsFolder } from '../../../src/cli/study/models-folder';
 import { Ledger } from '../../../src/site/ledger/ledger';
-import { preparePackage } from '../../../src/site/prepare/prepare-package';
+import { type PrepareOptions, preparePackage } from '../../../src/site/prepare/prepare-package';
 import { getTinyModels } from '../../helpers/tiny-models';
 import { DICOM_IDENTIFIERS, buildDicomDataset } from '../../helpers/dicom-dataset';
 
@@ -24,6 +24,26 @@ beforeAll(async () => {
   study = buildStudyManifest({ name: 'dicom test', classes: ['ct', 'mr', 'colour'], models, k: 3 });
 }, 120_000);
 afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+/** Instance prompts (captions) with the tiny models. */
+function instancePrompts(ledger: Ledger, outDir: string): PrepareOptions {
+  return {
+    ledger,
+    dataDir: data,
+    study,
+    siteId: 'site-dicom0001',
+    models: {
+      clip: models.clip.dir,
+      generator: models.generator.dir,
+      captioner: models.captioner?.dir ?? null,
+      tiny: true,
+    },
+    promptMode: 'instance',
+    aggregation: 'class',
+    outDir,
+    device: 'cpu',
+  };
+}
 
 /** Every file under `dir`, with its bytes. */
 async function allFiles(dir: string): Promise<{ file: string; bytes: Buffer }[]> {
@@ -44,22 +64,7 @@ describe('site prepare on DICOM files (tiny models)', () => {
     const outDir = join(tmp, 'out');
     let r;
     try {
-      r = await preparePackage({
-        ledger,
-        dataDir: data,
-        study,
-        siteId: 'site-dicom0001',
-        models: {
-          clip: models.clip.dir,
-          generator: models.generator.dir,
-          captioner: models.captioner?.dir ?? null,
-          tiny: true,
-        },
-        promptMode: 'instance',
-        aggregation: 'class',
-        outDir,
-        device: 'cpu',
-      });
+      r = await preparePackage(instancePrompts(ledger, outDir));
     } finally {
       ledger.close();
     }
@@ -92,20 +97,7 @@ describe('site prepare on DICOM files (tiny models)', () => {
     const ledger = Ledger.open(join(tmp, 'ledger-opt-in.sqlite'));
     try {
       const r = await preparePackage({
-        ledger,
-        dataDir: data,
-        study,
-        siteId: 'site-dicom0001',
-        models: {
-          clip: models.clip.dir,
-          generator: models.generator.dir,
-          captioner: models.captioner?.dir ?? null,
-          tiny: true,
-        },
-        promptMode: 'instance',
-        aggregation: 'class',
-        outDir: join(tmp, 'out-opt-in'),
-        device: 'cpu',
+        ...instancePrompts(ledger, join(tmp, 'out-opt-in')),
         captionBurnedIn: true,
       });
       expect(r.report.phi?.captions).toBe(19);
