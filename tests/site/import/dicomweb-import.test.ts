@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -238,5 +240,36 @@ describe('fgl site import from a real Orthanc over DICOMweb (HTTPS, pinned CA, b
     // MR_small has no SeriesDescription: skipped with that reason, exit 1 (no usable image).
     expect(scan.code).toBe(1);
     expect(scan.text).toMatch(/no_label/);
+  });
+
+  it('sends a bearer token (a DICOMweb gateway on loopback that checks it), and says so when it is refused', async () => {
+    const seen: (string | undefined)[] = [];
+    const gateway = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      if (req.headers.authorization !== 'Bearer good-token') return res.writeHead(401).end();
+      res.writeHead(200, { 'content-type': 'application/dicom+json' }).end('[]');
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/dicom-web`;
+    try {
+      const ok = await importFromDicomweb({
+        url,
+        query: {},
+        outDir: path.join(tmp, 'bearer'),
+        auth: { kind: 'bearer', token: 'good-token' },
+      });
+      expect(ok).toMatchObject({ studies: 0, instances: 0 });
+      await expect(
+        importFromDicomweb({
+          url,
+          query: {},
+          outDir: path.join(tmp, 'bearer2'),
+          auth: { kind: 'bearer', token: 'stale' },
+        }),
+      ).rejects.toMatchObject({ hint: expect.stringMatching(/FGL_DICOMWEB_TOKEN/) });
+      expect(seen).toEqual(['Bearer good-token', 'Bearer stale']);
+    } finally {
+      await new Promise((resolve) => gateway.close(resolve));
+    }
   });
 });
