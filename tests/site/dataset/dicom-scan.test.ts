@@ -102,4 +102,26 @@ describe('scan of real DICOM files (pydicom test data) in class folders', () => 
       await rm(manifest);
     }
   });
+
+  it('takes the patient from a path manifest’s patient_id column over the DICOM PatientID', async () => {
+    const manifest = path.join(data, 'by-path.csv');
+    await writeFile(
+      manifest,
+      [
+        'path,label,patient_id',
+        'ct/CT_small.dcm,abnormal,P-1',
+        'mr/MR_small.dcm,normal,',
+        'study.png,normal,P-2',
+      ].join('\n'),
+    );
+    try {
+      const r = await scanDataset(data, { k: 1, manifest });
+      const by = new Map(r.usable.map((u) => [u.path, u]));
+      expect(by.get('ct/CT_small.dcm')!.patientId).toBe('P-1');
+      expect(by.get('mr/MR_small.dcm')!.patientId).toBe('4MR1'); // empty column: DICOM PatientID
+      expect(r.skipped.find((s) => s.path === 'study.png')?.reason).toBe('missing');
+    } finally {
+      await rm(manifest);
+    }
+  });
 });
