@@ -47,6 +47,11 @@ export const DICOM_DATASET: Record<string, { src: string; reason?: string; detai
   },
   'colour/rtplan.dcm': { src: 'rtplan.dcm', reason: 'not_image', detail: /RT Plan/ },
   'colour/no_meta.dcm': { src: 'no_meta.dcm', reason: 'not_image' },
+  'colour/ExplVR_BigEndNoMeta.dcm': {
+    src: 'ExplVR_BigEndNoMeta.dcm',
+    reason: 'unsupported',
+    detail: /without its 128-byte preamble/,
+  },
   'colour/rtstruct.dcm': {
     src: 'rtstruct.dcm',
     reason: 'unsupported',

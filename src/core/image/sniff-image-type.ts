@@ -55,13 +55,18 @@ export function sniffImageType(firstBytes: Uint8Array): ImageType | null {
 
 /**
  * A DICOM data set written without the Part 10 header (old or proprietary exports): starts with
- * a little-endian group 0x0008 (or 0x0002) element whose explicit VR or implicit length is plausible.
+ * a group 0x0008 (or 0x0002) element, little or big endian, whose explicit VR or implicit
+ * length is plausible.
  */
 function looksLikeRawDicom(b: Uint8Array): boolean {
-  if (b.length < 8 || b[1] !== 0x00 || (b[0] !== 0x08 && b[0] !== 0x02) || b[3] !== 0x00)
-    return false;
+  if (b.length < 8) return false;
+  const group = (x: number, y: number) => y === 0x00 && (x === 0x08 || x === 0x02);
   const vr = String.fromCharCode(b[4]!, b[5]!);
-  if (/^(AE|AS|CS|DA|DS|DT|IS|LO|LT|OB|OW|PN|SH|SQ|ST|TM|UI|UL|UN|US|UT)$/.test(vr)) return true;
+  const knownVr = /^(AE|AS|CS|DA|DS|DT|IS|LO|LT|OB|OW|PN|SH|SQ|ST|TM|UI|UL|UN|US|UT)$/.test(vr);
+  // Big endian (explicit VR only): 00 08 00 xx 'CS' …
+  if (group(b[1]!, b[0]!) && b[2] === 0x00) return knownVr;
+  if (!group(b[0]!, b[1]!) || b[3] !== 0x00) return false;
+  if (knownVr) return true;
   const len = b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24);
   return len >= 0 && len < 1024;
 }
