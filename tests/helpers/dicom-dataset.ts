@@ -47,16 +47,18 @@ export const DICOM_DATASET: Record<string, { src: string; reason?: string; detai
   },
   'colour/rtplan.dcm': { src: 'rtplan.dcm', reason: 'not_image', detail: /RT Plan/ },
   'colour/no_meta.dcm': { src: 'no_meta.dcm', reason: 'not_image' },
+  // Bare data sets (no preamble, no file meta), as old exports write them.
   'colour/ExplVR_BigEndNoMeta.dcm': {
     src: 'ExplVR_BigEndNoMeta.dcm',
-    reason: 'unsupported',
-    detail: /without its 128-byte preamble/,
+    reason: 'not_image',
+    detail: /RT Ion Plan .* without pixel data/,
   },
-  'colour/rtstruct.dcm': {
-    src: 'rtstruct.dcm',
-    reason: 'unsupported',
-    detail: /without its 128-byte preamble/,
+  'colour/ExplVR_LitEndNoMeta': {
+    src: 'ExplVR_LitEndNoMeta.dcm',
+    reason: 'not_image',
+    detail: /RT Ion Plan .* without pixel data/,
   },
+  'colour/rtstruct.dcm': { src: 'rtstruct.dcm', reason: 'not_image', detail: /RT Structure Set/ },
 };
 
 /** PatientName / PatientID / StudyInstanceUID values of those files: none may ever leave. */

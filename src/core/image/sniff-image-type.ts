@@ -50,25 +50,31 @@ export function sniffImageType(firstBytes: Uint8Array): ImageType | null {
     const dib = (b[14]! | (b[15]! << 8) | (b[16]! << 16) | (b[17]! << 24)) >>> 0;
     if ([12, 40, 52, 56, 64, 108, 124].includes(dib)) return 'bmp';
   }
+  // Last: a bare DICOM data set (no preamble) has the weakest signature of all.
+  if (rawDicomTransferSyntax(b)) return 'dicom';
   return null;
 }
 
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_BE = '1.2.840.10008.1.2.2';
+
 /**
- * A DICOM data set written without the Part 10 header (old or proprietary exports): starts with
- * a group 0x0008 (or 0x0002) element, little or big endian, whose explicit VR or implicit
- * length is plausible.
+ * A DICOM data set written without the Part 10 header (old or proprietary exports) starts with
+ * a group 0x0008 (or 0x0002) element, little or big endian, whose explicit VR or implicit length
+ * is plausible. Returns the transfer syntax it is written in, or null when it is no such data set.
  */
-function looksLikeRawDicom(b: Uint8Array): boolean {
-  if (b.length < 8) return false;
+export function rawDicomTransferSyntax(b: Uint8Array): string | null {
+  if (b.length < 8) return null;
   const group = (x: number, y: number) => y === 0x00 && (x === 0x08 || x === 0x02);
   const vr = String.fromCharCode(b[4]!, b[5]!);
   const knownVr = /^(AE|AS|CS|DA|DS|DT|IS|LO|LT|OB|OW|PN|SH|SQ|ST|TM|UI|UL|UN|US|UT)$/.test(vr);
   // Big endian (explicit VR only): 00 08 00 xx 'CS' …
-  if (group(b[1]!, b[0]!) && b[2] === 0x00) return knownVr;
-  if (!group(b[0]!, b[1]!) || b[3] !== 0x00) return false;
-  if (knownVr) return true;
+  if (group(b[1]!, b[0]!) && b[2] === 0x00) return knownVr ? EXPLICIT_BE : null;
+  if (!group(b[0]!, b[1]!) || b[3] !== 0x00) return null;
+  if (knownVr) return EXPLICIT_LE;
   const len = b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24);
-  return len >= 0 && len < 1024;
+  return len >= 0 && len < 1024 ? IMPLICIT_LE : null;
 }
 
 /**
@@ -77,7 +83,6 @@ function looksLikeRawDicom(b: Uint8Array): boolean {
  */
 export function sniffUnsupportedFormat(firstBytes: Uint8Array): string | null {
   const b = firstBytes;
-  if (looksLikeRawDicom(b)) return 'DICOM without its 128-byte preamble and DICM prefix';
   if (startsWith(b, ascii('ftyp'), 4)) {
     const brand = String.fromCharCode(...b.subarray(8, 12));
     if (/^(heic|heix|hevc|hevx|heim|heis|mif1|msf1|avif|avis)$/.test(brand)) return 'HEIF/AVIF';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -113,5 +114,17 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 96, 96]);
     const stats = await sharp(png).stats();
     expect(stats.channels[0]!.max).toBeGreaterThan(200); // windowed, not a black square
+  });
+
+  it('decodes a bare data set (no preamble, no file meta) like its Part 10 file, little and big endian', async () => {
+    for (const name of ['MR_small.dcm', 'MR_small_bigendian.dcm']) {
+      const part10 = readFileSync(path.join(pydicomTestFiles(), name));
+      // Preamble (128) + DICM (4) + the (0002,0000) group length element (12) + the file meta.
+      const bare = part10.subarray(132 + 12 + part10.readUInt32LE(140));
+      const [a, b] = [await decodeImage(part10), await decodeImage(bare)];
+      expect(b.format).toBe('dicom');
+      expect(b.dicom?.patientId).toBe('4MR1');
+      expect(Buffer.from(b.data).equals(Buffer.from(a.data)), name).toBe(true);
+    }
   });
 });

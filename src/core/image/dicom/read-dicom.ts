@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { inflateRawSync } from 'node:zlib';
 import type * as DicomParser from 'dicom-parser';
 import { ImageDecodeError } from '../image-decode-error';
+import { rawDicomTransferSyntax } from '../sniff-image-type';
 import { decodeJpegLossless, decodeWithWasm, type CodecFrame } from './codecs';
 import { decodeRle } from './decode-rle';
 import { isNonPictureSopClass, isSecondaryCapture, sopClassLabel } from './sop-classes';
@@ -89,11 +90,17 @@ const str = (ds: DicomParser.DataSet, tag: string) => {
   return v === undefined || v === '' ? undefined : v;
 };
 
-/** Parses a DICOM Part 10 file (with the `DICM` preamble). Throws ImageDecodeError. */
+/**
+ * Parses a DICOM Part 10 file, or a bare data set without the preamble and file meta (its
+ * transfer syntax then told by its first bytes). Throws ImageDecodeError.
+ */
 export function parseDicom(bytes: Uint8Array, file?: string): ParsedDicom {
   let dataSet: DicomParser.DataSet;
+  const part10 = bytes.length > 132 && String.fromCharCode(...bytes.subarray(128, 132)) === 'DICM';
+  const rawSyntax = part10 ? null : rawDicomTransferSyntax(bytes);
   try {
     dataSet = dicomParser.parseDicom(bytes, {
+      ...(rawSyntax ? { TransferSyntaxUID: rawSyntax } : {}),
       // Deflated transfer syntax: the data set after the file meta is raw deflate.
       inflater: (arr: Uint8Array, position: number) => {
         const inflated = inflateRawSync(arr.subarray(position));
@@ -118,7 +125,7 @@ export function parseDicom(bytes: Uint8Array, file?: string): ParsedDicom {
       file,
     );
   }
-  const tsUid = str(dataSet, TAG.transferSyntax);
+  const tsUid = rawSyntax ?? str(dataSet, TAG.transferSyntax);
   if (!tsUid)
     throw new ImageDecodeError(
       'corrupt',
