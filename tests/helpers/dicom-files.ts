@@ -12,7 +12,14 @@ const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UN', 'UT', 'UC', 'UR']);
 
 function element(tag: number, vr: string, value: DicomElement[2]): Buffer {
   let body: Buffer;
-  if (value instanceof Uint8Array) body = Buffer.from(value);
+  if (typeof value === 'object' && 'items' in value)
+    // A sequence of items of explicit length, each a list of elements.
+    body = Buffer.concat(
+      value.items.map((els) =>
+        item(0xe000, Buffer.concat(els.map(([t, v, x]) => element(t, v, x)))),
+      ),
+    );
+  else if (value instanceof Uint8Array) body = Buffer.from(value);
   else if (typeof value === 'string') body = Buffer.from(value, 'latin1');
   else {
     const nums = Array.isArray(value) ? value : [value];

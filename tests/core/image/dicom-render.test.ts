@@ -42,6 +42,50 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
     expect(px).toEqual([0, 52, 129, 206, 255]);
   });
 
+  it('applies the first VOI LUT Sequence item when there is no window', async () => {
+    // 4 entries for stored values 100..103, 8-bit output: a LUT that reverses them.
+    const lut: [number, string, { items: [number, string, number | number[] | Uint8Array][][] }] = [
+      0x00283010,
+      'SQ',
+      {
+        items: [
+          [
+            [0x00283002, 'US', [4, 100, 8]],
+            [0x00283006, 'OW', Uint8Array.from([200, 0, 150, 0, 100, 0, 50, 0])],
+          ],
+        ],
+      },
+    ];
+    expect(await grey(greyDicom(4, 1, [100, 101, 102, 103], [lut]))).toEqual([200, 150, 100, 50]);
+  });
+
+  it('maps PALETTE COLOR through its red, green and blue lookup tables', async () => {
+    const px = Buffer.from([0, 1]);
+    const d = await decodeImage(
+      writeDicom({
+        elements: [
+          [0x00280002, 'US', 1],
+          [0x00280004, 'CS', 'PALETTE COLOR'],
+          [0x00280010, 'US', 1],
+          [0x00280011, 'US', 2],
+          [0x00280100, 'US', 8],
+          [0x00280101, 'US', 8],
+          [0x00280102, 'US', 7],
+          [0x00280103, 'US', 0],
+          // 2 entries from 0, 16-bit: index 0 → (255, 0, 0), index 1 → (0, 0, 255)
+          [0x00281101, 'US', [2, 0, 16]],
+          [0x00281102, 'US', [2, 0, 16]],
+          [0x00281103, 'US', [2, 0, 16]],
+          [0x00281201, 'OW', Uint8Array.from([0xff, 0xff, 0, 0])],
+          [0x00281202, 'OW', Uint8Array.from([0, 0, 0, 0])],
+          [0x00281203, 'OW', Uint8Array.from([0, 0, 0xff, 0xff])],
+        ],
+        pixelData: px,
+      }),
+    );
+    expect([...d.data]).toEqual([255, 0, 0, 0, 0, 255]);
+  });
+
   it('uses the frame’s own min–max without a window', async () => {
     expect(await grey(greyDicom(5, 1, RAMP))).toEqual([0, 64, 128, 191, 255]);
   });
