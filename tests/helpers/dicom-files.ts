@@ -2,10 +2,14 @@
  * A minimal DICOM Part 10 writer for tests (explicit VR little endian data set): enough to build
  * images with chosen attributes, windows, photometric interpretations and transfer syntaxes.
  */
+/** A sequence (SQ) value: its items, each a list of elements. */
+export interface DicomSequence {
+  items: DicomElement[][];
+}
 export type DicomElement = [
   tag: number,
   vr: string,
-  value: string | number | number[] | Uint8Array,
+  value: string | number | number[] | Uint8Array | DicomSequence,
 ];
 
 const LONG_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UN', 'UT', 'UC', 'UR']);

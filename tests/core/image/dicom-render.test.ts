@@ -6,7 +6,7 @@ import { decodeImage } from '../../../src/core/image/decode-image';
 import type { ImageDecodeError } from '../../../src/core/image/image-decode-error';
 import { thumbnailPng } from '../../../src/core/image/thumbnail';
 import { dicomStub } from '../../helpers/broken-images';
-import { greyDicom, writeDicom } from '../../helpers/dicom-files';
+import { type DicomElement, greyDicom, writeDicom } from '../../helpers/dicom-files';
 import { pydicomTestFiles } from '../../helpers/pydicom-test-files';
 
 const grey = async (bytes: Uint8Array) => {
@@ -44,7 +44,7 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
 
   it('applies the first VOI LUT Sequence item when there is no window', async () => {
     // 4 entries for stored values 100..103, 8-bit output: a LUT that reverses them.
-    const lut: [number, string, { items: [number, string, number | number[] | Uint8Array][][] }] = [
+    const lut: DicomElement = [
       0x00283010,
       'SQ',
       {
