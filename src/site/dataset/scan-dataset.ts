@@ -189,7 +189,15 @@ export async function* scanDatasetStream(
   } else {
     // A UID-keyed manifest or a label attribute: every file under the root, labelled by content.
     const labels = content ? 'content' : 'folders';
-    candidates = walkImageFolder(rootAbs, signal, labels);
+    const walk = walkImageFolder(rootAbs, signal, labels);
+    // A UID-keyed manifest kept in the folder it describes is not one of its files.
+    const manifestFile = opts.manifest ? path.resolve(rootAbs, opts.manifest) : undefined;
+    candidates = manifestFile
+      ? (async function* () {
+          for await (const c of walk)
+            if (!(c.kind === 'file' && c.absPath === manifestFile)) yield c;
+        })()
+      : walk;
     if (opts.onProgress) {
       const countSignal = signal ? AbortSignal.any([signal, counting.signal]) : counting.signal;
       countFolderEntries(rootAbs, countSignal, labels).then(

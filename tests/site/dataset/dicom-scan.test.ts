@@ -94,6 +94,7 @@ describe('scan of real DICOM files (pydicom test data) in class folders', () => 
         label: 'abnormal',
         patientId: 'P-7',
       });
+      expect(r.skipped.find((s) => s.path === 'labels.csv')).toBeUndefined();
       expect(r.skipped.find((s) => s.path === 'colour/SC_rgb_rle_16bit.dcm')).toMatchObject({
         reason: 'no_label',
         detail: 'its SOP Instance UID is not in the manifest',
