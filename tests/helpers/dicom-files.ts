@@ -105,6 +105,26 @@ export function writeDicom(o: {
   ]);
 }
 
+/** The Image Pixel module of an unsigned image: samples, photometric, size, bits. */
+export function pixelModule(o: {
+  samples: number;
+  photometric: string;
+  rows: number;
+  columns: number;
+  bits: number;
+}): DicomElement[] {
+  return [
+    [0x00280002, 'US', o.samples],
+    [0x00280004, 'CS', o.photometric],
+    [0x00280010, 'US', o.rows],
+    [0x00280011, 'US', o.columns],
+    [0x00280100, 'US', o.bits],
+    [0x00280101, 'US', o.bits],
+    [0x00280102, 'US', o.bits - 1],
+    [0x00280103, 'US', 0],
+  ];
+}
+
 /** A greyscale 16-bit image (MONOCHROME2 unless told) from its stored values. */
 export function greyDicom(
   width: number,

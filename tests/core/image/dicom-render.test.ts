@@ -6,7 +6,7 @@ import { decodeImage } from '../../../src/core/image/decode-image';
 import type { ImageDecodeError } from '../../../src/core/image/image-decode-error';
 import { thumbnailPng } from '../../../src/core/image/thumbnail';
 import { dicomStub } from '../../helpers/broken-images';
-import { type DicomElement, greyDicom, writeDicom } from '../../helpers/dicom-files';
+import { type DicomElement, greyDicom, pixelModule, writeDicom } from '../../helpers/dicom-files';
 import { pydicomTestFiles } from '../../helpers/pydicom-test-files';
 
 const grey = async (bytes: Uint8Array) => {
@@ -64,14 +64,13 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
     const d = await decodeImage(
       writeDicom({
         elements: [
-          [0x00280002, 'US', 1],
-          [0x00280004, 'CS', 'PALETTE COLOR'],
-          [0x00280010, 'US', 1],
-          [0x00280011, 'US', 2],
-          [0x00280100, 'US', 8],
-          [0x00280101, 'US', 8],
-          [0x00280102, 'US', 7],
-          [0x00280103, 'US', 0],
+          ...pixelModule({
+            samples: 1,
+            photometric: 'PALETTE COLOR',
+            rows: 1,
+            columns: 2,
+            bits: 8,
+          }),
           // 2 entries from 0, 16-bit: index 0 → (255, 0, 0), index 1 → (0, 0, 255)
           [0x00281101, 'US', [2, 0, 16]],
           [0x00281102, 'US', [2, 0, 16]],
@@ -113,15 +112,8 @@ describe('DICOM display (windowing, rescale, MONOCHROME1)', () => {
     const d = await decodeImage(
       writeDicom({
         elements: [
-          [0x00280002, 'US', 3],
-          [0x00280004, 'CS', 'RGB'],
+          ...pixelModule({ samples: 3, photometric: 'RGB', rows: 1, columns: 2, bits: 8 }),
           [0x00280006, 'US', 1],
-          [0x00280010, 'US', 1],
-          [0x00280011, 'US', 2],
-          [0x00280100, 'US', 8],
-          [0x00280101, 'US', 8],
-          [0x00280102, 'US', 7],
-          [0x00280103, 'US', 0],
         ],
         pixelData: planes,
       }),
