@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import { DEFAULT_CLASS_TEMPLATE } from '../../src/shared/study';
 import { SAMPLE_CLASSES } from '../../src/cli/sample-data/sample-classes';
 import { decodeImage } from '../../src/core/image/decode-image';
+import { dicomDecodeSection } from './dicom-decode';
 import { loadCaptioner } from '../../src/core/inference/captioner';
 import { loadClip } from '../../src/core/inference/clip-model';
 import { clipInputIds, loadClipTokenizer } from '../../src/core/inference/clip-tokenizer';
@@ -375,6 +376,9 @@ async function main(): Promise<void> {
     resizeShortSide: DECODE_SHORT_SIDE,
   };
 
+  log('DICOM decode per transfer syntax…');
+  const dicomDecode = await dicomDecodeSection(quick ? 10 : 50, DECODE_SHORT_SIDE);
+
   const clipResult = await clipSection(models.dirs.clip, decoded.images);
   log(`captioning ${config.captionImages} images…`);
   const caption = await captionSection(
@@ -406,6 +410,7 @@ async function main(): Promise<void> {
     },
     throughput: {
       decodeResize: decode,
+      dicomDecodeResize: dicomDecode,
       clipImageEmbedding: {
         imagesPerSec: clipResult.imagesPerSec,
         images: clipResult.images,

@@ -1,4 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
+import { LABEL_ATTRIBUTES, type LabelAttribute } from '../core/image/dicom/read-dicom';
 
 export type OptionSpec = {
   type: 'string' | 'boolean';
@@ -96,4 +97,21 @@ export function numberOption(ctx: CommandContext, name: string, fallback: number
   const n = Number(v);
   if (typeof v !== 'string' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(v)}`);
   return n;
+}
+
+/** The `--label-attribute NAME` option spec, shared by the commands that scan a dataset. */
+export const LABEL_ATTRIBUTE_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'NAME',
+  description: `label DICOM files by this attribute instead of their folder: ${Object.keys(LABEL_ATTRIBUTES).join(', ')}`,
+};
+
+/** `--label-attribute`, checked against the attributes FGL can label by. */
+export function labelAttributeOption(ctx: CommandContext): { labelAttribute?: LabelAttribute } {
+  const v = optionalString(ctx, 'label-attribute');
+  if (v === undefined) return {};
+  const known = Object.keys(LABEL_ATTRIBUTES) as LabelAttribute[];
+  const match = known.find((k) => k.toLowerCase() === v.toLowerCase());
+  if (!match) throw new UsageError(`--label-attribute ${v} is not one FGL labels by`, `Use one of: ${known.join(', ')}`);
+  return { labelAttribute: match };
 }

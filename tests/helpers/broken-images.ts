@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { writeDicom } from './dicom-files';
 
 /** Deterministic RGB pixels: a gradient with a per-image tint so images differ. */
 export function rgbPixels(width: number, height: number, tint = 0): Buffer {
@@ -127,8 +128,17 @@ export function truncated(b: Buffer): Buffer {
 }
 
 /** 128-byte preamble + "DICM": how every DICOM Part 10 file starts. */
+/** A DICOM image in a transfer syntax FGL recognises but does not decode (MPEG2 video). */
 export function dicomStub(): Buffer {
-  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(64)]);
+  return writeDicom({
+    transferSyntax: '1.2.840.10008.1.2.4.100',
+    elements: [
+      [0x00280010, 'US', 2],
+      [0x00280011, 'US', 2],
+      [0x00280100, 'US', 8],
+    ],
+    pixelData: { fragments: [Buffer.alloc(16)] },
+  });
 }
 
 function seededBytes(n: number, seed: number): Buffer {

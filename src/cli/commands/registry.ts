@@ -10,6 +10,7 @@ import { diffusionStagesFactory } from './server-stages';
 import { serverStudyCreateCommand } from './server-study-create';
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
+import { siteImportCommand } from './site-import';
 import { siteScanCommand } from './site-scan';
 import { siteUiCommand } from './site-ui';
 import { siteEvaluateCommand } from './site-evaluate';
@@ -22,6 +23,7 @@ import { studyInitCommand } from './study-init';
 export const commands: readonly Command[] = [
   demoCommand,
   siteEnrollCommand,
+  siteImportCommand,
   siteScanCommand,
   sitePrepareCommand,
   siteUploadCommand,

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
-import { UsageError, intOption, optionalString, requireString } from '../command';
+import { LABEL_ATTRIBUTE_OPTION, UsageError, intOption, labelAttributeOption, optionalString, requireString } from '../command';
 import { progressPrinter } from '../progress-printer';
 import { resolveModelsOption } from '../study/models-folder';
 import { DEVICE_CHOICES, type DeviceChoice } from '../../core/ort/execution-device';
@@ -96,6 +96,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
   options: {
     data: { type: 'string', value: 'DIR', description: 'labelled images (one sub-folder per class) or the folder of --manifest' },
     manifest: { type: 'string', value: 'FILE', description: 'CSV/JSON dataset manifest with path,label instead of class folders' },
+    'label-attribute': LABEL_ATTRIBUTE_OPTION,
     model: { type: 'string', value: 'N|DIR', description: 'a model version in the ledger (with --study) or a model folder' },
     study: { type: 'string', value: 'ID', description: 'study id, for --model N (optional when only one study has that version)' },
     models: { type: 'string', value: 'tiny|DIR', default: 'tiny', description: 'models folder with clip/ (probe models need the CLIP they were trained on)' },
@@ -170,6 +171,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
         trust,
         dataDir,
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
+        ...labelAttributeOption(ctx),
         ...(clipDir ? { clipDir } : {}),
         device,
         outDir,

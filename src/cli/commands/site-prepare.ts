@@ -3,7 +3,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
-import { numberOption, optionalString, requireString, UsageError, intOption } from '../command';
+import {
+  LABEL_ATTRIBUTE_OPTION,
+  labelAttributeOption,
+  numberOption,
+  optionalString,
+  requireString,
+  UsageError,
+  intOption,
+} from '../command';
 import { progressPrinter } from '../progress-printer';
 import { locateModelsFolder } from '../../core/models/model-folders';
 import { resolveModelsOption } from '../study/models-folder';
@@ -60,6 +68,12 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       type: 'string',
       value: 'DIR',
       description: 'dataset folder (one sub-folder per class) or the folder of --manifest',
+    },
+    'label-attribute': LABEL_ATTRIBUTE_OPTION,
+    'caption-burned-in': {
+      type: 'boolean',
+      description:
+        'also caption images that may show burned-in text (DICOM BurnedInAnnotation, ultrasound, secondary capture); default: they get the class prompt',
     },
     manifest: {
       type: 'string',
@@ -152,6 +166,8 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         ledger,
         dataDir: requireString(ctx, 'data'),
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
+        ...labelAttributeOption(ctx),
+        ...(ctx.values['caption-burned-in'] === true ? { captionBurnedIn: true } : {}),
         study,
         siteId: siteId ?? 'unenrolled',
         models,

@@ -1,5 +1,13 @@
 import path from 'node:path';
-import { type Command, UsageError, intOption, numberOption, optionalString } from '../command';
+import {
+  type Command,
+  LABEL_ATTRIBUTE_OPTION,
+  UsageError,
+  intOption,
+  labelAttributeOption,
+  numberOption,
+  optionalString,
+} from '../command';
 import { DEFAULT_MAX_PIXELS } from '../../core/image/decode-image';
 import { DEFAULT_K, scanDataset } from '../../site/dataset/scan-dataset';
 import type { ScanResult } from '../../site/dataset/scan-result';
@@ -59,10 +67,13 @@ export const siteScanCommand: Command = {
   path: ['site', 'scan'],
   summary: 'Check a dataset: classes, usable images, and why files are skipped',
   description: [
-    'Scans DIR, either one sub-folder per class (ImageFolder) or the files a --manifest lists, and',
+    'Scans DIR, either one sub-folder per class (ImageFolder), the files a --manifest lists, or',
+    'every DICOM file labelled by --label-attribute (or a manifest keyed by sop_instance_uid /',
+    'study_instance_uid), and',
     'verifies every image by decoding it completely (truncated and damaged files are caught).',
     'Reads only: nothing is written into DIR. Hidden files, files directly in DIR, links that loop',
-    'and anything that is not a JPEG, PNG, WebP, TIFF, BMP or GIF (by content) are listed as skipped',
+    'and anything that is not a JPEG, PNG, WebP, TIFF, BMP, GIF or decodable DICOM image (by content)',
+    'are listed as skipped',
     'with the reason. Exit code 1 when no usable image was found.',
   ].join('\n'),
   positionals: 'DIR',
@@ -78,6 +89,7 @@ export const siteScanCommand: Command = {
       value: 'N',
       description: `flag classes with fewer than N usable images (default ${DEFAULT_K})`,
     },
+    'label-attribute': LABEL_ATTRIBUTE_OPTION,
     'max-pixels': {
       type: 'string',
       value: 'N',
@@ -107,6 +119,7 @@ export const siteScanCommand: Command = {
     let lastInfo = Date.now();
     const result = await scanDataset(dir, {
       manifest,
+      ...labelAttributeOption(ctx),
       k,
       maxPixels,
       signal: ctx.signal,

@@ -2,6 +2,8 @@ import { constants, promises as fsp } from 'node:fs';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { abortable, throwIfAborted } from './abortable';
 import { decodeBmp, readBmpHeader } from './decode-bmp';
+import { decodeDicom } from './dicom/decode-dicom';
+import type { DicomAttributes } from './dicom/read-dicom';
 import { ImageDecodeError } from './image-decode-error';
 import {
   type ImageType,
@@ -32,6 +34,8 @@ export type DecodedImage = {
   /** Full-resolution size after EXIF orientation, before any resize. */
   originalWidth: number;
   originalHeight: number;
+  /** DICOM only: identifying attributes, kept on this computer (see DicomAttributes). */
+  dicom?: DicomAttributes;
 };
 
 /** Flags for opening dataset files: read-only, and O_NONBLOCK so a FIFO cannot hang open(). */
@@ -105,12 +109,14 @@ export function imageTypeOrThrow(head: Uint8Array, file?: string): ImageType {
     throw new ImageDecodeError(
       'unsupported',
       `${other}, a format FGL does not read`,
-      'Convert it to PNG or JPEG (DICOM: export the pixel data, e.g. with dcmj2pnm) and scan again',
+      other.startsWith('DICOM')
+        ? 'Re-save it as a DICOM Part 10 file (e.g. `dcmconv` from DCMTK) and scan again'
+        : 'Convert it to PNG or JPEG and scan again',
       file,
     );
   throw new ImageDecodeError(
     'not_image',
-    'not an image (the content is no JPEG, PNG, WebP, TIFF, BMP or GIF)',
+    'not an image (the content is no JPEG, PNG, WebP, TIFF, BMP, GIF or DICOM)',
     undefined,
     file,
   );
@@ -198,7 +204,8 @@ async function normalise(
 }
 
 /**
- * Decodes the first frame of a JPEG, PNG, WebP, TIFF, BMP or GIF (from a path or bytes) to 8-bit
+ * Decodes the first frame of a JPEG, PNG, WebP, TIFF, BMP or GIF, or the middle frame of a DICOM
+ * image (windowed, see src/core/image/dicom/render-dicom.ts), from a path or bytes, to 8-bit
  * RGB: EXIF orientation applied, alpha flattened on white, greyscale and 16-bit converted.
  * The format is taken from the content. Fails with ImageDecodeError (see its `reason`) or, when
  * `signal` aborts, an AbortError. Files are only ever opened read-only.
@@ -214,11 +221,13 @@ export async function decodeImage(
   throwIfAborted(opts.signal);
   const format = imageTypeOrThrow(head, file);
 
-  if (format === 'bmp') {
+  if (format === 'bmp' || format === 'dicom') {
     // Check the declared size before reading the whole file into memory.
-    const header = readBmpHeader(head);
-    if (header.width * header.height > maxPixels)
-      throw tooLarge(header.width, header.height, maxPixels, file);
+    if (format === 'bmp') {
+      const header = readBmpHeader(head);
+      if (header.width * header.height > maxPixels)
+        throw tooLarge(header.width, header.height, maxPixels, file);
+    }
     let bytes: Uint8Array;
     try {
       bytes =
@@ -228,6 +237,20 @@ export async function decodeImage(
     } catch (e) {
       if (isAbort(e)) throw e;
       throw fileAccessError(e, file);
+    }
+    if (format === 'dicom') {
+      // DICOM checks Rows × Columns against the limit before it decodes any pixel.
+      const d = await decodeDicom(bytes, { maxPixels, file });
+      throwIfAborted(opts.signal);
+      const raw = sharp(d.rgb, { raw: { width: d.width, height: d.height, channels: 3 } });
+      const out = await normalise(
+        raw,
+        { format, originalWidth: d.width, originalHeight: d.height },
+        opts,
+        maxPixels,
+        file,
+      );
+      return { ...out, dicom: d.attrs };
     }
     const bmp = decodeBmp(bytes, maxPixels);
     const raw = sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: 3 } });

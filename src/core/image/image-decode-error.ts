@@ -1,7 +1,7 @@
 /**
  * Why a file could not be decoded. The dataset scan uses the same codes as skip reasons.
  * - empty: 0 bytes · not_image: content is no known image format · unsupported: a known format
- *   FGL does not accept (DICOM, HEIF, SVG, BMP with RLE …) · unreadable: permission or I/O error ·
+ *   FGL does not accept (HEIF, SVG, BMP with RLE, a DICOM transfer syntax it does not decode …) · unreadable: permission or I/O error ·
  *   missing: no such file · not_file: a FIFO, socket, device or folder · corrupt: truncated or
  *   damaged pixel data · too_large: more pixels than the limit (decompression-bomb guard)
  */

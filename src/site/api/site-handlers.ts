@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import sharp from 'sharp';
+import { thumbnailPng } from '../../core/image/thumbnail';
 import { JOB_NAMES, type SiteEvent, type SiteHandlers, type StudySummary, type AuditEntry, type PackagePreview } from '../../shared/site-api';
 import { StudyManifest } from '../../shared/study';
 import type { DeviceChoice } from '../../core/ort/execution-device';
@@ -275,14 +275,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
       const img = r?.localImages[req.imageId];
       if (!r || !img) throw new SiteApiFailure('not_found', 'No such image in this preparation.');
       // Thumbnails are made here and shown on this device only; they never enter a package.
-      const png = await sharp(join(r.dataRoot, ...img.path.split('/')), {
-        pages: 1,
-        limitInputPixels: 100e6,
-      })
-        .rotate()
-        .resize(96, 96, { fit: 'cover' })
-        .png()
-        .toBuffer();
+      const png = await thumbnailPng(join(r.dataRoot, ...img.path.split('/')), 96);
       return { dataUrl: `data:image/png;base64,${png.toString('base64')}` };
     },
     async 'upload.approve'(req, ctx) {

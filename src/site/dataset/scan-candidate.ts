@@ -4,7 +4,10 @@ import type { SkipReason } from './scan-result';
 export type ScanCandidate =
   /** A class exists (a class folder, or a label in the manifest), even if it ends up empty. */
   | { kind: 'class'; label: string }
-  /** A file to verify. `path` is relative and `/`-separated. */
-  | { kind: 'file'; path: string; absPath: string; label: string }
+  /**
+   * A file to verify. `path` is relative and `/`-separated. `label` is '' when it comes from
+   * the file's content (a DICOM attribute, or a manifest keyed by DICOM UID).
+   */
+  | { kind: 'file'; path: string; absPath: string; label: string; patientId?: string }
   /** Left out without opening it. */
   | { kind: 'skip'; path: string; reason: SkipReason; detail: string; label?: string };

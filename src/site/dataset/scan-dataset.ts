@@ -5,7 +5,9 @@ import { throwIfAborted } from '../../core/image/abortable';
 import { DatasetError } from './dataset-error';
 import { manifestCandidates } from './manifest-candidates';
 import { mapConcurrent } from './map-concurrent';
-import { readManifest } from './read-manifest';
+import type { DicomAttributes, LabelAttribute } from '../../core/image/dicom/read-dicom';
+import { LABEL_ATTRIBUTES } from '../../core/image/dicom/read-dicom';
+import { type ManifestEntry, readManifest } from './read-manifest';
 import type { ScanCandidate } from './scan-candidate';
 import { type ScanProgress, scanProgress } from './scan-progress';
 import type { ScannedImage, ScanResult, SkippedFile } from './scan-result';
@@ -27,7 +29,47 @@ export type ScanOptions = {
   concurrency?: number;
   /** Flag classes with fewer usable images. Default 5. */
   k?: number;
+  /**
+   * Label each DICOM file by this attribute (e.g. SeriesDescription) instead of its folder:
+   * every file under the root counts, at any depth.
+   */
+  labelAttribute?: LabelAttribute;
 };
+
+/** How files found by content get their label and patient (attribute, or UID-keyed manifest). */
+type ContentLabels = {
+  /** Why a file has no label, or its label and patient. */
+  label(d: DicomAttributes | undefined): { label: string; patientId?: string } | { why: string };
+};
+
+function attributeLabels(attr: LabelAttribute): ContentLabels {
+  return {
+    label(d) {
+      if (!d) return { why: `not a DICOM file: --label-attribute ${attr} labels DICOM files only` };
+      const v = d[LABEL_ATTRIBUTES[attr]];
+      const label = typeof v === 'string' ? v.trim().normalize('NFC') : '';
+      return label ? { label } : { why: `has no ${attr} to label it by` };
+    },
+  };
+}
+
+function uidManifestLabels(
+  key: 'sop_instance_uid' | 'study_instance_uid',
+  entries: ManifestEntry[],
+): ContentLabels {
+  const byUid = new Map(entries.map((e) => [e.path.trim(), e]));
+  const attr = key === 'sop_instance_uid' ? 'sopInstanceUid' : 'studyInstanceUid';
+  const name = key === 'sop_instance_uid' ? 'SOP Instance UID' : 'Study Instance UID';
+  return {
+    label(d) {
+      if (!d) return { why: `not a DICOM file: the manifest is keyed by ${key}` };
+      const e = byUid.get(d[attr] ?? '');
+      if (!e) return { why: `its ${name} is not in the manifest` };
+      if (!e.label) return { why: `${e.where} of the manifest has an empty label` };
+      return { label: e.label, ...(e.patientId ? { patientId: e.patientId } : {}) };
+    },
+  };
+}
 
 /** One result of a streaming scan. `class` announces a class (it may end up with no images). */
 export type ScanEvent =
@@ -37,7 +79,11 @@ export type ScanEvent =
 
 const PROGRESS_EVERY_MS = 200;
 
-async function toEvent(c: ScanCandidate, opts: ScanOptions): Promise<ScanEvent> {
+async function toEvent(
+  c: ScanCandidate,
+  opts: ScanOptions,
+  content: ContentLabels | undefined,
+): Promise<ScanEvent> {
   if (c.kind === 'class') return { type: 'class', name: c.label };
   if (c.kind === 'skip')
     return {
@@ -50,7 +96,27 @@ async function toEvent(c: ScanCandidate, opts: ScanOptions): Promise<ScanEvent> 
       },
     };
   const v = await verifyImageFile(c.absPath, { maxPixels: opts.maxPixels, signal: opts.signal });
-  if (v.ok) return { type: 'usable', image: { path: c.path, label: c.label, ...v.image } };
+  if (v.ok && content) {
+    const l = content.label(v.dicom);
+    if ('why' in l)
+      return { type: 'skipped', skipped: { path: c.path, reason: 'no_label', detail: l.why } };
+    const patientId = l.patientId ?? v.image.patientId;
+    return {
+      type: 'usable',
+      image: { path: c.path, ...v.image, label: l.label, ...(patientId ? { patientId } : {}) },
+    };
+  }
+  if (v.ok)
+    return {
+      type: 'usable',
+      // A manifest's patient_id column wins over the DICOM PatientID.
+      image: {
+        path: c.path,
+        ...v.image,
+        label: c.label,
+        ...(c.patientId ? { patientId: c.patientId } : {}),
+      },
+    };
   return {
     type: 'skipped',
     skipped: { path: c.path, reason: v.reason, detail: v.detail, label: c.label },
@@ -74,9 +140,13 @@ async function resolveRoot(root: string): Promise<string> {
 }
 
 /** Counts what the folder walk will hand out, for a progress total; stops when `signal` aborts. */
-async function countFolderEntries(root: string, signal: AbortSignal): Promise<number> {
+async function countFolderEntries(
+  root: string,
+  signal: AbortSignal,
+  labels: 'folders' | 'content',
+): Promise<number> {
   let n = 0;
-  for await (const c of walkImageFolder(root, signal)) if (c.kind !== 'class') n++;
+  for await (const c of walkImageFolder(root, signal, labels)) if (c.kind !== 'class') n++;
   return n;
 }
 
@@ -97,18 +167,40 @@ export async function* scanDatasetStream(
   let candidates: AsyncIterable<ScanCandidate>;
   // Stops the background counting pass when the scan ends, whichever way it ends.
   const counting = new AbortController();
-  if (opts.manifest) {
+  let content: ContentLabels | undefined;
+  if (opts.manifest && opts.labelAttribute)
+    throw new DatasetError(
+      'A manifest and --label-attribute both give labels',
+      'Use one: the manifest, or the DICOM attribute',
+    );
+  const manifest = opts.manifest
+    ? await readManifest(path.resolve(rootAbs, opts.manifest))
+    : undefined;
+  if (manifest && manifest.key !== 'path')
+    content = uidManifestLabels(manifest.key, manifest.entries);
+  if (opts.labelAttribute) content = attributeLabels(opts.labelAttribute);
+  if (opts.manifest && manifest?.key === 'path') {
     const manifestFile = path.resolve(rootAbs, opts.manifest);
-    const entries = await readManifest(manifestFile);
+    const entries = manifest.entries;
     total = entries.length;
     candidates = (async function* () {
       yield* manifestCandidates(manifestFile, entries);
     })();
   } else {
-    candidates = walkImageFolder(rootAbs, signal);
+    // A UID-keyed manifest or a label attribute: every file under the root, labelled by content.
+    const labels = content ? 'content' : 'folders';
+    const walk = walkImageFolder(rootAbs, signal, labels);
+    // A UID-keyed manifest kept in the folder it describes is not one of its files.
+    const manifestFile = opts.manifest ? path.resolve(rootAbs, opts.manifest) : undefined;
+    candidates = manifestFile
+      ? (async function* () {
+          for await (const c of walk)
+            if (!(c.kind === 'file' && c.absPath === manifestFile)) yield c;
+        })()
+      : walk;
     if (opts.onProgress) {
       const countSignal = signal ? AbortSignal.any([signal, counting.signal]) : counting.signal;
-      countFolderEntries(rootAbs, countSignal).then(
+      countFolderEntries(rootAbs, countSignal, labels).then(
         (n) => (total = n),
         () => undefined, // an unknown total is fine: progress then reports total null
       );
@@ -119,7 +211,9 @@ export async function* scanDatasetStream(
   let lastEmit = -Infinity;
   const concurrency = opts.concurrency ?? Math.min(4, availableParallelism());
   try {
-    for await (const ev of mapConcurrent(candidates, concurrency, (c) => toEvent(c, opts))) {
+    for await (const ev of mapConcurrent(candidates, concurrency, (c) =>
+      toEvent(c, opts, content),
+    )) {
       if (ev.type !== 'class') {
         done++;
         const now = Date.now();

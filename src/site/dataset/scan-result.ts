@@ -42,6 +42,17 @@ export const ScannedImage = z.object({
   format: ImageFormat,
   /** The name's extension belongs to another format (or to none); the image is still used. */
   note: z.literal('extension_mismatch').optional(),
+  /**
+   * The patient the image belongs to (DICOM PatientID, or a manifest's `patient_id` column):
+   * the privacy unit for counting distinct patients. It never leaves this computer; only a keyed
+   * hash (HMAC with a per-site secret) may be stored or compared.
+   */
+  patientId: z.string().optional(),
+  /**
+   * The pixels may carry burned-in text (DICOM BurnedInAnnotation YES, ultrasound, secondary
+   * capture): left out of captioning unless the user opts in.
+   */
+  burnedInText: z.literal(true).optional(),
 });
 export type ScannedImage = z.infer<typeof ScannedImage>;
 

@@ -10,11 +10,17 @@ import {
   imageTypeOrThrow,
 } from '../../core/image/decode-image';
 import { ImageDecodeError } from '../../core/image/image-decode-error';
+import type { DicomAttributes } from '../../core/image/dicom/read-dicom';
 import { IMAGE_EXTENSIONS, type ImageType, SNIFF_BYTES } from '../../core/image/sniff-image-type';
 import type { ScannedImage, SkipReason } from './scan-result';
 
 export type VerifyOutcome =
-  | { ok: true; image: Omit<ScannedImage, 'path' | 'label'> }
+  | {
+      ok: true;
+      image: Omit<ScannedImage, 'path' | 'label'>;
+      /** DICOM only: the attributes labels and the patient unit are taken from (stay local). */
+      dicom?: DicomAttributes;
+    }
   | { ok: false; reason: SkipReason; detail: string };
 
 const CHUNK = 1 << 20;
@@ -130,7 +136,10 @@ export async function verifyImageFile(
         height: img.originalHeight,
         format: img.format,
         ...(mismatch ? { note: 'extension_mismatch' as const } : {}),
+        ...(img.dicom?.patientId ? { patientId: img.dicom.patientId } : {}),
+        ...(img.dicom?.burnedIn ? { burnedInText: true as const } : {}),
       },
+      ...(img.dicom ? { dicom: img.dicom } : {}),
     };
   } catch (e) {
     if (e instanceof ImageDecodeError) return fail(e);

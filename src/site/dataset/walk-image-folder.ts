@@ -20,6 +20,11 @@ function errCode(e: unknown): string {
 export async function* walkImageFolder(
   root: string,
   signal?: AbortSignal,
+  /**
+   * 'content': every file at any depth (the root too) is a candidate with label '', to be
+   * labelled from its content (a DICOM attribute or a manifest keyed by DICOM UID); no classes.
+   */
+  labels: 'folders' | 'content' = 'folders',
 ): AsyncGenerator<ScanCandidate> {
   const rootAbs = path.resolve(root);
   const rootReal = await realpath(rootAbs);
@@ -149,8 +154,9 @@ export async function* walkImageFolder(
           }
           visited.set(real, rel);
           // macOS file systems may hand back decomposed (NFD) names; labels are compared as NFC.
-          const childLabel = label ?? name.normalize('NFC');
-          if (label === undefined) yield { kind: 'class', label: childLabel };
+          const childLabel = labels === 'content' ? '' : (label ?? name.normalize('NFC'));
+          if (label === undefined && labels === 'folders')
+            yield { kind: 'class', label: childLabel };
           yield* walkDir(abs, rel, childLabel, [...ancestors, real]);
         } else if (!isFile) {
           yield {
@@ -160,7 +166,7 @@ export async function* walkImageFolder(
             detail: 'not a regular file (FIFO, socket or device)',
             label,
           };
-        } else if (label === undefined) {
+        } else if (label === undefined && labels === 'folders') {
           yield {
             kind: 'skip',
             path: rel,
@@ -168,7 +174,7 @@ export async function* walkImageFolder(
             detail: 'file directly in the dataset folder: put it in a class folder to use it',
           };
         } else {
-          yield { kind: 'file', path: rel, absPath: abs, label };
+          yield { kind: 'file', path: rel, absPath: abs, label: label ?? '' };
         }
       }
     } catch (e) {

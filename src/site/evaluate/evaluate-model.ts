@@ -17,6 +17,7 @@ import { predictProbabilities } from '../../core/tfjs/predict-probabilities';
 import { loadTf, type Tf } from '../../core/tfjs/tfjs-backend';
 import { ModelVerificationError, verifyModelFolder } from '../../core/models/verify-model-folder';
 import { scanDataset } from '../dataset/scan-dataset';
+import type { LabelAttribute } from '../../core/image/dicom/read-dicom';
 import type { Ledger } from '../ledger/ledger';
 import { computeLocalFeatures } from '../prepare/local-features';
 import { computeMetrics, type Metrics } from './classification-metrics';
@@ -40,6 +41,8 @@ export type EvaluateModelOptions = {
   dataDir: string;
   /** CSV/JSON dataset manifest with path,label instead of class folders. */
   manifest?: string;
+  /** Label DICOM files by this attribute instead of their folder. */
+  labelAttribute?: LabelAttribute;
   /** Resolved local CLIP folder; needed for `probe` models, which run on CLIP image features. */
   clipDir?: string;
   device: DeviceChoice;
@@ -155,6 +158,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
   const root = resolve(o.dataDir);
   const scan = await scanDataset(root, {
     ...(o.manifest ? { manifest: o.manifest } : {}),
+    ...(o.labelAttribute ? { labelAttribute: o.labelAttribute } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (p) => o.onProgress?.({ stage: 'scan', done: p.done, total: p.total, ratePerSec: p.ratePerSec, etaSec: p.etaSec }),
   });

@@ -9,7 +9,8 @@ import type { Ledger } from '../ledger/ledger';
 /** Enough for common image-to-text processors; they resize to their own input from here. */
 const CAPTION_SHORT_SIDE = 384;
 
-export type LocalImage = { path: string; sha256: string; label: string };
+/** `noCaption`: never captioned (it may show burned-in text); its caption is ''. */
+export type LocalImage = { path: string; sha256: string; label: string; noCaption?: boolean };
 
 /**
  * CLIP embeddings (and, for instance prompts, captions) of every image, from the ledger's cache
@@ -30,7 +31,8 @@ export async function computeLocalFeatures(o: {
   const shas = o.images.map((i) => i.sha256);
   const clipCache = o.ledger.embeddings.getMany(shas, o.clipDigest);
   const captionCache = o.captioner ? o.ledger.captions.getMany(shas, o.captioner.digest) : new Map<string, string>();
-  const todo = o.images.filter((i) => !clipCache.has(i.sha256) || (o.captioner && !captionCache.has(i.sha256)));
+  const wantsCaption = (i: LocalImage) => o.captioner !== undefined && !i.noCaption && !captionCache.has(i.sha256);
+  const todo = o.images.filter((i) => !clipCache.has(i.sha256) || wantsCaption(i));
   // Cached images cost nothing: progress, rate and ETA cover only the images still to embed.
   const meter = createProgressMeter('embed-images', todo.length, o.onProgress);
   if (todo.length === 0) meter.advance(0, `all ${o.images.length} from cache`);
@@ -53,7 +55,7 @@ export async function computeLocalFeatures(o: {
       for (const e of entries) clipCache.set(e.contentSha256, e.vector);
     }
     if (o.captioner) {
-      const needCap = batch.map((b, i) => (captionCache.has(b.sha256) ? -1 : i)).filter((i) => i >= 0);
+      const needCap = batch.map((b, i) => (wantsCaption(b) ? i : -1)).filter((i) => i >= 0);
       if (needCap.length > 0) {
         const captioner = await o.captioner.model();
         // Captioners read larger inputs than CLIP (vit-gpt2: 224, BLIP-style: 384): decode again
@@ -73,7 +75,7 @@ export async function computeLocalFeatures(o: {
   }
   return {
     clip: o.images.map((i) => clipCache.get(i.sha256)!),
-    captions: o.captioner ? o.images.map((i) => captionCache.get(i.sha256) ?? '') : null,
+    captions: o.captioner ? o.images.map((i) => (i.noCaption ? '' : (captionCache.get(i.sha256) ?? ''))) : null,
     cached,
   };
 }

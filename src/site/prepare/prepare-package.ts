@@ -7,6 +7,7 @@ import { looserThan, type Aggregation, type PrivacyPolicy, type PromptMode, type
 import type { DeviceChoice } from '../../core/ort/execution-device';
 import { modelDigest } from '../../core/models/model-digest';
 import { scanDataset } from '../dataset/scan-dataset';
+import type { LabelAttribute } from '../../core/image/dicom/read-dicom';
 import type { Ledger } from '../ledger/ledger';
 import { buildCohorts, type CohortItem } from '../privacy/k-cohort';
 import { checkSinglingOut } from '../privacy/singling-out';
@@ -29,6 +30,13 @@ export type PrepareOptions = {
   ledger: Ledger;
   dataDir: string;
   manifest?: string;
+  /** Label DICOM files by this attribute instead of their folder (see ScanOptions). */
+  labelAttribute?: LabelAttribute;
+  /**
+   * Caption images that may carry burned-in text (DICOM BurnedInAnnotation YES, ultrasound,
+   * secondary capture) too. Default false: they get the class prompt.
+   */
+  captionBurnedIn?: boolean;
   study: StudyManifest;
   siteId: string;
   models: SiteModelDirs & { tiny: boolean };
@@ -137,6 +145,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     stage = 'scan';
     const scan = await scanDataset(root, {
       ...(o.manifest ? { manifest: o.manifest } : {}),
+      ...(o.labelAttribute ? { labelAttribute: o.labelAttribute } : {}),
       k: policy.k,
       ...(o.signal ? { signal: o.signal } : {}),
       onProgress: (p) => progress({ stage: 'scan', done: p.done, total: p.total, ratePerSec: p.ratePerSec, etaSec: p.etaSec }),
@@ -159,9 +168,11 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     // 2. Local CLIP features (+ captions), cached in the ledger.
     stage = 'embed-images';
     const captionerDigest = o.promptMode === 'instance' && o.models.captioner ? await modelDigest(o.models.captioner, 'captioner') : null;
+    // Images that may show burned-in text (names, dates) are not captioned unless asked for.
+    const noCaption = (img: { burnedInText?: true }) => img.burnedInText === true && !o.captionBurnedIn;
     const features = await computeLocalFeatures({
       root,
-      images,
+      images: images.map((img) => ({ ...img, ...(noCaption(img) ? { noCaption: true } : {}) })),
       ledger: o.ledger,
       clip: models.clip,
       clipDigest: models.clipDigest,
@@ -193,7 +204,14 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     } else {
       phi = { captions: 0, redacted: 0, dropped: 0, findings: {} };
       const names = o.phiNames ?? (await loadDefaultPhiNames());
+      const burnedIn = images.filter(noCaption).length;
+      if (burnedIn > 0)
+        messages.push(`${burnedIn} image(s) may carry burned-in text (DICOM BurnedInAnnotation, ultrasound or secondary capture): not captioned, they use the class prompt.`);
       images.forEach((img, i) => {
+        if (noCaption(img)) {
+          prompts.push(classPrompts(o.study.prompts.templates, img.label)[0]!);
+          return;
+        }
         const scrubbed = scrubPhi(features.captions![i]!, { action: policy.phiAction, names });
         phi!.captions++;
         phi!.redacted += scrubbed.redacted;

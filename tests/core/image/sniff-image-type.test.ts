@@ -8,6 +8,17 @@ describe('sniffImageType', () => {
       expect(sniffImageType(await encodeImage(fmt))).toBe(fmt);
     expect(sniffImageType(await twoFrameGif(4, 4, [0, 0, 0], [255, 255, 255]))).toBe('gif');
     expect(sniffImageType(writeBmp24(2, 2, new Uint8Array(12)))).toBe('bmp');
+    expect(sniffImageType(dicomStub())).toBe('dicom');
+    // A bare data set, without the Part 10 preamble and file meta.
+    expect(sniffImageType(dicomStub().subarray(132 + 12 + dicomStub().readUInt32LE(140)))).toBe(
+      'dicom',
+    );
+  });
+
+  it('takes a DICOM file whose preamble holds a TIFF header for DICOM, not a damaged TIFF', () => {
+    const dual = dicomStub();
+    dual.set([0x49, 0x49, 0x2a, 0x00, 8, 0, 0, 0], 0);
+    expect(sniffImageType(dual)).toBe('dicom');
   });
 
   it('knows big-endian TIFF and BigTIFF', () => {
@@ -26,7 +37,6 @@ describe('sniffImageType', () => {
 
 describe('sniffUnsupportedFormat', () => {
   it('names formats FGL recognises but does not accept', () => {
-    expect(sniffUnsupportedFormat(dicomStub())).toBe('DICOM');
     expect(sniffUnsupportedFormat(new TextEncoder().encode('%PDF-1.7\n'))).toBe('PDF');
     expect(
       sniffUnsupportedFormat(new TextEncoder().encode('<?xml version="1.0"?>\n<svg xmlns="…">')),

@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { recordFigures } from '../reliability-figures';
 import { buildStudyManifest } from '../../../src/cli/study/build-study';
@@ -12,17 +11,7 @@ import { REPO_ROOT, spawnTsChild, type TsChild } from '../../helpers/child-proce
 
 export const SERVER_CHILD = 'tests/fixtures/faults/server-child.ts';
 
-/** A port nobody listens on right now (the OS picks it; we release it for the child to bind). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../helpers/free-port';
 
 export type ServerChildArgs = {
   dataDir: string;

@@ -141,8 +141,9 @@ describe('manifest layout', () => {
     await expect(readManifest(path.join(base, 'nope.csv'))).rejects.toMatchObject({
       name: 'DatasetError',
     });
-    expect(await readManifest(path.join(base, 'semi.csv'))).toEqual([
-      { path: 'imgs/a.png', label: 'x', where: 'line 2' },
-    ]);
+    expect(await readManifest(path.join(base, 'semi.csv'))).toEqual({
+      key: 'path',
+      entries: [{ path: 'imgs/a.png', label: 'x', where: 'line 2' }],
+    });
   });
 });
