@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ensureAdminKey } from './auth/admin-key';
 import { ensureSigningKey, type ServerSigningKey } from './auth/server-signing-key';
 import type { ApiDeps } from './api/api-deps';
+import { installBodyGuard } from './api/body-guard';
 import { enrollRoutes } from './api/enroll-routes';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './api/error-handler';
 import { modelRoutes } from './api/model-routes';
@@ -124,6 +125,10 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   const fastifyOptions = {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.maxJsonBytes,
+    // Slow clients: an idle connection, and any request that outlives the longest legitimate
+    // upload, is closed. Bodies have their own deadline / minimum rate (api/body-guard.ts).
+    connectionTimeout: config.limits.connectionTimeoutMs,
+    requestTimeout: config.limits.requestTimeoutMs,
     // Request ids in logs and 5xx messages; no client-supplied ids (they could carry anything).
     requestIdHeader: false as const,
     // Malformed HTTP and unroutable URLs get the same error envelope as everything else.
@@ -142,9 +147,12 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) =>
     done(null, payload),
   );
+  // More connections than this are closed as they arrive: file descriptors stay bounded.
+  app.server.maxConnections = config.limits.maxConnections;
   installErrorHandlers(app);
   if (opts.rateLimit !== false)
     installRateLimit(app, RateLimitConfig.parse(opts.rateLimit ?? {}), admin.sha256);
+  installBodyGuard(app, config.limits);
 
   const deps: ApiDeps = {
     store,

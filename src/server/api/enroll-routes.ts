@@ -22,6 +22,7 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
         '(apiKey: null). Errors: 401 invalid token, 410 used or expired token.',
       auth: 'optional',
       body: EnrollBody,
+      bodyLimit: deps.limits.maxEnrollBytes,
       responses: { 201: { description: 'Enrolled', schema: EnrollResponse } },
       handler: async ({ body, caller, reply }) => {
         if (caller.kind === 'admin')

@@ -78,7 +78,8 @@ export async function receiveUpload(
       };
       const onError = (err: Error) =>
         finish(
-          new HttpError(
+          // The body guard's 408 (too slow) says more than "interrupted".
+          err instanceof HttpError ? err : new HttpError(
             400,
             'upload_interrupted',
             `upload failed: ${err.message}`,
