@@ -22,6 +22,16 @@ export const HealthResponse = z.object({
   serverKeyFingerprint: Sha256Hex,
 });
 
+/**
+ * GET /v1/server-key: the server's Ed25519 public key, public and redeeming nothing. A site
+ * checks its fingerprint against the one the coordinator gave BEFORE it spends its one-time token.
+ */
+export const ServerKeyResponse = z.object({
+  serverPublicKey: z.string().min(1).max(10_000),
+  serverKeyFingerprint: Sha256Hex,
+});
+export type ServerKeyResponse = z.infer<typeof ServerKeyResponse>;
+
 /** POST /v1/studies: a study manifest without id and createdAt (the server assigns both). */
 export const CreateStudyBody = StudyManifest.omit({ id: true, createdAt: true }).extend({
   schemaVersion: z.literal(1).default(1),
@@ -85,6 +95,26 @@ export const EnrollResponse = z.object({
   serverKeyFingerprint: Sha256Hex,
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+/** GET /v1/studies/:id/sites (admin): every site of a study with its state. */
+export const StudySiteRecord = z.object({
+  siteId: SiteId,
+  name: z.string(),
+  state: z.enum(['active', 'revoked']),
+  enrolledAt: IsoTime,
+  revokedAt: IsoTime.nullable(),
+  /** Active API keys (0 after a revoke, 1 after a re-issued token is redeemed). */
+  activeKeys: z.number().int().nonnegative(),
+  packages: z.number().int().nonnegative(),
+  lastPackageAt: IsoTime.nullable(),
+});
+export type StudySiteRecord = z.infer<typeof StudySiteRecord>;
+export const StudySiteList = z.object({ sites: z.array(StudySiteRecord) });
+
+/** POST /v1/studies/:id/sites/:siteId/enrollment-tokens (admin): a new one-time token for a known site. */
+export const ReissueTokenBody = z
+  .object({ ttlSec: z.number().int().min(1).max(30 * 86_400).default(86_400) })
+  .default({ ttlSec: 86_400 });
 
 export const RevokeSiteResponse = z.object({
   siteId: SiteId,

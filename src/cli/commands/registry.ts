@@ -4,6 +4,7 @@ import { demoCommand } from './demo';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
+import { serverSiteListCommand, serverSiteReissueCommand, serverSiteRevokeCommand } from './server-site';
 import { serverSiteEnrollCommand } from './server-site-enroll';
 import { makeServerStartCommand } from './server-start';
 import { diffusionStagesFactory } from './server-stages';
@@ -32,6 +33,9 @@ export const commands: readonly Command[] = [
   makeServerStartCommand(diffusionStagesFactory),
   serverStudyCreateCommand,
   serverSiteEnrollCommand,
+  serverSiteListCommand,
+  serverSiteRevokeCommand,
+  serverSiteReissueCommand,
   makeServerRoundRunCommand(diffusionStagesFactory),
   modelsMakeTinyCommand,
   sampleDataCommand,

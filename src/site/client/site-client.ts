@@ -10,7 +10,7 @@ import { ApiError } from '../../shared/api-error';
 import { ModelVerificationError, type ModelTrust, verifySignedManifest } from './verify-model';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
-import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
+import { EnrollResponse, ModelVersionList, ServerKeyResponse, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
@@ -125,6 +125,11 @@ export class SiteClient {
   private async get<T>(path: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
     const res = await this.withRetry(() => this.http.get(path, { signal }), signal);
     return schema.parse(res.data);
+  }
+
+  /** The server's public signing key (GET /v1/server-key): public, redeems nothing. */
+  async serverKey(signal?: AbortSignal): Promise<ServerKeyResponse> {
+    return this.get('server-key', ServerKeyResponse, signal);
   }
 
   static async enroll(serverUrl: string, token: string, retry?: RetryPolicy, tlsPin: TlsPin | null = null): Promise<EnrollResponse> {
