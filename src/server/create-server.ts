@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { ownerOnlyDir } from '../core/fs/owner-only';
 import { ensureAdminKey } from './auth/admin-key';
 import { ensureSigningKey, type ServerSigningKey } from './auth/server-signing-key';
 import type { ApiDeps } from './api/api-deps';
@@ -76,15 +77,16 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   });
   const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger);
   const layout = dataLayout(config.dataDir);
+  // Owner-only, also for a data dir an older version created 0755.
   for (const dir of [
     layout.root,
     layout.packagesDir,
     layout.roundsDir,
     layout.modelsDir,
     layout.tmpDir,
+    layout.keysDir,
   ])
-    await fs.mkdir(dir, { recursive: true });
-  await fs.mkdir(layout.keysDir, { recursive: true, mode: 0o700 });
+    await ownerOnlyDir(dir);
   const admin = await ensureAdminKey(layout.adminKey);
   const signingKey = await ensureSigningKey(layout.signingKey);
   if (admin.created) logger.info({ file: layout.adminKey }, 'created admin key');
@@ -213,7 +215,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
 
 async function cleanTemp(layout: DataLayout): Promise<void> {
   await fs.rm(layout.tmpDir, { recursive: true, force: true });
-  await fs.mkdir(layout.tmpDir, { recursive: true });
+  await ownerOnlyDir(layout.tmpDir);
   for (const name of await fs.readdir(layout.packagesDir)) {
     if (name.startsWith('.') && name.endsWith('.part'))
       await fs.rm(`${layout.packagesDir}/${name}`, { force: true });

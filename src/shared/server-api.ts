@@ -159,7 +159,10 @@ export const RoundStatus = z.object({
   state: RoundState,
   progress: RoundProgress.nullable(),
   error: z.string().nullable(),
-  /** Packages the round trains on (fixed when synthesis starts; until then, the study's current count). */
+  /**
+   * Packages the round trains on (fixed when synthesis starts; until then, the study's current
+   * count). A site is shown only its own packages, never how many the other sites sent.
+   */
   packages: z.number().int().nonnegative(),
   modelVersion: z.number().int().positive().nullable(),
   runRequestedAt: IsoTime.nullable(),

@@ -12,6 +12,7 @@ import type {
   StudySiteRecord,
   StudySummary,
 } from '../../shared/server-api';
+import { ownerOnlySqliteFiles } from '../../core/fs/owner-only';
 import { migrate } from './migrations';
 
 export type Clock = () => Date;
@@ -124,6 +125,8 @@ export class ServerStore {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db);
+    // Keys' and tokens' hashes, packages' metadata: readable by the server's account only.
+    ownerOnlySqliteFiles(dbPath);
     return new ServerStore(db, clock, path.dirname(path.resolve(dbPath)));
   }
 
@@ -458,6 +461,25 @@ export class ServerStore {
       updatedAt: r.updated_at,
       finishedAt: r.finished_at,
     };
+  }
+
+  /**
+   * How many of a round's packages came from `siteId`: what a site is shown instead of the
+   * study-wide count (which would tell it how much the other sites uploaded).
+   */
+  sitePackagesInRound(round: RoundStatus, siteId: string): number {
+    const row =
+      round.state === 'collecting'
+        ? this.db
+            .prepare('SELECT COUNT(*) AS n FROM packages WHERE study_id = ? AND site_id = ?')
+            .get(round.studyId, siteId)
+        : this.db
+            .prepare(
+              `SELECT COUNT(*) AS n FROM round_packages rp JOIN packages p ON p.sha256 = rp.sha256
+               WHERE rp.round_id = ? AND p.site_id = ?`,
+            )
+            .get(round.id, siteId);
+    return (row as { n: number }).n;
   }
 
   getRound(id: string): RoundStatus | undefined {
