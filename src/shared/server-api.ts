@@ -23,6 +23,15 @@ export const HealthResponse = z.object({
 });
 
 /**
+ * A positive integer in a URL, written the one canonical way (`1`, `42`): `1e0`, `0x1`, `01`,
+ * `+1` or `1.0` are refused rather than read as 1, so one resource has exactly one URL.
+ */
+export const CanonicalPositiveInt = z
+  .string()
+  .regex(/^[1-9][0-9]{0,8}$/, 'a positive integer without sign, leading zeros, exponent or decimals')
+  .transform(Number);
+
+/**
  * GET /v1/server-key: the server's Ed25519 public key, public and redeeming nothing. A site
  * checks its fingerprint against the one the coordinator gave BEFORE it spends its one-time token.
  */
