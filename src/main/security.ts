@@ -25,6 +25,17 @@ export function secureWebPreferences(preloadPath: string): WebPreferences {
 }
 
 /**
+ * The renderer's URL in development (electron-vite's dev server), or null for the bundled file.
+ * A packaged app never honours ELECTRON_RENDERER_URL: whoever sets it would make any origin
+ * the trusted app origin (IPC, navigation).
+ */
+export function devRendererUrl(env: NodeJS.ProcessEnv, isPackaged: boolean): string | null {
+  if (isPackaged) return null;
+  const url = env.ELECTRON_RENDERER_URL;
+  return url !== undefined && url !== '' ? url : null;
+}
+
+/**
  * The app's own pages: exactly the bundled renderer file (any other local file is not the app),
  * or the dev server's origin in development. The bare `file://` accepts any file and is only
  * for tests of the other rules.
