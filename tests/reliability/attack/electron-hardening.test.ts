@@ -23,11 +23,11 @@ afterAll(() => void recordFigures('attack', '#3 #4 #5 #10 desktop app', figures)
 
 describe('Electron fuses in the packaged app (issue #14 finding 3)', () => {
   it('electron-builder flips RunAsNode, NODE_OPTIONS and --inspect off, ASAR integrity and ASAR-only on, file:// privileges off, cookie encryption on', async () => {
-    const config = await getConfig(ROOT, path.join(ROOT, 'electron-builder.yml'), null, () => Promise.resolve({ name: 'fgl', version: '0.1.0' }));
+    const config = await getConfig(ROOT, path.join(ROOT, 'electron-builder.yml'), null);
     // The same validation `electron-builder` runs: a misspelt fuse would fail here.
     await validateConfiguration(config, { isEnabled: false, add: () => undefined } as never);
     expect(config.electronFuses).toBeDefined();
-    const wire = (await (PlatformPackager.prototype as unknown as { generateFuseConfig(f: unknown): Promise<Record<number, boolean>> }).generateFuseConfig(config.electronFuses)) ;
+    const wire = await (PlatformPackager.prototype as unknown as { generateFuseConfig(f: unknown): Promise<Record<number, boolean>> }).generateFuseConfig(config.electronFuses);
     const expected: [FuseV1Options, boolean][] = [
       [FuseV1Options.RunAsNode, false],
       [FuseV1Options.EnableNodeOptionsEnvironmentVariable, false],
