@@ -15,7 +15,8 @@ export type SecretIo = {
 
 async function readAll(stream: Readable): Promise<string> {
   let s = '';
-  for await (const chunk of stream) s += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+  for await (const chunk of stream)
+    s += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
   return s;
 }
 
@@ -40,7 +41,10 @@ function promptHidden(io: SecretIo, question: string): Promise<string> {
  * terminal. `--token VALUE` still works but warns: the value is visible to every user in `ps`
  * and stays in the shell history.
  */
-export async function readEnrollToken(o: { token?: string; tokenFile?: string }, io: SecretIo): Promise<string> {
+export async function readEnrollToken(
+  o: { token?: string; tokenFile?: string },
+  io: SecretIo,
+): Promise<string> {
   const given = [o.token !== undefined, o.tokenFile !== undefined].filter(Boolean).length;
   if (given > 1) throw new UsageError('give the token once: either --token or --token-file');
   let token: string;
@@ -48,7 +52,10 @@ export async function readEnrollToken(o: { token?: string; tokenFile?: string },
     try {
       token = await readFile(o.tokenFile, 'utf8');
     } catch (e) {
-      throw new UsageError(`cannot read --token-file ${o.tokenFile}: ${(e as Error).message}`, 'Give the path of a file that holds only the token.');
+      throw new UsageError(
+        `cannot read --token-file ${o.tokenFile}: ${(e as Error).message}`,
+        'Give the path of a file that holds only the token.',
+      );
     }
   } else if (o.token === '-') token = await readAll(io.stdin);
   else if (o.token !== undefined) {
@@ -56,7 +63,8 @@ export async function readEnrollToken(o: { token?: string; tokenFile?: string },
       `Warning: a token given as --token VALUE is visible to other users (ps) and stays in your shell history. Prefer --token-file FILE, --token - (stdin), ${ENROLL_TOKEN_ENV}, or no --token at all to be asked.`,
     );
     token = o.token;
-  } else if (io.env[ENROLL_TOKEN_ENV] !== undefined && io.env[ENROLL_TOKEN_ENV] !== '') token = io.env[ENROLL_TOKEN_ENV];
+  } else if (io.env[ENROLL_TOKEN_ENV] !== undefined && io.env[ENROLL_TOKEN_ENV] !== '')
+    token = io.env[ENROLL_TOKEN_ENV];
   else if (io.stdin.isTTY) token = await promptHidden(io, 'Enrollment token (not shown): ');
   else
     throw new UsageError(
@@ -64,7 +72,15 @@ export async function readEnrollToken(o: { token?: string; tokenFile?: string },
       `Pass it with --token-file FILE, pipe it with --token -, or set ${ENROLL_TOKEN_ENV}; on a terminal you are asked for it.`,
     );
   token = token.trim();
-  if (token === '') throw new UsageError('the enrollment token is empty', 'Copy the whole token from the coordinator\'s message.');
-  if (/\s/.test(token)) throw new UsageError('the enrollment token holds spaces or several lines', 'The token is one word, e.g. fgl_enroll_…; a token file must hold only the token.');
+  if (token === '')
+    throw new UsageError(
+      'the enrollment token is empty',
+      "Copy the whole token from the coordinator's message.",
+    );
+  if (/\s/.test(token))
+    throw new UsageError(
+      'the enrollment token holds spaces or several lines',
+      'The token is one word, e.g. fgl_enroll_…; a token file must hold only the token.',
+    );
   return token;
 }

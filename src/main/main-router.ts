@@ -12,7 +12,11 @@ export type NativeUi = {
 };
 
 /** Methods that read a dataset folder, and the request field that names it. */
-const FOLDER_FIELDS: Record<string, string> = { 'datasets.scan': 'dir', 'prepare.start': 'dataDir', 'evaluate.run': 'dataDir' };
+const FOLDER_FIELDS: Record<string, string> = {
+  'datasets.scan': 'dir',
+  'prepare.start': 'dataDir',
+  'evaluate.run': 'dataDir',
+};
 
 function real(p: string): string {
   try {
@@ -27,7 +31,10 @@ function inside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-const refused = (code: string, message: string, hint: string): SiteCallResult => ({ ok: false, error: { code, message, hint } });
+const refused = (code: string, message: string, hint: string): SiteCallResult => ({
+  ok: false,
+  error: { code, message, hint },
+});
 
 /**
  * Main's side of the site API, in front of the backend. The renderer is not trusted with the
@@ -35,7 +42,11 @@ const refused = (code: string, message: string, hint: string): SiteCallResult =>
  * the operator picked in the native dialog during this session (main keeps that set), and it may
  * enroll only with servers the operator confirmed in a native dialog, or already enrolled with.
  */
-export function createMainRouter(o: { backend: Backend; ui: NativeUi; knownServers?: () => Promise<string[]> }): Backend & { picked(): string[] } {
+export function createMainRouter(o: {
+  backend: Backend;
+  ui: NativeUi;
+  knownServers?: () => Promise<string[]>;
+}): Backend & { picked(): string[] } {
   const picked = new Set<string>();
   const confirmed = new Set<string>();
   return {
@@ -51,7 +62,11 @@ export function createMainRouter(o: { backend: Backend; ui: NativeUi; knownServe
         const dir = (req as Record<string, unknown>)[field];
         const target = typeof dir === 'string' ? real(dir) : '';
         if (![...picked].some((p) => inside(target, p)))
-          return refused('folder_not_picked', `The folder ${typeof dir === 'string' ? dir : ''} was not chosen in this session.`, 'Choose the folder with "Browse…" (the system folder picker) first.');
+          return refused(
+            'folder_not_picked',
+            `The folder ${typeof dir === 'string' ? dir : ''} was not chosen in this session.`,
+            'Choose the folder with "Browse…" (the system folder picker) first.',
+          );
       }
       if (method === 'connect.enroll') {
         const url = (req as { serverUrl?: unknown }).serverUrl;
@@ -64,7 +79,11 @@ export function createMainRouter(o: { backend: Backend; ui: NativeUi; knownServe
         const known = (await o.knownServers?.()) ?? [];
         if (!confirmed.has(origin) && !known.includes(origin)) {
           if (!(await o.ui.confirmServer(origin)))
-            return refused('not_confirmed', `Enrollment with ${origin} was not confirmed.`, 'Check the server address from your study coordinator and try again.');
+            return refused(
+              'not_confirmed',
+              `Enrollment with ${origin} was not confirmed.`,
+              'Check the server address from your study coordinator and try again.',
+            );
           confirmed.add(origin);
         }
       }

@@ -32,7 +32,11 @@ export const ServerLimits = z.object({
   /** A connection with no traffic at all for this long is closed (fastify `connectionTimeout`). */
   connectionTimeoutMs: z.number().int().positive().default(30_000),
   /** Hard cap on one request from start to end, uploads included (fastify `requestTimeout`). */
-  requestTimeoutMs: z.number().int().positive().default(30 * 60_000),
+  requestTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
   /** Open connections at most; more are closed at once (Node `server.maxConnections`). */
   maxConnections: z.number().int().positive().default(512),
 });

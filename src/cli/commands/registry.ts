@@ -4,7 +4,11 @@ import { demoCommand } from './demo';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
-import { serverSiteListCommand, serverSiteReissueCommand, serverSiteRevokeCommand } from './server-site';
+import {
+  serverSiteListCommand,
+  serverSiteReissueCommand,
+  serverSiteRevokeCommand,
+} from './server-site';
 import { serverSiteEnrollCommand } from './server-site-enroll';
 import { makeServerStartCommand } from './server-start';
 import { diffusionStagesFactory } from './server-stages';

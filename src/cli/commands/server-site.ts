@@ -5,7 +5,10 @@ import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
 
 /** Open the server's store for one command; the study (when given) must exist. */
-async function withStore<T>(dataDir: string, fn: (store: ServerStore) => Promise<T> | T): Promise<T> {
+async function withStore<T>(
+  dataDir: string,
+  fn: (store: ServerStore) => Promise<T> | T,
+): Promise<T> {
   const store = ServerStore.open(dataLayout(dataDir).db);
   try {
     return await fn(store);
@@ -16,10 +19,17 @@ async function withStore<T>(dataDir: string, fn: (store: ServerStore) => Promise
 
 function requireStudy(store: ServerStore, dataDir: string, studyId: string): void {
   if (!store.getStudy(studyId))
-    throw new UsageError(`no study "${studyId}" in ${dataDir}`, 'List studies with GET /v1/studies, or create one with `fgl server study create`.');
+    throw new UsageError(
+      `no study "${studyId}" in ${dataDir}`,
+      'List studies with GET /v1/studies, or create one with `fgl server study create`.',
+    );
 }
 
-const dataDirOption = { type: 'string', value: 'DIR', description: 'server data directory' } as const;
+const dataDirOption = {
+  type: 'string',
+  value: 'DIR',
+  description: 'server data directory',
+} as const;
 
 export const serverSiteListCommand: Command = {
   path: ['server', 'site', 'list'],
@@ -28,12 +38,18 @@ export const serverSiteListCommand: Command = {
 Lists every site enrolled in a study with its state (active or revoked), how many API keys it
 holds, how many packages it uploaded and when the last one arrived. The same list is served to
 the admin key at GET /v1/studies/:id/sites.`,
-  options: { 'data-dir': dataDirOption, study: { type: 'string', value: 'ID', description: 'study id' } },
+  options: {
+    'data-dir': dataDirOption,
+    study: { type: 'string', value: 'ID', description: 'study id' },
+  },
   examples: ['fgl server site list --data-dir ./server-data --study skin-lesions-3f9a1c'],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const studyId = requireString(ctx, 'study');
-    const sites = await withStore(dataDir, (store) => (requireStudy(store, dataDir, studyId), store.studySites(studyId)));
+    const sites = await withStore(
+      dataDir,
+      (store) => (requireStudy(store, dataDir, studyId), store.studySites(studyId)),
+    );
     ctx.out.result({ studyId, sites }, () =>
       sites.length === 0
         ? `No sites in study ${studyId} yet: issue a token with \`fgl server site enroll\`.`
@@ -50,19 +66,30 @@ the admin key at GET /v1/studies/:id/sites.`,
 
 export const serverSiteRevokeCommand: Command = {
   path: ['server', 'site', 'revoke'],
-  summary: "revoke a site: every API key it holds stops working at once",
+  summary: 'revoke a site: every API key it holds stops working at once',
   description: `
 Revokes a site (a stolen laptop, a site that left the study): each of its API keys is refused
 from the next request on (401), in every study. Its packages stay. To let the site back in with
 a new key, re-issue a token: \`fgl server site reissue\`.`,
-  options: { 'data-dir': dataDirOption, site: { type: 'string', value: 'SITE_ID', description: 'site id (see fgl server site list)' } },
+  options: {
+    'data-dir': dataDirOption,
+    site: { type: 'string', value: 'SITE_ID', description: 'site id (see fgl server site list)' },
+  },
   examples: ['fgl server site revoke --data-dir ./server-data --site site-7h2k9x3m'],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const siteId = requireString(ctx, 'site');
     const res = await withStore(dataDir, (store) => store.revokeSite(siteId));
-    if (!res) throw new UsageError(`no site "${siteId}" in ${dataDir}`, 'List sites with `fgl server site list --study ID`.');
-    ctx.out.result({ siteId, ...res }, () => `Revoked site ${siteId} at ${res.revokedAt}: ${res.keysRevoked} API key(s) stopped working.`);
+    if (!res)
+      throw new UsageError(
+        `no site "${siteId}" in ${dataDir}`,
+        'List sites with `fgl server site list --study ID`.',
+      );
+    ctx.out.result(
+      { siteId, ...res },
+      () =>
+        `Revoked site ${siteId} at ${res.revokedAt}: ${res.keysRevoked} API key(s) stopped working.`,
+    );
   },
 };
 
@@ -77,9 +104,16 @@ active again. Hand over the token with the server key fingerprint, as for a firs
     'data-dir': dataDirOption,
     study: { type: 'string', value: 'ID', description: 'study id' },
     site: { type: 'string', value: 'SITE_ID', description: 'site id (see fgl server site list)' },
-    ttl: { type: 'string', value: 'SEC', default: String(DEFAULT_TOKEN_TTL_SEC), description: 'token lifetime in seconds' },
+    ttl: {
+      type: 'string',
+      value: 'SEC',
+      default: String(DEFAULT_TOKEN_TTL_SEC),
+      description: 'token lifetime in seconds',
+    },
   },
-  examples: ['fgl server site reissue --data-dir ./server-data --study skin-lesions-3f9a1c --site site-7h2k9x3m'],
+  examples: [
+    'fgl server site reissue --data-dir ./server-data --study skin-lesions-3f9a1c --site site-7h2k9x3m',
+  ],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const studyId = requireString(ctx, 'study');
@@ -89,11 +123,25 @@ active again. Hand over the token with the server key fingerprint, as for a firs
     const out = await withStore(dataDir, (store) => {
       requireStudy(store, dataDir, studyId);
       const site = store.studySites(studyId).find((s) => s.siteId === siteId);
-      if (!site) throw new UsageError(`site "${siteId}" is not enrolled in study ${studyId}`, 'List sites with `fgl server site list --study ID`.');
-      return { site, ...issueEnrollmentToken(store, { studyId, siteName: site.name, ttlSec, siteId }) };
+      if (!site)
+        throw new UsageError(
+          `site "${siteId}" is not enrolled in study ${studyId}`,
+          'List sites with `fgl server site list --study ID`.',
+        );
+      return {
+        site,
+        ...issueEnrollmentToken(store, { studyId, siteName: site.name, ttlSec, siteId }),
+      };
     });
     ctx.out.result(
-      { token: out.token, studyId, siteId, siteName: out.site.name, expiresAt: out.expiresAt, serverKeyFingerprint: key.fingerprint },
+      {
+        token: out.token,
+        studyId,
+        siteId,
+        siteName: out.site.name,
+        expiresAt: out.expiresAt,
+        serverKeyFingerprint: key.fingerprint,
+      },
       () =>
         [
           `New enrollment token for site ${siteId} ("${out.site.name}") in study ${studyId} (one use, expires ${out.expiresAt}):`,
@@ -101,7 +149,7 @@ active again. Hand over the token with the server key fingerprint, as for a firs
           `  ${out.token}`,
           '',
           `Server key fingerprint: ${displayFingerprint(key.fingerprint)}`,
-          'Redeeming it replaces the site\'s API key; give it to the site over a trusted channel.',
+          "Redeeming it replaces the site's API key; give it to the site over a trusted channel.",
         ].join('\n'),
     );
   },

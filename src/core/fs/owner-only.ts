@@ -28,5 +28,6 @@ export async function ownerOnlyTree(dir: string): Promise<void> {
  * database file's own mode, so once the database is 0600 they follow.
  */
 export function ownerOnlySqliteFiles(dbPath: string): void {
-  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`])
+    if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
 }

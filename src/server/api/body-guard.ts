@@ -3,7 +3,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { ServerLimits } from '../server-config';
 import { HttpError } from './http-error';
 
-type BodyGuardLimits = Pick<ServerLimits, 'bodyTimeoutMs' | 'minUploadBytesPerSec' | 'uploadWindowMs'>;
+type BodyGuardLimits = Pick<
+  ServerLimits,
+  'bodyTimeoutMs' | 'minUploadBytesPerSec' | 'uploadWindowMs'
+>;
 
 function bodyTimeout(ms: number): HttpError {
   return new HttpError(
@@ -30,7 +33,11 @@ function tooSlow(minBytesPerSec: number, windowMs: number, got: number): HttpErr
  * must be complete within `deadlineMs`; a raw upload must keep `minBytesPerSec` over every
  * `windowMs`. Timers stop when the body ends or the stream is destroyed.
  */
-export function guardedBody(o: { deadlineMs?: number; minBytesPerSec?: number; windowMs?: number }): Transform & { stop(): void } {
+export function guardedBody(o: {
+  deadlineMs?: number;
+  minBytesPerSec?: number;
+  windowMs?: number;
+}): Transform & { stop(): void } {
   let windowBytes = 0;
   const timers: NodeJS.Timeout[] = [];
   const stop = () => timers.forEach((t) => (clearTimeout(t), clearInterval(t)));
@@ -56,7 +63,8 @@ export function guardedBody(o: { deadlineMs?: number; minBytesPerSec?: number; w
     const { minBytesPerSec, windowMs } = o;
     timers.push(
       setInterval(() => {
-        if (windowBytes < (minBytesPerSec * windowMs) / 1000) guard.destroy(tooSlow(minBytesPerSec, windowMs, windowBytes));
+        if (windowBytes < (minBytesPerSec * windowMs) / 1000)
+          guard.destroy(tooSlow(minBytesPerSec, windowMs, windowBytes));
         windowBytes = 0;
       }, windowMs),
     );
@@ -78,16 +86,26 @@ export function installBodyGuard(app: FastifyInstance, limits: BodyGuardLimits):
     startedAt.set(req.raw, performance.now());
   });
   app.addHook('preParsing', async (req, reply, payload) => {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return payload;
     const raw = String(req.headers['content-type'] ?? '').startsWith('application/octet-stream');
     const guard = raw
-      ? guardedBody({ minBytesPerSec: limits.minUploadBytesPerSec, windowMs: limits.uploadWindowMs })
-      : guardedBody({ deadlineMs: limits.bodyTimeoutMs - (performance.now() - (startedAt.get(req.raw) ?? performance.now())) });
+      ? guardedBody({
+          minBytesPerSec: limits.minUploadBytesPerSec,
+          windowMs: limits.uploadWindowMs,
+        })
+      : guardedBody({
+          deadlineMs:
+            limits.bodyTimeoutMs -
+            (performance.now() - (startedAt.get(req.raw) ?? performance.now())),
+        });
     // Errors of the source (a reset) reach the parser through the guard.
     payload.on('error', (err) => guard.destroy(err));
     payload.once('close', () => {
-      if (!req.raw.complete) guard.destroy(new Error('the client closed the connection before the body ended'));
+      if (!req.raw.complete)
+        guard.destroy(new Error('the client closed the connection before the body ended'));
     });
     // Once the answer is out, the body's timers have nothing left to protect.
     reply.raw.once('close', guard.stop);

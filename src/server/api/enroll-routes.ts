@@ -113,7 +113,9 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
       auth: 'admin',
       params: z.object({ studyId: StudyId, siteId: SiteId }),
       body: ReissueTokenBody,
-      responses: { 201: { description: 'The token (shown once)', schema: EnrollmentTokenResponse } },
+      responses: {
+        201: { description: 'The token (shown once)', schema: EnrollmentTokenResponse },
+      },
       handler: async ({ params, body, caller, reply }) => {
         const study = studyForCaller(deps, caller, params.studyId);
         const site = deps.store.studySites(study.id).find((s) => s.siteId === params.siteId);
@@ -121,7 +123,7 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
           throw notFound(
             'site_not_found',
             `site "${params.siteId}" is not enrolled in study "${study.id}"`,
-            'List the study\'s sites with GET /v1/studies/:id/sites (fgl server site list).',
+            "List the study's sites with GET /v1/studies/:id/sites (fgl server site list).",
           );
         const { token, expiresAt } = issueEnrollmentToken(deps.store, {
           studyId: study.id,

@@ -142,7 +142,8 @@ export function registerRoutes(
       },
       handler: async (req, reply) => {
         const caller = callers.get(req);
-        if (caller === undefined) throw new Error('unreachable: the onRequest hook sets the caller');
+        if (caller === undefined)
+          throw new Error('unreachable: the onRequest hook sets the caller');
         const params = validate(spec.params, req.params, 'path parameters');
         const query = validate(spec.query, req.query, 'query');
         const body = spec.rawBody ? undefined : validate(spec.body, req.body ?? undefined, 'body');

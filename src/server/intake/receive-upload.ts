@@ -79,12 +79,14 @@ export async function receiveUpload(
       const onError = (err: Error) =>
         finish(
           // The body guard's 408 (too slow) says more than "interrupted".
-          err instanceof HttpError ? err : new HttpError(
-            400,
-            'upload_interrupted',
-            `upload failed: ${err.message}`,
-            'Upload the package again.',
-          ),
+          err instanceof HttpError
+            ? err
+            : new HttpError(
+                400,
+                'upload_interrupted',
+                `upload failed: ${err.message}`,
+                'Upload the package again.',
+              ),
         );
       const onClose = () => {
         if (ended) return;

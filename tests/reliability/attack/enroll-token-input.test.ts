@@ -6,7 +6,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { main } from '../../../src/cli/main';
 import { readEnrollToken, type SecretIo } from '../../../src/cli/secret-input';
 import type { StudyManifest } from '../../../src/shared/study';
-import { createStudy, issueToken, startTestServer, type TestServer } from '../../helpers/server-fixture';
+import {
+  createStudy,
+  issueToken,
+  startTestServer,
+  type TestServer,
+} from '../../helpers/server-fixture';
 import { recordFigures } from '../reliability-figures';
 
 /*
@@ -80,16 +85,24 @@ describe('enrollment token sources (issue #14 finding 7)', () => {
     process.env.FGL_HOME = path.join(home, 'arg-site');
     const { token } = await issueToken(t, study.id, 'Arg Hospital');
     expect(await main(['site', 'enroll', '--server', t.url, '--token', token, '--json'])).toBe(0);
-    figures['--token VALUE'] = err.includes('visible to other users') ? 'works, warns' : 'no warning';
+    figures['--token VALUE'] = err.includes('visible to other users')
+      ? 'works, warns'
+      : 'no warning';
     expect(err).toContain('visible to other users (ps)');
   });
 
   it('reads `--token -` from stdin, refuses empty or multi-line input, and asks nothing off a terminal', async () => {
-    expect(await readEnrollToken({ token: '-' }, io({ input: '  fgl_enroll_abc \n' }))).toBe('fgl_enroll_abc');
+    expect(await readEnrollToken({ token: '-' }, io({ input: '  fgl_enroll_abc \n' }))).toBe(
+      'fgl_enroll_abc',
+    );
     await expect(readEnrollToken({ token: '-' }, io({ input: '\n' }))).rejects.toThrow(/empty/);
-    await expect(readEnrollToken({ token: '-' }, io({ input: 'a\nb\n' }))).rejects.toThrow(/several lines/);
+    await expect(readEnrollToken({ token: '-' }, io({ input: 'a\nb\n' }))).rejects.toThrow(
+      /several lines/,
+    );
     await expect(readEnrollToken({}, io())).rejects.toThrow(/no enrollment token given/);
-    expect(await readEnrollToken({}, io({ env: { FGL_ENROLL_TOKEN: 'fgl_enroll_env' } }))).toBe('fgl_enroll_env');
+    expect(await readEnrollToken({}, io({ env: { FGL_ENROLL_TOKEN: 'fgl_enroll_env' } }))).toBe(
+      'fgl_enroll_env',
+    );
     await expect(readEnrollToken({ token: 'x', tokenFile: 'y' }, io())).rejects.toThrow(/once/);
   });
 
@@ -128,16 +141,46 @@ describe('fgl server site list | revoke | reissue (issue #15 item 1)', () => {
     delete process.env.FGL_ENROLL_TOKEN;
     const siteId = (JSON.parse(out) as { siteId: string }).siteId;
     out = '';
-    expect(await main(['server', 'site', 'list', '--data-dir', t.dataDir, '--study', study.id])).toBe(0);
+    expect(
+      await main(['server', 'site', 'list', '--data-dir', t.dataDir, '--study', study.id]),
+    ).toBe(0);
     expect(out).toMatch(new RegExp(`${siteId}\\s+active\\s+keys 1\\s+packages 0`));
     out = '';
-    expect(await main(['server', 'site', 'revoke', '--data-dir', t.dataDir, '--site', siteId])).toBe(0);
+    expect(
+      await main(['server', 'site', 'revoke', '--data-dir', t.dataDir, '--site', siteId]),
+    ).toBe(0);
     expect(out).toContain('1 API key(s) stopped working');
     out = '';
-    expect(await main(['server', 'site', 'list', '--data-dir', t.dataDir, '--study', study.id, '--json'])).toBe(0);
-    expect((JSON.parse(out) as { sites: { state: string; activeKeys: number }[] }).sites[0]).toMatchObject({ state: 'revoked', activeKeys: 0 });
+    expect(
+      await main([
+        'server',
+        'site',
+        'list',
+        '--data-dir',
+        t.dataDir,
+        '--study',
+        study.id,
+        '--json',
+      ]),
+    ).toBe(0);
+    expect(
+      (JSON.parse(out) as { sites: { state: string; activeKeys: number }[] }).sites[0],
+    ).toMatchObject({ state: 'revoked', activeKeys: 0 });
     out = '';
-    expect(await main(['server', 'site', 'reissue', '--data-dir', t.dataDir, '--study', study.id, '--site', siteId, '--json'])).toBe(0);
+    expect(
+      await main([
+        'server',
+        'site',
+        'reissue',
+        '--data-dir',
+        t.dataDir,
+        '--study',
+        study.id,
+        '--site',
+        siteId,
+        '--json',
+      ]),
+    ).toBe(0);
     const { token } = JSON.parse(out) as { token: string };
     // The site, enrolled again from a fresh home with the re-issued token, keeps its id.
     process.env.FGL_ENROLL_TOKEN = token;
@@ -147,7 +190,20 @@ describe('fgl server site list | revoke | reissue (issue #15 item 1)', () => {
     delete process.env.FGL_ENROLL_TOKEN;
     expect((JSON.parse(out) as { siteId: string }).siteId).toBe(siteId);
     out = '';
-    expect(await main(['server', 'site', 'list', '--data-dir', t.dataDir, '--study', study.id, '--json'])).toBe(0);
-    expect((JSON.parse(out) as { sites: { state: string; activeKeys: number }[] }).sites[0]).toMatchObject({ state: 'active', activeKeys: 1 });
+    expect(
+      await main([
+        'server',
+        'site',
+        'list',
+        '--data-dir',
+        t.dataDir,
+        '--study',
+        study.id,
+        '--json',
+      ]),
+    ).toBe(0);
+    expect(
+      (JSON.parse(out) as { sites: { state: string; activeKeys: number }[] }).sites[0],
+    ).toMatchObject({ state: 'active', activeKeys: 1 });
   });
 });

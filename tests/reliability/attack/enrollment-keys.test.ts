@@ -40,13 +40,17 @@ describe('enrollment that forgives a typo and never swaps a pinned key silently'
     const ledger = Ledger.open(':memory:');
     const token = await a.issueToken(study.id, 'Typo Hospital');
     const sitesBefore = a.server.store.sitesOfStudy(study.id).length;
-    const err = await enrollSite(ledger, a.url, token, { expectFingerprint: WRONG }).catch((e: Error) => e);
+    const err = await enrollSite(ledger, a.url, token, { expectFingerprint: WRONG }).catch(
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain('does not match');
     // Nothing redeemed: no orphan site on the server, nothing stored at the site.
     expect(a.server.store.sitesOfStudy(study.id).length).toBe(sitesBefore);
     expect(ledger.enrollments.list()).toEqual([]);
-    const ok = await enrollSite(ledger, a.url, token, { expectFingerprint: a.server.signingKey.fingerprint });
+    const ok = await enrollSite(ledger, a.url, token, {
+      expectFingerprint: a.server.signingKey.fingerprint,
+    });
     figures['typo then retry'] = 'enrolled';
     expect(ok.serverKeyFingerprint).toBe(a.server.signingKey.fingerprint);
     ledger.close();
@@ -96,22 +100,35 @@ describe('enrollment that forgives a typo and never swaps a pinned key silently'
     const key = Buffer.from(ledger.enrollments.list()[0]!.apiKey).toString('utf8');
     const list = await a.api('GET', `/v1/studies/${study.id}/sites`, { key: a.adminKey });
     expect(list.status).toBe(200);
-    const row = (list.json as { sites: { siteId: string; state: string; packages: number }[] }).sites.find((s) => s.siteId === e.siteId);
+    const row = (
+      list.json as { sites: { siteId: string; state: string; packages: number }[] }
+    ).sites.find((s) => s.siteId === e.siteId);
     expect(row).toMatchObject({ state: 'active', packages: 0 });
 
     expect((await a.api('GET', `/v1/studies/${study.id}/manifest`, { key })).status).toBe(200);
-    expect((await a.api('POST', `/v1/sites/${e.siteId}/revoke`, { key: a.adminKey })).status).toBe(200);
+    expect((await a.api('POST', `/v1/sites/${e.siteId}/revoke`, { key: a.adminKey })).status).toBe(
+      200,
+    );
     expect((await a.api('GET', `/v1/studies/${study.id}/manifest`, { key })).status).toBe(401);
     const after = await a.api('GET', `/v1/studies/${study.id}/sites`, { key: a.adminKey });
-    expect((after.json as { sites: { siteId: string; state: string }[] }).sites.find((s) => s.siteId === e.siteId)?.state).toBe('revoked');
+    expect(
+      (after.json as { sites: { siteId: string; state: string }[] }).sites.find(
+        (s) => s.siteId === e.siteId,
+      )?.state,
+    ).toBe('revoked');
 
-    const re = await a.api('POST', `/v1/studies/${study.id}/sites/${e.siteId}/enrollment-tokens`, { key: a.adminKey, json: {} });
+    const re = await a.api('POST', `/v1/studies/${study.id}/sites/${e.siteId}/enrollment-tokens`, {
+      key: a.adminKey,
+      json: {},
+    });
     expect(re.status).toBe(201);
     const fresh = Ledger.open(':memory:');
     const again = await enrollSite(fresh, a.url, (re.json as { token: string }).token);
     expect(again.siteId).toBe(e.siteId);
     const newKey = Buffer.from(fresh.enrollments.list()[0]!.apiKey).toString('utf8');
-    expect((await a.api('GET', `/v1/studies/${study.id}/manifest`, { key: newKey })).status).toBe(200);
+    expect((await a.api('GET', `/v1/studies/${study.id}/manifest`, { key: newKey })).status).toBe(
+      200,
+    );
     expect((await a.api('GET', `/v1/studies/${study.id}/manifest`, { key })).status).toBe(401);
     figures['revoked key after revoke'] = 401;
     figures['re-issued token'] = 'new key, same site id';

@@ -2,7 +2,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSafeExternalUrl } from '../../../src/main/security';
 import type { StudyManifest } from '../../../src/shared/study';
-import { createStudy, enrollSite, publishTestModel, startTestServer, type TestServer } from '../../helpers/server-fixture';
+import {
+  createStudy,
+  enrollSite,
+  publishTestModel,
+  startTestServer,
+  type TestServer,
+} from '../../helpers/server-fixture';
 import { recordFigures } from '../reliability-figures';
 import os from 'node:os';
 
@@ -40,9 +46,16 @@ describe('external links never reach local names (issue #14 finding 11a)', () =>
     expect(isSafeExternalUrl(url)).toBe(false);
   });
   it('still opens ordinary public links', () => {
-    for (const u of ['https://github.com/fgl/fgl', 'https://arxiv.org/abs/2306.16064', 'https://docs.example.org/a?b=c', 'https://www.nih.gov/'])
+    for (const u of [
+      'https://github.com/fgl/fgl',
+      'https://arxiv.org/abs/2306.16064',
+      'https://docs.example.org/a?b=c',
+      'https://www.nih.gov/',
+    ])
       expect(isSafeExternalUrl(u), u).toBe(true);
-    figures['local-looking links refused'] = LOCAL_LINKS.filter((u) => !isSafeExternalUrl(u)).length;
+    figures['local-looking links refused'] = LOCAL_LINKS.filter(
+      (u) => !isSafeExternalUrl(u),
+    ).length;
     figures['local-looking links tried'] = LOCAL_LINKS.length;
   });
 });
@@ -55,15 +68,24 @@ describe('integer route parameters are canonical (issue #14 finding 11b)', () =>
     t = await startTestServer();
     study = await createStudy(t);
     key = (await enrollSite(t, study.id, 'Id Site')).apiKey;
-    await publishTestModel(t.server, study, { roundId: 'round-ids', srcDir: path.join(os.tmpdir(), `fgl-ids-${process.pid}`), files: { 'm.bin': 'x' } });
+    await publishTestModel(t.server, study, {
+      roundId: 'round-ids',
+      srcDir: path.join(os.tmpdir(), `fgl-ids-${process.pid}`),
+      files: { 'm.bin': 'x' },
+    });
   });
   afterAll(async () => t?.close());
 
   it('serves version 1 as `1` only: `1e0`, `0x1`, `01`, `1.0`, `+1`, ` 1` are 400', async () => {
-    expect((await t.api('GET', `/v1/studies/${study.id}/models/1/manifest.json`, { key })).status).toBe(200);
+    expect(
+      (await t.api('GET', `/v1/studies/${study.id}/models/1/manifest.json`, { key })).status,
+    ).toBe(200);
     const odd = ['1e0', '0x1', '01', '1.0', '+1', '%201', '0b1'];
     const statuses: number[] = [];
-    for (const v of odd) statuses.push((await t.api('GET', `/v1/studies/${study.id}/models/${v}/manifest.json`, { key })).status);
+    for (const v of odd)
+      statuses.push(
+        (await t.api('GET', `/v1/studies/${study.id}/models/${v}/manifest.json`, { key })).status,
+      );
     figures['non-canonical versions'] = odd.length;
     figures['non-canonical versions refused (400)'] = statuses.filter((s) => s === 400).length;
     expect(statuses).toEqual(odd.map(() => 400));

@@ -9,7 +9,13 @@ import { pullModel } from '../../../src/site/client/pull-model';
 import { ModelVerificationError } from '../../../src/site/client/verify-model';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import type { StudyManifest } from '../../../src/shared/study';
-import { createStudy, issueToken, publishTestModel, startTestServer, type TestServer } from '../../helpers/server-fixture';
+import {
+  createStudy,
+  issueToken,
+  publishTestModel,
+  startTestServer,
+  type TestServer,
+} from '../../helpers/server-fixture';
 import { recordFigures } from '../reliability-figures';
 
 /*
@@ -31,7 +37,13 @@ type Fake = {
   close(): Promise<void>;
 };
 
-async function startFake(o: { studyId: string; manifest: Buffer; sig: string; bigBytes: number; hugeManifestBytes?: number }): Promise<Fake> {
+async function startFake(o: {
+  studyId: string;
+  manifest: Buffer;
+  sig: string;
+  bigBytes: number;
+  hugeManifestBytes?: number;
+}): Promise<Fake> {
   const written = new Map<string, number>();
   const requests = new Map<string, number>();
   const count = (p: string, n: number) => written.set(p, (written.get(p) ?? 0) + n);
@@ -54,7 +66,19 @@ async function startFake(o: { studyId: string; manifest: Buffer; sig: string; bi
     requests.set(p, (requests.get(p) ?? 0) + 1);
     if (p === 'models') {
       res.setHeader('content-type', 'application/json');
-      return res.end(JSON.stringify({ models: [{ studyId: o.studyId, version: 1, roundId: 'round-1', manifestSha256: 'a'.repeat(64), publishedAt: new Date().toISOString() }] }));
+      return res.end(
+        JSON.stringify({
+          models: [
+            {
+              studyId: o.studyId,
+              version: 1,
+              roundId: 'round-1',
+              manifestSha256: 'a'.repeat(64),
+              publishedAt: new Date().toISOString(),
+            },
+          ],
+        }),
+      );
     }
     if (p === 'models/1/manifest.json') {
       if (o.hugeManifestBytes) return stream(res, p, o.hugeManifestBytes, 0x20);
@@ -88,7 +112,11 @@ describe('model download from a lying server (issue #14 finding 2)', () => {
     work = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-attack-pull-'));
     t = await startTestServer();
     study = await createStudy(t);
-    await publishTestModel(t.server, study, { roundId: 'round-1', srcDir: path.join(work, 'src'), files: { 'big.bin': new Uint8Array(1024) } });
+    await publishTestModel(t.server, study, {
+      roundId: 'round-1',
+      srcDir: path.join(work, 'src'),
+      files: { 'big.bin': new Uint8Array(1024) },
+    });
     const dir = modelVersionDir(t.server.layout, study.id, 1);
     manifest = await fs.readFile(path.join(dir, 'manifest.json'));
     sig = await fs.readFile(path.join(dir, 'manifest.sig'), 'utf8');
@@ -96,7 +124,12 @@ describe('model download from a lying server (issue #14 finding 2)', () => {
     const ledger = Ledger.open(':memory:');
     const e = await enrollSite(ledger, t.url, (await issueToken(t, study.id, 'Pull Site')).token);
     const row = ledger.enrollments.list()[0]!;
-    site = { siteId: e.siteId, apiKey: Buffer.from(row.apiKey).toString('utf8'), publicKey: row.serverPublicKey, fingerprint: row.serverKeyFingerprint };
+    site = {
+      siteId: e.siteId,
+      apiKey: Buffer.from(row.apiKey).toString('utf8'),
+      publicKey: row.serverPublicKey,
+      fingerprint: row.serverKeyFingerprint,
+    };
     ledger.close();
   });
   afterAll(async () => {
@@ -134,7 +167,12 @@ describe('model download from a lying server (issue #14 finding 2)', () => {
   };
 
   it('checks the signature before fetching any file: a garbage manifest.sig costs no file bytes', async () => {
-    const fake = await startFake({ studyId: study.id, manifest, sig: Buffer.alloc(64, 7).toString('base64'), bigBytes: 50 * MiB });
+    const fake = await startFake({
+      studyId: study.id,
+      manifest,
+      sig: Buffer.alloc(64, 7).toString('base64'),
+      bigBytes: 50 * MiB,
+    });
     try {
       const r = await pullFrom(fake, 'garbage-sig');
       figures['garbage sig: file bytes served'] = fake.written.get('models/1/files/big.bin') ?? 0;
@@ -169,10 +207,17 @@ describe('model download from a lying server (issue #14 finding 2)', () => {
   });
 
   it('caps the manifest at 1 MiB: a 64 MiB manifest is refused without retrying', async () => {
-    const fake = await startFake({ studyId: study.id, manifest, sig, bigBytes: 1024, hugeManifestBytes: 64 * MiB });
+    const fake = await startFake({
+      studyId: study.id,
+      manifest,
+      sig,
+      bigBytes: 1024,
+      hugeManifestBytes: 64 * MiB,
+    });
     try {
       const r = await pullFrom(fake, 'huge-manifest');
-      figures['huge manifest: bytes served of 64 MiB'] = fake.written.get('models/1/manifest.json') ?? 0;
+      figures['huge manifest: bytes served of 64 MiB'] =
+        fake.written.get('models/1/manifest.json') ?? 0;
       figures['huge manifest: requests'] = fake.requests.get('models/1/manifest.json') ?? 0;
       figures['huge manifest: rss growth MiB'] = r.rssGrowthMb;
       expect(r.err).toBeInstanceOf(ModelVerificationError);

@@ -43,16 +43,29 @@ describe('server data is owner-only (issue #14 finding 8)', () => {
       const study: StudyManifest = await createStudy(t);
       const site = await enrollSite(t, study.id, 'Perm Site');
       const pkg = buildPackage(study, site.siteId);
-      const up = await t.api('PUT', `/v1/studies/${study.id}/packages/${sha256Hex(pkg)}`, { key: site.apiKey, body: pkg });
+      const up = await t.api('PUT', `/v1/studies/${study.id}/packages/${sha256Hex(pkg)}`, {
+        key: site.apiKey,
+        body: pkg,
+      });
       expect(up.status).toBe(201);
-      await publishTestModel(t.server, study, { roundId: 'round-perm', srcDir: path.join(work, 'trained'), files: { 'model.json': '{}', 'weights.bin': new Uint8Array(64) } });
+      await publishTestModel(t.server, study, {
+        roundId: 'round-perm',
+        srcDir: path.join(work, 'trained'),
+        files: { 'model.json': '{}', 'weights.bin': new Uint8Array(64) },
+      });
       const entries = await walk(dataDir);
       const open = entries.filter((e) => (e.mode & 0o077) !== 0);
       figures.filesChecked = entries.filter((e) => !e.dir).length;
       figures.foldersChecked = entries.filter((e) => e.dir).length;
       figures.readableByOthers = open.length;
-      figures.examples = open.slice(0, 4).map((e) => `${e.rel} ${e.mode.toString(8)}`).join(', ') || 'none';
-      expect(entries.map((e) => e.rel)).toEqual(expect.arrayContaining(['server.db', 'server.db-wal', 'server.db-shm']));
+      figures.examples =
+        open
+          .slice(0, 4)
+          .map((e) => `${e.rel} ${e.mode.toString(8)}`)
+          .join(', ') || 'none';
+      expect(entries.map((e) => e.rel)).toEqual(
+        expect.arrayContaining(['server.db', 'server.db-wal', 'server.db-shm']),
+      );
       expect(open.map((e) => `${e.rel} ${e.mode.toString(8)}`)).toEqual([]);
     } finally {
       await t.close();

@@ -1,7 +1,12 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StudyManifest } from '../../../src/shared/study';
-import { enrollSite, startTestServer, studyBody, type TestServer } from '../../helpers/server-fixture';
+import {
+  enrollSite,
+  startTestServer,
+  studyBody,
+  type TestServer,
+} from '../../helpers/server-fixture';
 import { summarize } from '../load/latency-stats';
 import { recordFigures } from '../reliability-figures';
 
@@ -32,7 +37,11 @@ function rawRequest(
       clearInterval(timer);
       clearTimeout(deadline);
       const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      resolve({ status: m ? Number(m[1]) : null, closedAfterMs: closed ? performance.now() - started : null, text });
+      resolve({
+        status: m ? Number(m[1]) : null,
+        closedAfterMs: closed ? performance.now() - started : null,
+        text,
+      });
       socket.destroy();
     };
     const deadline = setTimeout(() => done(false), o.waitMs);
@@ -88,7 +97,9 @@ describe('slow and unauthenticated clients (issue #14 finding 1)', () => {
     const head =
       'POST /v1/studies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[';
     const answers = await Promise.all(
-      Array.from({ length: SLOW_SOCKETS }, () => rawRequest(port, head, { trickle: '[', everyMs: 200, waitMs: 4000 })),
+      Array.from({ length: SLOW_SOCKETS }, () =>
+        rawRequest(port, head, { trickle: '[', everyMs: 200, waitMs: 4000 }),
+      ),
     );
     const closed = answers.filter((a) => a.closedAfterMs !== null);
     figures['slow unauthenticated bodies'] = SLOW_SOCKETS;
@@ -102,8 +113,13 @@ describe('slow and unauthenticated clients (issue #14 finding 1)', () => {
   it('cuts a slow enroll body (no key needed there) after the body timeout with 408', async () => {
     const head =
       'POST /v1/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{';
-    const a = await rawRequest(port, head, { trickle: ' ', everyMs: 100, waitMs: BODY_TIMEOUT_MS + 3000 });
-    figures['slow enroll body closed after ms'] = a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
+    const a = await rawRequest(port, head, {
+      trickle: ' ',
+      everyMs: 100,
+      waitMs: BODY_TIMEOUT_MS + 3000,
+    });
+    figures['slow enroll body closed after ms'] =
+      a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
     expect(a.status).toBe(408);
     expect(a.closedAfterMs).not.toBeNull();
     expect(a.text).toContain('request_timeout');
@@ -121,17 +137,25 @@ describe('slow and unauthenticated clients (issue #14 finding 1)', () => {
       `PUT /v1/studies/${study.id}/packages/${sha} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${siteKey}\r\n` +
       'Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\n';
     // 100 bytes every 200 ms = 500 B/s, far under the 10 000 B/s this server asks for.
-    const a = await rawRequest(port, head, { trickle: 'x'.repeat(100), everyMs: 200, waitMs: 5000 });
-    figures['package PUT at 500 B/s closed after ms'] = a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
+    const a = await rawRequest(port, head, {
+      trickle: 'x'.repeat(100),
+      everyMs: 200,
+      waitMs: 5000,
+    });
+    figures['package PUT at 500 B/s closed after ms'] =
+      a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
     expect(a.status).toBe(408);
     expect(a.text).toContain('upload_too_slow');
     expect(a.closedAfterMs).not.toBeNull();
-    expect(await t.api('GET', `/v1/studies/${study.id}/packages`, { key: siteKey })).toMatchObject({ status: 200 });
+    expect(await t.api('GET', `/v1/studies/${study.id}/packages`, { key: siteKey })).toMatchObject({
+      status: 200,
+    });
   });
 
   it('closes idle connections after the connection timeout', async () => {
     const a = await rawRequest(port, '', { waitMs: IDLE_TIMEOUT_MS + 3000 });
-    figures['idle connection closed after ms'] = a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
+    figures['idle connection closed after ms'] =
+      a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
     expect(a.closedAfterMs).not.toBeNull();
   });
 
@@ -141,7 +165,11 @@ describe('slow and unauthenticated clients (issue #14 finding 1)', () => {
     const statuses: number[] = [];
     const flood = Promise.all(
       Array.from({ length: 40 }, () =>
-        fetch(`${t.url}/v1/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: nested })
+        fetch(`${t.url}/v1/studies`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: nested,
+        })
           .then((r) => statuses.push(r.status))
           .catch(() => statuses.push(0)),
       ),
@@ -162,7 +190,9 @@ describe('slow and unauthenticated clients (issue #14 finding 1)', () => {
 describe('connection cap (issue #14 finding 1)', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({ limits: { maxConnections: MAX_CONNECTIONS, connectionTimeoutMs: 10_000 } });
+    t = await startTestServer({
+      limits: { maxConnections: MAX_CONNECTIONS, connectionTimeoutMs: 10_000 },
+    });
   });
   afterAll(async () => t?.close());
 
