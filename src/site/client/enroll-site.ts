@@ -20,6 +20,7 @@ export function displayFingerprint(hex: string): string {
 
 function fingerprintMismatch(got: string, expected: string): Error {
   return Object.assign(new Error(`Server key fingerprint ${displayFingerprint(got)} does not match the expected ${displayFingerprint(expected)}. The enrollment token was NOT used.`), {
+    code: 'fingerprint_mismatch',
     hint: 'Check the fingerprint you typed against the coordinator\'s message and try again with the same token. If it really differs, do not continue: someone may be intercepting the connection.',
   });
 }
@@ -60,7 +61,8 @@ export async function enrollSite(
         `The server at ${origin} now signs with a different key: pinned ${displayFingerprint(changedFrom)}, offered ${displayFingerprint(fingerprint)}. Refusing to replace the pinned key; the enrollment token was NOT used.`,
       ),
       {
-        hint: 'Ask the study coordinator whether the server key really changed (by phone, not by e-mail). If it did, enroll again with --expect-fingerprint set to the NEW fingerprint.',
+        code: 'server_key_changed',
+        hint: 'Ask the study coordinator whether the server key really changed (by phone, not by e-mail). If it did, enroll again giving the NEW fingerprint as the expected server key fingerprint (CLI: --expect-fingerprint).',
       },
     );
   // Phase 2: redeem the token.
