@@ -131,6 +131,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     // upload, is closed. Bodies have their own deadline / minimum rate (api/body-guard.ts).
     connectionTimeout: config.limits.connectionTimeoutMs,
     requestTimeout: config.limits.requestTimeoutMs,
+    keepAliveTimeout: config.limits.keepAliveTimeoutMs,
     // Request ids in logs and 5xx messages; no client-supplied ids (they could carry anything).
     requestIdHeader: false as const,
     // Malformed HTTP and unroutable URLs get the same error envelope as everything else.

@@ -37,8 +37,13 @@ export const ServerLimits = z.object({
     .int()
     .positive()
     .default(30 * 60_000),
+  /**
+   * An idle keep-alive connection is closed after this long: idle sockets of finished clients
+   * must not fill the connection cap (fastify's default is 72 s, for load balancers).
+   */
+  keepAliveTimeoutMs: z.number().int().positive().default(5000),
   /** Open connections at most; more are closed at once (Node `server.maxConnections`). */
-  maxConnections: z.number().int().positive().default(512),
+  maxConnections: z.number().int().positive().default(1000),
 });
 export type ServerLimits = z.infer<typeof ServerLimits>;
 

@@ -5,11 +5,11 @@ import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
 import {
+  serverSiteEnrollCommand,
   serverSiteListCommand,
   serverSiteReissueCommand,
   serverSiteRevokeCommand,
 } from './server-site';
-import { serverSiteEnrollCommand } from './server-site-enroll';
 import { makeServerStartCommand } from './server-start';
 import { diffusionStagesFactory } from './server-stages';
 import { serverStudyCreateCommand } from './server-study-create';

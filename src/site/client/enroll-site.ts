@@ -47,7 +47,8 @@ export async function enrollSite(
   const expected = opts.expectFingerprint === undefined || opts.expectFingerprint.trim() === '' ? undefined : normalizeFingerprint(opts.expectFingerprint);
   const tlsPin = await caPinForEnrollment(url, opts);
   // Phase 1: the key, checked before anything is redeemed.
-  const offered = await new SiteClient(serverUrl, undefined, undefined, tlsPin).serverKey();
+  const client = new SiteClient(serverUrl, undefined, undefined, tlsPin);
+  const offered = await client.serverKey();
   const fingerprint = publicKeyFingerprint(offered.serverPublicKey);
   if (fingerprint !== offered.serverKeyFingerprint.toLowerCase())
     throw new Error('The server sent a public key whose fingerprint differs from the one it claims; refusing to enroll. The enrollment token was NOT used.');
@@ -66,7 +67,7 @@ export async function enrollSite(
       },
     );
   // Phase 2: redeem the token.
-  const res = await SiteClient.enroll(serverUrl, token, undefined, tlsPin);
+  const res = await client.redeem(token);
   if (res.apiKey === null) throw new Error('The server enrolled an already-known site without issuing a key; enroll from the machine that holds the existing key.');
   const apiKey = res.apiKey;
   if (publicKeyFingerprint(res.serverPublicKey) !== fingerprint)

@@ -134,10 +134,10 @@ export class SiteClient {
     return this.get('server-key', ServerKeyResponse, signal);
   }
 
-  static async enroll(serverUrl: string, token: string, retry?: RetryPolicy, tlsPin: TlsPin | null = null): Promise<EnrollResponse> {
-    const c = new SiteClient(serverUrl, undefined, retry, tlsPin);
+  /** POST /v1/enroll with a one-time token (this client must carry no API key). */
+  async redeem(token: string): Promise<EnrollResponse> {
     // Enrollment is not idempotent (the token is single-use): retry only when no answer came back.
-    const res = await c.withRetry(() => c.http.post('enroll', { token }));
+    const res = await this.withRetry(() => this.http.post('enroll', { token }));
     return EnrollResponse.parse(res.data);
   }
 

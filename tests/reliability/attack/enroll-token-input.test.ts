@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main';
 import { readEnrollToken, type SecretIo } from '../../../src/cli/secret-input';
 import type { StudyManifest } from '../../../src/shared/study';
@@ -12,6 +12,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../helpers/server-fixture';
+import { captureOutput } from '../../helpers/capture-output';
 import { recordFigures } from '../reliability-figures';
 
 /*
@@ -20,15 +21,7 @@ import { recordFigures } from '../reliability-figures';
  * #15 item 1: `fgl server site list | revoke | reissue`, run against a live server's data dir.
  */
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const io_ = captureOutput();
 
 const figures: Record<string, number | string> = {};
 const io = (o: Partial<SecretIo> & { input?: string } = {}): SecretIo & { warnings: string[] } => {
@@ -69,10 +62,10 @@ describe('enrollment token sources (issue #14 finding 7)', () => {
     const argv = ['site', 'enroll', '--server', t.url, '--token-file', file, '--json'];
     const code = await main(argv);
     figures['--token-file'] = code === 0 ? 'enrolled' : `exit ${code}`;
-    expect(err).not.toContain('Warning');
+    expect(io_.err).not.toContain('Warning');
     expect(code).toBe(0);
     expect(argv.join(' ')).not.toContain(token);
-    expect((JSON.parse(out) as { studies: string[] }).studies).toEqual([study.id]);
+    expect((JSON.parse(io_.out) as { studies: string[] }).studies).toEqual([study.id]);
   });
 
   it('FGL_ENROLL_TOKEN enrolls; --token VALUE still works but warns about ps and shell history', async () => {
@@ -80,15 +73,15 @@ describe('enrollment token sources (issue #14 finding 7)', () => {
     process.env.FGL_HOME = path.join(home, 'env-site');
     expect(await main(['site', 'enroll', '--server', t.url, '--json'])).toBe(0);
     delete process.env.FGL_ENROLL_TOKEN;
-    expect(err).not.toContain('Warning');
-    err = '';
+    expect(io_.err).not.toContain('Warning');
+    io_.err = '';
     process.env.FGL_HOME = path.join(home, 'arg-site');
     const { token } = await issueToken(t, study.id, 'Arg Hospital');
     expect(await main(['site', 'enroll', '--server', t.url, '--token', token, '--json'])).toBe(0);
-    figures['--token VALUE'] = err.includes('visible to other users')
+    figures['--token VALUE'] = io_.err.includes('visible to other users')
       ? 'works, warns'
       : 'no warning';
-    expect(err).toContain('visible to other users (ps)');
+    expect(io_.err).toContain('visible to other users (ps)');
   });
 
   it('reads `--token -` from stdin, refuses empty or multi-line input, and asks nothing off a terminal', async () => {
@@ -134,76 +127,66 @@ describe('fgl server site list | revoke | reissue (issue #15 item 1)', () => {
     await fs.rm(home, { recursive: true, force: true });
   });
 
+  /** Run `fgl ARGS --json` in-process; exit 0 expected; the parsed result. */
+  const cli = async <T>(...args: string[]): Promise<T> => {
+    io_.out = '';
+    expect(await main([...args, '--json']), args.join(' ')).toBe(0);
+    return JSON.parse(io_.out) as T;
+  };
+  const sites = () =>
+    cli<{ sites: { siteId: string; state: string; activeKeys: number; packages: number }[] }>(
+      'server',
+      'site',
+      'list',
+      '--data-dir',
+      t.dataDir,
+      '--study',
+      study.id,
+    );
+  const enrollFrom = async (dir: string, token: string) => {
+    process.env.FGL_ENROLL_TOKEN = token;
+    process.env.FGL_HOME = path.join(home, dir);
+    try {
+      return await cli<{ siteId: string }>('site', 'enroll', '--server', t.url);
+    } finally {
+      delete process.env.FGL_ENROLL_TOKEN;
+    }
+  };
+
   it('lists a site, revokes it (its key gets 401), re-issues a token that gives it a new key', async () => {
-    process.env.FGL_ENROLL_TOKEN = (await issueToken(t, study.id, 'CLI Hospital')).token;
-    process.env.FGL_HOME = path.join(home, 'site');
-    expect(await main(['site', 'enroll', '--server', t.url, '--json'])).toBe(0);
-    delete process.env.FGL_ENROLL_TOKEN;
-    const siteId = (JSON.parse(out) as { siteId: string }).siteId;
-    out = '';
+    const { siteId } = await enrollFrom(
+      'site',
+      (await issueToken(t, study.id, 'CLI Hospital')).token,
+    );
+    io_.out = '';
     expect(
       await main(['server', 'site', 'list', '--data-dir', t.dataDir, '--study', study.id]),
     ).toBe(0);
-    expect(out).toMatch(new RegExp(`${siteId}\\s+active\\s+keys 1\\s+packages 0`));
-    out = '';
-    expect(
-      await main(['server', 'site', 'revoke', '--data-dir', t.dataDir, '--site', siteId]),
-    ).toBe(0);
-    expect(out).toContain('1 API key(s) stopped working');
-    out = '';
-    expect(
-      await main([
-        'server',
-        'site',
-        'list',
-        '--data-dir',
-        t.dataDir,
-        '--study',
-        study.id,
-        '--json',
-      ]),
-    ).toBe(0);
-    expect(
-      (JSON.parse(out) as { sites: { state: string; activeKeys: number }[] }).sites[0],
-    ).toMatchObject({ state: 'revoked', activeKeys: 0 });
-    out = '';
-    expect(
-      await main([
-        'server',
-        'site',
-        'reissue',
-        '--data-dir',
-        t.dataDir,
-        '--study',
-        study.id,
-        '--site',
-        siteId,
-        '--json',
-      ]),
-    ).toBe(0);
-    const { token } = JSON.parse(out) as { token: string };
+    expect(io_.out).toMatch(new RegExp(`${siteId}\\s+active\\s+keys 1\\s+packages 0`));
+    const revoked = await cli<{ keysRevoked: number }>(
+      'server',
+      'site',
+      'revoke',
+      '--data-dir',
+      t.dataDir,
+      '--site',
+      siteId,
+    );
+    expect(revoked.keysRevoked).toBe(1);
+    expect((await sites()).sites[0]).toMatchObject({ siteId, state: 'revoked', activeKeys: 0 });
+    const { token } = await cli<{ token: string }>(
+      'server',
+      'site',
+      'reissue',
+      '--data-dir',
+      t.dataDir,
+      '--study',
+      study.id,
+      '--site',
+      siteId,
+    );
     // The site, enrolled again from a fresh home with the re-issued token, keeps its id.
-    process.env.FGL_ENROLL_TOKEN = token;
-    process.env.FGL_HOME = path.join(home, 'site-again');
-    out = '';
-    expect(await main(['site', 'enroll', '--server', t.url, '--json'])).toBe(0);
-    delete process.env.FGL_ENROLL_TOKEN;
-    expect((JSON.parse(out) as { siteId: string }).siteId).toBe(siteId);
-    out = '';
-    expect(
-      await main([
-        'server',
-        'site',
-        'list',
-        '--data-dir',
-        t.dataDir,
-        '--study',
-        study.id,
-        '--json',
-      ]),
-    ).toBe(0);
-    expect(
-      (JSON.parse(out) as { sites: { state: string; activeKeys: number }[] }).sites[0],
-    ).toMatchObject({ state: 'active', activeKeys: 1 });
+    expect((await enrollFrom('site-again', token)).siteId).toBe(siteId);
+    expect((await sites()).sites[0]).toMatchObject({ siteId, state: 'active', activeKeys: 1 });
   });
 });
