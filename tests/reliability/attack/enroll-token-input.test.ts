@@ -35,25 +35,25 @@ const io = (o: Partial<SecretIo> & { input?: string } = {}): SecretIo & { warnin
   };
 };
 
+// One server and one temp folder for the whole file; FGL_HOME points at a new site per test.
+let t: TestServer;
+let study: StudyManifest;
+let home: string;
+const prevHome = process.env.FGL_HOME;
+beforeAll(async () => {
+  t = await startTestServer();
+  study = await createStudy(t);
+  home = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-attack-token-'));
+});
+afterAll(async () => {
+  recordFigures('attack', '#7 enrollment token off the command line', figures);
+  process.env.FGL_HOME = prevHome;
+  delete process.env.FGL_ENROLL_TOKEN;
+  await t?.close();
+  await fs.rm(home, { recursive: true, force: true });
+});
+
 describe('enrollment token sources (issue #14 finding 7)', () => {
-  let t: TestServer;
-  let study: StudyManifest;
-  let home: string;
-  const prevHome = process.env.FGL_HOME;
-
-  beforeAll(async () => {
-    t = await startTestServer();
-    study = await createStudy(t);
-    home = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-attack-token-'));
-  });
-  afterAll(async () => {
-    recordFigures('attack', '#7 enrollment token off the command line', figures);
-    process.env.FGL_HOME = prevHome;
-    delete process.env.FGL_ENROLL_TOKEN;
-    await t?.close();
-    await fs.rm(home, { recursive: true, force: true });
-  });
-
   it('fgl site enroll --token-file FILE enrolls with no token on the command line', async () => {
     const { token } = await issueToken(t, study.id, 'File Hospital');
     const file = path.join(home, 'token.txt');
@@ -112,21 +112,6 @@ describe('enrollment token sources (issue #14 finding 7)', () => {
 });
 
 describe('fgl server site list | revoke | reissue (issue #15 item 1)', () => {
-  let t: TestServer;
-  let study: StudyManifest;
-  let home: string;
-  const prevHome = process.env.FGL_HOME;
-  beforeAll(async () => {
-    t = await startTestServer();
-    study = await createStudy(t);
-    home = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-attack-sites-'));
-  });
-  afterAll(async () => {
-    process.env.FGL_HOME = prevHome;
-    await t?.close();
-    await fs.rm(home, { recursive: true, force: true });
-  });
-
   /** Run `fgl ARGS --json` in-process; exit 0 expected; the parsed result. */
   const cli = async <T>(...args: string[]): Promise<T> => {
     io_.out = '';
@@ -173,7 +158,11 @@ describe('fgl server site list | revoke | reissue (issue #15 item 1)', () => {
       siteId,
     );
     expect(revoked.keysRevoked).toBe(1);
-    expect((await sites()).sites[0]).toMatchObject({ siteId, state: 'revoked', activeKeys: 0 });
+    expect((await sites()).sites.find((x) => x.siteId === siteId)).toMatchObject({
+      siteId,
+      state: 'revoked',
+      activeKeys: 0,
+    });
     const { token } = await cli<{ token: string }>(
       'server',
       'site',
@@ -187,6 +176,10 @@ describe('fgl server site list | revoke | reissue (issue #15 item 1)', () => {
     );
     // The site, enrolled again from a fresh home with the re-issued token, keeps its id.
     expect((await enrollFrom('site-again', token)).siteId).toBe(siteId);
-    expect((await sites()).sites[0]).toMatchObject({ siteId, state: 'active', activeKeys: 1 });
+    expect((await sites()).sites.find((x) => x.siteId === siteId)).toMatchObject({
+      siteId,
+      state: 'active',
+      activeKeys: 1,
+    });
   });
 });
