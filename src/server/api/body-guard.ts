@@ -85,6 +85,11 @@ export function installBodyGuard(app: FastifyInstance, limits: BodyGuardLimits):
   app.addHook('onRequest', async (req) => {
     startedAt.set(req.raw, performance.now());
   });
+  // Any answer given before the body was read (401, 404, 429, 413 …) closes the connection:
+  // otherwise Node would keep reading (draining) a trickling body for the next request.
+  app.addHook('onSend', async (req, reply) => {
+    if (!req.raw.complete) reply.header('connection', 'close');
+  });
   app.addHook('preParsing', async (req, reply, payload) => {
     const hasBody =
       req.headers['transfer-encoding'] !== undefined ||

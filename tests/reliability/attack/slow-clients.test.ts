@@ -125,6 +125,18 @@ describe('slow and unauthenticated clients (issue #14 finding 1)', () => {
     expect(a.text).toContain('request_timeout');
   });
 
+  it('closes a slow body sent to a route that does not exist within the body timeout', async () => {
+    const head =
+      'POST /v1/no-such-route HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[';
+    const a = await rawRequest(port, head, { trickle: '[', everyMs: 100, waitMs: 3000 });
+    figures['slow body to an unknown route closed after ms'] =
+      a.closedAfterMs === null ? 'open' : Math.round(a.closedAfterMs);
+    // fastify reads the body of an unmatched route too, so the body deadline ends it.
+    expect(a.status).toBe(408);
+    expect(a.closedAfterMs).not.toBeNull();
+    expect(a.closedAfterMs!).toBeLessThan(BODY_TIMEOUT_MS + 1500);
+  });
+
   it('refuses an enroll body over its small limit (4 KiB) with 413', async () => {
     const res = await t.api('POST', '/v1/enroll', { json: { token: 'x'.repeat(64 * 1024) } });
     figures['64 KiB enroll body'] = res.status;
