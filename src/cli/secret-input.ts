@@ -22,7 +22,7 @@ async function readAll(stream: Readable): Promise<string> {
 
 /** Ask on the terminal without echoing what is typed. */
 function promptHidden(io: SecretIo, question: string): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     io.prompt.write(question);
     // readline echoes what is typed to `output`: a sink, so the token never reaches the screen.
     const sink = new Writable({ write: (_c, _e, cb) => cb() });
@@ -31,6 +31,12 @@ function promptHidden(io: SecretIo, question: string): Promise<string> {
       rl.close();
       io.prompt.write('\n');
       resolve(line);
+    });
+    // The terminal is in raw mode while asking: Ctrl-C arrives here, not as a signal.
+    rl.once('SIGINT', () => {
+      rl.close();
+      io.prompt.write('\n');
+      reject(new UsageError('enrollment cancelled'));
     });
   });
 }

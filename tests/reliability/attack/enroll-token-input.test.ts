@@ -108,6 +108,11 @@ describe('enrollment token sources (issue #14 finding 7)', () => {
     expect(await p).toBe('fgl_enroll_typed');
     expect(shown).toContain('Enrollment token');
     expect(shown).not.toContain('fgl_enroll_typed');
+    // Ctrl-C (raw mode: the character, not a signal) cancels instead of hanging.
+    const stdin2 = Object.assign(new PassThrough(), { isTTY: true });
+    const cancelled = readEnrollToken({}, io({ stdin: stdin2, prompt }));
+    stdin2.write('\u0003');
+    await expect(cancelled).rejects.toThrow(/cancelled/);
   });
 });
 
