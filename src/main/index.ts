@@ -4,10 +4,11 @@ import { pathToFileURL } from 'node:url';
 import type { SiteCallResult } from '../shared/site-api';
 import { KeyEncryptionKeyStore } from './key-encryption-key-store';
 import { registerSiteIpc, sendSiteEvent } from './ipc';
-import { CONTENT_SECURITY_POLICY, installNavigationGuards, isSafeExternalUrl, secureWebPreferences } from './security';
+import { createMainRouter } from './main-router';
+import { CONTENT_SECURITY_POLICY, devRendererUrl, installNavigationGuards, isSafeExternalUrl, secureWebPreferences } from './security';
 import { UtilityBackend, type ChildLike } from './utility-host';
 
-const devServer = process.env.ELECTRON_RENDERER_URL;
+const devServer = devRendererUrl(process.env, app.isPackaged);
 // The bundled renderer file itself, not every file:// URL (a downloaded page must not count as the app).
 const appOrigin = devServer ? new URL(devServer).origin : pathToFileURL(join(__dirname, '../renderer/index.html')).href;
 let mainWindow: BrowserWindow | undefined;
@@ -44,16 +45,34 @@ function start(): void {
   if (!kek) console.warn('OS encryption (safeStorage) is unavailable: the site API key is kept in the ledger file (owner-only), as the CLI does.');
   backend.start();
 
-  // The folder picker is native UI and lives here; everything else goes to the backend.
-  const router = {
-    async call(method: string, req: unknown): Promise<SiteCallResult> {
-      if (method === 'datasets.pickFolder') {
+  // Native UI lives here: the folder picker (scans only of picked folders) and the confirmation
+  // of a new server before the token goes to it; everything else goes to the backend.
+  const router = createMainRouter({
+    backend,
+    ui: {
+      async pickFolder() {
         const r = await dialog.showOpenDialog(mainWindow!, { properties: ['openDirectory'] });
-        return { ok: true, data: { path: r.canceled ? null : (r.filePaths[0] ?? null) } };
-      }
-      return backend.call(method, req);
+        return r.canceled ? null : (r.filePaths[0] ?? null);
+      },
+      async confirmServer(origin) {
+        const r = await dialog.showMessageBox(mainWindow!, {
+          type: 'question',
+          buttons: ['Enroll', 'Cancel'],
+          defaultId: 1,
+          cancelId: 1,
+          title: 'Enroll with this server?',
+          message: `Enroll this site with ${origin}?`,
+          detail: 'The enrollment token will be sent to this server, and this site will upload its approved packages there. Continue only if this is the address your study coordinator gave you.',
+        });
+        return r.response === 0;
+      },
     },
-  };
+    knownServers: async () => {
+      const r: SiteCallResult = await backend.call('settings.get', {});
+      const url = r.ok ? (r.data as { serverUrl?: unknown }).serverUrl : null;
+      return typeof url === 'string' ? [url] : [];
+    },
+  });
   registerSiteIpc(ipcMain, { appWebContentsId: () => mainWindow?.webContents.id, appOrigin, backend: router, log: (l) => console.warn(l) });
 
   Menu.setApplicationMenu(

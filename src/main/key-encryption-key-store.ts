@@ -4,6 +4,8 @@ import { join } from 'node:path';
 
 type SafeStorageLike = {
   isEncryptionAvailable(): boolean;
+  /** Linux only: which secret store backs the encryption (`basic_text` = a hard-coded password). */
+  getSelectedStorageBackend?(): string;
   encryptString(s: string): Buffer;
   decryptString(b: Buffer): string;
 };
@@ -19,13 +21,32 @@ export class KeyEncryptionKeyStore {
   constructor(
     dir: string,
     private readonly safeStorage: SafeStorageLike,
+    private readonly warn: (line: string) => void = (l) => console.warn(l),
   ) {
     this.file = join(dir, 'site-kek.bin');
   }
 
-  /** The existing key, or a new random one (saved); null when the OS offers no encryption. */
+  /**
+   * Whether safeStorage really protects secrets. On Linux without a keyring (no GNOME keyring,
+   * no KWallet) Chromium falls back to `basic_text`: "encryption" with a password hard-coded in
+   * Chromium, which anyone can undo; `unknown` is no better. Both count as unavailable.
+   */
+  private osEncryption(): boolean {
+    if (!this.safeStorage.isEncryptionAvailable()) return false;
+    const backend = this.safeStorage.getSelectedStorageBackend?.();
+    if (backend === 'basic_text' || backend === 'unknown') {
+      this.warn(
+        `OS encryption is not really available (safeStorage backend "${backend}": a fixed, publicly known password). ` +
+          'The site API key is kept in the owner-only ledger file instead, as the CLI does. Install and unlock a keyring (GNOME Keyring or KWallet) to have it sealed.',
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** The existing key, or a new random one (saved); null when the OS offers no real encryption. */
   loadOrCreate(): Buffer | null {
-    if (!this.safeStorage.isEncryptionAvailable()) return null;
+    if (!this.osEncryption()) return null;
     if (existsSync(this.file)) {
       try {
         return Buffer.from(this.safeStorage.decryptString(readFileSync(this.file)), 'base64');

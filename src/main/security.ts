@@ -25,6 +25,17 @@ export function secureWebPreferences(preloadPath: string): WebPreferences {
 }
 
 /**
+ * The renderer's URL in development (electron-vite's dev server), or null for the bundled file.
+ * A packaged app never honours ELECTRON_RENDERER_URL: whoever sets it would make any origin
+ * the trusted app origin (IPC, navigation).
+ */
+export function devRendererUrl(env: NodeJS.ProcessEnv, isPackaged: boolean): string | null {
+  if (isPackaged) return null;
+  const url = env.ELECTRON_RENDERER_URL;
+  return url !== undefined && url !== '' ? url : null;
+}
+
+/**
  * The app's own pages: exactly the bundled renderer file (any other local file is not the app),
  * or the dev server's origin in development. The bare `file://` accepts any file and is only
  * for tests of the other rules.
@@ -41,9 +52,22 @@ export function isAppUrl(url: string, appOrigin: string): boolean {
   }
 }
 
+/** Suffixes of names that only resolve inside a LAN (RFC 6762, RFC 8375, common intranet use). */
+const LOCAL_SUFFIXES = ['localhost', 'local', 'internal', 'lan', 'home', 'home.arpa', 'localdomain', 'intranet', 'corp', 'private', 'arpa'];
+
+/** Public wildcard-DNS services whose names resolve to any address, loopback and LAN included. */
+const WILDCARD_DNS = ['nip.io', 'sslip.io', 'xip.io', 'traefik.me', 'localtest.me', 'lvh.me', 'vcap.me', 'lacolhost.com', 'localhost.run', 'fbi.com'];
+
+/** An IPv4 address spelled inside a name (`10.0.0.5.example`, `10-0-0-5.example`). */
+const EMBEDDED_IPV4 = /(^|[.-])\d{1,3}[.-]\d{1,3}[.-]\d{1,3}[.-]\d{1,3}([.-]|$)/;
+
+const endsWithName = (host: string, name: string) => host === name || host.endsWith(`.${name}`);
+
 /**
  * Links the UI may open in the system browser: https only, no credentials in the URL, no
- * IP-literal or local hosts (an attacker-supplied link must not reach into the hospital LAN).
+ * IP-literal or local hosts (an attacker-supplied link must not reach into the hospital LAN),
+ * including names that resolve to local addresses through wildcard DNS (`127.0.0.1.nip.io`) or
+ * an embedded IPv4 address.
  */
 export function isSafeExternalUrl(url: string): boolean {
   let u: URL;
@@ -56,8 +80,8 @@ export function isSafeExternalUrl(url: string): boolean {
   if (u.username || u.password) return false;
   // A trailing dot is the same host to DNS (`localhost.`), so drop it before the checks.
   const host = u.hostname.toLowerCase().replace(/\.$/, '');
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) return false;
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith('[')) return false;
+  if (LOCAL_SUFFIXES.some((s) => endsWithName(host, s)) || WILDCARD_DNS.some((s) => endsWithName(host, s))) return false;
+  if (EMBEDDED_IPV4.test(host) || host.startsWith('[')) return false;
   return host.includes('.');
 }
 

@@ -2,9 +2,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { ownerOnlyDir } from '../core/fs/owner-only';
 import { ensureAdminKey } from './auth/admin-key';
 import { ensureSigningKey, type ServerSigningKey } from './auth/server-signing-key';
 import type { ApiDeps } from './api/api-deps';
+import { installBodyGuard } from './api/body-guard';
 import { enrollRoutes } from './api/enroll-routes';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './api/error-handler';
 import { modelRoutes } from './api/model-routes';
@@ -75,15 +77,16 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   });
   const logger = isLogger(opts.logger) ? opts.logger : createLogger(opts.logger);
   const layout = dataLayout(config.dataDir);
+  // Owner-only, also for a data dir an older version created 0755.
   for (const dir of [
     layout.root,
     layout.packagesDir,
     layout.roundsDir,
     layout.modelsDir,
     layout.tmpDir,
+    layout.keysDir,
   ])
-    await fs.mkdir(dir, { recursive: true });
-  await fs.mkdir(layout.keysDir, { recursive: true, mode: 0o700 });
+    await ownerOnlyDir(dir);
   const admin = await ensureAdminKey(layout.adminKey);
   const signingKey = await ensureSigningKey(layout.signingKey);
   if (admin.created) logger.info({ file: layout.adminKey }, 'created admin key');
@@ -124,6 +127,11 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   const fastifyOptions = {
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.limits.maxJsonBytes,
+    // Slow clients: an idle connection, and any request that outlives the longest legitimate
+    // upload, is closed. Bodies have their own deadline / minimum rate (api/body-guard.ts).
+    connectionTimeout: config.limits.connectionTimeoutMs,
+    requestTimeout: config.limits.requestTimeoutMs,
+    keepAliveTimeout: config.limits.keepAliveTimeoutMs,
     // Request ids in logs and 5xx messages; no client-supplied ids (they could carry anything).
     requestIdHeader: false as const,
     // Malformed HTTP and unroutable URLs get the same error envelope as everything else.
@@ -142,9 +150,12 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) =>
     done(null, payload),
   );
+  // More connections than this are closed as they arrive: file descriptors stay bounded.
+  app.server.maxConnections = config.limits.maxConnections;
   installErrorHandlers(app);
   if (opts.rateLimit !== false)
     installRateLimit(app, RateLimitConfig.parse(opts.rateLimit ?? {}), admin.sha256);
+  installBodyGuard(app, config.limits);
 
   const deps: ApiDeps = {
     store,
@@ -205,7 +216,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
 
 async function cleanTemp(layout: DataLayout): Promise<void> {
   await fs.rm(layout.tmpDir, { recursive: true, force: true });
-  await fs.mkdir(layout.tmpDir, { recursive: true });
+  await ownerOnlyDir(layout.tmpDir);
   for (const name of await fs.readdir(layout.packagesDir)) {
     if (name.startsWith('.') && name.endsWith('.part'))
       await fs.rm(`${layout.packagesDir}/${name}`, { force: true });

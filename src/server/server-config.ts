@@ -19,6 +19,31 @@ export const ServerLimits = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** Largest `POST /v1/enroll` body: a token is ~60 bytes, so anything bigger is refused unread. */
+  maxEnrollBytes: z.number().int().positive().default(4096),
+  /** A JSON body must arrive completely within this time of the request's start (else 408, closed). */
+  bodyTimeoutMs: z.number().int().positive().default(15_000),
+  /**
+   * Package uploads (raw bodies) must keep at least this average rate over every `uploadWindowMs`
+   * (else 408 `upload_too_slow`, connection closed): a trickling upload cannot hold a connection.
+   */
+  minUploadBytesPerSec: z.number().int().positive().default(4096),
+  uploadWindowMs: z.number().int().positive().default(20_000),
+  /** A connection with no traffic at all for this long is closed (fastify `connectionTimeout`). */
+  connectionTimeoutMs: z.number().int().positive().default(30_000),
+  /** Hard cap on one request from start to end, uploads included (fastify `requestTimeout`). */
+  requestTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
+  /**
+   * An idle keep-alive connection is closed after this long: idle sockets of finished clients
+   * must not fill the connection cap (fastify's default is 72 s, for load balancers).
+   */
+  keepAliveTimeoutMs: z.number().int().positive().default(5000),
+  /** Open connections at most; more are closed at once (Node `server.maxConnections`). */
+  maxConnections: z.number().int().positive().default(1000),
 });
 export type ServerLimits = z.infer<typeof ServerLimits>;
 

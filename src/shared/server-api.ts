@@ -22,6 +22,25 @@ export const HealthResponse = z.object({
   serverKeyFingerprint: Sha256Hex,
 });
 
+/**
+ * A positive integer in a URL, written the one canonical way (`1`, `42`): `1e0`, `0x1`, `01`,
+ * `+1` or `1.0` are refused rather than read as 1, so one resource has exactly one URL.
+ */
+export const CanonicalPositiveInt = z
+  .string()
+  .regex(/^[1-9][0-9]{0,8}$/, 'a positive integer without sign, leading zeros, exponent or decimals')
+  .transform(Number);
+
+/**
+ * GET /v1/server-key: the server's Ed25519 public key, public and redeeming nothing. A site
+ * checks its fingerprint against the one the coordinator gave BEFORE it spends its one-time token.
+ */
+export const ServerKeyResponse = z.object({
+  serverPublicKey: z.string().min(1).max(10_000),
+  serverKeyFingerprint: Sha256Hex,
+});
+export type ServerKeyResponse = z.infer<typeof ServerKeyResponse>;
+
 /** POST /v1/studies: a study manifest without id and createdAt (the server assigns both). */
 export const CreateStudyBody = StudyManifest.omit({ id: true, createdAt: true }).extend({
   schemaVersion: z.literal(1).default(1),
@@ -86,6 +105,26 @@ export const EnrollResponse = z.object({
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
+/** GET /v1/studies/:id/sites (admin): every site of a study with its state. */
+export const StudySiteRecord = z.object({
+  siteId: SiteId,
+  name: z.string(),
+  state: z.enum(['active', 'revoked']),
+  enrolledAt: IsoTime,
+  revokedAt: IsoTime.nullable(),
+  /** Active API keys (0 after a revoke, 1 after a re-issued token is redeemed). */
+  activeKeys: z.number().int().nonnegative(),
+  packages: z.number().int().nonnegative(),
+  lastPackageAt: IsoTime.nullable(),
+});
+export type StudySiteRecord = z.infer<typeof StudySiteRecord>;
+export const StudySiteList = z.object({ sites: z.array(StudySiteRecord) });
+
+/** POST /v1/studies/:id/sites/:siteId/enrollment-tokens (admin): a new one-time token for a known site. */
+export const ReissueTokenBody = z
+  .object({ ttlSec: z.number().int().min(1).max(30 * 86_400).default(86_400) })
+  .default({ ttlSec: 86_400 });
+
 export const RevokeSiteResponse = z.object({
   siteId: SiteId,
   revokedAt: IsoTime,
@@ -129,7 +168,10 @@ export const RoundStatus = z.object({
   state: RoundState,
   progress: RoundProgress.nullable(),
   error: z.string().nullable(),
-  /** Packages the round trains on (fixed when synthesis starts; until then, the study's current count). */
+  /**
+   * Packages the round trains on (fixed when synthesis starts; until then, the study's current
+   * count). A site is shown only its own packages, never how many the other sites sent.
+   */
   packages: z.number().int().nonnegative(),
   modelVersion: z.number().int().positive().nullable(),
   runRequestedAt: IsoTime.nullable(),

@@ -12,7 +12,7 @@ import path from 'node:path';
 
 export type FigureValue = number | string | boolean;
 
-export type ReliabilityArea = 'fuzz' | 'faults' | 'load' | 'access' | 'transport';
+export type ReliabilityArea = 'fuzz' | 'faults' | 'load' | 'access' | 'transport' | 'attack';
 
 export type ReliabilityRecord = {
   area: ReliabilityArea;

@@ -16,7 +16,7 @@ import {
   type ReliabilityRecord,
 } from '../../tests/reliability/reliability-figures';
 
-const AREAS: ReliabilityArea[] = ['fuzz', 'faults', 'load', 'access', 'transport'];
+const AREAS: ReliabilityArea[] = ['fuzz', 'faults', 'load', 'access', 'transport', 'attack'];
 const DOC = path.resolve(import.meta.dirname, '..', '..', 'docs', 'reliability.md');
 
 function cell(v: unknown): string {

@@ -4,7 +4,12 @@ import { demoCommand } from './demo';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
-import { serverSiteEnrollCommand } from './server-site-enroll';
+import {
+  serverSiteEnrollCommand,
+  serverSiteListCommand,
+  serverSiteReissueCommand,
+  serverSiteRevokeCommand,
+} from './server-site';
 import { makeServerStartCommand } from './server-start';
 import { diffusionStagesFactory } from './server-stages';
 import { serverStudyCreateCommand } from './server-study-create';
@@ -34,6 +39,9 @@ export const commands: readonly Command[] = [
   makeServerStartCommand(diffusionStagesFactory),
   serverStudyCreateCommand,
   serverSiteEnrollCommand,
+  serverSiteListCommand,
+  serverSiteRevokeCommand,
+  serverSiteReissueCommand,
   makeServerRoundRunCommand(diffusionStagesFactory),
   modelsMakeTinyCommand,
   sampleDataCommand,

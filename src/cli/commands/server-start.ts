@@ -118,6 +118,8 @@ next start. The API is described at /v1/openapi.json.`,
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --tls --tls-hostname fgl.example.org',
     ],
     async run(ctx) {
+      // Everything the server writes (db, packages, images, models, logs) is for its account only.
+      process.umask(0o077);
       const dataDir = requireString(ctx, 'data-dir');
       const modelsArg = optionalString(ctx, 'models');
       const models = modelsArg ? await resolveServerModels(dataDir, modelsArg) : null;

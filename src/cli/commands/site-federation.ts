@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { intOption, optionalString, requireString } from '../command';
 import { progressPrinter } from '../progress-printer';
+import { readEnrollToken } from '../secret-input';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
 import { displayFingerprint, enrollSite } from '../../site/client/enroll-site';
@@ -35,19 +36,35 @@ site downloads later must be signed by exactly that key.
 Compare the printed fingerprint with the one the coordinator gave you (or pass it with
 --expect-fingerprint so a mismatch stops enrollment). A server on https with its own CA
 (\`fgl server start --tls\`) also needs --expect-ca-fingerprint: that CA is then the only one
-trusted for this server. Plain http:// is refused except on loopback.`,
+trusted for this server. Plain http:// is refused except on loopback.
+
+The token is read from --token-file, from stdin with \`--token -\`, from $FGL_ENROLL_TOKEN, or
+asked for on the terminal (not echoed); \`--token VALUE\` works but warns, as other users see it
+in \`ps\` and it stays in the shell history. The server key is checked BEFORE the token is sent,
+so a mistyped --expect-fingerprint does not use up the token. If this site already pinned a
+different key for the same server, enrollment stops and shows both fingerprints; pass the new
+one with --expect-fingerprint only after the coordinator confirmed it.`,
   options: {
     server: { type: 'string', value: 'URL', description: 'server address, e.g. https://fgl.example.org:8787' },
-    token: { type: 'string', value: 'T', description: 'one-time enrollment token (expires; single use)' },
+    token: { type: 'string', value: 'T|-', description: "one-time token; '-' reads it from stdin (a value here is visible in ps: prefer the others)" },
+    'token-file': { type: 'string', value: 'FILE', description: 'read the one-time token from this file' },
     'expect-fingerprint': { type: 'string', value: 'HEX', description: 'server key fingerprint given out-of-band; refuse on mismatch' },
     'expect-ca-fingerprint': { type: 'string', value: 'HEX', description: "the server's TLS CA fingerprint (https with its own CA); pinned for every later request" },
   },
-  examples: ['fgl site enroll --server https://fgl.example.org:8787 --token 3q2-…'],
+  examples: [
+    'fgl site enroll --server https://fgl.example.org:8787 --token-file ./token.txt --expect-fingerprint "3f9a 1c…"',
+    'FGL_ENROLL_TOKEN=… fgl site enroll --server https://fgl.example.org:8787',
+  ],
   async run(ctx) {
     const expect = optionalString(ctx, 'expect-fingerprint');
     const expectCa = optionalString(ctx, 'expect-ca-fingerprint');
+    const server = requireString(ctx, 'server');
+    const token = await readEnrollToken(
+      { ...(typeof ctx.values.token === 'string' ? { token: ctx.values.token } : {}), ...(optionalString(ctx, 'token-file') ? { tokenFile: optionalString(ctx, 'token-file') } : {}) },
+      { stdin: process.stdin, prompt: process.stderr, env: process.env, warn: (l) => ctx.out.warn(l) },
+    );
     const res = await withLedger((ledger) =>
-      enrollSite(ledger, requireString(ctx, 'server'), requireString(ctx, 'token'), { ...(expect ? { expectFingerprint: expect } : {}), ...(expectCa ? { expectCaFingerprint: expectCa } : {}) }),
+      enrollSite(ledger, server, token, { ...(expect ? { expectFingerprint: expect } : {}), ...(expectCa ? { expectCaFingerprint: expectCa } : {}) }),
     );
     ctx.out.result(res, () =>
       [

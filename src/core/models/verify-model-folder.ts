@@ -30,28 +30,18 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+export type ModelTrust = { publicKeyPem: string; pinnedFingerprint: string; minVersion?: number };
+
 /**
- * Verify a signed model folder before anything loads it: the signer is the pinned server key,
- * the signature covers the exact manifest bytes, the manifest parses, no downgrade, every listed
- * file stays inside the folder (symlinks resolved) and matches its size and sha256, and nothing
- * unlisted sits beside them. The one check for the server's publish self-check, the site's pull
- * and its evaluation.
+ * The checks that need only the manifest and its signature: the signer is the pinned server key,
+ * the signature covers these exact bytes, the manifest parses, and the version is not older than
+ * one already accepted. The model pull runs this BEFORE fetching any file.
  */
-export async function verifyModelFolder(
-  dir: string,
-  trust: { publicKeyPem: string; pinnedFingerprint: string; minVersion?: number },
-): Promise<ModelManifest> {
+export function verifySignedManifest(manifestBytes: Buffer, signatureText: string, trust: ModelTrust): ModelManifest {
   // The key must be the one pinned at enrollment, not whatever key a server sends later.
   if (publicKeyFingerprint(trust.publicKeyPem) !== trust.pinnedFingerprint.toLowerCase())
     throw new ModelVerificationError('key_pin', 'the server key does not match the fingerprint pinned at enrollment');
-  let manifestBytes: Buffer;
-  let signature: Buffer;
-  try {
-    manifestBytes = await readFile(join(dir, MANIFEST_FILE));
-    signature = Buffer.from((await readFile(join(dir, SIGNATURE_FILE), 'utf8')).trim(), 'base64');
-  } catch {
-    throw new ModelVerificationError('file_missing', `${MANIFEST_FILE} or ${SIGNATURE_FILE} is missing in ${dir}`);
-  }
+  const signature = Buffer.from(signatureText.trim(), 'base64');
   if (!verify(null, manifestBytes, createPublicKey(trust.publicKeyPem), signature))
     throw new ModelVerificationError('signature', 'the manifest signature does not verify with the pinned server key');
   let manifest: ModelManifest;
@@ -65,6 +55,25 @@ export async function verifyModelFolder(
       'downgrade',
       `version ${manifest.version} is older than version ${trust.minVersion} already accepted for study ${manifest.studyId}`,
     );
+  return manifest;
+}
+
+/**
+ * Verify a signed model folder before anything loads it: the signed manifest
+ * (verifySignedManifest), every listed file inside the folder (symlinks resolved) with its size
+ * and sha256, and nothing unlisted beside them. The one check for the server's publish
+ * self-check, the site's pull and its evaluation.
+ */
+export async function verifyModelFolder(dir: string, trust: ModelTrust): Promise<ModelManifest> {
+  let manifestBytes: Buffer;
+  let signature: string;
+  try {
+    manifestBytes = await readFile(join(dir, MANIFEST_FILE));
+    signature = await readFile(join(dir, SIGNATURE_FILE), 'utf8');
+  } catch {
+    throw new ModelVerificationError('file_missing', `${MANIFEST_FILE} or ${SIGNATURE_FILE} is missing in ${dir}`);
+  }
+  const manifest = verifySignedManifest(manifestBytes, signature, trust);
   await checkModelFiles(dir, manifest, 'signed');
   return manifest;
 }

@@ -89,7 +89,7 @@ export function ConnectScreen() {
         </p>
         <label htmlFor="expected-fp">
           Server key fingerprint from your coordinator (recommended: enrollment stops on a
-          mismatch)
+          mismatch, before the token is used, so a typo costs nothing)
         </label>
         <input
           id="expected-fp"

@@ -1,7 +1,17 @@
 import { z } from 'zod';
-import { redeemEnrollmentToken } from '../auth/enrollment';
+import { issueEnrollmentToken, redeemEnrollmentToken } from '../auth/enrollment';
 import type { ApiDeps } from './api-deps';
-import { EnrollBody, EnrollResponse, RevokeSiteResponse, SiteId } from '../../shared/server-api';
+import { studyForCaller } from './api-deps';
+import {
+  EnrollBody,
+  EnrollmentTokenResponse,
+  EnrollResponse,
+  ReissueTokenBody,
+  RevokeSiteResponse,
+  SiteId,
+  StudyId,
+  StudySiteList,
+} from '../../shared/server-api';
 import { HttpError, notFound } from './http-error';
 import { defineRoute, type AnyRouteSpec } from './route-def';
 
@@ -22,6 +32,7 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
         '(apiKey: null). Errors: 401 invalid token, 410 used or expired token.',
       auth: 'optional',
       body: EnrollBody,
+      bodyLimit: deps.limits.maxEnrollBytes,
       responses: { 201: { description: 'Enrolled', schema: EnrollResponse } },
       handler: async ({ body, caller, reply }) => {
         if (caller.kind === 'admin')
@@ -79,6 +90,57 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
       },
     }),
     defineRoute({
+      method: 'GET',
+      url: '/v1/studies/:studyId/sites',
+      tag: 'enrollment',
+      summary: 'The sites of a study with their state, active keys and package counts',
+      auth: 'admin',
+      params: z.object({ studyId: StudyId }),
+      responses: { 200: { description: 'Sites', schema: StudySiteList } },
+      handler: async ({ params, caller }) => {
+        const study = studyForCaller(deps, caller, params.studyId);
+        return { sites: deps.store.studySites(study.id) };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/studies/:studyId/sites/:siteId/enrollment-tokens',
+      tag: 'enrollment',
+      summary: 'Re-issue a one-time enrollment token for a known site (lost key, burned token)',
+      description:
+        'Redeeming it keeps the site id (and its packages), gives the site a new API key, revokes its old keys ' +
+        'and re-activates a revoked site.',
+      auth: 'admin',
+      params: z.object({ studyId: StudyId, siteId: SiteId }),
+      body: ReissueTokenBody,
+      responses: {
+        201: { description: 'The token (shown once)', schema: EnrollmentTokenResponse },
+      },
+      handler: async ({ params, body, caller, reply }) => {
+        const study = studyForCaller(deps, caller, params.studyId);
+        const site = deps.store.studySites(study.id).find((s) => s.siteId === params.siteId);
+        if (!site)
+          throw notFound(
+            'site_not_found',
+            `site "${params.siteId}" is not enrolled in study "${study.id}"`,
+            "List the study's sites with GET /v1/studies/:id/sites (fgl server site list).",
+          );
+        const { token, expiresAt } = issueEnrollmentToken(deps.store, {
+          studyId: study.id,
+          siteName: site.name,
+          ttlSec: body.ttlSec,
+          siteId: site.siteId,
+        });
+        return reply.code(201).send({
+          token,
+          studyId: study.id,
+          siteName: site.name,
+          expiresAt,
+          serverKeyFingerprint: deps.signingKey.fingerprint,
+        });
+      },
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/sites/:siteId/revoke',
       tag: 'enrollment',
@@ -92,7 +154,7 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
           throw notFound(
             'site_not_found',
             `site "${params.siteId}" not found`,
-            'Check the site id (GET /v1/studies/:id lists sites).',
+            'Check the site id (GET /v1/studies/:id/sites lists them).',
           );
         return { siteId: params.siteId, ...res };
       },

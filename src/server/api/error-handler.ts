@@ -28,7 +28,8 @@ const DISK_FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'SQLITE_FULL']);
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | HttpError | Error, req, reply) => {
     // A streamed body we did not finish reading: close the connection rather than drain it.
-    if (req.body instanceof Readable && !req.body.readableEnded)
+    // So does a body never read at all (refused in onRequest: no key, rate limit, too large).
+    if ((req.body instanceof Readable && !req.body.readableEnded) || !req.raw.complete)
       reply.header('connection', 'close');
     if (err instanceof HttpError) {
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);

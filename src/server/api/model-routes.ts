@@ -10,12 +10,12 @@ import {
 import type { StoredModel } from '../store/server-store';
 import type { ApiDeps } from './api-deps';
 import { studyForCaller } from './api-deps';
-import { ModelVersionList, SharedMetrics, SharedMetricsList, SharedMetricsRecord, StudyId } from '../../shared/server-api';
+import { CanonicalPositiveInt, ModelVersionList, SharedMetrics, SharedMetricsList, SharedMetricsRecord, StudyId } from '../../shared/server-api';
 import { notFound } from './http-error';
 import { sendFileWithRanges } from './send-file';
 import { type AnyRouteSpec, type Caller, defineRoute } from './route-def';
 
-const VersionParams = z.object({ studyId: StudyId, version: z.coerce.number().int().positive() });
+const VersionParams = z.object({ studyId: StudyId, version: CanonicalPositiveInt });
 
 function wire(m: StoredModel) {
   const { dir: _dir, ...rest } = m;

@@ -25,7 +25,12 @@ export function roundForCaller(deps: ApiDeps, caller: Caller, roundId: string): 
   // existence nor its study id may leak.
   const visible = round && (caller.kind === 'admin' || (caller.kind === 'site' && deps.store.isSiteEnrolled(caller.siteId, round.studyId)));
   if (!round || !visible) throw notFound('round_not_found', `round "${roundId}" not found`);
-  return round;
+  return roundAsSeenBy(deps, caller, round);
+}
+
+/** A site sees only its own package count; the coordinator sees the round's total. */
+function roundAsSeenBy(deps: ApiDeps, caller: Caller, round: RoundStatus): RoundStatus {
+  return caller.kind === 'site' ? { ...round, packages: deps.store.sitePackagesInRound(round, caller.siteId) } : round;
 }
 
 function startRun(deps: ApiDeps, round: RoundStatus): { started: boolean; note?: string } {
@@ -110,7 +115,7 @@ export function roundRoutes(deps: ApiDeps): AnyRouteSpec[] {
             `study "${study.id}" has no rounds yet`,
             'The coordinator opens one with POST /v1/studies/:id/rounds.',
           );
-        return round;
+        return roundAsSeenBy(deps, caller, round);
       },
     }),
     defineRoute({

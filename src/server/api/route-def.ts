@@ -34,6 +34,8 @@ export type RouteSpec<
   /** JSON body schema. Routes with a raw body set `rawBody` instead and read `req.body` as a stream. */
   body?: B;
   rawBody?: { contentType: string; description: string };
+  /** Largest JSON body for this route, when smaller than the server's limit (413 before reading). */
+  bodyLimit?: number;
   responses: Record<number, ResponseSpec>;
   handler(ctx: {
     params: Parsed<P>;
@@ -125,14 +127,23 @@ export function registerRoutes(
   routes: readonly AnyRouteSpec[],
   resolveCaller: CallerResolver,
 ): void {
+  const callers = new WeakMap<FastifyRequest, Caller>();
   for (const spec of routes) {
     app.route({
       method: spec.method,
       url: spec.url,
-      handler: async (req, reply) => {
-        // Validate the (cheap) URL parts before authorizing, but authorize before touching a body.
+      ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
+      // Who is calling is settled in onRequest: before a single byte of the body is read or
+      // parsed, so an unauthenticated body costs the server nothing (401, connection closed).
+      onRequest: async (req) => {
         const caller: Caller = spec.auth === 'none' ? { kind: 'anonymous' } : resolveCaller(req);
         authorize(spec.auth, caller);
+        callers.set(req, caller);
+      },
+      handler: async (req, reply) => {
+        const caller = callers.get(req);
+        if (caller === undefined)
+          throw new Error('unreachable: the onRequest hook sets the caller');
         const params = validate(spec.params, req.params, 'path parameters');
         const query = validate(spec.query, req.query, 'query');
         const body = spec.rawBody ? undefined : validate(spec.body, req.body ?? undefined, 'body');

@@ -8,7 +8,7 @@ export const DEFAULT_TOKEN_TTL_SEC = 24 * 3600;
 /** Issue a one-time enrollment token for `siteName` in `studyId`; only its sha256 is stored. */
 export function issueEnrollmentToken(
   store: ServerStore,
-  a: { studyId: string; siteName: string; ttlSec?: number },
+  a: { studyId: string; siteName: string; ttlSec?: number; siteId?: string },
 ): { token: string; expiresAt: string } {
   const token = newSecret(ENROLLMENT_TOKEN_PREFIX);
   const expiresAt = new Date(
@@ -19,6 +19,7 @@ export function issueEnrollmentToken(
     studyId: a.studyId,
     siteName: a.siteName,
     expiresAt,
+    ...(a.siteId !== undefined ? { siteId: a.siteId } : {}),
   });
   return { token, expiresAt };
 }

@@ -78,12 +78,15 @@ export async function receiveUpload(
       };
       const onError = (err: Error) =>
         finish(
-          new HttpError(
-            400,
-            'upload_interrupted',
-            `upload failed: ${err.message}`,
-            'Upload the package again.',
-          ),
+          // The body guard's 408 (too slow) says more than "interrupted".
+          err instanceof HttpError
+            ? err
+            : new HttpError(
+                400,
+                'upload_interrupted',
+                `upload failed: ${err.message}`,
+                'Upload the package again.',
+              ),
         );
       const onClose = () => {
         if (ended) return;

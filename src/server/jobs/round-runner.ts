@@ -158,7 +158,7 @@ export class RoundRunner {
     if (prior?.status === 'done') return prior.output as T;
     const study = store.getStudy(round.studyId)!.manifest;
     const workDir = roundDir(this.deps.layout, round.id);
-    await fs.mkdir(workDir, { recursive: true });
+    await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
     store.startStage(round.id, stage);
     const started = performance.now();
     const interval = this.deps.progressIntervalMs ?? 250;

@@ -6,6 +6,7 @@ import type { StudyManifest } from '../../shared/study';
 import type { ServerSigningKey } from '../auth/server-signing-key';
 import { type DataLayout, modelVersionDir } from '../store/data-layout';
 import { fsyncDir, fsyncTree } from '../../core/fs/durable-file';
+import { ownerOnlyDir, ownerOnlyTree } from '../../core/fs/owner-only';
 import type { ServerStore, StoredModel } from '../store/server-store';
 import { randomIdPart } from '../auth/secret-token';
 import { listModelFiles } from './model-files';
@@ -63,6 +64,7 @@ export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
       path.join(staging, SIGNATURE_FILE),
       signManifest(bytes, a.signingKey.privateKey),
     );
+    await ownerOnlyTree(staging);
     await fsyncTree(staging);
     // Self-check: never publish something a site would refuse.
     await verifyModelFolder(staging, {
@@ -71,7 +73,7 @@ export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
     });
 
     const target = modelVersionDir(a.layout, a.study.id, version);
-    await fs.mkdir(path.dirname(target), { recursive: true });
+    await ownerOnlyDir(path.dirname(target));
     // An existing folder without a row is an orphan of a crashed publish.
     await fs.rm(target, { recursive: true, force: true });
     await fs.rename(staging, target);

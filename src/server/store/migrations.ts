@@ -102,6 +102,11 @@ export const MIGRATIONS: readonly string[] = [
     FOREIGN KEY (study_id, version) REFERENCES models(study_id, version)
   );
   `,
+  // 3: a token re-issued for a known site (`fgl server site reissue`): redeeming it gives that
+  // site a new API key and revokes its old ones
+  `
+  ALTER TABLE enrollment_tokens ADD COLUMN site_id TEXT REFERENCES sites(id);
+  `,
 ];
 
 export function migrate(db: Database.Database): number {

@@ -9,8 +9,10 @@ import type {
   RoundState,
   RoundStatus,
   SiteSummary,
+  StudySiteRecord,
   StudySummary,
 } from '../../shared/server-api';
+import { ownerOnlySqliteFiles } from '../../core/fs/owner-only';
 import { migrate } from './migrations';
 
 export type Clock = () => Date;
@@ -123,6 +125,8 @@ export class ServerStore {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db);
+    // Keys' and tokens' hashes, packages' metadata: readable by the server's account only.
+    ownerOnlySqliteFiles(dbPath);
     return new ServerStore(db, clock, path.dirname(path.resolve(dbPath)));
   }
 
@@ -208,12 +212,46 @@ export class ServerStore {
     studyId: string;
     siteName: string;
     expiresAt: string;
+    /** A token re-issued for this known site (its redemption replaces the site's keys). */
+    siteId?: string;
   }): void {
     this.db
       .prepare(
-        'INSERT INTO enrollment_tokens (token_sha256, study_id, site_name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO enrollment_tokens (token_sha256, study_id, site_name, created_at, expires_at, site_id) VALUES (?, ?, ?, ?, ?, ?)',
       )
-      .run(t.tokenSha256, t.studyId, t.siteName, this.now(), t.expiresAt);
+      .run(t.tokenSha256, t.studyId, t.siteName, this.now(), t.expiresAt, t.siteId ?? null);
+  }
+
+  /** The sites of a study with their state, active keys and package counts (coordinator's view). */
+  studySites(studyId: string): StudySiteRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.id, s.name, s.revoked_at, ss.enrolled_at,
+           (SELECT COUNT(*) FROM api_keys k WHERE k.site_id = s.id AND k.revoked_at IS NULL) AS keys,
+           (SELECT COUNT(*) FROM packages p WHERE p.site_id = s.id AND p.study_id = ss.study_id) AS packages,
+           (SELECT MAX(received_at) FROM packages p WHERE p.site_id = s.id AND p.study_id = ss.study_id) AS last_package
+         FROM sites s JOIN site_studies ss ON ss.site_id = s.id
+         WHERE ss.study_id = ? ORDER BY ss.enrolled_at, s.id`,
+      )
+      .all(studyId) as {
+      id: string;
+      name: string;
+      revoked_at: string | null;
+      enrolled_at: string;
+      keys: number;
+      packages: number;
+      last_package: string | null;
+    }[];
+    return rows.map((r) => ({
+      siteId: r.id,
+      name: r.name,
+      state: r.revoked_at === null ? 'active' : 'revoked',
+      enrolledAt: r.enrolled_at,
+      revokedAt: r.revoked_at,
+      activeKeys: r.keys,
+      packages: r.packages,
+      lastPackageAt: r.last_package,
+    }));
   }
 
   /**
@@ -233,10 +271,16 @@ export class ServerStore {
         const now = this.now();
         const tok = this.db
           .prepare(
-            'SELECT study_id, site_name, expires_at, used_at FROM enrollment_tokens WHERE token_sha256 = ?',
+            'SELECT study_id, site_name, expires_at, used_at, site_id FROM enrollment_tokens WHERE token_sha256 = ?',
           )
           .get(a.tokenSha256) as
-          | { study_id: string; site_name: string; expires_at: string; used_at: string | null }
+          | {
+              study_id: string;
+              site_name: string;
+              expires_at: string;
+              used_at: string | null;
+              site_id: string | null;
+            }
           | undefined;
         if (!tok) return { ok: false, reason: 'invalid' };
         if (tok.used_at !== null) return { ok: false, reason: 'used' };
@@ -246,7 +290,20 @@ export class ServerStore {
         let siteId: string;
         let siteName: string;
         let newKey: boolean;
-        if (a.existingSiteId !== undefined) {
+        if (tok.site_id !== null) {
+          // Re-issued for a known site: it gets a new key; the old ones (lost, stolen) stop
+          // working, and a revoked site is active again (the coordinator chose to re-issue).
+          siteId = tok.site_id;
+          siteName = tok.site_name;
+          newKey = true;
+          this.db
+            .prepare('UPDATE api_keys SET revoked_at = ? WHERE site_id = ? AND revoked_at IS NULL')
+            .run(now, siteId);
+          this.db.prepare('UPDATE sites SET revoked_at = NULL WHERE id = ?').run(siteId);
+          this.db
+            .prepare('INSERT INTO api_keys (key_sha256, site_id, created_at) VALUES (?, ?, ?)')
+            .run(a.apiKeySha256, siteId, now);
+        } else if (a.existingSiteId !== undefined) {
           const site = this.db
             .prepare('SELECT name, revoked_at FROM sites WHERE id = ?')
             .get(a.existingSiteId) as { name: string; revoked_at: string | null } | undefined;
@@ -404,6 +461,25 @@ export class ServerStore {
       updatedAt: r.updated_at,
       finishedAt: r.finished_at,
     };
+  }
+
+  /**
+   * How many of a round's packages came from `siteId`: what a site is shown instead of the
+   * study-wide count (which would tell it how much the other sites uploaded).
+   */
+  sitePackagesInRound(round: RoundStatus, siteId: string): number {
+    const row =
+      round.state === 'collecting'
+        ? this.db
+            .prepare('SELECT COUNT(*) AS n FROM packages WHERE study_id = ? AND site_id = ?')
+            .get(round.studyId, siteId)
+        : this.db
+            .prepare(
+              `SELECT COUNT(*) AS n FROM round_packages rp JOIN packages p ON p.sha256 = rp.sha256
+               WHERE rp.round_id = ? AND p.site_id = ?`,
+            )
+            .get(round.id, siteId);
+    return (row as { n: number }).n;
   }
 
   getRound(id: string): RoundStatus | undefined {

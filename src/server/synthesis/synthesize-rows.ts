@@ -105,7 +105,7 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
   if (!/^[0-9a-f]{64}$/.test(o.packageSha256))
     throw new Error(`packageSha256 must be 64 lowercase hex digits (got "${o.packageSha256}").`);
   const dir = path.join(o.outDir, o.packageSha256);
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await removeStaleTemps(dir);
   const modelDigest = await pipeline.modelDigest();
 
@@ -193,7 +193,7 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
         })
           .png()
           .toBuffer();
-        await writeFileDurable(j.png, png);
+        await writeFileDurable(j.png, png, 0o600);
         const record: SynthesizedImageRecord = {
           ...expected(j),
           ...(j.className !== undefined ? { className: j.className } : {}),
@@ -205,7 +205,7 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
           },
         };
         // Last, so that a sidecar on disk always means a complete PNG.
-        await writeFileDurable(j.sidecar, JSON.stringify(record, null, 2) + '\n');
+        await writeFileDurable(j.sidecar, JSON.stringify(record, null, 2) + '\n', 0o600);
       }
       meter.advance(batch.length);
     }

@@ -1,6 +1,6 @@
 import type { Ledger } from '../ledger/ledger';
 import { checkServerUrl, SiteClient } from './site-client';
-import { caPinForEnrollment, type CaPinOptions } from './tls-pinning';
+import { caPinForEnrollment, type CaPinOptions, normalizeFingerprint } from './tls-pinning';
 import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 import { plainVault, type SiteKeyVault } from './site-key-vault';
 
@@ -18,13 +18,24 @@ export function displayFingerprint(hex: string): string {
   return hex.match(/.{1,4}/g)?.join(' ') ?? hex;
 }
 
+function fingerprintMismatch(got: string, expected: string): Error {
+  return Object.assign(new Error(`Server key fingerprint ${displayFingerprint(got)} does not match the expected ${displayFingerprint(expected)}. The enrollment token was NOT used.`), {
+    code: 'fingerprint_mismatch',
+    hint: 'Check the fingerprint you typed against the coordinator\'s message and try again with the same token. If it really differs, do not continue: someone may be intercepting the connection.',
+  });
+}
+
 /**
- * Trade a one-time enrollment token for a site API key and pin the server's signing key.
- * The fingerprint is computed here from the key the server sent, never taken on trust from the
- * server's own claim; with `expectFingerprint` (given out-of-band with the token) a mismatch
- * aborts before anything is stored. Over https the server's TLS CA is pinned the same way
- * (`expectCaFingerprint`, or `confirmCa` for trust on first use; see tls-pinning.ts) BEFORE the
- * token is sent, and the token travels only over a connection that trusts just that CA.
+ * Trade a one-time enrollment token for a site API key and pin the server's signing key, in two
+ * phases so that a typo never burns the token:
+ *  1. over https the server's TLS CA is pinned (`expectCaFingerprint`, or `confirmCa` for trust
+ *     on first use; see tls-pinning.ts); then the server's public key is fetched
+ *     (GET /v1/server-key, redeems nothing) and its fingerprint computed here, never taken on
+ *     trust. It must match `expectFingerprint` (given out of band with the token), and, when this
+ *     site already pinned another key for the same server address, it must have been expected
+ *     explicitly: a changed server key is refused with the old and the new fingerprint.
+ *  2. only then is the token sent, over a connection that trusts just the pinned CA; the key in
+ *     the answer must be the one checked in phase 1.
  */
 export async function enrollSite(
   ledger: Ledger,
@@ -32,23 +43,39 @@ export async function enrollSite(
   token: string,
   opts: { expectFingerprint?: string; vault?: SiteKeyVault } & CaPinOptions = {},
 ): Promise<EnrollResult> {
-  const tlsPin = await caPinForEnrollment(checkServerUrl(serverUrl), opts);
-  const res = await SiteClient.enroll(serverUrl, token, undefined, tlsPin);
+  const url = checkServerUrl(serverUrl);
+  const expected = opts.expectFingerprint === undefined || opts.expectFingerprint.trim() === '' ? undefined : normalizeFingerprint(opts.expectFingerprint);
+  const tlsPin = await caPinForEnrollment(url, opts);
+  // Phase 1: the key, checked before anything is redeemed.
+  const client = new SiteClient(serverUrl, undefined, undefined, tlsPin);
+  const offered = await client.serverKey();
+  const fingerprint = publicKeyFingerprint(offered.serverPublicKey);
+  if (fingerprint !== offered.serverKeyFingerprint.toLowerCase())
+    throw new Error('The server sent a public key whose fingerprint differs from the one it claims; refusing to enroll. The enrollment token was NOT used.');
+  if (expected && expected !== fingerprint) throw fingerprintMismatch(fingerprint, expected);
+  const origin = url.origin;
+  const pinned = [...new Set(ledger.enrollments.list().filter((e) => e.serverUrl === origin).map((e) => e.serverKeyFingerprint))];
+  const changedFrom = pinned.find((fp) => fp !== fingerprint);
+  if (changedFrom !== undefined && expected !== fingerprint)
+    throw Object.assign(
+      new Error(
+        `The server at ${origin} now signs with a different key: pinned ${displayFingerprint(changedFrom)}, offered ${displayFingerprint(fingerprint)}. Refusing to replace the pinned key; the enrollment token was NOT used.`,
+      ),
+      {
+        code: 'server_key_changed',
+        hint: 'Ask the study coordinator whether the server key really changed (by phone, not by e-mail). If it did, enroll again giving the NEW fingerprint as the expected server key fingerprint (CLI: --expect-fingerprint).',
+      },
+    );
+  // Phase 2: redeem the token.
+  const res = await client.redeem(token);
   if (res.apiKey === null) throw new Error('The server enrolled an already-known site without issuing a key; enroll from the machine that holds the existing key.');
   const apiKey = res.apiKey;
-  const fingerprint = publicKeyFingerprint(res.serverPublicKey);
-  if (fingerprint !== res.serverKeyFingerprint.toLowerCase())
-    throw new Error('The server sent a public key whose fingerprint differs from the one it claims; refusing to enroll.');
-  const expected = opts.expectFingerprint?.replace(/[\s:]/g, '').toLowerCase();
-  if (expected && expected !== fingerprint)
-    throw Object.assign(new Error(`Server key fingerprint ${displayFingerprint(fingerprint)} does not match the expected ${displayFingerprint(expected)}.`), {
-      hint: 'Do not continue: ask the study coordinator to confirm the fingerprint; someone may be intercepting the connection.',
-    });
-  const url = new URL(serverUrl).origin;
+  if (publicKeyFingerprint(res.serverPublicKey) !== fingerprint)
+    throw new Error('The server answered the enrollment with a different key than the one it offered a moment earlier; refusing to pin either. Tell the study coordinator.');
   ledger.transaction(() => {
     for (const studyId of res.studies)
       ledger.enrollments.upsert({
-        serverUrl: url,
+        serverUrl: origin,
         studyId,
         siteId: res.siteId,
         apiKey: (opts.vault ?? plainVault).seal(apiKey),
@@ -58,7 +85,7 @@ export async function enrollSite(
         tlsCaFingerprint: tlsPin?.caFingerprint ?? null,
       });
   });
-  return { siteId: res.siteId, studies: res.studies, serverKeyFingerprint: fingerprint, serverUrl: url, tlsCaFingerprint: tlsPin?.caFingerprint ?? null };
+  return { siteId: res.siteId, studies: res.studies, serverKeyFingerprint: fingerprint, serverUrl: origin, tlsCaFingerprint: tlsPin?.caFingerprint ?? null };
 }
 
 /** The client for a study this site is enrolled in. */

@@ -32,14 +32,14 @@ export async function pullModel(
   const existing = ledger.models.byVersion(studyId, version);
   let bytes = 0;
   try {
-    ({ bytes } = await client.downloadModelFiles(studyId, version, staging, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }));
-    const manifest = await verifyModelFolder(staging, {
+    const trust = {
       publicKeyPem: enrollment.serverPublicKey,
       pinnedFingerprint: enrollment.serverKeyFingerprint,
       ...(accepted && accepted.version !== version ? { minVersion: accepted.version } : {}),
-    });
-    if (manifest.studyId !== studyId || manifest.version !== version)
-      throw new ModelVerificationError('manifest', `the signed manifest is for ${manifest.studyId} v${manifest.version}, not ${studyId} v${version}`);
+    };
+    // The signed manifest is checked before any file is fetched; the files after they arrive.
+    ({ bytes } = await client.downloadModelFiles(studyId, version, staging, { trust, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }));
+    const manifest = await verifyModelFolder(staging, trust);
     const manifestSha = createHash('sha256').update(await readFile(join(staging, 'manifest.json'))).digest('hex');
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);

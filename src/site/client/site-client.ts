@@ -3,13 +3,16 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { ApiError } from '../../shared/api-error';
-import { ModelVerificationError } from '../../core/models/verify-model-folder';
-import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
+import { ModelVerificationError, type ModelTrust, verifySignedManifest } from '../../core/models/verify-model-folder';
+import type { ModelManifest } from '../../shared/model-manifest';
+import { MANIFEST_FILE, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
-import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
+import { EnrollResponse, ModelVersionList, ServerKeyResponse, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
@@ -29,6 +32,10 @@ export class ServerError extends Error {
 
 export type RetryPolicy = { retries: number; baseMs: number; maxMs: number };
 const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseMs: 250, maxMs: 8000 };
+
+/** A model manifest lists a handful of files: 1 MiB is far above any real one. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+const MAX_SIGNATURE_BYTES = 4096;
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
 
@@ -122,10 +129,15 @@ export class SiteClient {
     return schema.parse(res.data);
   }
 
-  static async enroll(serverUrl: string, token: string, retry?: RetryPolicy, tlsPin: TlsPin | null = null): Promise<EnrollResponse> {
-    const c = new SiteClient(serverUrl, undefined, retry, tlsPin);
+  /** The server's public signing key (GET /v1/server-key): public, redeems nothing. */
+  async serverKey(signal?: AbortSignal): Promise<ServerKeyResponse> {
+    return this.get('server-key', ServerKeyResponse, signal);
+  }
+
+  /** POST /v1/enroll with a one-time token (this client must carry no API key). */
+  async redeem(token: string): Promise<EnrollResponse> {
     // Enrollment is not idempotent (the token is single-use): retry only when no answer came back.
-    const res = await c.withRetry(() => c.http.post('enroll', { token }));
+    const res = await this.withRetry(() => this.http.post('enroll', { token }));
     return EnrollResponse.parse(res.data);
   }
 
@@ -178,28 +190,26 @@ export class SiteClient {
   }
 
   /**
-   * Download every file of a model version into `staging` (created if needed; partial files
-   * there resume with Range after a dropped connection or an app restart). Nothing is moved or
-   * trusted here: the caller verifies the folder (verifyModelFolder) before using it.
+   * Download a model version into `staging` (created if needed; partial files there resume with
+   * Range after a dropped connection or an app restart). Nothing is fetched before the manifest
+   * checks out: it is capped at MAX_MANIFEST_BYTES, and its signature, the pinned key, the version
+   * floor and the study/version it names are verified first (verifySignedManifest). Each file is
+   * then capped at its signed size: one byte more aborts the stream as tampering (never retried).
+   * The caller still verifies the folder (sha256 of every file) before using it.
    */
   async downloadModelFiles(
     studyId: string,
     version: number,
     staging: string,
-    opts: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
+    opts: { trust: ModelTrust; signal?: AbortSignal; onProgress?: ProgressListener },
   ): Promise<{ manifest: ModelManifest; bytes: number }> {
     const base = `studies/${encodeURIComponent(studyId)}/models/${version}`;
+    const manifestBytes = await this.getCapped(`${base}/${MANIFEST_FILE}`, MAX_MANIFEST_BYTES, opts.signal);
+    const sigText = (await this.getCapped(`${base}/${SIGNATURE_FILE}`, MAX_SIGNATURE_BYTES, opts.signal)).toString('utf8');
+    const manifest = verifySignedManifest(manifestBytes, sigText, opts.trust);
+    if (manifest.studyId !== studyId || manifest.version !== version)
+      throw new ModelVerificationError('manifest', `the signed manifest is for ${manifest.studyId} v${manifest.version}, not ${studyId} v${version}`);
     await mkdir(staging, { recursive: true });
-    const manifestRes = await this.withRetry(() => this.http.get(`${base}/${MANIFEST_FILE}`, { responseType: 'arraybuffer', signal: opts.signal }), opts.signal);
-    const manifestBytes = Buffer.from(manifestRes.data as ArrayBuffer);
-    // Parsed here only to know what to fetch; trust comes from verifyModelFolder afterwards.
-    let manifest: ModelManifest;
-    try {
-      manifest = ModelManifest.parse(JSON.parse(manifestBytes.toString('utf8')));
-    } catch (e) {
-      throw new ModelVerificationError('manifest', `the server's manifest for ${studyId} v${version} is not a valid model manifest (${(e as Error).message.slice(0, 200)})`);
-    }
-    const sigRes = await this.withRetry(() => this.http.get(`${base}/${SIGNATURE_FILE}`, { responseType: 'text', signal: opts.signal }), opts.signal);
     const total = manifest.files.reduce((s, f) => s + f.bytes, 0);
     const meter = createProgressMeter('download', total, opts.onProgress);
     for (const f of manifest.files) {
@@ -208,16 +218,30 @@ export class SiteClient {
       await this.withRetry(() => this.fetchWithResume(`${base}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`, target, f.bytes, meter, opts.signal), opts.signal);
     }
     await writeFile(join(staging, MANIFEST_FILE), manifestBytes);
-    await writeFile(join(staging, SIGNATURE_FILE), String(sigRes.data));
+    await writeFile(join(staging, SIGNATURE_FILE), sigText);
     return { manifest, bytes: total };
   }
 
   /** downloadModelFiles into `${dest}.partial`, then moved to `dest`; for callers that verify `dest` next. */
-  async downloadModel(studyId: string, version: number, dest: string, opts: { signal?: AbortSignal; onProgress?: ProgressListener } = {}): Promise<{ dir: string; manifest: ModelManifest; bytes: number }> {
+  async downloadModel(studyId: string, version: number, dest: string, opts: { trust: ModelTrust; signal?: AbortSignal; onProgress?: ProgressListener }): Promise<{ dir: string; manifest: ModelManifest; bytes: number }> {
     const r = await this.downloadModelFiles(studyId, version, `${dest}.partial`, opts);
     await rm(dest, { recursive: true, force: true });
     await rename(`${dest}.partial`, dest);
     return { dir: dest, ...r };
+  }
+
+  /** A small file read whole, refused (as a bad manifest, not retried) once it passes `cap` bytes. */
+  private async getCapped(path: string, cap: number, signal?: AbortSignal): Promise<Buffer> {
+    const res = await this.withRetry(async () => {
+      try {
+        return await this.http.get(path, { responseType: 'arraybuffer', maxContentLength: cap, signal });
+      } catch (e) {
+        if (isAxiosError(e) && !e.response && /maxContentLength/.test(e.message))
+          throw new ModelVerificationError('manifest', `the server sent more than ${cap} bytes for ${path.split('/').pop()}; a real one is far smaller`);
+        throw e;
+      }
+    }, signal);
+    return Buffer.from(res.data as ArrayBuffer);
   }
 
   private async fetchWithResume(
@@ -241,10 +265,19 @@ export class SiteClient {
     const append = res.status === 206 && from > 0;
     if (!append && from > 0) await (await open(target, 'w')).close();
     const out = createWriteStream(target, { flags: append ? 'a' : 'w' });
-    const stream = res.data as NodeJS.ReadableStream;
-    stream.on('data', (c: Buffer) => meter.advance(c.length));
-    await pipeline(stream, out);
-    const size = (await stat(target)).size;
+    const stream = res.data as Readable;
+    // Never more than the signed size: the first byte past it ends the download as tampering.
+    let size = append ? from : 0;
+    const cap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > expected) return cb(new ModelVerificationError('file_size', `the server sent more than the ${expected} bytes signed for ${path.split('/files/').pop()}`));
+        meter.advance(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    await pipeline(stream, cap, out);
+    size = (await stat(target)).size;
     if (size !== expected) throw new TransientError(`download of ${path} ended at ${size} of ${expected} bytes`);
   }
 }

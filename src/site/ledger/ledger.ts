@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { ownerOnlySqliteFiles } from '../../core/fs/owner-only';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatasetsRepo } from './datasets-repo';
@@ -89,8 +90,7 @@ export class Ledger {
       db.pragma('foreign_keys = ON');
       migrateLedger(db, resolved, opts.migrations ?? LEDGER_MIGRATIONS);
       // The ledger holds the site API key and the audit log: readable by this account only.
-      if (resolved !== ':memory:')
-        for (const f of [resolved, `${resolved}-wal`, `${resolved}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
+      if (resolved !== ':memory:') ownerOnlySqliteFiles(resolved);
       return new Ledger(db, resolved, opts.now ?? (() => new Date()));
     } catch (e) {
       db.close();

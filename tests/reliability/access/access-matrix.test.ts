@@ -340,6 +340,8 @@ describe('access control matrix (reliability)', () => {
         'POST /v1/studies',
         'POST /v1/studies/{studyId}/enrollment-tokens',
         'POST /v1/studies/{studyId}/rounds',
+        'GET /v1/studies/{studyId}/sites',
+        'POST /v1/studies/{studyId}/sites/{siteId}/enrollment-tokens',
       ].sort(),
     );
     const count = (sql: string) => (t.server.store.db.prepare(sql).get() as { n: number }).n;
@@ -420,7 +422,10 @@ describe('access control matrix (reliability)', () => {
             ? { siteName: 'Injected' }
             : {};
       for (const cred of credentials) {
-        const res = await t.api(o.method, p, { json, headers: cred.headers });
+        const res = await t.api(o.method, p, {
+          ...(o.method === 'GET' ? {} : { json }),
+          headers: cred.headers,
+        });
         figures.checks++;
         figures.adminRouteCredentialPairs++;
         expect(errorOf(res), `${o.method} ${o.path} with ${cred.name}`).toMatchObject({

@@ -135,6 +135,12 @@ describe('server under load (loopback, HTTPS, default rate limits)', () => {
           study.id,
           1,
           path.join(work, 'dl', `site-${i}`),
+          {
+            trust: {
+              publicKeyPem: t.server.signingKey.publicKeyPem,
+              pinnedFingerprint: t.server.signingKey.fingerprint,
+            },
+          },
         );
         downloadMs.push(performance.now() - t0);
         await verifyModelFolder(dir, {

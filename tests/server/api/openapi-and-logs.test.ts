@@ -39,6 +39,7 @@ describe('OpenAPI document and log hygiene', () => {
     expect(ops.sort()).toEqual(
       [
         'GET /v1/health',
+        'GET /v1/server-key',
         'GET /v1/openapi.json',
         'POST /v1/studies',
         'GET /v1/studies',
@@ -47,6 +48,8 @@ describe('OpenAPI document and log hygiene', () => {
         'POST /v1/studies/{studyId}/enrollment-tokens',
         'POST /v1/enroll',
         'POST /v1/sites/{siteId}/revoke',
+        'GET /v1/studies/{studyId}/sites',
+        'POST /v1/studies/{studyId}/sites/{siteId}/enrollment-tokens',
         'PUT /v1/studies/{studyId}/packages/{sha256}',
         'GET /v1/studies/{studyId}/packages',
         'GET /v1/studies/{studyId}/packages/{sha256}',

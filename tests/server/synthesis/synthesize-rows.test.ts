@@ -127,6 +127,9 @@ describe('synthesizeRows', () => {
     expect(new Set(r.images.map((i) => i.seed)).size).toBe(6);
 
     for (const img of r.images) {
+      // Synthetic images stay with the server's account (issue #14 finding 8).
+      expect((await fs.stat(img.png)).mode & 0o777).toBe(0o600);
+      expect((await fs.stat(img.sidecar)).mode & 0o777).toBe(0o600);
       const meta = await sharp(img.png).metadata();
       expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 64, 64, 3]);
       const record = SynthesizedImageRecord.parse(
