@@ -4,10 +4,12 @@ import { demoCommand } from './demo';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
+import { serverRoundStatusCommand } from './server-round-status';
 import { serverSiteEnrollCommand } from './server-site-enroll';
 import { makeServerStartCommand } from './server-start';
 import { diffusionStagesFactory } from './server-stages';
 import { serverStudyCreateCommand } from './server-study-create';
+import { serverWorkerCommand, serverWorkerEnrollCommand } from './server-worker';
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
 import { siteScanCommand } from './site-scan';
@@ -33,6 +35,9 @@ export const commands: readonly Command[] = [
   serverStudyCreateCommand,
   serverSiteEnrollCommand,
   makeServerRoundRunCommand(diffusionStagesFactory),
+  serverRoundStatusCommand,
+  serverWorkerEnrollCommand,
+  serverWorkerCommand,
   modelsMakeTinyCommand,
   sampleDataCommand,
   benchCommand,

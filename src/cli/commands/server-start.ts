@@ -35,6 +35,8 @@ function rateLimitOption(ctx: CommandContext): RateLimitInput | false | undefine
 export type StagesFactory = (o: {
   dataDir: string;
   modelsDir: string | null;
+  /** redis:// URL: synthesis runs on this queue (`fgl server worker`), not in this process. */
+  queueUrl?: string | null;
 }) => Promise<RoundStages | null>;
 
 export function makeServerStartCommand(makeStages: StagesFactory = async () => null): Command {
@@ -100,6 +102,11 @@ next start. The API is described at /v1/openapi.json.`,
         multiple: true,
         description: 'an extra DNS name or IP sites use to reach the server (repeatable)',
       },
+      queue: {
+        type: 'string',
+        value: 'redis://HOST:PORT',
+        description: 'synthesize on a Redis queue with `fgl server worker`s on other machines (docs/scale.md)',
+      },
       'rate-limit': {
         type: 'string',
         value: 'off|N',
@@ -116,12 +123,18 @@ next start. The API is described at /v1/openapi.json.`,
       'fgl server start --data-dir ./server-data',
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --port 8787 --models /srv/models',
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --tls --tls-hostname fgl.example.org',
+      'fgl server start --data-dir /srv/fgl --models /srv/models --queue redis://127.0.0.1:6379',
     ],
     async run(ctx) {
       const dataDir = requireString(ctx, 'data-dir');
       const modelsArg = optionalString(ctx, 'models');
       const models = modelsArg ? await resolveServerModels(dataDir, modelsArg) : null;
-      const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null });
+      const queueUrl = optionalString(ctx, 'queue') ?? null;
+      if (queueUrl && !models)
+        throw new UsageError(
+          '--queue needs --models too: the server checks every worker image against its generator and trains itself',
+        );
+      const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null, queueUrl });
       // Logs go to stderr so stdout carries only the result (--json stays parseable).
       const logger = createLogger({ destination: pino.destination(2) });
       const tlsDir = optionalString(ctx, 'tls-dir');
@@ -152,6 +165,7 @@ next start. The API is described at /v1/openapi.json.`,
           tlsNames: tls?.subjectAltNames ?? null,
           models: models?.dir ?? null,
           stagesWired: stages !== null,
+          queue: queueUrl,
         },
         () =>
           [
@@ -169,6 +183,7 @@ next start. The API is described at /v1/openapi.json.`,
                 ]),
             `  models           ${models ? `${models.dir}${models.tiny ? ' (tiny: plumbing only, never accuracy)' : ''}` : 'none given'}`,
             `  rounds           ${stages ? 'synthesis and training wired' : 'can be opened, but synthesis/training are not wired in this build'}`,
+            ...(queueUrl ? [`  synthesis queue  ${queueUrl.replace(/\/\/[^@/]*@/, '//***@')} (start workers: fgl server worker)`] : []),
             '  API              ' + url + '/v1/openapi.json',
             'Press Ctrl-C to stop.',
           ].join('\n'),
