@@ -7,7 +7,7 @@ import { SYNTHETIC_DIR } from '../store/data-layout';
 import { expectedImage, type ImageFiles, imageFiles, isImageFinished } from '../synthesis/image-files';
 import { imageSeed } from '../synthesis/image-seed';
 import { packageRows } from '../synthesis/package-rows';
-import { DEFAULT_QUEUE_TUNING, queueConnection, type QueueTuning } from './queue-connection';
+import { checkQueueUrl, DEFAULT_QUEUE_TUNING, openRedis, type QueueTuning } from './queue-connection';
 import { RemoteSynthesis } from './remote-synthesis';
 import type { RoundStages, StageContext } from './round-stages';
 
@@ -103,7 +103,7 @@ async function planBatches(ctx: StageContext, modelDigest: string, baseSeed: num
 export function createQueuedStages(o: QueuedStagesOptions): RoundStages & { remote: RemoteSynthesis } {
   const remote = new RemoteSynthesis({ generatorDir: o.generatorDir, baseSeed: o.baseSeed ?? 0 });
   const tuning = { ...DEFAULT_QUEUE_TUNING, ...o.tuning };
-  const connection = queueConnection(o.queueUrl);
+  checkQueueUrl(o.queueUrl);
   const checkMs = o.checkMs ?? 2_000;
 
   return {
@@ -131,12 +131,14 @@ export function createQueuedStages(o: QueuedStagesOptions): RoundStages & { remo
         ctx.progress(total - missing, total);
         if (missing === 0) wake?.();
       });
-      const queue = new Queue(SYNTHESIS_QUEUE, { connection });
       let lastError = '';
-      queue.on('error', (err) => {
+      const onError = (err: Error) => {
         if (err.message !== lastError) ctx.log.warn({ err: err.message }, 'queue connection error (retrying)');
         lastError = err.message;
-      });
+      };
+      const redis = openRedis(o.queueUrl, onError);
+      const queue = new Queue(SYNTHESIS_QUEUE, { connection: redis.connection });
+      queue.on('error', onError);
       const jobOpts = {
         attempts: tuning.attempts,
         backoff: { type: 'exponential' as const, delay: tuning.backoffMs },
@@ -184,6 +186,7 @@ export function createQueuedStages(o: QueuedStagesOptions): RoundStages & { remo
         off();
         // Closing waits for Redis; a server shutting down while Redis is away must not hang on it.
         await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
+        await redis.close();
       }
     },
   };

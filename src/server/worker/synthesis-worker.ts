@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { CONDITIONING_TOKENS } from '../../shared/embedding-package';
@@ -8,7 +9,7 @@ import {
   SynthesisBatchJob,
 } from '../../shared/worker-api';
 import type { DeviceChoice } from '../../core/ort/execution-device';
-import { DEFAULT_QUEUE_TUNING, queueConnection, type QueueTuning } from '../jobs/queue-connection';
+import { DEFAULT_QUEUE_TUNING, openRedis, type QueueTuning } from '../jobs/queue-connection';
 import { usesGuidance } from '../synthesis/classifier-free-guidance';
 import { encodeSyntheticPng } from '../synthesis/image-files';
 import { StableDiffusionPipeline } from '../synthesis/sd-pipeline';
@@ -33,6 +34,8 @@ export type SynthesisWorkerOptions = {
 export type WorkerTotals = { batches: number; stored: number; repeated: number; dropped: number };
 
 export type RunningWorker = {
+  /** `<hostname>-<pid>`: the BullMQ worker name on the jobs it holds. */
+  readonly name: string;
   readonly totals: WorkerTotals;
   /** The generator digest this worker loaded. */
   readonly modelDigest: string;
@@ -185,8 +188,17 @@ export async function startSynthesisWorker(o: SynthesisWorkerOptions): Promise<R
     return { stored, repeated };
   }
 
+  // Stored on every job it takes (BullMQ `processedBy`): who holds which batch, seen from Redis.
+  const name = `${os.hostname()}-${process.pid}`;
+  let lastError = '';
+  const onError = (err: Error) => {
+    if (err.message !== lastError) o.log.warn({ err: err.message }, 'queue error (retrying)');
+    lastError = err.message;
+  };
+  const redis = openRedis(o.queueUrl, onError);
   const worker = new Worker(SYNTHESIS_QUEUE, processBatch, {
-    connection: queueConnection(o.queueUrl),
+    name,
+    connection: redis.connection,
     // One batch at a time: the pipeline already uses every core (or the GPU) it is given.
     concurrency: 1,
     lockDuration: tuning.lockMs,
@@ -194,21 +206,19 @@ export async function startSynthesisWorker(o: SynthesisWorkerOptions): Promise<R
     // A batch can outlive several dead workers before it counts as failed.
     maxStalledCount: 10,
   });
-  let lastError = '';
-  worker.on('error', (err) => {
-    if (err.message !== lastError) o.log.warn({ err: err.message }, 'queue error (retrying)');
-    lastError = err.message;
-  });
+  worker.on('error', onError);
   worker.on('failed', (job, err) =>
     o.log.warn({ batch: job?.id, attempt: job?.attemptsMade, err: err.message }, 'batch attempt failed'),
   );
   await worker.waitUntilReady();
-  o.log.info({ queue: SYNTHESIS_QUEUE, device: pipeline.device, modelDigest }, 'worker ready');
+  o.log.info({ queue: SYNTHESIS_QUEUE, name, device: pipeline.device, modelDigest }, 'worker ready');
   return {
+    name,
     totals,
     modelDigest,
     async close(force = false) {
       await worker.close(force);
+      await redis.close();
       await pipeline.dispose();
     },
   };
