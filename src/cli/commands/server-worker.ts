@@ -85,6 +85,7 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
     'key-file': { type: 'string', value: 'FILE', description: 'file holding the worker key (else FGL_WORKER_KEY)' },
     device: { type: 'string', value: DEVICE_CHOICES.join('|'), default: 'auto', description: 'ONNX Runtime device' },
     'unet-batch': { type: 'string', value: 'N', default: '1', description: 'images per UNet call' },
+    threads: { type: 'string', value: 'N', default: '0', description: 'CPU threads for ONNX Runtime (0 = all cores); several workers on one CPU box: cores / workers' },
     'lock-sec': { type: 'string', value: 'SEC', default: '30', description: 'batch lease: a dead worker\'s batch is taken again after this' },
   },
   examples: [
@@ -107,6 +108,7 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
       generatorDir: path.join(modelsDir, 'generator'),
       device,
       unetBatch: intOption(ctx, 'unet-batch', 1, 1),
+      threads: intOption(ctx, 'threads', 0, 0),
       log,
       tuning: { lockMs, stalledCheckMs: Math.max(1000, Math.round(lockMs / 2)) },
     });
