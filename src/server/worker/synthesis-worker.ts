@@ -55,6 +55,9 @@ class ServerAnswer extends Error {
   }
 }
 
+/** Image uploads of one batch in flight at once. */
+const UPLOADS_IN_FLIGHT = 4;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -169,23 +172,35 @@ export async function startSynthesisWorker(o: SynthesisWorkerOptions): Promise<R
     const tGenerated = performance.now();
     let stored = 0;
     let repeated = 0;
-    for (const [k, i] of b.images.entries()) {
-      const png = await encodeSyntheticPng(images[k]!, s.width, s.height);
-      const q = `batch=${b.batchId}&device=${pipeline.device}&modelDigest=${modelDigest}`;
-      let res: Response;
-      try {
-        res = await call('PUT', `${round}/images/${b.packageSha256}/${i.row}/${i.index}?${q}`, png);
-      } catch (err) {
-        if (err instanceof ServerAnswer && err.code === 'round_not_synthesizing') {
-          totals.dropped++;
-          return { stored, repeated, dropped: true };
+    let dropped = false;
+    let sent = 0;
+    const q = `batch=${b.batchId}&device=${pipeline.device}&modelDigest=${modelDigest}`;
+    // Uploads overlap (the server's durable writes wait on the disk, not the CPU); a few at a time.
+    const next = b.images.entries();
+    const upload = async () => {
+      for (let e = next.next(); !e.done && !dropped; e = next.next()) {
+        const [k, i] = e.value;
+        const png = await encodeSyntheticPng(images[k]!, s.width, s.height);
+        let res: Response;
+        try {
+          res = await call('PUT', `${round}/images/${b.packageSha256}/${i.row}/${i.index}?${q}`, png);
+        } catch (err) {
+          if (err instanceof ServerAnswer && err.code === 'round_not_synthesizing') {
+            dropped = true;
+            return;
+          }
+          throw err;
         }
-        throw err;
+        const r = ImageStoredResponse.parse(await res.json());
+        if (r.stored) stored++;
+        else repeated++;
+        await job.updateProgress(Math.round((++sent / b.images.length) * 100));
       }
-      const r = ImageStoredResponse.parse(await res.json());
-      if (r.stored) stored++;
-      else repeated++;
-      await job.updateProgress(Math.round(((k + 1) / b.images.length) * 100));
+    };
+    await Promise.all(Array.from({ length: Math.min(UPLOADS_IN_FLIGHT, b.images.length) }, upload));
+    if (dropped) {
+      totals.dropped++;
+      return { stored, repeated, dropped: true };
     }
     totals.batches++;
     totals.stored += stored;
