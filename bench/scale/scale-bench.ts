@@ -21,7 +21,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildStudyManifest } from '../../src/cli/study/build-study';
 import { resolveServerModels } from '../../src/cli/commands/server-models';
-import { encodePackage } from '../../src/shared/embedding-package';
 import type { StudyManifest } from '../../src/shared/study';
 import { secretHash } from '../../src/server/auth/secret-token';
 import { createServer } from '../../src/server/create-server';
@@ -30,6 +29,7 @@ import { createQueuedStages } from '../../src/server/jobs/queued-round-stages';
 import type { RoundStages } from '../../src/server/jobs/round-stages';
 import { WorkerStore } from '../../src/server/store/worker-store';
 import { startTestRedis } from '../../tests/helpers/redis-server';
+import { buildPackage } from '../../tests/helpers/server-fixture';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 function arg(name: string, fallback: string): string {
@@ -57,37 +57,6 @@ type RunResult = {
   perBatchMs?: { rows: number; generate: number; upload: number; total: number };
   perWorkerImages?: number[];
 };
-
-function packageFor(study: StudyManifest, siteId: string, dim: number): Uint8Array {
-  const n = ROWS;
-  const conditioning = new Float32Array(n * 77 * dim);
-  for (let i = 0; i < conditioning.length; i++) conditioning[i] = Math.sin(i * 0.37) * 0.5;
-  return encodePackage({
-    metadata: {
-      format: 'fgl-embedding-package',
-      format_version: '1',
-      study_id: study.id,
-      site_id: siteId,
-      encoder_id: study.encoder.id,
-      encoder_sha256: study.encoder.sha256,
-      prompt_mode: 'class',
-      aggregation: 'class',
-      k: study.privacy.k,
-      dp_epsilon: null,
-      dp_delta: null,
-      dp_clip: null,
-      dp_sigma: null,
-      app_version: '0.1.0',
-      created_at: new Date().toISOString(),
-    },
-    conditioning,
-    n,
-    dim,
-    dtype: 'F32',
-    labels: Int32Array.from({ length: n }, (_, i) => i % study.classes.length),
-    counts: Int32Array.from({ length: n }, () => Math.max(study.privacy.k, 5)),
-  });
-}
 
 function startWorker(o: { queue: string; server: string; models: string; key: string }, batches: BatchLog[]): Promise<ChildProcess> {
   const child = spawn(
@@ -130,7 +99,7 @@ async function runRound(o: { mode: 'in-process' | 'queue'; workers: number; mode
     server.store.insertStudy(study);
     const siteId = `site-bench${o.workers}${o.mode === 'queue' ? 'q' : 'l'}`;
     server.store.db.prepare('INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)').run(siteId, 'bench', new Date().toISOString());
-    const bytes = packageFor(study, siteId, study.encoder.dim);
+    const bytes = buildPackage(study, siteId, { n: ROWS, metadata: { dp_epsilon: null, dp_delta: null, dp_clip: null, dp_sigma: null } });
     const sha = createHash('sha256').update(bytes).digest('hex');
     const file = path.join(server.layout.packagesDir, `${sha}.safetensors`);
     await fs.writeFile(file, bytes);

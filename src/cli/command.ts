@@ -97,3 +97,16 @@ export function numberOption(ctx: CommandContext, name: string, fallback: number
   if (typeof v !== 'string' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${String(v)}`);
   return n;
 }
+
+/** Resolves on Ctrl-C (the command's abort signal) or SIGTERM: how long-running commands wait. */
+export function untilStopped(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      signal.removeEventListener('abort', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    signal.addEventListener('abort', stop);
+    process.on('SIGTERM', stop);
+  });
+}

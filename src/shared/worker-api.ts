@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Sha256Hex } from './model-ref';
 import { RoundId } from './server-api';
-import { SchedulerName } from './study';
+import { GeneratorSettings } from './study';
 
 /*
  * Contracts between the server and its synthesis workers (`fgl server worker`): the job a worker
@@ -28,13 +28,13 @@ export const SynthesisBatchJob = z.object({
   studyId: z.string().min(1),
   packageSha256: Sha256Hex,
   images: z.array(BatchImage).min(1).max(4096),
-  settings: z.object({
-    scheduler: SchedulerName,
-    steps: z.number().int().positive(),
-    guidance: z.number().nonnegative(),
-    height: z.number().int().positive(),
-    width: z.number().int().positive(),
-    negativePrompt: z.string(),
+  settings: GeneratorSettings.pick({
+    scheduler: true,
+    steps: true,
+    guidance: true,
+    height: true,
+    width: true,
+    negativePrompt: true,
   }),
   /** Digest of the server's generator folder: a worker with other weights refuses the batch. */
   modelDigest: Sha256Hex,

@@ -5,6 +5,7 @@ import {
   intOption,
   optionalString,
   requireString,
+  untilStopped,
   UsageError,
 } from '../command';
 import { displayFingerprint } from '../../server/auth/server-signing-key';
@@ -188,15 +189,7 @@ next start. The API is described at /v1/openapi.json.`,
             'Press Ctrl-C to stop.',
           ].join('\n'),
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          ctx.signal.removeEventListener('abort', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        ctx.signal.addEventListener('abort', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopped(ctx.signal);
       ctx.out.info('Stopping: finishing requests, pausing rounds (they resume on the next start)…');
       await server.close();
       return 0;

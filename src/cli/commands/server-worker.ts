@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
-import { type Command, intOption, optionalString, requireString, UsageError } from '../command';
+import { type Command, intOption, optionalString, requireString, untilStopped, UsageError } from '../command';
 import { newSecret, randomIdPart, secretHash } from '../../server/auth/secret-token';
 import { createLogger } from '../../server/logger';
 import { dataLayout } from '../../server/store/data-layout';
@@ -113,15 +113,7 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
       tuning: { lockMs, stalledCheckMs: Math.max(1000, Math.round(lockMs / 2)) },
     });
     ctx.out.info(`Worker ready (generator ${worker.modelDigest.slice(0, 12)}…); waiting for batches. Ctrl-C to stop.`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        ctx.signal.removeEventListener('abort', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      ctx.signal.addEventListener('abort', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilStopped(ctx.signal);
     await worker.close();
     ctx.out.result(worker.totals, () =>
       `Worker stopped: ${worker.totals.batches} batch(es), ${worker.totals.stored} image(s) stored, ` +
