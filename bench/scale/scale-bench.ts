@@ -21,7 +21,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildStudyManifest } from '../../src/cli/study/build-study';
 import { resolveServerModels } from '../../src/cli/commands/server-models';
-import type { StudyManifest } from '../../src/shared/study';
 import { secretHash } from '../../src/server/auth/secret-token';
 import { createServer } from '../../src/server/create-server';
 import { createDiffusionStages } from '../../src/server/jobs/diffusion-round-stages';
