@@ -2,7 +2,17 @@ import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'bullmq';
 
 /** The part of an ioredis client this code touches (BullMQ wraps the rest). */
-type RedisClient = { quit(): Promise<unknown>; disconnect(): void; on(event: 'error', f: (e: Error) => void): unknown };
+type RedisClient = RedisKeys & {
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: 'error', f: (e: Error) => void): unknown;
+};
+/** Plain key commands, for the server's own bookkeeping beside BullMQ's keys. */
+export type RedisKeys = {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+};
 type RedisCtor = new (url: string, opts: Record<string, unknown>) => RedisClient;
 
 /**
@@ -35,6 +45,7 @@ export function checkQueueUrl(url: string): URL {
 export type RedisHandle = {
   /** What BullMQ's Queue / Worker take as `connection`. */
   connection: ConnectionOptions;
+  keys: RedisKeys;
   /** Close the client (after the Queue / Worker using it closed). */
   close(): Promise<void>;
 };
@@ -55,6 +66,7 @@ export function openRedis(url: string, onError: (e: Error) => void): RedisHandle
   client.on('error', onError);
   return {
     connection: client as unknown as ConnectionOptions,
+    keys: client,
     async close() {
       await Promise.race([
         client.quit().catch(() => client.disconnect()),

@@ -21,8 +21,10 @@ export type QueuedStagesOptions = {
   baseSeed?: number;
   /** Images per queue job. */
   batchImages?: number;
-  /** How often the stage re-checks the queue (failed batches, batches lost with a Redis restart). */
+  /** How often the stage re-checks the queue (a failed batch, Redis restarted empty): two Redis calls each. */
   checkMs?: number;
+  /** With no new image for this long, every open batch is looked up in the queue (lost or failed jobs). */
+  stallMs?: number;
   tuning?: Partial<QueueTuning>;
 };
 
@@ -105,6 +107,7 @@ export function createQueuedStages(o: QueuedStagesOptions): RoundStages & { remo
   const tuning = { ...DEFAULT_QUEUE_TUNING, ...o.tuning };
   checkQueueUrl(o.queueUrl);
   const checkMs = o.checkMs ?? 2_000;
+  const stallMs = o.stallMs ?? 60_000;
 
   return {
     remote,
@@ -145,30 +148,47 @@ export function createQueuedStages(o: QueuedStagesOptions): RoundStages & { remo
         removeOnComplete: true,
         removeOnFail: false,
       };
+      const marker = `${SYNTHESIS_QUEUE}:enqueued:${ctx.roundId}`;
+      const open = () => batches.filter((b) => b.missing.size > 0);
+      const add = async (list: Batch[]) => {
+        for (let i = 0; i < list.length; i += 500)
+          await abortable(
+            queue.addBulk(
+              list.slice(i, i + 500).map((b) => ({ name: 'synthesize', data: b.job, opts: { ...jobOpts, jobId: b.job.batchId } })),
+            ),
+            ctx.signal,
+          );
+      };
+      /** Jobs of open batches that are gone (lost with Redis) are added again; a failed one fails the stage. */
+      const scan = async (): Promise<number> => {
+        const lost: Batch[] = [];
+        for (const b of open()) {
+          const j = await abortable(queue.getJob(b.job.batchId), ctx.signal);
+          if (!j) lost.push(b);
+          else if (b.missing.size > 0 && (await j.getState()) === 'failed')
+            throw new Error(
+              `synthesis batch ${b.job.batchId} failed after ${j.attemptsMade} attempt(s): ${j.failedReason}. ` +
+                'Fix the worker (its log says more) and run the round again (POST /v1/rounds/:id/run).',
+            );
+        }
+        await add(lost);
+        return lost.length;
+      };
       try {
+        const client = redis.keys;
         // A batch that failed every attempt in an earlier run of this stage gets a fresh start.
-        for (const b of batches) {
-          if (b.missing.size === 0) continue;
+        for (const b of open()) {
           const j = await abortable(queue.getJob(b.job.batchId), ctx.signal);
           if (j && (await j.getState()) === 'failed') await j.remove();
         }
-        ctx.log.info({ batches: batches.filter((b) => b.missing.size > 0).length, images: missing, total }, 'synthesis batches queued');
+        // Adding is idempotent per batch id while the job exists. The marker is set after all
+        // adds, so a Redis that still has it (even one restored from a snapshot) has every job.
+        await add(open());
+        await abortable(client.set(marker, ctx.roundId), ctx.signal);
+        ctx.log.info({ batches: open().length, images: missing, total }, 'synthesis batches queued');
+        let lastDone = total - missing;
+        let lastChange = Date.now();
         while (missing > 0) {
-          const open = batches.filter((b) => b.missing.size > 0);
-          // Adding is idempotent per batch id while the job exists; a job lost with Redis is added again.
-          await abortable(
-            queue.addBulk(open.map((b) => ({ name: 'synthesize', data: b.job, opts: { ...jobOpts, jobId: b.job.batchId } }))),
-            ctx.signal,
-          );
-          for (const b of open) {
-            const j = await abortable(queue.getJob(b.job.batchId), ctx.signal);
-            if (j && b.missing.size > 0 && (await j.getState()) === 'failed')
-              throw new Error(
-                `synthesis batch ${b.job.batchId} failed after ${j.attemptsMade} attempt(s): ${j.failedReason}. ` +
-                  'Fix the worker (its log says more) and run the round again (POST /v1/rounds/:id/run).',
-              );
-          }
-          if (missing === 0) break;
           await abortable(
             new Promise<void>((resolve) => {
               const t = setTimeout(resolve, checkMs);
@@ -180,7 +200,33 @@ export function createQueuedStages(o: QueuedStagesOptions): RoundStages & { remo
             ctx.signal,
           );
           wake = null;
+          if (missing === 0) break;
+          if ((await abortable(client.get(marker), ctx.signal)) === null) {
+            // Redis came back without our jobs (restarted without persistence, or flushed).
+            ctx.log.warn({ batches: open().length }, 'the queue lost this round\'s batches; enqueueing the missing ones again');
+            await add(open());
+            await abortable(client.set(marker, ctx.roundId), ctx.signal);
+            continue;
+          }
+          for (const j of await abortable(queue.getFailed(0, 99), ctx.signal)) {
+            const b = j.id?.startsWith(`${ctx.roundId}-`) ? batches.find((x) => x.job.batchId === j.id) : undefined;
+            if (b && b.missing.size > 0)
+              throw new Error(
+                `synthesis batch ${b.job.batchId} failed after ${j.attemptsMade} attempt(s): ${j.failedReason}. ` +
+                  'Fix the worker (its log says more) and run the round again (POST /v1/rounds/:id/run).',
+              );
+          }
+          // No image for a while: look at every open batch (lost jobs, failures the list above missed).
+          if (total - missing !== lastDone) {
+            lastDone = total - missing;
+            lastChange = Date.now();
+          } else if (Date.now() - lastChange > stallMs) {
+            const lost = await scan();
+            if (lost > 0) ctx.log.warn({ batches: lost }, 'batches missing from the queue were enqueued again');
+            lastChange = Date.now();
+          }
         }
+        await client.del(marker).catch(() => undefined);
         ctx.log.info({ images: total }, 'synthesis finished (queue)');
       } finally {
         off();

@@ -138,6 +138,11 @@ describe('synthesis on a Redis queue with three worker processes', () => {
     });
     await redis.restart();
     const atRedisRestart = (await sidecars()).length;
+    // The server notices the empty queue and enqueues the missing batches again.
+    await server.child.waitForLine((l) => String(l.json?.msg ?? '').includes("queue lost this round's batches"), {
+      timeoutMs: 30_000,
+      what: 're-enqueue after the Redis restart',
+    });
 
     // Fault 3: SIGKILL the server once more images arrived (workers keep retrying their uploads).
     await pollUntil(async () => ((await sidecars()).length >= atRedisRestart + 4 ? true : undefined), {
