@@ -12,10 +12,7 @@ function duration(sec: number | null): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/**
- * Each worker's share of the images still to make at its own rate, i.e. the round's ETA if every
- * worker keeps its pace: remaining / Σ rates. Null while no worker has a rate yet.
- */
+/** The round's ETA if every worker keeps its pace: remaining / Σ worker rates; null without rates. */
 export function workersEta(remaining: number, workers: readonly WorkerRoundProgress[]): number | null {
   const rate = workers.reduce((s, w) => s + (w.ratePerSec ?? 0), 0);
   return rate > 0 ? remaining / rate : null;

@@ -136,6 +136,8 @@ next start. The API is described at /v1/openapi.json.`,
           '--queue needs --models too: the server checks every worker image against its generator and trains itself',
         );
       const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null, queueUrl });
+      // A Redis password in the URL is never printed.
+      const queueShown = queueUrl?.replace(/\/\/[^@/]*@/, '//***@') ?? null;
       // Logs go to stderr so stdout carries only the result (--json stays parseable).
       const logger = createLogger({ destination: pino.destination(2) });
       const tlsDir = optionalString(ctx, 'tls-dir');
@@ -166,7 +168,7 @@ next start. The API is described at /v1/openapi.json.`,
           tlsNames: tls?.subjectAltNames ?? null,
           models: models?.dir ?? null,
           stagesWired: stages !== null,
-          queue: queueUrl,
+          queue: queueShown,
         },
         () =>
           [
@@ -184,7 +186,7 @@ next start. The API is described at /v1/openapi.json.`,
                 ]),
             `  models           ${models ? `${models.dir}${models.tiny ? ' (tiny: plumbing only, never accuracy)' : ''}` : 'none given'}`,
             `  rounds           ${stages ? 'synthesis and training wired' : 'can be opened, but synthesis/training are not wired in this build'}`,
-            ...(queueUrl ? [`  synthesis queue  ${queueUrl.replace(/\/\/[^@/]*@/, '//***@')} (start workers: fgl server worker)`] : []),
+            ...(queueShown ? [`  synthesis queue  ${queueShown} (start workers: fgl server worker)`] : []),
             '  API              ' + url + '/v1/openapi.json',
             'Press Ctrl-C to stop.',
           ].join('\n'),
