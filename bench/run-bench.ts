@@ -1,5 +1,5 @@
 /**
- * The `fgl bench` command without the CLI registry: npx tsx bench/run-bench.ts site|server|all [--out DIR] [--quick] [--json]
+ * The `fgl bench` command without the CLI registry: npx tsx bench/run-bench.ts site|server|scale|all [--out DIR] [--quick] [--json]
  * Same behaviour and exit code as `npm run bench -- <area>`.
  */
 import { parseArgs } from 'node:util';

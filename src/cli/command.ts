@@ -115,3 +115,16 @@ export function labelAttributeOption(ctx: CommandContext): { labelAttribute?: La
   if (!match) throw new UsageError(`--label-attribute ${v} is not one FGL labels by`, `Use one of: ${known.join(', ')}`);
   return { labelAttribute: match };
 }
+
+/** Resolves on Ctrl-C (the command's abort signal) or SIGTERM: how long-running commands wait. */
+export function untilStopped(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      signal.removeEventListener('abort', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    signal.addEventListener('abort', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -17,6 +17,7 @@ import { registerRoutes, type AnyRouteSpec } from './api/route-def';
 import { roundRoutes } from './api/round-routes';
 import { studyRoutes } from './api/study-routes';
 import { systemRoutes } from './api/system-routes';
+import { workerRoutes } from './api/worker-routes';
 import { RoundRunner } from './jobs/round-runner';
 import type { RoundStages } from './jobs/round-stages';
 import { createLogger, type LoggerOptions } from './logger';
@@ -173,6 +174,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     ...packageRoutes(deps),
     ...roundRoutes(deps),
     ...modelRoutes(deps),
+    ...(opts.stages?.remote ? workerRoutes(deps, opts.stages.remote) : []),
   );
   registerRoutes(app, routes, callerResolver(store, admin.sha256));
 

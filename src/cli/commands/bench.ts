@@ -9,7 +9,7 @@ import type { Command, Output } from '../command';
 import { optionalString, UsageError } from '../command';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const AREAS = ['site', 'server', 'all'] as const;
+const AREAS = ['site', 'server', 'scale', 'all'] as const;
 type Area = (typeof AREAS)[number];
 
 /** The benchmark scripts of each area, run in this order. */
@@ -21,6 +21,7 @@ export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: s
     { name: 'intake', file: 'bench/server/intake-bench.ts' },
     { name: 'model-digest', file: 'bench/server/model-digest-bench.ts' },
   ],
+  scale: [{ name: 'scale', file: 'bench/scale/scale-bench.ts' }],
 };
 
 type AreaRun = { area: Exclude<Area, 'all'>; file: string; outcomes: ScriptOutcome[] };
@@ -155,11 +156,13 @@ to bench-results/<area>-<timestamp>.json (gitignored):
            pipeline's overhead over raw ONNX Runtime, peak memory on 1,000 vs 5,000 images
   server   bench/synthesis/synthesis-bench.ts, bench/training/training-bench.ts and
            bench/server/intake-bench.ts
-  all      site, then server
+  scale    bench/scale/scale-bench.ts: a round synthesized on the Redis queue by 1, 2 and 4
+           worker processes vs in-process, and the queue's overhead per batch (needs redis-server)
+  all      site, server, then scale
 
 Benchmarks use generated tiny models: they time FGL's code, not real-model speed or accuracy.
 See docs/benchmarks.md for what each number means. A missing script is reported, not fatal.`,
-  positionals: 'site|server|all',
+  positionals: 'site|server|scale|all',
   options: {
     out: {
       type: 'string',
@@ -182,11 +185,11 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
     const area = ctx.positionals[0] ?? 'site';
     if (ctx.positionals.length > 1 || !AREAS.includes(area as Area))
       throw new UsageError(
-        `expected one area, site, server or all; got "${ctx.positionals.join(' ')}"`,
+        `expected one area, site, server, scale or all; got "${ctx.positionals.join(' ')}"`,
       );
     const outDir = path.resolve(optionalString(ctx, 'out') ?? 'bench-results');
     const areas: Exclude<Area, 'all'>[] =
-      area === 'all' ? ['site', 'server'] : [area as Exclude<Area, 'all'>];
+      area === 'all' ? ['site', 'server', 'scale'] : [area as Exclude<Area, 'all'>];
     const runs: AreaRun[] = [];
     for (const a of areas)
       runs.push(

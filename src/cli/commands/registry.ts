@@ -10,9 +10,11 @@ import {
   serverSiteReissueCommand,
   serverSiteRevokeCommand,
 } from './server-site';
+import { serverRoundStatusCommand } from './server-round-status';
 import { makeServerStartCommand } from './server-start';
 import { diffusionStagesFactory } from './server-stages';
 import { serverStudyCreateCommand } from './server-study-create';
+import { serverWorkerCommand, serverWorkerEnrollCommand } from './server-worker';
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
 import { siteImportCommand } from './site-import';
@@ -43,6 +45,9 @@ export const commands: readonly Command[] = [
   serverSiteRevokeCommand,
   serverSiteReissueCommand,
   makeServerRoundRunCommand(diffusionStagesFactory),
+  serverRoundStatusCommand,
+  serverWorkerEnrollCommand,
+  serverWorkerCommand,
   modelsMakeTinyCommand,
   sampleDataCommand,
   benchCommand,

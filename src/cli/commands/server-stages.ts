@@ -1,5 +1,6 @@
 import { locateModelsFolder } from '../../core/models/model-folders';
 import { createDiffusionStages } from '../../server/jobs/diffusion-round-stages';
+import { createQueuedStages } from '../../server/jobs/queued-round-stages';
 import type { StagesFactory } from './server-start';
 
 /**
@@ -7,13 +8,15 @@ import type { StagesFactory } from './server-start';
  * conditioning encoder is apart from the generator): SD synthesis on ONNX Runtime and training on
  * tfjs. Without a models folder the server can take packages but not run rounds.
  */
-export const diffusionStagesFactory: StagesFactory = async ({ modelsDir }) => {
+export const diffusionStagesFactory: StagesFactory = async ({ modelsDir, queueUrl }) => {
   if (!modelsDir) return null;
   const models = await locateModelsFolder(modelsDir);
-  return createDiffusionStages({
+  const local = createDiffusionStages({
     generatorDir: models.generator,
     clipDir: models.clip,
     encoderDir: models.encoder,
     device: (process.env.FGL_DEVICE as 'auto' | 'cpu' | undefined) ?? 'auto',
   });
+  // With a queue, synthesis goes to `fgl server worker`s; training stays here.
+  return queueUrl ? createQueuedStages({ queueUrl, generatorDir: models.generator, local }) : local;
 };

@@ -5,6 +5,7 @@ import {
   intOption,
   optionalString,
   requireString,
+  untilStopped,
   UsageError,
 } from '../command';
 import { displayFingerprint } from '../../server/auth/server-signing-key';
@@ -35,6 +36,8 @@ function rateLimitOption(ctx: CommandContext): RateLimitInput | false | undefine
 export type StagesFactory = (o: {
   dataDir: string;
   modelsDir: string | null;
+  /** redis:// URL: synthesis runs on this queue (`fgl server worker`), not in this process. */
+  queueUrl?: string | null;
 }) => Promise<RoundStages | null>;
 
 export function makeServerStartCommand(makeStages: StagesFactory = async () => null): Command {
@@ -100,6 +103,11 @@ next start. The API is described at /v1/openapi.json.`,
         multiple: true,
         description: 'an extra DNS name or IP sites use to reach the server (repeatable)',
       },
+      queue: {
+        type: 'string',
+        value: 'redis://HOST:PORT',
+        description: 'synthesize on a Redis queue with `fgl server worker`s on other machines (docs/scale.md)',
+      },
       'rate-limit': {
         type: 'string',
         value: 'off|N',
@@ -116,6 +124,7 @@ next start. The API is described at /v1/openapi.json.`,
       'fgl server start --data-dir ./server-data',
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --port 8787 --models /srv/models',
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --tls --tls-hostname fgl.example.org',
+      'fgl server start --data-dir /srv/fgl --models /srv/models --queue redis://127.0.0.1:6379',
     ],
     async run(ctx) {
       // Everything the server writes (db, packages, images, models, logs) is for its account only.
@@ -123,7 +132,14 @@ next start. The API is described at /v1/openapi.json.`,
       const dataDir = requireString(ctx, 'data-dir');
       const modelsArg = optionalString(ctx, 'models');
       const models = modelsArg ? await resolveServerModels(dataDir, modelsArg) : null;
-      const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null });
+      const queueUrl = optionalString(ctx, 'queue') ?? null;
+      if (queueUrl && !models)
+        throw new UsageError(
+          '--queue needs --models too: the server checks every worker image against its generator and trains itself',
+        );
+      const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null, queueUrl });
+      // A Redis password in the URL is never printed.
+      const queueShown = queueUrl?.replace(/\/\/[^@/]*@/, '//***@') ?? null;
       // Logs go to stderr so stdout carries only the result (--json stays parseable).
       const logger = createLogger({ destination: pino.destination(2) });
       const tlsDir = optionalString(ctx, 'tls-dir');
@@ -154,6 +170,7 @@ next start. The API is described at /v1/openapi.json.`,
           tlsNames: tls?.subjectAltNames ?? null,
           models: models?.dir ?? null,
           stagesWired: stages !== null,
+          queue: queueShown,
         },
         () =>
           [
@@ -171,19 +188,12 @@ next start. The API is described at /v1/openapi.json.`,
                 ]),
             `  models           ${models ? `${models.dir}${models.tiny ? ' (tiny: plumbing only, never accuracy)' : ''}` : 'none given'}`,
             `  rounds           ${stages ? 'synthesis and training wired' : 'can be opened, but synthesis/training are not wired in this build'}`,
+            ...(queueShown ? [`  synthesis queue  ${queueShown} (start workers: fgl server worker)`] : []),
             '  API              ' + url + '/v1/openapi.json',
             'Press Ctrl-C to stop.',
           ].join('\n'),
       );
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          ctx.signal.removeEventListener('abort', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        ctx.signal.addEventListener('abort', stop);
-        process.on('SIGTERM', stop);
-      });
+      await untilStopped(ctx.signal);
       ctx.out.info('Stopping: finishing requests, pausing rounds (they resume on the next start)…');
       await server.close();
       return 0;

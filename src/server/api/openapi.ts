@@ -81,7 +81,9 @@ export function buildOpenApi(
             ? [{ adminKey: [] }]
             : spec.auth === 'site'
               ? [{ siteKey: [] }]
-              : [{ adminKey: [] }, { siteKey: [] }],
+              : spec.auth === 'worker'
+                ? [{ workerKey: [] }]
+                : [{ adminKey: [] }, { siteKey: [] }],
     };
     if (spec.body)
       op.requestBody = {
@@ -117,6 +119,11 @@ export function buildOpenApi(
           type: 'http',
           scheme: 'bearer',
           description: 'A site API key from POST /v1/enroll',
+        },
+        workerKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A synthesis worker key from `fgl server worker enroll` (opens only /v1/worker)',
         },
       },
     },

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { sameDigest, secretHash } from '../auth/secret-token';
 import type { ServerStore } from '../store/server-store';
+import { WorkerStore } from '../store/worker-store';
 import { HttpError } from './http-error';
 import type { Caller, CallerResolver } from './route-def';
 
@@ -9,6 +10,7 @@ import type { Caller, CallerResolver } from './route-def';
  * constant time); an unknown or revoked key is a 401, never silently anonymous.
  */
 export function callerResolver(store: ServerStore, adminKeySha256: string): CallerResolver {
+  const workers = new WorkerStore(store);
   return (req: FastifyRequest): Caller => {
     const header = req.headers.authorization;
     if (header === undefined || header === '') return { kind: 'anonymous' };
@@ -25,6 +27,8 @@ export function callerResolver(store: ServerStore, adminKeySha256: string): Call
     if (sameDigest(hash, adminKeySha256)) return { kind: 'admin' };
     const siteId = store.siteForKey(hash);
     if (siteId !== undefined) return { kind: 'site', siteId };
+    const workerId = workers.workerForKey(hash);
+    if (workerId !== undefined) return { kind: 'worker', workerId };
     throw new HttpError(
       401,
       'invalid_api_key',

@@ -3,10 +3,17 @@ import type { z } from 'zod';
 import { HttpError } from './http-error';
 
 /** Who is calling: resolved from `Authorization: Bearer <key>` before the handler runs. */
-export type Caller = { kind: 'admin' } | { kind: 'site'; siteId: string } | { kind: 'anonymous' };
+export type Caller =
+  | { kind: 'admin' }
+  | { kind: 'site'; siteId: string }
+  | { kind: 'worker'; workerId: string }
+  | { kind: 'anonymous' };
 
-/** Who may call a route. `optional` = anyone; the handler sees who it is. */
-export type RouteAuth = 'none' | 'admin' | 'site' | 'any' | 'optional';
+/**
+ * Who may call a route. `optional` = anyone; the handler sees who it is. `any` = admin or site.
+ * A synthesis worker's key opens only `worker` routes (and `none` ones).
+ */
+export type RouteAuth = 'none' | 'admin' | 'site' | 'worker' | 'any' | 'optional';
 
 export type ResponseSpec = {
   description: string;
@@ -94,7 +101,15 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
 export type CallerResolver = (req: FastifyRequest) => Caller;
 
 function authorize(auth: RouteAuth, caller: Caller): void {
-  if (auth === 'none' || auth === 'optional') return;
+  if (auth === 'none') return;
+  if (caller.kind === 'worker' && auth !== 'worker')
+    throw new HttpError(
+      403,
+      'worker_key_not_allowed',
+      'a synthesis worker key only opens the /v1/worker endpoints',
+      'Use a site key or the admin key for this endpoint.',
+    );
+  if (auth === 'optional') return;
   if (caller.kind === 'anonymous')
     throw new HttpError(
       401,
@@ -111,6 +126,13 @@ function authorize(auth: RouteAuth, caller: Caller): void {
       'admin_only',
       'this endpoint is for the study coordinator (admin key)',
       'Use the admin key from <data>/keys/admin.key, or the `fgl server` CLI on the server.',
+    );
+  if (auth === 'worker' && caller.kind !== 'worker')
+    throw new HttpError(
+      403,
+      'worker_only',
+      'this endpoint is for synthesis workers',
+      'Call it with a worker key from `fgl server worker enroll`.',
     );
   if (auth === 'site' && caller.kind !== 'site')
     throw new HttpError(

@@ -13,6 +13,7 @@ import { synthesizeRows, type SynthesizedImage } from '../synthesis/synthesize-r
 import { packageRows } from '../synthesis/package-rows';
 import { trainProbe } from '../training/probe-trainer';
 import { trainCnn } from '../training/cnn-trainer';
+import { SYNTHETIC_DIR } from '../store/data-layout';
 import type { RoundStages, StageContext, TrainResult } from './round-stages';
 
 export type DiffusionStagesOptions = {
@@ -28,7 +29,6 @@ export type DiffusionStagesOptions = {
   baseSeed?: number;
 };
 
-const SYNTHETIC = 'synthetic';
 const MODEL = 'model';
 
 async function syntheticImages(ctx: StageContext, pipeline: StableDiffusionPipeline | null, o: DiffusionStagesOptions, onImage?: () => void): Promise<SynthesizedImage[]> {
@@ -45,7 +45,7 @@ async function syntheticImages(ctx: StageContext, pipeline: StableDiffusionPipel
       rows,
       settings: { steps: g.steps, guidance: g.guidance, height: g.height, width: g.width, imagesPerRow: g.imagesPerRow, negativePrompt: g.negativePrompt, scheduler: g.scheduler },
       baseSeed: o.baseSeed ?? 0,
-      outDir: join(ctx.workDir, SYNTHETIC),
+      outDir: join(ctx.workDir, SYNTHETIC_DIR),
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       signal: ctx.signal,
       onProgress: () => onImage?.(),

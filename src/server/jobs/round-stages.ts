@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { StudyManifest } from '../../shared/study';
 import type { TrainedModelInfo } from '../publish/publish-model';
 import type { StoredPackage } from '../store/server-store';
+import type { RemoteSynthesis } from './remote-synthesis';
 
 /** What a stage gets: the round, its fixed package set, a work folder, progress and a checkpoint. */
 export type StageContext = {
@@ -28,11 +29,13 @@ export type TrainResult = { modelDir: string; model: TrainedModelInfo };
 /**
  * The seam where the synthesis pipeline (SD UNet + VAE on ONNX Runtime) and the trainer plug in.
  * Both must be restartable: after a crash the runner calls the same stage again with its last
- * checkpoint. Beyond one machine these become queue jobs (docs/architecture.md, "Scale (plan)").
+ * checkpoint. Beyond one machine synthesis becomes queue jobs (queued-round-stages.ts, docs/scale.md).
  */
 export type RoundStages = {
   synthesize(ctx: StageContext): Promise<void>;
   train(ctx: StageContext): Promise<TrainResult>;
+  /** Set when synthesis runs on a queue (queued-round-stages.ts): the server then serves /v1/worker. */
+  remote?: RemoteSynthesis;
 };
 
 /** Why a round cannot run on this build, or null when stages are wired. */

@@ -40,6 +40,13 @@ export function roundDir(layout: DataLayout, roundId: string): string {
   return path.join(layout.roundsDir, roundId);
 }
 
+export const SYNTHETIC_DIR = 'synthetic';
+
+/** `<round>/synthetic`: `<packageSha256>/<row>-<index>.png` + `.json` per image (synthesis/image-files.ts). */
+export function roundSyntheticDir(layout: DataLayout, roundId: string): string {
+  return path.join(roundDir(layout, roundId), SYNTHETIC_DIR);
+}
+
 export function modelVersionDir(layout: DataLayout, studyId: string, version: number): string {
   return path.join(layout.modelsDir, studyId, String(version));
 }

@@ -1,17 +1,21 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { throwIfAborted } from '../../core/image/abortable';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import type { GeneratorSettings } from '../../shared/study';
-import { writeFileDurable } from '../../core/fs/durable-file';
 import { usesGuidance } from './classifier-free-guidance';
 import { imageSeed } from './image-seed';
 import type { SynthesisRow } from './package-rows';
 import type { SchedulerName } from './schedulers/scheduler';
 import type { StableDiffusionPipeline } from './sd-pipeline';
-import { SynthesizedImageRecord } from './synthesized-image-record';
+import {
+  encodeSyntheticPng,
+  type ExpectedImage,
+  expectedImage,
+  imageFiles,
+  isImageFinished,
+  writeImageFiles,
+} from './image-files';
 
 /** The generator settings synthesis uses (the study's, or any superset of its schedulers). */
 export type SynthesisSettings = Pick<
@@ -62,31 +66,6 @@ type Job = SynthesizedImage & { conditioning: Float32Array; className?: string }
 /** Stage name in progress events. */
 export const SYNTHESIS_STAGE = 'synthesizing';
 
-async function fileSize(file: string): Promise<number | null> {
-  try {
-    return (await fs.stat(file)).size;
-  } catch {
-    return null;
-  }
-}
-
-/** True when the sidecar exists, parses, was made with exactly these settings, and its PNG is there with the recorded size. */
-async function isFinished(
-  job: Job,
-  expect: Omit<SynthesizedImageRecord, 'png' | 'device' | 'className'>,
-): Promise<boolean> {
-  let record: SynthesizedImageRecord;
-  try {
-    record = SynthesizedImageRecord.parse(JSON.parse(await fs.readFile(job.sidecar, 'utf8')));
-  } catch {
-    return false;
-  }
-  const same = (Object.keys(expect) as (keyof typeof expect)[]).every(
-    (k) => record[k] === expect[k],
-  );
-  return same && (await fileSize(job.png)) === record.png.bytes;
-}
-
 /** Leftover temp files of a killed run (writeFileDurable's `.<name>.<hex>.part`). */
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const name of await fs.readdir(dir)) {
@@ -112,38 +91,24 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
   const jobs: Job[] = [];
   for (const r of o.rows) {
     for (let index = 0; index < settings.imagesPerRow; index++) {
-      const base = path.join(dir, `${r.row}-${index}`);
+      const files = imageFiles(o.outDir, o.packageSha256, r.row, index);
       jobs.push({
         row: r.row,
         index,
         label: r.label,
         ...(r.className !== undefined ? { className: r.className } : {}),
         seed: imageSeed(o.baseSeed, o.packageSha256, r.row, index),
-        png: `${base}.png`,
-        sidecar: `${base}.json`,
+        png: files.png,
+        sidecar: files.sidecar,
         conditioning: r.conditioning,
       });
     }
   }
-  const expected = (j: Job): Omit<SynthesizedImageRecord, 'png' | 'device' | 'className'> => ({
-    schemaVersion: 1,
-    study: o.studyId,
-    packageSha256: o.packageSha256,
-    row: j.row,
-    label: j.label,
-    index: j.index,
-    seed: j.seed,
-    scheduler: settings.scheduler,
-    steps: settings.steps,
-    guidance: settings.guidance,
-    height: settings.height,
-    width: settings.width,
-    negativePrompt: settings.negativePrompt,
-    modelDigest,
-  });
+  const expected = (j: Job): ExpectedImage =>
+    expectedImage({ studyId: o.studyId, packageSha256: o.packageSha256, image: j, settings, modelDigest });
 
   const pending: Job[] = [];
-  for (const j of jobs) if (!(await isFinished(j, expected(j)))) pending.push(j);
+  for (const j of jobs) if (!(await isImageFinished(j, expected(j)))) pending.push(j);
   const reused = jobs.length - pending.length;
   // The meter times only the work left; events still count the reused images as done.
   const meter = createProgressMeter(SYNTHESIS_STAGE, pending.length, (p) =>
@@ -188,24 +153,11 @@ export async function synthesizeRows(o: SynthesizeRowsOptions): Promise<Synthesi
         signal: o.signal,
       });
       for (const [k, j] of batch.entries()) {
-        const png = await sharp(images[k]!, {
-          raw: { width: settings.width, height: settings.height, channels: 3 },
-        })
-          .png()
-          .toBuffer();
-        await writeFileDurable(j.png, png, 0o600);
-        const record: SynthesizedImageRecord = {
+        await writeImageFiles(j, await encodeSyntheticPng(images[k]!, settings.width, settings.height), {
           ...expected(j),
           ...(j.className !== undefined ? { className: j.className } : {}),
           device: pipeline.device,
-          png: {
-            file: path.basename(j.png),
-            bytes: png.length,
-            sha256: createHash('sha256').update(png).digest('hex'),
-          },
-        };
-        // Last, so that a sidecar on disk always means a complete PNG.
-        await writeFileDurable(j.sidecar, JSON.stringify(record, null, 2) + '\n', 0o600);
+        });
       }
       meter.advance(batch.length);
     }

@@ -19,6 +19,7 @@ export type ServerChildArgs = {
   modelsDir?: string | null;
   extraShardBytes?: number;
   maxPackageBytes?: number;
+  queue?: { url: string; batchImages: number; checkMs: number };
 };
 
 /** Start tests/fixtures/faults/server-child.ts and wait until it listens. */

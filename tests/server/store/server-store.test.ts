@@ -82,6 +82,8 @@ describe('server data dir', () => {
       'site_studies',
       'sites',
       'studies',
+      'synthesis_receipts',
+      'workers',
     ]);
     s1.db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     s1.close();
