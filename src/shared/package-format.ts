@@ -6,7 +6,7 @@ import { Sha256Hex } from './model-ref';
 export const PACKAGE_TENSORS = {
   conditioning: 'conditioning', // [N, 77, D] f16 | f32
   labels: 'labels', // [N] i32, index into the study's classes
-  counts: 'counts', // [N] i32, images each row represents
+  counts: 'counts', // [N] i32, privacy units (patients / distinct pictures) each row represents
 } as const;
 
 export const PACKAGE_FORMAT_VERSION = '1';
@@ -39,6 +39,8 @@ export const PackageMetadata = z.object({
   prompt_mode: PromptMode,
   aggregation: Aggregation,
   k: intString,
+  /** What k and DP count: patients, distinct pictures (identical and near-duplicate files once), or both. */
+  privacy_unit: z.enum(['patient', 'image', 'mixed']).optional(),
   dp_epsilon: optionalNum,
   dp_delta: optionalNum,
   dp_clip: optionalNum,

@@ -68,6 +68,6 @@ export function* manifestCandidates(
       };
       continue;
     }
-    yield { kind: 'file', path: rel, absPath: abs, label };
+    yield { kind: 'file', path: rel, absPath: abs, label, ...(e.patientId ? { patientId: e.patientId } : {}) };
   }
 }

@@ -11,6 +11,8 @@ export type ManifestEntry = {
   label: string;
   /** Where it came from, for messages: "line 7" or "item 3". */
   where: string;
+  /** Optional `patient_id` column: images of one patient count once for privacy. */
+  patientId?: string;
 };
 
 // A manifest is text listing files; anything bigger is almost surely the wrong file.
@@ -20,6 +22,7 @@ const JsonManifest = z.array(
   z.looseObject({
     path: z.string(),
     label: z.union([z.string(), z.number()]).nullish(),
+    patient_id: z.union([z.string(), z.number()]).nullish(),
   }),
 );
 
@@ -28,6 +31,12 @@ const HINT =
 
 function normaliseLabel(label: string | number | null | undefined): string {
   return label === null || label === undefined ? '' : String(label).trim().normalize('NFC');
+}
+
+/** The optional patient id, trimmed; absent when empty. */
+function patient(id: string | number | null | undefined): { patientId?: string } {
+  const v = normaliseLabel(id);
+  return v === '' ? {} : { patientId: v };
 }
 
 function parseJsonManifest(text: string, file: string): ManifestEntry[] {
@@ -50,6 +59,7 @@ function parseJsonManifest(text: string, file: string): ManifestEntry[] {
     path: e.path,
     label: normaliseLabel(e.label),
     where: `item ${i + 1}`,
+    ...patient(e.patient_id),
   }));
 }
 
@@ -69,6 +79,7 @@ function parseCsvManifest(text: string, file: string): ManifestEntry[] {
   const header = records[0]?.cells.map((c) => c.trim().toLowerCase()) ?? [];
   const pathCol = header.indexOf('path');
   const labelCol = header.indexOf('label');
+  const patientCol = header.indexOf('patient_id');
   if (pathCol < 0 || labelCol < 0)
     throw new DatasetError(
       `Manifest ${file} has no \`path\` and \`label\` columns (header: ${JSON.stringify(records[0]?.cells ?? [])})`,
@@ -81,6 +92,7 @@ function parseCsvManifest(text: string, file: string): ManifestEntry[] {
       path: r.cells[pathCol] ?? '',
       label: normaliseLabel(r.cells[labelCol]),
       where: `line ${r.line}`,
+      ...(patientCol >= 0 ? patient(r.cells[patientCol]) : {}),
     });
   }
   return entries;

@@ -40,6 +40,8 @@ export const ScannedImage = z.object({
   height: z.number().int().positive(),
   /** By content. */
   format: ImageFormat,
+  /** Who the image is of, when the data says (manifest column `patient_id`; DICOM PatientID): privacy counts patients. */
+  patientId: z.string().optional(),
   /** The name's extension belongs to another format (or to none); the image is still used. */
   note: z.literal('extension_mismatch').optional(),
 });

@@ -4,6 +4,7 @@ import { migration001Initial } from './migrations/001-initial';
 import { migration002Captions } from './migrations/002-captions';
 import { migration003TlsPin } from './migrations/003-tls-pin';
 import { migration004ClipDecode224 } from './migrations/004-clip-decode-224';
+import { migration005ReleasedRows } from './migrations/005-released-rows';
 
 export type Migration = { version: number; name: string; sql: string };
 
@@ -13,6 +14,7 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
   migration002Captions,
   migration003TlsPin,
   migration004ClipDecode224,
+  migration005ReleasedRows,
 ];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

@@ -3,8 +3,7 @@
  * lives only while it is encoded, so memory does not grow with the number of rows. Members share
  * their prompt's vector, so the groups themselves are cheap (references, not copies).
  */
-import { type PrivatizeOptions, privatizeMeans } from '../privacy/differential-privacy';
-import { seededRng } from '../privacy/seeded-rng';
+import { type PrivatizeOptions, privatizeMeans, rowNoise } from '../privacy/differential-privacy';
 
 /**
  * Mean of the members' flattened [77·D] vectors, exactly as k-cohort computes a row's `cond`
@@ -22,20 +21,26 @@ export function memberMean(vectors: readonly Float32Array[]): Float32Array {
 export type DpParameters = { epsilon: number; delta: number; clip: number; sigmaMax: number };
 
 /**
- * The package's ε and largest σ for rows of these sizes, before any noise is drawn (they go into
- * the package header, which is written first). Both depend only on the public row sizes and the
- * options, never on the data: privatizeMeans is asked on stand-in members of the same counts.
+ * The package's ε and largest σ for rows of these sizes (in units), before any noise is drawn
+ * (they go into the package header, which is written first): a pure function of the row sizes
+ * and the options (rowNoise), the same one privatizeMeans uses.
  */
 export function dpParameters(
   counts: readonly number[],
   options: Omit<PrivatizeOptions, 'rng'>,
 ): DpParameters {
-  const standIn = new Float32Array(1);
-  const r = privatizeMeans(
-    counts.map((n) => Array.from({ length: n }, () => standIn)),
-    { ...options, rng: seededRng(0) },
-  );
-  return { epsilon: r.epsilon, delta: r.delta, clip: r.clip, sigmaMax: r.sigmaMax };
+  const rows = counts.map((n) => rowNoise(n, options));
+  return {
+    epsilon: rows.reduce((m, r) => Math.max(m, r.epsilon), 0),
+    delta: options.delta,
+    clip: options.clip,
+    sigmaMax: rows.reduce((m, r) => Math.max(m, r.sigma), 0),
+  };
+}
+
+/** A row's one vector per privacy unit: the mean of that unit's members (one bounded contribution per unit). */
+export function unitVectors(units: readonly (readonly Float32Array[])[]): Float32Array[] {
+  return units.map((u) => (u.length === 1 ? (u[0] as Float32Array) : memberMean(u)));
 }
 
 export type OutgoingRows = {
@@ -46,18 +51,20 @@ export type OutgoingRows = {
 };
 
 /**
- * Rows from groups of member vectors: the plain mean, or with DP the clipped, averaged and noised
- * mean of privatizeMeans (one row per call, one shared generator: the same mechanism and draws
- * as a single call over all groups).
+ * Rows from groups of units of member vectors: each unit first becomes one vector (its members'
+ * mean), then the row is the plain mean of its unit vectors, or with DP the clipped, averaged and
+ * noised mean of privatizeMeans (one row per call, one shared generator: the same mechanism and
+ * draws as a single call over all groups).
  */
 export function outgoingRows(
-  groups: readonly (readonly Float32Array[])[],
+  rowUnits: readonly (readonly (readonly Float32Array[])[])[],
   dp: (PrivatizeOptions & { rng: NonNullable<PrivatizeOptions['rng']> }) | null,
 ): OutgoingRows {
   let epsilon = 0;
   let sigmaMax = 0;
   function* rows(): Generator<Float32Array> {
-    for (const members of groups) {
+    for (const units of rowUnits) {
+      const members = unitVectors(units);
       if (!dp) {
         yield memberMean(members);
         continue;

@@ -14,6 +14,9 @@ import { budgetCheck } from '../privacy/differential-privacy';
 import { secureRng } from '../privacy/seeded-rng';
 import { scrubPhi, type PhiFinding } from '../privacy/phi-scrub';
 import { pca2d, project } from '../report/pca';
+import { groupPrivacyUnits } from '../privacy/privacy-units';
+import { findDifferencing } from '../privacy/differencing';
+import { imageSignatureOfFile } from '../privacy/perceptual-hash';
 import { classPrompts, fillTemplate } from '../prompts/prompt-templates';
 import { topVocabulary } from '../prompts/vocabulary-prompts';
 import { computeLocalFeatures } from './local-features';
@@ -156,6 +159,24 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     if (unknown.length > 0) messages.push(`Ignored ${scan.usable.length - images.length} images in classes the study does not have: ${unknown.join(', ')}.`);
     if (images.length === 0) throw new PrepareError(`No usable images of the study's classes (${o.study.classes.join(', ')}) in ${root}`, 'Check the folder layout: one sub-folder per class, named as in the study.');
 
+    // 1b. Privacy units: one per patient where the data names one, else one per distinct picture
+    // (byte-identical and near-duplicate files count once).
+    stage = 'privacy-units';
+    const units = await groupPrivacyUnits(
+      images,
+      (i) =>
+        imageSignatureOfFile(join(root, ...images[i]!.path.split('/')), o.signal).catch((e: unknown) => {
+          if (o.signal?.aborted) throw e;
+          return null; // changed since the scan: exact and patient matches still apply
+        }),
+      o.signal,
+    );
+    const unitCount = units.keys.length;
+    if (unitCount < images.length)
+      messages.push(
+        `${images.length} images are ${unitCount} distinct ${units.kind === 'image' ? 'pictures' : 'patients/pictures'} (${units.merged.patient} same patient, ${units.merged.identical} identical copies, ${units.merged.nearDuplicate} near-duplicates): k and DP count each once.`,
+      );
+
     // 2. Local CLIP features (+ captions), cached in the ledger.
     stage = 'embed-images';
     const captionerDigest = o.promptMode === 'instance' && o.models.captioner ? await modelDigest(o.models.captioner, 'captioner') : null;
@@ -232,7 +253,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     // holding every row's [77·D] mean at once is what made memory grow with the number of rows.
     stage = 'privacy';
     const condOf = (i: number) => cond.get(prompts[i]!)!;
-    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: NO_CONDITIONING }));
+    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: NO_CONDITIONING, unit: units.unitOf[i]! }));
     const cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
 
     // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
@@ -250,8 +271,22 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const blocked = (i: number) => imageDerived && singling[i]!.blocked;
     const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
     if (sendIdx.length === 0) throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
-    // Members' vectors by reference (images with one prompt share one vector).
-    const groups = sendIdx.map((i) => cohorts.rows[i]!.members.map(condOf));
+    // Members' vectors by reference (images with one prompt share one vector), grouped by unit:
+    // each unit adds one bounded vector to its row.
+    const groups = sendIdx.map((i) => cohorts.rows[i]!.units.map((u) => u.map(condOf)));
+    // No differencing: a non-DP row a few units away from an earlier release's row gives those units away.
+    const released = sendIdx.map((i) => ({ label: cohorts.rows[i]!.label, units: cohorts.rows[i]!.units.map((u) => units.keys[units.unitOf[u[0]!]!]!) }));
+    const withDp = o.dpEpsilon !== undefined && o.dpEpsilon !== null;
+    if (!withDp && o.aggregation !== 'instance') {
+      const conflicts = findDifferencing(released, o.ledger.releasedRows.forStudy(o.study.id), policy.k);
+      if (conflicts.length > 0) {
+        const c = conflicts[0]!;
+        throw new PrepareError(
+          `Refused: class "${o.study.classes[c.label]}" would differ from an earlier package (${c.packageSha256.slice(0, 12)}…) by ${c.differ} patient(s)/picture(s), fewer than k = ${policy.k}${conflicts.length > 1 ? ` (and ${conflicts.length - 1} more such rows)` : ''}. Whoever holds both packages could subtract them and recover what those few images contribute.`,
+          `Wait until at least ${policy.k} new images (or patients) differ from the earlier package, or prepare with differential privacy (--dp-epsilon), whose noise covers what one image changes.`,
+        );
+      }
+    }
     let dp: PrivacyReport['dp'] = null;
     let dpOptions: Parameters<typeof outgoingRows>[1] = null;
     if (o.dpEpsilon !== undefined && o.dpEpsilon !== null) {
@@ -278,13 +313,16 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       encoder_sha256: models.encoder.digest,
       prompt_mode: o.promptMode,
       aggregation: o.aggregation,
-      k: policy.k,
+      // Instance rows are one image each: the study waived k for them, and the header says so.
+      k: o.aggregation === 'instance' ? 1 : policy.k,
+      privacy_unit: units.kind,
       dp_epsilon: dp?.epsilon ?? null,
       dp_delta: dp?.delta ?? null,
       dp_clip: dp?.clip ?? null,
       dp_sigma: dp?.sigmaMax ?? null,
       app_version: APP_VERSION,
-      created_at: new Date().toISOString(),
+      // Day only: the server need not learn when in the day a site prepared its data.
+      created_at: `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`,
     };
     const dtype = o.dtype ?? 'F16';
     await mkdir(o.outDir, { recursive: true });
@@ -314,10 +352,13 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const fit = pca2d([...features.clip, ...rowVectors]);
     const localPts = project(features.clip, fit);
     const outPts = project(rowVectors, fit);
+    const unitWord = units.kind === 'image' ? 'pictures' : 'patients/pictures';
     const rows: ReportRow[] = cohorts.rows.map((r, i) => {
       const s = singling[i]!;
       const checks: RowCheck[] = [
-        { name: 'k-cohort', passed: r.count >= policy.k || o.aggregation === 'instance', detail: `${r.count} images (k = ${policy.k})` },
+        o.aggregation === 'instance'
+          ? { name: 'k-cohort', passed: true, detail: 'waived by the study (instance rows allowed): one image per row, k = 1' }
+          : { name: 'k-cohort', passed: r.count >= policy.k, detail: `${r.count} distinct ${unitWord} in ${r.members.length} files (k = ${policy.k})` },
         imageDerived
           ? { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` }
           : { name: 'singling-out', passed: true, detail: 'not applicable: the study’s class template, no image-derived text' },
@@ -327,14 +368,14 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         checks.push({ name: 'phi-scrub', passed: true, detail: found > 0 ? `${found} PHI matches ${policy.phiAction === 'drop' ? 'dropped' : 'redacted'}` : 'no PHI found' });
       }
       if (dp) checks.push({ name: 'differential-privacy', passed: true, detail: `ε ${dp.epsilon.toFixed(3)}, δ ${dp.delta}` });
-      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, prompts: rowPrompts[i]!.slice(0, 20), images: r.count, blocked: blocked(i), checks };
+      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, prompts: rowPrompts[i]!.slice(0, 20), images: r.members.length, units: r.count, blocked: blocked(i), checks };
     });
     const skippedByReason = new Map<string, number>();
     for (const s of scan.skipped) skippedByReason.set(s.reason, (skippedByReason.get(s.reason) ?? 0) + 1);
     const report: PrivacyReport = {
       format: 'fgl-privacy-report',
       version: 1,
-      createdAt: metadata.created_at,
+      createdAt: new Date().toISOString(),
       appVersion: APP_VERSION,
       study: { id: o.study.id, name: o.study.name },
       siteId: o.siteId,
@@ -345,8 +386,8 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         captioner: o.study.captioner && captionerDigest ? { id: o.study.captioner.id, digest: captionerDigest } : null,
       },
       devices: models.devices,
-      dataset: { root, images: images.length, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
-      settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: policy.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
+      dataset: { root, images: images.length, units: { kind: units.kind, count: unitCount, merged: units.merged }, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
+      settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: metadata.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
       outgoing: { rows: n, bytes, shape: [n, 77, D], dtype, sha256, tensors: Object.values(PACKAGE_TENSORS) },
       rows,
       suppressed: cohorts.suppressed.map((s) => ({ label: o.study.classes[s.label]!, images: s.count, reason: s.reason })),
@@ -367,15 +408,20 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     await writeFileDurable(reportJsonPath, JSON.stringify(report, null, 2), 0o600);
     await writeFileDurable(reportMarkdownPath, reportMarkdown(report), 0o600);
     o.ledger.transaction(() => {
-      o.ledger.packages.insert({
-        runId: run.id,
-        sha256,
-        bytes,
-        path: packagePath,
-        rows: n,
-        privacy: { k: policy.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
-        report: report as unknown as Record<string, unknown>,
-      });
+      // The created_at is a day, so an unchanged non-DP release is byte-identical to one made earlier that
+      // day: the ledger already holds it (and its rows); the new file is the same package.
+      const again = o.ledger.packages.get(sha256) !== undefined;
+      if (!again)
+        o.ledger.packages.insert({
+          runId: run.id,
+          sha256,
+          bytes,
+          path: packagePath,
+          rows: n,
+          privacy: { k: metadata.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
+          report: report as unknown as Record<string, unknown>,
+        });
+      if (!again) o.ledger.releasedRows.record(released.map((r) => ({ ...r, packageSha256: sha256, studyId: o.study.id, dp: dp !== null })));
       // ε is charged when the package is made, not when it is uploaded: the noise was drawn.
       if (dp) o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
       o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });

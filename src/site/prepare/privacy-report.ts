@@ -8,7 +8,10 @@ export type ReportRow = {
   prompt: string | null;
   /** Every distinct prompt averaged into the row (at most 20 shown). Local only. */
   prompts: string[];
+  /** Files averaged into the row. */
   images: number;
+  /** Distinct privacy units (patients / distinct pictures) among them: what k and the `counts` tensor count. */
+  units: number;
   blocked: boolean;
   checks: RowCheck[];
 };
@@ -23,7 +26,7 @@ export type PrivacyReport = {
   tinyModels: boolean;
   models: { clip: { id: string; digest: string }; encoder: { id: string; digest: string; dim: number }; captioner: { id: string; digest: string } | null };
   devices: Record<string, string>;
-  dataset: { root: string; images: number; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
+  dataset: { root: string; images: number; units: { kind: 'patient' | 'image' | 'mixed'; count: number; merged: { patient: number; identical: number; nearDuplicate: number } }; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
   settings: { promptMode: string; aggregation: string; k: number; singlingOutRatio: number; dpEpsilon: number | null };
   /** Exactly what the package holds. */
   outgoing: { rows: number; bytes: number; shape: [number, number, number]; dtype: 'F16' | 'F32'; sha256: string; tensors: string[] };
@@ -49,7 +52,7 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '## What will leave this computer',
     '',
-    `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (images each row represents).`,
+    `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (distinct patients/pictures each row represents).`,
     `- File \`package.safetensors\`: ${fmtBytes(r.outgoing.bytes)}, sha256 \`${r.outgoing.sha256}\`.`,
     '- No image, file name, caption text or per-image CLIP embedding is in the package.',
     `- Prompt mode \`${r.settings.promptMode}\`, aggregation \`${r.settings.aggregation}\`, k = ${r.settings.k}, singling-out ratio ≤ ${r.settings.singlingOutRatio}` +
@@ -57,9 +60,11 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '## Rows',
     '',
-    '| # | class | images | prompt | checks | sent |',
-    '| ---: | --- | ---: | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
+    `k and DP count ${r.dataset.units.kind === 'image' ? 'distinct pictures (identical and near-duplicate files once)' : 'patients where the data names them, else distinct pictures'}: ${r.dataset.images} files are ${r.dataset.units.count} units.`,
+    '',
+    '| # | class | images | units | prompt | checks | sent |',
+    '| ---: | --- | ---: | ---: | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.units} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
     '',
   ];
   if (blocked.length > 0) {

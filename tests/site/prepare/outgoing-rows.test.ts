@@ -46,7 +46,7 @@ describe('outgoing rows computed at write time', () => {
       [0, 1, 2],
       [3, 4, 5, 6, 7],
     ].map((g) => g.map((m) => items[m]!.cond));
-    const out = outgoingRows(groups, null);
+    const out = outgoingRows(groups.map((g) => g.map((v) => [v])), null);
     const rows = [...out.rows];
     expect(rows).toHaveLength(2);
     expect(sameBits(rows[1]!, memberMean(groups[1]!))).toBe(true);
@@ -63,7 +63,7 @@ describe('outgoing rows computed at write time', () => {
     const groups = cohorts.rows.map((r) => r.members.map((m) => items[m]!.cond));
     const options = { clip: Math.sqrt(D), delta: 1e-5, noise: { epsilon: 0.8 } };
     const whole = privatizeMeans(groups, { ...options, rng: seededRng(42) });
-    const out = outgoingRows(groups, { ...options, rng: seededRng(42) });
+    const out = outgoingRows(groups.map((g) => g.map((v) => [v])), { ...options, rng: seededRng(42) });
     const rows = [...out.rows];
     expect(rows).toHaveLength(whole.rows.length);
     rows.forEach((r, i) => expect(sameBits(r, whole.rows[i]!.cond)).toBe(true));
@@ -96,5 +96,14 @@ describe('outgoing rows computed at write time', () => {
         sigmaMax: real.sigmaMax,
       });
     }
+  });
+});
+
+describe('contribution bounding: one vector per privacy unit', () => {
+  it('a unit of five copies weighs as much in the row as a unit of one file', () => {
+    const a = vector(1);
+    const b = vector(2);
+    const [row] = [...outgoingRows([[[a, a, a, a, a], [b]]], null).rows];
+    expect(sameBits(row!, memberMean([a, b]))).toBe(true);
   });
 });

@@ -63,8 +63,14 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(pkg.dim).toBe(models.encoder.dim);
       expect(pkg.metadata.encoder_sha256).toBe(study.encoder.sha256);
       expect(pkg.metadata.site_id).toBe('site-test0001');
-      expect([...pkg.counts].reduce((a, b) => a + b, 0)).toBe(32);
+      // counts are privacy units: the generated shapes include near-identical drawings (same shape,
+      // same place, near-identical background), which count once.
+      expect([...pkg.counts].reduce((a, b) => a + b, 0)).toBe(r.report.dataset.units.count);
+      expect(r.report.dataset.units.count).toBeGreaterThanOrEqual(30);
+      expect(r.report.dataset.units.merged).toMatchObject({ identical: 0, patient: 0 });
       expect(r.report.dataset.images).toBe(32);
+      expect(pkg.metadata.privacy_unit).toBe('image');
+      expect(pkg.metadata.created_at).toMatch(/T00:00:00\.000Z$/);
       expect(r.report.dataset.classes.map((c) => c.count)).toEqual([8, 8, 8, 8]);
       expect(r.report.dataset.skipped.reduce((a, s) => a + s.count, 0)).toBe(3);
       expect(r.report.outgoing).toMatchObject({ rows: 4, bytes: r.bytes, shape: [4, 77, models.encoder.dim] });
@@ -121,6 +127,7 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(embed.at(-1)?.message).toMatch(/all 32 from cache/);
       for (const row of r.report.rows) expect(row.images).toBeGreaterThanOrEqual(3);
       expect(r.report.rows.reduce((a, x) => a + x.images, 0)).toBe(32);
+      for (const row of r.report.rows) expect(row.units).toBeGreaterThanOrEqual(3);
     } finally {
       ledger.close();
     }
@@ -132,6 +139,21 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       const r = await preparePackage(options(ledger, { promptMode: 'instance', aggregation: 'class' }));
       expect(r.report.phi?.captions).toBe(32);
       expect(r.report.rows.every((x) => x.checks.some((c) => c.name === 'phi-scrub'))).toBe(true);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('instance packages say k = 1 in the header, and the report says the study waived the k check', async () => {
+    const ledger = Ledger.open(join(tmp, 'l9.sqlite'));
+    try {
+      const instanceStudy = { ...study, privacy: { ...study.privacy, allowInstance: true } };
+      const r = await preparePackage(options(ledger, { study: instanceStudy, aggregation: 'instance' }));
+      const pkg = decodePackage(new Uint8Array(await readFile(r.packagePath)));
+      expect(pkg.metadata.k).toBe(1);
+      expect(r.report.settings.k).toBe(1);
+      const k = r.report.rows[0]!.checks.find((c) => c.name === 'k-cohort')!;
+      expect(k.detail).toMatch(/waived by the study/);
     } finally {
       ledger.close();
     }
