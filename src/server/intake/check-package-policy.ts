@@ -128,3 +128,26 @@ export function checkPackagePolicy(
   }
   return null;
 }
+
+/**
+ * The study's ε budget, enforced per site across packages (the site enforces it too, per image
+ * content; this is the server's own check of what it was sent): ε adds up under basic composition.
+ */
+export function checkEpsilonBudget(
+  acceptedEpsilon: number,
+  packageEpsilon: number | null,
+  study: StudyManifest,
+): PackageRejection | null {
+  const budget = study.privacy.maxEpsilon;
+  if (budget === null || packageEpsilon === null) return null;
+  // The same relative tolerance as the site's budgetCheck: 0.1 + 0.2 fits a budget of 0.3.
+  if (acceptedEpsilon + packageEpsilon <= budget * (1 + 1e-12)) return null;
+  const left = Math.max(0, budget - acceptedEpsilon);
+  const fmt = (x: number) => Number(x.toPrecision(4)).toString();
+  return {
+    status: 422,
+    code: 'epsilon_budget_exhausted',
+    message: `Package rejected: this site has already accepted ε ${fmt(acceptedEpsilon)} for this study; ε ${fmt(packageEpsilon)} more would exceed the study's budget ${fmt(budget)} (${fmt(left)} left)`,
+    hint: left > 0 ? `Prepare a package with ε ≤ ${fmt(left)} (more noise), or stop sharing for this study.` : 'The budget for this study is spent: no more DP packages can be accepted from this site.',
+  };
+}
