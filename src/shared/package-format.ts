@@ -45,6 +45,10 @@ export const PackageMetadata = z.object({
   dp_delta: optionalNum,
   dp_clip: optionalNum,
   dp_sigma: optionalNum,
+  /** DP over the whole release (dp-release.ts): neighbouring datasets differ by one unit added or removed. */
+  dp_adjacency: z.literal('add-remove-one-unit').optional(),
+  /** The public threshold a bin's noisy count had to reach. */
+  dp_threshold: optionalNum.optional(),
   app_version: z.string().min(1).max(50),
   created_at: z.iso.datetime(),
 });

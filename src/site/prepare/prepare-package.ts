@@ -8,7 +8,10 @@ import type { DeviceChoice } from '../../core/ort/execution-device';
 import { modelDigest } from '../../core/models/model-digest';
 import { scanDataset } from '../dataset/scan-dataset';
 import type { Ledger } from '../ledger/ledger';
-import { buildCohorts, type CohortItem } from '../privacy/k-cohort';
+import { buildCohorts, type CohortItem, type CohortResult } from '../privacy/k-cohort';
+import { dpGuaranteeText, dpReleaseParameters, noisyBinRow, noisyCounts } from '../privacy/dp-release';
+import type { Rng } from '../privacy/seeded-rng';
+import { binRows, publicBins } from './dp-bins';
 import { checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
 import { secureRng } from '../privacy/seeded-rng';
@@ -22,7 +25,7 @@ import { topVocabulary } from '../prompts/vocabulary-prompts';
 import { computeLocalFeatures } from './local-features';
 import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
-import { dpParameters, outgoingRows } from './outgoing-rows';
+import { outgoingRows, unitVectors } from './outgoing-rows';
 import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
 
@@ -51,6 +54,8 @@ export type PrepareOptions = {
   /** Names list for the PHI scrub (resources/phi/names.txt). */
   phiNames?: ReadonlySet<string>;
   seed?: number;
+  /** Generator of the DP noise; tests only (default: the secure generator). */
+  rng?: Rng;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
 };
@@ -197,6 +202,8 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const prompts: string[] = [];
     let phi: PrivacyReport['phi'] = null;
     const phiPerImage: (PhiFinding[] | null)[] = images.map(() => null);
+    /** Vocabulary prompts: each image's best phrase (its DP bin). */
+    const topPhrase: string[] = [];
     if (o.promptMode === 'class') {
       const perClass = new Map(o.study.classes.map((c) => [c, classPrompts(o.study.prompts.templates, c)]));
       images.forEach((img, i) => {
@@ -209,6 +216,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       const vocabEmb = await models.clip.embedTexts(vocab);
       images.forEach((img, i) => {
         const picked = topVocabulary(features.clip[i]!, vocabEmb, vocab, o.vocabularyTop ?? 3).map((p) => p.phrase);
+        topPhrase.push(picked[0]!);
         prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: picked.join(', ') }));
       });
     } else {
@@ -254,7 +262,22 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     stage = 'privacy';
     const condOf = (i: number) => cond.get(prompts[i]!)!;
     const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: NO_CONDITIONING, unit: units.unitOf[i]! }));
-    const cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
+    // With DP the rows are the study's public bins, so which rows exist depends on the data only
+    // through the mechanism's noisy counts (privacy/dp-release.ts); without, k-cohort rows.
+    const withDp = o.dpEpsilon !== undefined && o.dpEpsilon !== null;
+    if (withDp && o.aggregation === 'instance')
+      throw new PrepareError('Instance rows cannot be released with differential privacy: one row per image would show which images exist.', 'Use --aggregate class: with DP, rows are the study’s public bins (class, or class × vocabulary phrase).');
+    let cohorts: CohortResult;
+    if (withDp) {
+      const bins = publicBins(o.study, o.promptMode);
+      const binIndex = new Map(bins.map((b, j) => [`${b.label}\0${b.phrase ?? ''}`, j]));
+      const rows = binRows(images.length, bins, (i) => binIndex.get(`${items[i]!.label}\0${o.promptMode === 'vocabulary' ? topPhrase[i]! : ''}`)!, (i) => units.unitOf[i]!);
+      const clipDim = features.clip[0]!.length;
+      for (const r of rows) r.centroid = r.members.length > 0 ? mean(r.members.map((m) => features.clip[m]!)) : new Float32Array(clipDim);
+      cohorts = { mode: 'class', k: policy.k, rows, suppressed: [] };
+      if (o.aggregation === 'cluster') messages.push('With differential privacy the rows are the study’s public bins (class, or class × vocabulary phrase), not clusters: clusters of private embeddings would fall outside the guarantee.');
+    } else cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
+    const rowText = (i: number) => (rowPrompts[i]!.length > 0 ? normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))) : null);
 
     // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
     const rowPrompts = cohorts.rows.map((r) => [...new Set(r.members.map((m) => prompts[m]!))]);
@@ -262,21 +285,37 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     // so they cannot point at an image; the test applies to caption and vocabulary rows.
     const imageDerived = o.promptMode !== 'class';
     const singling = checkSinglingOut(
-      cohorts.rows.map((r, i) => ({ text: normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))), centroid: r.centroid })),
+      cohorts.rows.map((r, i) => ({ text: rowText(i), centroid: r.centroid })),
       features.clip,
       policy,
     );
 
-    // 7. Differential privacy over the rows that pass.
-    const blocked = (i: number) => imageDerived && singling[i]!.blocked;
+    // 7. Which rows leave. With DP: the bins whose noisy count reaches the public threshold (ε is
+    // checked against what every unit read has spent, by content, before any noise is drawn).
+    // Without: the k-cohort rows the singling-out test does not block.
+    let dp: PrivacyReport['dp'] = null;
+    let noisy: number[] = [];
+    let dpRng: Rng | null = null;
+    const dpPlan = withDp ? dpReleaseParameters({ epsilon: o.dpEpsilon!, delta: policy.delta, clip: o.dpClip ?? Math.sqrt(rowLen), k: policy.k }) : null;
+    if (dpPlan) {
+      const spent = Math.max(o.ledger.dp.spentByUnits(units.keys), o.ledger.dp.spent(dataset.id));
+      const check = budgetCheck(spent, dpPlan.epsilon, policy.maxEpsilon);
+      if (!check.ok) throw new PrepareError(check.message, 'ε is charged to the images themselves (by content): another folder, a copy or a link to the same images finds the same spend.');
+      dpRng = o.rng ?? secureRng();
+      noisy = noisyCounts(cohorts.rows.map((r) => r.count), dpPlan, dpRng);
+      dp = { epsilon: dpPlan.epsilon, delta: dpPlan.delta, clip: dpPlan.clip, sigmaMax: dpPlan.sigma, sigmaCount: dpPlan.sigmaCount, threshold: dpPlan.threshold, adjacency: dpPlan.adjacency, unit: units.kind, ...dpGuaranteeText(dpPlan, units.kind), spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
+    }
+    const blocked = (i: number) => (dpPlan ? noisy[i]! < dpPlan.threshold : imageDerived && singling[i]!.blocked);
     const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
-    if (sendIdx.length === 0) throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
+    if (sendIdx.length === 0)
+      throw dpPlan
+        ? new PrepareError(`No bin's noisy count reached the threshold ${dpPlan.threshold.toFixed(1)} (k + 2σ, σ = ${dpPlan.sigmaCount.toFixed(2)} at ε ${dpPlan.epsilon}); nothing would leave. No ε was charged.`, 'Use a larger ε, more images per class, or class prompts (fewer, larger bins).')
+        : new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
     // Members' vectors by reference (images with one prompt share one vector), grouped by unit:
     // each unit adds one bounded vector to its row.
     const groups = sendIdx.map((i) => cohorts.rows[i]!.units.map((u) => u.map(condOf)));
     // No differencing: a non-DP row a few units away from an earlier release's row gives those units away.
     const released = sendIdx.map((i) => ({ label: cohorts.rows[i]!.label, units: cohorts.rows[i]!.units.map((u) => units.keys[units.unitOf[u[0]!]!]!) }));
-    const withDp = o.dpEpsilon !== undefined && o.dpEpsilon !== null;
     if (!withDp && o.aggregation !== 'instance') {
       const conflicts = findDifferencing(released, o.ledger.releasedRows.forStudy(o.study.id), policy.k);
       if (conflicts.length > 0) {
@@ -287,20 +326,6 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         );
       }
     }
-    let dp: PrivacyReport['dp'] = null;
-    let dpOptions: Parameters<typeof outgoingRows>[1] = null;
-    if (o.dpEpsilon !== undefined && o.dpEpsilon !== null) {
-      const clipNorm = o.dpClip ?? Math.sqrt(rowLen);
-      const options = { clip: clipNorm, delta: policy.delta, noise: { epsilon: o.dpEpsilon } };
-      // ε and σ depend on the public row sizes only: known (and budget-checked) before any noise is drawn.
-      const params = dpParameters(groups.map((g) => g.length), options);
-      const spent = o.ledger.dp.spent(dataset.id);
-      const check = budgetCheck(spent, params.epsilon, policy.maxEpsilon);
-      if (!check.ok) throw new PrepareError(check.message, 'The ε already spent on this dataset is recorded in the ledger and cannot be reset.');
-      dpOptions = { ...options, rng: secureRng() };
-      dp = { epsilon: params.epsilon, delta: params.delta, clip: clipNorm, sigmaMax: params.sigmaMax, spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
-    }
-
     // 8. The package, streamed row by row to a temporary file beside its final path (renamed in step 10).
     stage = 'package';
     const n = sendIdx.length;
@@ -312,7 +337,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       encoder_id: o.study.encoder.id,
       encoder_sha256: models.encoder.digest,
       prompt_mode: o.promptMode,
-      aggregation: o.aggregation,
+      aggregation: dpPlan ? 'class' : o.aggregation,
       // Instance rows are one image each: the study waived k for them, and the header says so.
       k: o.aggregation === 'instance' ? 1 : policy.k,
       privacy_unit: units.kind,
@@ -320,6 +345,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       dp_delta: dp?.delta ?? null,
       dp_clip: dp?.clip ?? null,
       dp_sigma: dp?.sigmaMax ?? null,
+      ...(dpPlan ? { dp_adjacency: dpPlan.adjacency, dp_threshold: dpPlan.threshold } : {}),
       app_version: APP_VERSION,
       // Day only: the server need not learn when in the day a site prepared its data.
       created_at: `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`,
@@ -327,7 +353,11 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const dtype = o.dtype ?? 'F16';
     await mkdir(o.outDir, { recursive: true });
     const packagePath = join(o.outDir, 'package.safetensors');
-    const outgoing = outgoingRows(groups, dpOptions);
+    const rowsOut = dpPlan
+      ? (function* () {
+          for (const i of sendIdx) yield noisyBinRow(unitVectors(cohorts.rows[i]!.units.map((u) => u.map(condOf))), rowLen, noisy[i]!, dpPlan, dpRng!);
+        })()
+      : outgoingRows(groups);
     staged = await stagePackageFile(
       packagePath,
       {
@@ -336,19 +366,17 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         dim: D,
         dtype,
         labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
-        counts: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.count)),
+        // With DP the counts are the rounded noisy counts (post-processing); without, the exact units.
+        counts: Int32Array.from(sendIdx.map((i) => (dpPlan ? Math.max(1, Math.round(noisy[i]!)) : cohorts.rows[i]!.count))),
       },
-      outgoing.rows,
+      rowsOut,
       { mode: 0o600, ...(o.signal ? { signal: o.signal } : {}) },
     );
-    const used = outgoing.used();
-    if (dp && used && (used.epsilon !== dp.epsilon || used.sigmaMax !== dp.sigmaMax))
-      throw new Error(`The noise used ε ${used.epsilon} / σ ${used.sigmaMax}, not the ε ${dp.epsilon} / σ ${dp.sigmaMax} in the package header; this is a bug, please report it.`);
     const { sha256, bytes } = staged;
 
     // 9. Report (local), with a 2-D projection of outgoing rows among the local images.
     // One point per row (blocked rows included, so point i is row i in the preview), among the local images.
-    const rowVectors = cohorts.rows.map((_, i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))));
+    const rowVectors = cohorts.rows.map((r, i) => rowText(i) ?? r.centroid);
     const fit = pca2d([...features.clip, ...rowVectors]);
     const localPts = project(features.clip, fit);
     const outPts = project(rowVectors, fit);
@@ -423,7 +451,11 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         });
       if (!again) o.ledger.releasedRows.record(released.map((r) => ({ ...r, packageSha256: sha256, studyId: o.study.id, dp: dp !== null })));
       // ε is charged when the package is made, not when it is uploaded: the noise was drawn.
-      if (dp) o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+      if (dp) {
+        o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+        // Charged to every unit the mechanism read, by content: another path to the same images finds it.
+        o.ledger.dp.recordUnits(units.keys, { studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+      }
       o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
     });
     return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };

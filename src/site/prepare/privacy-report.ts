@@ -33,7 +33,25 @@ export type PrivacyReport = {
   rows: ReportRow[];
   suppressed: { label: string; images: number; reason: string }[];
   phi: { captions: number; redacted: number; dropped: number; findings: Record<string, number> } | null;
-  dp: { epsilon: number; delta: number; clip: number; sigmaMax: number; spentBefore: number; totalAfter: number; budget: number | null } | null;
+  dp: {
+    epsilon: number;
+    delta: number;
+    clip: number;
+    /** σ of the noise on each coordinate of a bin's sum (dp-release.ts). */
+    sigmaMax: number;
+    /** σ of the noise on a bin's count, and the public threshold a noisy count must reach. */
+    sigmaCount: number;
+    threshold: number;
+    adjacency: 'add-remove-one-unit';
+    unit: 'patient' | 'image' | 'mixed';
+    /** The guarantee, word for word, and what it does and does not cover. */
+    statement: string;
+    covered: string[];
+    notCovered: string[];
+    spentBefore: number;
+    totalAfter: number;
+    budget: number | null;
+  } | null;
   /** outgoing[i] is rows[i] (blocked rows too); local[j] are this site's images. */
   projection: { outgoing: [number, number][]; local: { x: number; y: number; label: string; imageId: number }[]; explainedVariance: [number, number] };
   messages: string[];
@@ -87,8 +105,14 @@ export function reportMarkdown(r: PrivacyReport): string {
     lines.push(
       '## Differential privacy',
       '',
-      `Each image's conditioning was clipped to L2 norm ${r.dp.clip.toFixed(2)} before averaging; Gaussian noise (σ up to ${r.dp.sigmaMax.toExponential(3)}) was added to every row (analytic Gaussian mechanism).`,
-      `This package spends ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}); the dataset had spent ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
+      `**Guarantee:** ${r.dp.statement}`,
+      '',
+      `Rows are the study's public bins. Each ${r.dp.unit === 'image' ? 'distinct picture' : 'patient (or distinct picture)'} adds one vector, clipped to L2 norm ${r.dp.clip.toFixed(2)}, to one bin; per bin the mechanism adds Gaussian noise to the sum (σ ${r.dp.sigmaMax.toExponential(3)}) and to the count (σ ${r.dp.sigmaCount.toFixed(2)}), sends the bin only when its noisy count is ≥ ${r.dp.threshold.toFixed(1)}, and sends sum / count (analytic Gaussian mechanism).`,
+      '',
+      `Covered: ${r.dp.covered.join('; ')}.`,
+      `Not covered: ${r.dp.notCovered.join('; ')}.`,
+      '',
+      `This package spends ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}) on every image it read; the most any of them had spent before was ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
       '',
     );
   }

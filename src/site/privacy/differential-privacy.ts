@@ -309,7 +309,7 @@ export function budgetCheck(
       ok: false,
       total,
       remaining,
-      message: `Refused: this package costs ε ${fmt(newEpsilon)} but only ${fmt(Math.max(0, remaining))} of the dataset's budget ${fmt(maxEpsilon)} is left (already spent ${fmt(spentEpsilon)}). Add more noise (smaller ε), or stop sharing from this dataset.`,
+      message: `Refused: this package costs ε ${fmt(newEpsilon)} but only ${fmt(Math.max(0, remaining))} of the budget ${fmt(maxEpsilon)} is left for these images (already spent ${fmt(spentEpsilon)}). Add more noise (smaller ε), or stop sharing these images.`,
     };
   return {
     ok: true,

@@ -15,6 +15,7 @@ import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
 import { DEFAULT_CLASS_TEMPLATE } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
+import { seededRng } from '../../../src/site/privacy/seeded-rng';
 import { treeFingerprint } from '../../helpers/broken-images';
 
 let tmp: string;
@@ -105,9 +106,17 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
         expect(maxDiff).toBeLessThan(1e-5);
       }
       expect([...pkg.labels].sort()).toEqual([0, 1, 2, 3]);
-      const withDp = await preparePackage(options(ledger, { dtype: 'F32', dpEpsilon: 2 }));
+      // ε 8: σ of the noisy counts 0.85, so classes of ~8 images clear the threshold k + 2σ ≈ 4.7.
+      const withDp = await preparePackage(options(ledger, { dtype: 'F32', dpEpsilon: 8, rng: seededRng(1) }));
       const noisy = decodePackage(new Uint8Array(await readFile(withDp.packagePath)));
+      expect(noisy.n).toBe(4);
       expect(noisy.metadata.dp_sigma).toBe(withDp.report.dp?.sigmaMax);
+      expect(noisy.metadata.dp_adjacency).toBe('add-remove-one-unit');
+      expect(noisy.metadata.dp_threshold).toBeCloseTo(withDp.report.dp!.threshold, 10);
+      // Counts are the rounded noisy counts, inside the mechanism (not the exact units of the report).
+      for (let j = 0; j < noisy.n; j++) expect(Math.abs(noisy.counts[j]! - withDp.report.rows[noisy.labels[j]!]!.units)).toBeLessThanOrEqual(4);
+      expect(withDp.report.dp?.statement).toMatch(/\(ε = 8, δ = 0\.00001\)-differential privacy for adding or removing one distinct picture .* over the whole package: rows, counts and which bins are sent/);
+      expect(await readFile(withDp.reportMarkdownPath, 'utf8')).toMatch(/Not covered: the public bin list/);
       expect(noisy.conditioning.subarray(0, perRow)).not.toEqual(pkg.conditioning.subarray(0, perRow));
       expect((await readdir(join(withDp.packagePath, '..'))).filter((f) => f.endsWith('.part'))).toEqual([]);
     } finally {
@@ -171,19 +180,19 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
     }
   });
 
-  it('accumulates ε per dataset and refuses the package that would exceed the budget', async () => {
+  it('accumulates ε per image content and refuses the package that would exceed the budget', async () => {
     const ledger = Ledger.open(join(tmp, 'l5.sqlite'));
-    const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 1.5 } };
+    const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 12 } };
     try {
       await expect(preparePackage(options(ledger, { study: dpStudy }))).rejects.toThrow(/requires differential privacy/);
-      const first = await preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 1 }));
-      expect(first.report.dp).toMatchObject({ epsilon: 1, spentBefore: 0, totalAfter: 1, budget: 1.5 });
+      const first = await preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(2) }));
+      expect(first.report.dp).toMatchObject({ epsilon: 8, spentBefore: 0, totalAfter: 8, budget: 12 });
       const p1 = decodePackage(new Uint8Array(await readFile(first.packagePath)));
-      expect(p1.metadata.dp_epsilon).toBe(1);
-      const second = preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 1 }));
+      expect(p1.metadata.dp_epsilon).toBe(8);
+      const second = preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(3) }));
       await expect(second).rejects.toBeInstanceOf(PrepareError);
-      await expect(second).rejects.toThrow(/only 0\.5 of the dataset's budget 1\.5 is left/);
-      expect(ledger.dp.spent(first.datasetId)).toBe(1);
+      await expect(second).rejects.toThrow(/only 4 of the budget 12 is left for these images/);
+      expect(ledger.dp.spent(first.datasetId)).toBe(8);
     } finally {
       ledger.close();
     }
