@@ -12,7 +12,7 @@ import { buildCohorts, type CohortItem, type CohortResult } from '../privacy/k-c
 import { dpGuaranteeText, dpReleaseParameters, noisyBinRow, noisyCounts } from '../privacy/dp-release';
 import type { Rng } from '../privacy/seeded-rng';
 import { binRows, publicBins } from './dp-bins';
-import { checkSinglingOut } from '../privacy/singling-out';
+import { checkReleasedVector, checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
 import { secureRng } from '../privacy/seeded-rng';
 import { scrubPhi, type PhiFinding } from '../privacy/phi-scrub';
@@ -25,7 +25,7 @@ import { topVocabulary } from '../prompts/vocabulary-prompts';
 import { computeLocalFeatures } from './local-features';
 import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
-import { outgoingRows, unitVectors } from './outgoing-rows';
+import { memberMean, outgoingRows, unitVectors } from './outgoing-rows';
 import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
 
@@ -279,16 +279,21 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     } else cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
     const rowText = (i: number) => (rowPrompts[i]!.length > 0 ? normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))) : null);
 
-    // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
+    // 6. Singling-out on what is sent: each aggregated row's released mean against its own units'
+    // vectors (duplicates collapsed). Instance rows (one image each): the row's text against every
+    // local image. With DP, rows are dropped only by the mechanism, so the test is not applied.
     const rowPrompts = cohorts.rows.map((r) => [...new Set(r.members.map((m) => prompts[m]!))]);
-    // Class-template rows carry no image-derived text (every member has the same study template),
-    // so they cannot point at an image; the test applies to caption and vocabulary rows.
+    // Class-template instance rows carry no image-derived text, so they cannot point at an image.
     const imageDerived = o.promptMode !== 'class';
-    const singling = checkSinglingOut(
-      cohorts.rows.map((r, i) => ({ text: rowText(i), centroid: r.centroid })),
-      features.clip,
-      policy,
-    );
+    const notApplied = { ratio: NaN, nearest: NaN, kth: NaN, nearestIndex: -1, blocked: false, reason: null };
+    const singling =
+      o.aggregation === 'instance'
+        ? checkSinglingOut(cohorts.rows.map((r, i) => ({ text: rowText(i), centroid: r.centroid })), features.clip, policy)
+        : cohorts.rows.map((r) => {
+            if (withDp || r.units.length === 0) return notApplied;
+            const uv = unitVectors(r.units.map((u) => u.map(condOf)));
+            return checkReleasedVector(memberMean(uv), uv, policy);
+          });
 
     // 7. Which rows leave. With DP: the bins whose noisy count reaches the public threshold (ε is
     // checked against what every unit read has spent, by content, before any noise is drawn).
@@ -305,7 +310,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       noisy = noisyCounts(cohorts.rows.map((r) => r.count), dpPlan, dpRng);
       dp = { epsilon: dpPlan.epsilon, delta: dpPlan.delta, clip: dpPlan.clip, sigmaMax: dpPlan.sigma, sigmaCount: dpPlan.sigmaCount, threshold: dpPlan.threshold, adjacency: dpPlan.adjacency, unit: units.kind, ...dpGuaranteeText(dpPlan, units.kind), spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
     }
-    const blocked = (i: number) => (dpPlan ? noisy[i]! < dpPlan.threshold : imageDerived && singling[i]!.blocked);
+    const blocked = (i: number) => (dpPlan ? noisy[i]! < dpPlan.threshold : singling[i]!.blocked && (o.aggregation !== 'instance' || imageDerived));
     const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
     if (sendIdx.length === 0)
       throw dpPlan
@@ -384,12 +389,16 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const rows: ReportRow[] = cohorts.rows.map((r, i) => {
       const s = singling[i]!;
       const checks: RowCheck[] = [
-        o.aggregation === 'instance'
-          ? { name: 'k-cohort', passed: true, detail: 'waived by the study (instance rows allowed): one image per row, k = 1' }
-          : { name: 'k-cohort', passed: r.count >= policy.k, detail: `${r.count} distinct ${unitWord} in ${r.members.length} files (k = ${policy.k})` },
-        imageDerived
-          ? { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` }
-          : { name: 'singling-out', passed: true, detail: 'not applicable: the study’s class template, no image-derived text' },
+        dpPlan
+          ? { name: 'k-cohort', passed: !blocked(i), detail: `DP: noisy count ${noisy[i]!.toFixed(1)} ${blocked(i) ? '<' : '≥'} threshold ${dpPlan.threshold.toFixed(1)} (exact: ${r.count} distinct ${unitWord}, local only)` }
+          : o.aggregation === 'instance'
+            ? { name: 'k-cohort', passed: true, detail: 'waived by the study (instance rows allowed): one image per row, k = 1' }
+            : { name: 'k-cohort', passed: r.count >= policy.k, detail: `${r.count} distinct ${unitWord} in ${r.members.length} files (k = ${policy.k})` },
+        dpPlan
+          ? { name: 'singling-out', passed: true, detail: 'covered by differential privacy (rows are dropped only by the noisy count)' }
+          : o.aggregation === 'instance' && !imageDerived
+            ? { name: 'singling-out', passed: true, detail: 'not applicable: the study’s class template, no image-derived text' }
+            : { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `vector sent: ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` },
       ];
       if (o.promptMode === 'instance') {
         const found = r.members.reduce((a, m) => a + (phiPerImage[m]?.reduce((x, f) => x + f.count, 0) ?? 0), 0);
