@@ -30,8 +30,11 @@ export const PrivacyPolicy = z.object({
   delta: z.number().positive().lt(1).default(1e-5),
   /** Singling-out test: a row is blocked when sim(nearest) / sim(k-th nearest) exceeds this. */
   singlingOutRatio: z.number().min(1).max(10).default(1.25),
-  /** PHI in captions: redact the match, or drop the whole caption. */
-  phiAction: z.enum(['redact', 'drop']).default('redact'),
+  /**
+   * PHI in captions: drop the whole caption (the default: a redacted caption still carries what
+   * the scrub missed next to what it found), or redact only the matches (a study's explicit choice).
+   */
+  phiAction: z.enum(['redact', 'drop']).default('drop'),
 });
 export type PrivacyPolicy = z.infer<typeof PrivacyPolicy>;
 
