@@ -49,6 +49,12 @@ export const PackageMetadata = z.object({
   dp_adjacency: z.literal('add-remove-one-unit').optional(),
   /** The public threshold a bin's noisy count had to reach. */
   dp_threshold: optionalNum.optional(),
+  /** sha256 of the study manifest the site prepared against (studyManifestCanonicalJson); the server recomputes it. */
+  study_sha256: Sha256Hex.optional(),
+  /** The singling-out threshold the site applied (≤ the study's). */
+  singling_out_ratio: optionalNum.optional(),
+  /** What the site did with captions that had PHI (instance prompts). */
+  phi_action: z.enum(['redact', 'drop']).optional(),
   app_version: z.string().min(1).max(50),
   created_at: z.iso.datetime(),
 });

@@ -122,3 +122,22 @@ export function looserThan(site: PrivacyPolicy, study: PrivacyPolicy): string[] 
   if (site.phiAction === 'redact' && study.phiAction === 'drop') looser.push('PHI redacted but the study requires drop');
   return looser;
 }
+
+/**
+ * The study manifest as canonical JSON (keys sorted at every level, no spaces): what its sha256
+ * in a package header (`study_sha256`) is computed over, by the site and again by the server.
+ */
+export function studyManifestCanonicalJson(study: StudyManifest): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canon)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(canon(study));
+}

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { writeFileDurable } from '../../core/fs/durable-file';
 import { join, resolve } from 'node:path';
 import { PACKAGE_FORMAT_VERSION, PACKAGE_TENSORS, type PackageMetadata } from '../../shared/package-format';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
-import { looserThan, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
+import { looserThan, studyManifestCanonicalJson, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
 import type { DeviceChoice } from '../../core/ort/execution-device';
 import { modelDigest } from '../../core/models/model-digest';
 import { scanDataset } from '../dataset/scan-dataset';
@@ -351,6 +352,9 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       dp_clip: dp?.clip ?? null,
       dp_sigma: dp?.sigmaMax ?? null,
       ...(dpPlan ? { dp_adjacency: dpPlan.adjacency, dp_threshold: dpPlan.threshold } : {}),
+      study_sha256: createHash('sha256').update(studyManifestCanonicalJson(o.study)).digest('hex'),
+      singling_out_ratio: policy.singlingOutRatio,
+      phi_action: policy.phiAction,
       app_version: APP_VERSION,
       // Day only: the server need not learn when in the day a site prepared its data.
       created_at: `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`,

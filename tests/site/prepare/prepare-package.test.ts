@@ -13,7 +13,7 @@ import { Ledger } from '../../../src/site/ledger/ledger';
 import { preparePackage, PrepareError, type PrepareOptions } from '../../../src/site/prepare/prepare-package';
 import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
-import { DEFAULT_CLASS_TEMPLATE } from '../../../src/shared/study';
+import { DEFAULT_CLASS_TEMPLATE, studyManifestCanonicalJson } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
 import { seededRng } from '../../../src/site/privacy/seeded-rng';
 import { treeFingerprint } from '../../helpers/broken-images';
@@ -72,6 +72,9 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(r.report.dataset.images).toBe(32);
       expect(pkg.metadata.privacy_unit).toBe('image');
       expect(pkg.metadata.created_at).toMatch(/T00:00:00\.000Z$/);
+      // What the server checks: the study manifest the site used, its singling-out threshold and PHI action.
+      expect(pkg.metadata.study_sha256).toBe(createHash('sha256').update(studyManifestCanonicalJson(study)).digest('hex'));
+      expect(pkg.metadata).toMatchObject({ singling_out_ratio: study.privacy.singlingOutRatio, phi_action: 'drop' });
       expect(r.report.dataset.classes.map((c) => c.count)).toEqual([8, 8, 8, 8]);
       expect(r.report.dataset.skipped.reduce((a, s) => a + s.count, 0)).toBe(3);
       expect(r.report.outgoing).toMatchObject({ rows: 4, bytes: r.bytes, shape: [4, 77, models.encoder.dim] });
