@@ -16,13 +16,11 @@ import { binRows, publicBins } from './dp-bins';
 import { checkReleasedVector, checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
 import { secureRng } from '../privacy/seeded-rng';
-import { scrubPhi, type PhiFinding } from '../privacy/phi-scrub';
 import { pca2d, project } from '../report/pca';
 import { groupPrivacyUnits } from '../privacy/privacy-units';
 import { findDifferencing } from '../privacy/differencing';
 import { imageSignatureOfFile } from '../privacy/perceptual-hash';
-import { classPrompts, fillTemplate } from '../prompts/prompt-templates';
-import { topVocabulary } from '../prompts/vocabulary-prompts';
+import { buildPrompts } from '../prompts/build-prompts';
 import { computeLocalFeatures } from './local-features';
 import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
@@ -198,44 +196,17 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       onProgress: progress,
     });
 
-    // 3. Prompts: one per image.
+    // 3. Prompts: one per image (src/site/prompts/build-prompts.ts), with the PHI scrub's summary.
     stage = 'prompts';
-    const prompts: string[] = [];
-    let phi: PrivacyReport['phi'] = null;
-    const phiPerImage: (PhiFinding[] | null)[] = images.map(() => null);
-    /** Vocabulary prompts: each image's best phrase (its DP bin). */
-    const topPhrase: string[] = [];
-    if (o.promptMode === 'class') {
-      const perClass = new Map(o.study.classes.map((c) => [c, classPrompts(o.study.prompts.templates, c)]));
-      images.forEach((img, i) => {
-        const t = perClass.get(img.label)!;
-        prompts.push(t[i % t.length]!);
-      });
-    } else if (o.promptMode === 'vocabulary') {
-      const vocab = o.study.prompts.vocabulary;
-      if (vocab.length === 0) throw new PrepareError('The study has no controlled vocabulary for vocabulary prompts', 'Use --prompts class, or ask the coordinator to add a vocabulary.');
-      const vocabEmb = await models.clip.embedTexts(vocab);
-      images.forEach((img, i) => {
-        const picked = topVocabulary(features.clip[i]!, vocabEmb, vocab, o.vocabularyTop ?? 3).map((p) => p.phrase);
-        topPhrase.push(picked[0]!);
-        prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: picked.join(', ') }));
-      });
-    } else {
-      phi = { captions: 0, redacted: 0, dropped: 0, findings: {} };
-      const names = o.phiNames ?? (await loadDefaultPhiNames());
-      images.forEach((img, i) => {
-        const scrubbed = scrubPhi(features.captions![i]!, { action: policy.phiAction, names });
-        phi!.captions++;
-        phi!.redacted += scrubbed.redacted;
-        for (const f of scrubbed.findings) phi!.findings[f.kind] = (phi!.findings[f.kind] ?? 0) + f.count;
-        phiPerImage[i] = scrubbed.findings;
-        if (scrubbed.text === null || scrubbed.text.trim() === '') {
-          // A dropped caption falls back to the class prompt: the image still counts, its text never leaves.
-          phi!.dropped++;
-          prompts.push(classPrompts(o.study.prompts.templates, img.label)[0]!);
-        } else prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: scrubbed.text }));
-      });
-    }
+    if (o.promptMode === 'vocabulary' && o.study.prompts.vocabulary.length === 0)
+      throw new PrepareError('The study has no controlled vocabulary for vocabulary prompts', 'Use --prompts class, or ask the coordinator to add a vocabulary.');
+    const { prompts, phi, phiPerImage, topPhrase } = buildPrompts({
+      study: o.study,
+      promptMode: o.promptMode,
+      labels: images.map((img) => img.label),
+      ...(o.promptMode === 'vocabulary' ? { vocabulary: { imageClip: features.clip, phraseClip: await models.clip.embedTexts(o.study.prompts.vocabulary), top: o.vocabularyTop ?? 3 } } : {}),
+      ...(o.promptMode === 'instance' ? { captions: { texts: features.captions!, names: o.phiNames ?? (await loadDefaultPhiNames()), action: policy.phiAction } } : {}),
+    });
 
     // 4. Conditioning embeddings of the distinct prompts.
     stage = 'encode';

@@ -1,3 +1,5 @@
+import type { PhiSummary } from '../prompts/build-prompts';
+
 /** The privacy report: what leaves, what was checked, what was blocked and why. Stays local. */
 export type RowCheck = { name: 'k-cohort' | 'singling-out' | 'phi-scrub' | 'differential-privacy'; passed: boolean; detail: string };
 
@@ -32,7 +34,7 @@ export type PrivacyReport = {
   outgoing: { rows: number; bytes: number; shape: [number, number, number]; dtype: 'F16' | 'F32'; sha256: string; tensors: string[] };
   rows: ReportRow[];
   suppressed: { label: string; images: number; reason: string }[];
-  phi: { captions: number; redacted: number; dropped: number; findings: Record<string, number> } | null;
+  phi: PhiSummary | null;
   dp: {
     epsilon: number;
     delta: number;
