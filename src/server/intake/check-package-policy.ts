@@ -53,7 +53,11 @@ export function checkPackagePolicy(
         hint: 'The site used an outdated or altered copy of the study: fetch the manifest again (GET /v1/studies/:id/manifest) and prepare a new package.',
       };
   }
-  if (m.singling_out_ratio !== undefined && m.singling_out_ratio !== null && m.singling_out_ratio > policy.singlingOutRatio)
+  if (
+    m.singling_out_ratio !== undefined &&
+    m.singling_out_ratio !== null &&
+    m.singling_out_ratio > policy.singlingOutRatio
+  )
     return {
       status: 422,
       code: 'singling_out_ratio_above_policy',
@@ -64,7 +68,8 @@ export function checkPackagePolicy(
     return {
       status: 422,
       code: 'phi_action_not_allowed',
-      message: 'Package rejected: captions with PHI were redacted, but the study requires dropping them',
+      message:
+        'Package rejected: captions with PHI were redacted, but the study requires dropping them',
       hint: 'Prepare it again with the study’s PHI action (drop captions with PHI).',
     };
   if (pkg.dim !== study.encoder.dim)
@@ -173,6 +178,9 @@ export function checkEpsilonBudget(
     status: 422,
     code: 'epsilon_budget_exhausted',
     message: `Package rejected: this site has already accepted ε ${fmt(acceptedEpsilon)} for this study; ε ${fmt(packageEpsilon)} more would exceed the study's budget ${fmt(budget)} (${fmt(left)} left)`,
-    hint: left > 0 ? `Prepare a package with ε ≤ ${fmt(left)} (more noise), or stop sharing for this study.` : 'The budget for this study is spent: no more DP packages can be accepted from this site.',
+    hint:
+      left > 0
+        ? `Prepare a package with ε ≤ ${fmt(left)} (more noise), or stop sharing for this study.`
+        : 'The budget for this study is spent: no more DP packages can be accepted from this site.',
   };
 }

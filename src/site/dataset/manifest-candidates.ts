@@ -68,6 +68,12 @@ export function* manifestCandidates(
       };
       continue;
     }
-    yield { kind: 'file', path: rel, absPath: abs, label, ...(e.patientId ? { patientId: e.patientId } : {}) };
+    yield {
+      kind: 'file',
+      path: rel,
+      absPath: abs,
+      label,
+      ...(e.patientId ? { patientId: e.patientId } : {}),
+    };
   }
 }

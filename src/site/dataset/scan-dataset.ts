@@ -50,7 +50,16 @@ async function toEvent(c: ScanCandidate, opts: ScanOptions): Promise<ScanEvent> 
       },
     };
   const v = await verifyImageFile(c.absPath, { maxPixels: opts.maxPixels, signal: opts.signal });
-  if (v.ok) return { type: 'usable', image: { path: c.path, label: c.label, ...v.image, ...(c.patientId ? { patientId: c.patientId } : {}) } };
+  if (v.ok)
+    return {
+      type: 'usable',
+      image: {
+        path: c.path,
+        label: c.label,
+        ...v.image,
+        ...(c.patientId ? { patientId: c.patientId } : {}),
+      },
+    };
   return {
     type: 'skipped',
     skipped: { path: c.path, reason: v.reason, detail: v.detail, label: c.label },

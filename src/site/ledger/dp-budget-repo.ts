@@ -86,9 +86,13 @@ export class DpBudgetRepo {
   }
 
   /** Charge ε to every unit the mechanism read (call inside the transaction that records the package). */
-  recordUnits(unitKeys: readonly string[], e: { studyId: string; epsilon: number; delta: number; packageSha256: string }): void {
+  recordUnits(
+    unitKeys: readonly string[],
+    e: { studyId: string; epsilon: number; delta: number; packageSha256: string },
+  ): void {
     const at = this.now().toISOString();
-    for (const key of unitKeys) this.unitRecordStmt.run(key, e.studyId, e.epsilon, e.delta, e.packageSha256, at);
+    for (const key of unitKeys)
+      this.unitRecordStmt.run(key, e.studyId, e.epsilon, e.delta, e.packageSha256, at);
   }
 
   record(e: DpInput): DpEntry {

@@ -2,7 +2,13 @@ import type Database from 'better-sqlite3';
 import type { Clock } from './ledger-json';
 
 /** One released row: the content keys of the privacy units it stood for (local only). */
-export type ReleasedRow = { packageSha256: string; studyId: string; label: number; dp: boolean; units: string[] };
+export type ReleasedRow = {
+  packageSha256: string;
+  studyId: string;
+  label: number;
+  dp: boolean;
+  units: string[];
+};
 
 type Raw = { package_sha256: string; study_id: string; label: number; dp: number; units: string };
 
@@ -26,7 +32,14 @@ export class ReleasedRowsRepo {
   record(rows: readonly ReleasedRow[]): void {
     const at = this.now().toISOString();
     for (const r of rows)
-      this.insertStmt.run(r.packageSha256, r.studyId, r.label, r.dp ? 1 : 0, JSON.stringify([...r.units].sort()), at);
+      this.insertStmt.run(
+        r.packageSha256,
+        r.studyId,
+        r.label,
+        r.dp ? 1 : 0,
+        JSON.stringify([...r.units].sort()),
+        at,
+      );
   }
 
   forStudy(studyId: string): ReleasedRow[] {

@@ -11,7 +11,9 @@ export type PublicBin = { label: number; phrase: string | null };
 
 export function publicBins(study: StudyManifest, promptMode: PromptMode): PublicBin[] {
   return study.classes.flatMap((_, label): PublicBin[] =>
-    promptMode === 'vocabulary' ? study.prompts.vocabulary.map((phrase) => ({ label, phrase })) : [{ label, phrase: null }],
+    promptMode === 'vocabulary'
+      ? study.prompts.vocabulary.map((phrase) => ({ label, phrase }))
+      : [{ label, phrase: null }],
   );
 }
 
@@ -20,9 +22,21 @@ export function publicBins(study: StudyManifest, promptMode: PromptMode): Public
  * image i's bin; `unitOf(i)` its unit. Rows carry members and units like k-cohort rows (local
  * only); `cond` and `centroid` are left empty here.
  */
-export function binRows(n: number, bins: readonly PublicBin[], binOf: (i: number) => number, unitOf: (i: number) => number): CohortRow[] {
+export function binRows(
+  n: number,
+  bins: readonly PublicBin[],
+  binOf: (i: number) => number,
+  unitOf: (i: number) => number,
+): CohortRow[] {
   const unitBin = new Map<number, number>();
-  const rows: CohortRow[] = bins.map((b) => ({ label: b.label, count: 0, units: [], members: [], cond: new Float32Array(0), centroid: new Float32Array(0) }));
+  const rows: CohortRow[] = bins.map((b) => ({
+    label: b.label,
+    count: 0,
+    units: [],
+    members: [],
+    cond: new Float32Array(0),
+    centroid: new Float32Array(0),
+  }));
   const unitRow = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
     const u = unitOf(i);

@@ -27,6 +27,8 @@ export function unitVectors(units: readonly (readonly Float32Array[])[]): Float3
  * Rows from groups of units of member vectors: each unit first becomes one vector (its members'
  * mean), then the row is the mean of its unit vectors. Lazy: iterate once.
  */
-export function* outgoingRows(rowUnits: readonly (readonly (readonly Float32Array[])[])[]): Generator<Float32Array> {
+export function* outgoingRows(
+  rowUnits: readonly (readonly (readonly Float32Array[])[])[],
+): Generator<Float32Array> {
   for (const units of rowUnits) yield memberMean(unitVectors(units));
 }

@@ -7,7 +7,12 @@
  */
 import type { ReleasedRow } from '../ledger/released-rows-repo';
 
-export type DifferencingConflict = { label: number; packageSha256: string; differ: number; scope: 'row' | 'class' };
+export type DifferencingConflict = {
+  label: number;
+  packageSha256: string;
+  differ: number;
+  scope: 'row' | 'class';
+};
 
 /** Size of the symmetric difference of two sets of unit keys. */
 export function unitDifference(a: readonly string[], b: readonly string[]): number {
@@ -35,9 +40,11 @@ export function findDifferencing(
     for (const o of old) {
       if (o.label !== row.label) continue;
       const d = unitDifference(row.units, o.units);
-      if (close(d)) out.push({ label: row.label, packageSha256: o.packageSha256, differ: d, scope: 'row' });
+      if (close(d))
+        out.push({ label: row.label, packageSha256: o.packageSha256, differ: d, scope: 'row' });
     }
-  const union = (rows: readonly { label: number; units: readonly string[] }[], label: number) => rows.filter((r) => r.label === label).flatMap((r) => r.units);
+  const union = (rows: readonly { label: number; units: readonly string[] }[], label: number) =>
+    rows.filter((r) => r.label === label).flatMap((r) => r.units);
   const labels = new Set(newRows.map((r) => r.label));
   const packages = new Set(old.map((r) => r.packageSha256));
   for (const label of labels)
@@ -48,7 +55,8 @@ export function findDifferencing(
       );
       if (before.length === 0) continue;
       const d = unitDifference(union(newRows, label), before);
-      if (close(d) && !out.some((c) => c.label === label && c.packageSha256 === sha)) out.push({ label, packageSha256: sha, differ: d, scope: 'class' });
+      if (close(d) && !out.some((c) => c.label === label && c.packageSha256 === sha))
+        out.push({ label, packageSha256: sha, differ: d, scope: 'class' });
     }
   return out;
 }

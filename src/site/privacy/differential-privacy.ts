@@ -238,10 +238,18 @@ export function rowNoise(
   const sensitivity = meanSensitivity(options.clip, n);
   const noise = options.noise;
   if ('epsilon' in noise) {
-    const multiplier = analyticGaussianSigma({ sensitivity: 1, epsilon: noise.epsilon, delta: options.delta });
+    const multiplier = analyticGaussianSigma({
+      sensitivity: 1,
+      epsilon: noise.epsilon,
+      delta: options.delta,
+    });
     return { sensitivity, sigma: multiplier * sensitivity, epsilon: noise.epsilon };
   }
-  return { sensitivity, sigma: noise.sigma, epsilon: analyticGaussianEpsilon({ sensitivity, sigma: noise.sigma, delta: options.delta }) };
+  return {
+    sensitivity,
+    sigma: noise.sigma,
+    epsilon: analyticGaussianEpsilon({ sensitivity, sigma: noise.sigma, delta: options.delta }),
+  };
 }
 
 /**

@@ -34,11 +34,29 @@ export type DpReleaseParameters = {
 };
 
 /** The mechanism's parameters: a pure function of public settings (ε, δ, C, k), known before any data. */
-export function dpReleaseParameters(o: { epsilon: number; delta: number; clip: number; k: number }): DpReleaseParameters {
-  if (!(Number.isFinite(o.epsilon) && o.epsilon > 0)) throw new Error(`ε must be a finite number > 0, got ${o.epsilon}; pass --dp-epsilon, e.g. 1`);
-  const sigma = analyticGaussianSigma({ sensitivity: Math.SQRT2 * o.clip, epsilon: o.epsilon, delta: o.delta });
+export function dpReleaseParameters(o: {
+  epsilon: number;
+  delta: number;
+  clip: number;
+  k: number;
+}): DpReleaseParameters {
+  if (!(Number.isFinite(o.epsilon) && o.epsilon > 0))
+    throw new Error(`ε must be a finite number > 0, got ${o.epsilon}; pass --dp-epsilon, e.g. 1`);
+  const sigma = analyticGaussianSigma({
+    sensitivity: Math.SQRT2 * o.clip,
+    epsilon: o.epsilon,
+    delta: o.delta,
+  });
   const sigmaCount = sigma / o.clip;
-  return { epsilon: o.epsilon, delta: o.delta, clip: o.clip, sigma, sigmaCount, threshold: o.k + 2 * sigmaCount, adjacency: 'add-remove-one-unit' };
+  return {
+    epsilon: o.epsilon,
+    delta: o.delta,
+    clip: o.clip,
+    sigma,
+    sigmaCount,
+    threshold: o.k + 2 * sigmaCount,
+    adjacency: 'add-remove-one-unit',
+  };
 }
 
 /** Noisy counts of every public bin (empty bins included: skipping them would leak that they are empty). */
@@ -47,10 +65,19 @@ export function noisyCounts(counts: readonly number[], p: DpReleaseParameters, r
 }
 
 /** A released bin's row: (Σ clipped unit vectors + N(0, σ²)) / ñ, streamed one unit at a time. */
-export function noisyBinRow(unitVectors: Iterable<Float32Array>, dim: number, noisyCount: number, p: DpReleaseParameters, rng: Rng): Float32Array {
+export function noisyBinRow(
+  unitVectors: Iterable<Float32Array>,
+  dim: number,
+  noisyCount: number,
+  p: DpReleaseParameters,
+  rng: Rng,
+): Float32Array {
   const sum = new Float64Array(dim);
   for (const v of unitVectors) {
-    if (v.length !== dim) throw new Error(`a unit vector has ${v.length} values, the package ${dim}; all members must come from the study's encoder`);
+    if (v.length !== dim)
+      throw new Error(
+        `a unit vector has ${v.length} values, the package ${dim}; all members must come from the study's encoder`,
+      );
     const c = clipToNorm(v, p.clip);
     for (let i = 0; i < dim; i++) sum[i]! += c[i]!;
   }
@@ -62,11 +89,27 @@ export function noisyBinRow(unitVectors: Iterable<Float32Array>, dim: number, no
 }
 
 /** What the package and the report say the guarantee is, word for word. */
-export function dpGuaranteeText(p: DpReleaseParameters, unit: 'patient' | 'image' | 'mixed'): { statement: string; covered: string[]; notCovered: string[] } {
-  const unitText = unit === 'image' ? 'one distinct picture (identical and near-duplicate files count once)' : unit === 'patient' ? 'one patient (all of their images)' : 'one patient where the data names them, else one distinct picture';
+export function dpGuaranteeText(
+  p: DpReleaseParameters,
+  unit: 'patient' | 'image' | 'mixed',
+): { statement: string; covered: string[]; notCovered: string[] } {
+  const unitText =
+    unit === 'image'
+      ? 'one distinct picture (identical and near-duplicate files count once)'
+      : unit === 'patient'
+        ? 'one patient (all of their images)'
+        : 'one patient where the data names them, else one distinct picture';
   return {
     statement: `(ε = ${p.epsilon}, δ = ${p.delta})-differential privacy for adding or removing ${unitText}, over the whole package: rows, counts and which bins are sent.`,
-    covered: ['the conditioning rows (noisy sums / noisy counts)', 'the counts tensor (rounded noisy counts)', 'which public bins are sent (threshold on the noisy count)'],
-    notCovered: ['the public bin list (study classes and vocabulary)', 'that this site took part, and the day it prepared', 'ε spent by earlier packages (it adds up: see the budget)'],
+    covered: [
+      'the conditioning rows (noisy sums / noisy counts)',
+      'the counts tensor (rounded noisy counts)',
+      'which public bins are sent (threshold on the noisy count)',
+    ],
+    notCovered: [
+      'the public bin list (study classes and vocabulary)',
+      'that this site took part, and the day it prepared',
+      'ε spent by earlier packages (it adds up: see the budget)',
+    ],
   };
 }

@@ -111,9 +111,26 @@ export function buildCohorts(items: readonly CohortItem[], options: CohortOption
       continue;
     }
     // Cluster units, not files: one patient's series (or copies of one picture) is one point, so it cannot form a row of its own.
-    const unitItems = units.map((u) => ({ label, clip: meanOf(u.map((i) => items[i]!.clip)), cond: items[u[0]!]!.cond }));
-    const groups = clusterClass(unitItems, units.map((_, u) => u), k, options, label);
-    for (const g of groups) rows.push(makeRow(items, label, g.flatMap((u) => units[u]!)));
+    const unitItems = units.map((u) => ({
+      label,
+      clip: meanOf(u.map((i) => items[i]!.clip)),
+      cond: items[u[0]!]!.cond,
+    }));
+    const groups = clusterClass(
+      unitItems,
+      units.map((_, u) => u),
+      k,
+      options,
+      label,
+    );
+    for (const g of groups)
+      rows.push(
+        makeRow(
+          items,
+          label,
+          g.flatMap((u) => units[u]!),
+        ),
+      );
   }
   return { mode: options.mode, k, rows, suppressed };
 }

@@ -48,7 +48,8 @@ export type ImageSignature = {
 /** Rec. 601 luma of interleaved RGB. */
 export function toGrey(rgb: Uint8Array, width: number, height: number): GreyImage {
   const data = new Uint8Array(width * height);
-  for (let i = 0, p = 0; i < data.length; i++, p += 3) data[i] = Math.round(0.299 * rgb[p]! + 0.587 * rgb[p + 1]! + 0.114 * rgb[p + 2]!);
+  for (let i = 0, p = 0; i < data.length; i++, p += 3)
+    data[i] = Math.round(0.299 * rgb[p]! + 0.587 * rgb[p + 1]! + 0.114 * rgb[p + 2]!);
   return { data, width, height };
 }
 
@@ -115,12 +116,23 @@ export function imageSignature(rgb: Uint8Array, width: number, height: number): 
         const crop = { scale, ox, oy };
         crops.push({ crop, thumb: thumbnail(grey, COARSE_SIDE, crop) });
       }
-  return { chroma: [r / t, g / t], centre: thumbnail(grey, COARSE_SIDE, { scale: CENTRE, ox: 0, oy: 0 }), crops, grey };
+  return {
+    chroma: [r / t, g / t],
+    centre: thumbnail(grey, COARSE_SIDE, { scale: CENTRE, ox: 0, oy: 0 }),
+    crops,
+    grey,
+  };
 }
 
 /** The signature of an image file (any format decodeImage reads). */
-export async function imageSignatureOfFile(file: string, signal?: AbortSignal): Promise<ImageSignature> {
-  const d = await decodeImage(file, { resizeShortSide: DECODE_SHORT_SIDE, ...(signal ? { signal } : {}) });
+export async function imageSignatureOfFile(
+  file: string,
+  signal?: AbortSignal,
+): Promise<ImageSignature> {
+  const d = await decodeImage(file, {
+    resizeShortSide: DECODE_SHORT_SIDE,
+    ...(signal ? { signal } : {}),
+  });
   return imageSignature(d.data, d.width, d.height);
 }
 
@@ -147,7 +159,13 @@ function oneWay(a: ImageSignature, b: ImageSignature): { coarse: number; fine: n
     for (const dx of [-0.01, 0, 0.01])
       for (const dy of [-0.01, 0, 0.01]) {
         if (ds === 0 && dx === 0 && dy === 0) continue;
-        fine = Math.max(fine, dot(centre, thumbnail(b.grey, FINE_SIDE, { scale: at.scale + ds, ox: at.ox + dx, oy: at.oy + dy })));
+        fine = Math.max(
+          fine,
+          dot(
+            centre,
+            thumbnail(b.grey, FINE_SIDE, { scale: at.scale + ds, ox: at.ox + dx, oy: at.oy + dy }),
+          ),
+        );
         if (fine >= FINE_MIN) return { coarse: best, fine };
       }
   return { coarse: best, fine };

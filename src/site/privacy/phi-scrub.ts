@@ -313,9 +313,19 @@ const DETECTORS: Detector[] = [
   },
   { kind: 'age', re: /\b(?:nonagenarian|centenarian|supercentenarian)s?\b/giu },
   // Spelled out: "ninety-two year old", "one hundred and one years old", "aged ninety five", "in her nineties".
-  { kind: 'age', re: new RegExp(`\\b${AGE_WORDS}\\s*-?\\s*(?:years?|yrs?)\\s*-?\\s*(?:old|of\\s+age)\\b`, 'giu') },
-  { kind: 'age', re: new RegExp(`\\b(?:age[ds]?|aged)\\s*[:=]?\\s*(${AGE_WORDS})\\b`, 'giu'), group: 1 },
-  { kind: 'age', re: /\bin\s+(?:his|her|their|the)\s+(?:late\s+|early\s+|mid\s+)?(?:nineties|hundreds)\b/giu },
+  {
+    kind: 'age',
+    re: new RegExp(`\\b${AGE_WORDS}\\s*-?\\s*(?:years?|yrs?)\\s*-?\\s*(?:old|of\\s+age)\\b`, 'giu'),
+  },
+  {
+    kind: 'age',
+    re: new RegExp(`\\b(?:age[ds]?|aged)\\s*[:=]?\\s*(${AGE_WORDS})\\b`, 'giu'),
+    group: 1,
+  },
+  {
+    kind: 'age',
+    re: /\bin\s+(?:his|her|their|the)\s+(?:late\s+|early\s+|mid\s+)?(?:nineties|hundreds)\b/giu,
+  },
   // Hospitals and clinics by name ("St Mary's Hospital", "Royal Free Hospital"): a place that narrows who the patient is.
   {
     kind: 'place',

@@ -95,7 +95,13 @@ export async function groupPrivacyUnits(
       if (!sa) continue;
       for (let b = a + 1; b < distinct.length; b++) {
         const sb = sigs[b];
-        if (sb && uf.find(distinct[a]!) !== uf.find(distinct[b]!) && isNearDuplicate(similarity(sa, sb)) && uf.union(distinct[a]!, distinct[b]!)) merged.nearDuplicate++;
+        if (
+          sb &&
+          uf.find(distinct[a]!) !== uf.find(distinct[b]!) &&
+          isNearDuplicate(similarity(sa, sb)) &&
+          uf.union(distinct[a]!, distinct[b]!)
+        )
+          merged.nearDuplicate++;
       }
     }
   }
@@ -110,12 +116,20 @@ export async function groupPrivacyUnits(
   const minSha: string[] = [];
   images.forEach((img, i) => {
     const u = unitOf[i]!;
-    if (img.patientId !== undefined && (patients[u] === undefined || img.patientId < patients[u]!)) patients[u] = img.patientId;
+    if (img.patientId !== undefined && (patients[u] === undefined || img.patientId < patients[u]!))
+      patients[u] = img.patientId;
     if (minSha[u] === undefined || img.sha256 < minSha[u]!) minSha[u] = img.sha256;
   });
-  const keys = minSha.map((s, u) => (patients[u] !== undefined ? `patient:${sha256(patients[u]!)}` : `image:${s}`));
+  const keys = minSha.map((s, u) =>
+    patients[u] !== undefined ? `patient:${sha256(patients[u]!)}` : `image:${s}`,
+  );
   const named = images.filter((i) => i.patientId !== undefined).length;
-  return { unitOf, keys, kind: named === 0 ? 'image' : named === images.length ? 'patient' : 'mixed', merged };
+  return {
+    unitOf,
+    keys,
+    kind: named === 0 ? 'image' : named === images.length ? 'patient' : 'mixed',
+    merged,
+  };
 }
 
 /** The distinct units among `members`, each with its members (in order of first appearance). */

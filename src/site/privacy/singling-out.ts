@@ -105,11 +105,20 @@ export function checkReleasedVector(
   let qn = 0;
   for (let i = 0; i < released.length; i++) qn += released[i]! * released[i]!;
   qn = Math.sqrt(qn);
-  const sims = unitVectors.map((v, i) => ({ i, s: cosine(released, v, qn) })).sort((a, b) => b.s - a.s || a.i - b.i);
+  const sims = unitVectors
+    .map((v, i) => ({ i, s: cosine(released, v, qn) }))
+    .sort((a, b) => b.s - a.s || a.i - b.i);
   const nearest = sims[0]?.s ?? NaN;
   const nearestIndex = sims[0]?.i ?? -1;
   if (sims.length < k)
-    return { ratio: NaN, nearest, kth: NaN, nearestIndex, blocked: true, reason: `only ${sims.length} distinct patient(s)/picture(s), fewer than k = ${k}` };
+    return {
+      ratio: NaN,
+      nearest,
+      kth: NaN,
+      nearestIndex,
+      blocked: true,
+      reason: `only ${sims.length} distinct patient(s)/picture(s), fewer than k = ${k}`,
+    };
   const kth = sims[k - 1]!.s;
   const ratio = 1 + kth > 0 ? (1 + nearest) / (1 + kth) : 1 + nearest > 0 ? Infinity : 1;
   const blocked = ratio > policy.singlingOutRatio;

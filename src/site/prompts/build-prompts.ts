@@ -9,7 +9,12 @@ import { type PhiFinding, scrubPhi } from '../privacy/phi-scrub';
 import { classPrompts, fillTemplate } from './prompt-templates';
 import { topVocabulary } from './vocabulary-prompts';
 
-export type PhiSummary = { captions: number; redacted: number; dropped: number; findings: Record<string, number> };
+export type PhiSummary = {
+  captions: number;
+  redacted: number;
+  dropped: number;
+  findings: Record<string, number>;
+};
 
 export type BuiltPrompts = {
   prompts: string[];
@@ -26,14 +31,25 @@ export function buildPrompts(o: {
   promptMode: PromptMode;
   labels: readonly string[];
   /** Vocabulary prompts: each image's CLIP embedding and the vocabulary's CLIP text embeddings. */
-  vocabulary?: { imageClip: readonly Float32Array[]; phraseClip: readonly Float32Array[]; top: number };
+  vocabulary?: {
+    imageClip: readonly Float32Array[];
+    phraseClip: readonly Float32Array[];
+    top: number;
+  };
   /** Instance prompts: each image's caption, the names list and the study's PHI action. */
   captions?: { texts: readonly string[]; names: ReadonlySet<string>; action: 'redact' | 'drop' };
 }): BuiltPrompts {
   const { study, labels } = o;
-  const out: BuiltPrompts = { prompts: [], phi: null, phiPerImage: labels.map(() => null), topPhrase: [] };
+  const out: BuiltPrompts = {
+    prompts: [],
+    phi: null,
+    phiPerImage: labels.map(() => null),
+    topPhrase: [],
+  };
   if (o.promptMode === 'class') {
-    const perClass = new Map(study.classes.map((c) => [c, classPrompts(study.prompts.templates, c)]));
+    const perClass = new Map(
+      study.classes.map((c) => [c, classPrompts(study.prompts.templates, c)]),
+    );
     labels.forEach((label, i) => {
       const t = perClass.get(label)!;
       out.prompts.push(t[i % t.length]!);
@@ -41,9 +57,16 @@ export function buildPrompts(o: {
   } else if (o.promptMode === 'vocabulary') {
     const v = o.vocabulary!;
     labels.forEach((label, i) => {
-      const picked = topVocabulary(v.imageClip[i]!, v.phraseClip, study.prompts.vocabulary, v.top).map((p) => p.phrase);
+      const picked = topVocabulary(
+        v.imageClip[i]!,
+        v.phraseClip,
+        study.prompts.vocabulary,
+        v.top,
+      ).map((p) => p.phrase);
       out.topPhrase.push(picked[0]!);
-      out.prompts.push(fillTemplate(study.prompts.instanceTemplate, { class: label, caption: picked.join(', ') }));
+      out.prompts.push(
+        fillTemplate(study.prompts.instanceTemplate, { class: label, caption: picked.join(', ') }),
+      );
     });
   } else {
     const c = o.captions!;
@@ -52,12 +75,16 @@ export function buildPrompts(o: {
       const scrubbed = scrubPhi(c.texts[i]!, { action: c.action, names: c.names });
       phi.captions++;
       phi.redacted += scrubbed.redacted;
-      for (const f of scrubbed.findings) phi.findings[f.kind] = (phi.findings[f.kind] ?? 0) + f.count;
+      for (const f of scrubbed.findings)
+        phi.findings[f.kind] = (phi.findings[f.kind] ?? 0) + f.count;
       out.phiPerImage[i] = scrubbed.findings;
       if (scrubbed.text === null || scrubbed.text.trim() === '') {
         phi.dropped++;
         out.prompts.push(classPrompts(study.prompts.templates, label)[0]!);
-      } else out.prompts.push(fillTemplate(study.prompts.instanceTemplate, { class: label, caption: scrubbed.text }));
+      } else
+        out.prompts.push(
+          fillTemplate(study.prompts.instanceTemplate, { class: label, caption: scrubbed.text }),
+        );
     });
     out.phi = phi;
   }

@@ -338,7 +338,11 @@ describe('package intake over HTTP', () => {
       code: 'singling_out_ratio_above_policy',
       make: () => ({
         studyId: study.id,
-        bytes: buildPackage(study, site.siteId, meta({ singling_out_ratio: study.privacy.singlingOutRatio + 1 })),
+        bytes: buildPackage(
+          study,
+          site.siteId,
+          meta({ singling_out_ratio: study.privacy.singlingOutRatio + 1 }),
+        ),
       }),
     },
     {
@@ -378,8 +382,18 @@ describe('package intake over HTTP', () => {
     const { createHash } = await import('node:crypto');
     const { studyManifestCanonicalJson } = await import('../../../src/shared/study');
     const sha = createHash('sha256').update(studyManifestCanonicalJson(study)).digest('hex');
-    const bytes = buildPackage(study, site.siteId, { seed: 77, metadata: { study_sha256: sha, singling_out_ratio: study.privacy.singlingOutRatio, dp_epsilon: 0.5 } });
-    const res = await t.api('PUT', `/v1/studies/${study.id}/packages/${sha256Hex(bytes)}`, { key: site.apiKey, body: bytes });
+    const bytes = buildPackage(study, site.siteId, {
+      seed: 77,
+      metadata: {
+        study_sha256: sha,
+        singling_out_ratio: study.privacy.singlingOutRatio,
+        dp_epsilon: 0.5,
+      },
+    });
+    const res = await t.api('PUT', `/v1/studies/${study.id}/packages/${sha256Hex(bytes)}`, {
+      key: site.apiKey,
+      body: bytes,
+    });
     expect(res.status).toBe(201);
   });
 

@@ -71,7 +71,13 @@ describe('class aggregation', () => {
       [2, 3],
     ]);
     expect(out.suppressed).toEqual([
-      { label: 1, count: 2, reason: expect.stringMatching(/2 distinct patient\(s\)\/image\(s\) \(2 files\), fewer than k = 3/) },
+      {
+        label: 1,
+        count: 2,
+        reason: expect.stringMatching(
+          /2 distinct patient\(s\)\/image\(s\) \(2 files\), fewer than k = 3/,
+        ),
+      },
     ]);
     checkInvariants(items, out, 3);
   });
@@ -171,7 +177,10 @@ describe('privacy units (patients / distinct pictures) are what k counts', () =>
     const items = blobs(0, [5], 11).map((it) => ({ ...it, unit: 0 }));
     const out = buildCohorts(items, { mode: 'class', policy: { k: 5, allowInstance: false } });
     expect(out.rows).toEqual([]);
-    expect(out.suppressed[0]).toMatchObject({ count: 1, reason: expect.stringMatching(/1 distinct .* \(5 files\), fewer than k = 5/) });
+    expect(out.suppressed[0]).toMatchObject({
+      count: 1,
+      reason: expect.stringMatching(/1 distinct .* \(5 files\), fewer than k = 5/),
+    });
   });
 
   it('cluster mode cannot give one patient’s series a row of its own', () => {
@@ -179,7 +188,11 @@ describe('privacy units (patients / distinct pictures) are what k counts', () =>
     const series = blobs(0, [6], 21, 0.01).map((it) => ({ ...it, unit: 100 }));
     const others = blobs(0, [6], 22, 0.01).map((it, i) => ({ ...it, unit: i }));
     const items = [...series, ...others];
-    const out = buildCohorts(items, { mode: 'cluster', policy: { k: 3, allowInstance: false }, seed: 1 });
+    const out = buildCohorts(items, {
+      mode: 'cluster',
+      policy: { k: 3, allowInstance: false },
+      seed: 1,
+    });
     for (const row of out.rows) expect(row.count).toBeGreaterThanOrEqual(3);
     const seriesRow = out.rows.find((r) => r.members.includes(0))!;
     expect(seriesRow.units.length).toBe(seriesRow.count);
@@ -189,9 +202,14 @@ describe('privacy units (patients / distinct pictures) are what k counts', () =>
   it('each unit adds one vector: the row mean is the mean of the units’ means', () => {
     const items = blobs(0, [4], 31);
     items.forEach((it, i) => (it.unit = i < 3 ? 0 : 1));
-    const [row] = buildCohorts(items, { mode: 'class', policy: { k: 2, allowInstance: false } }).rows;
+    const [row] = buildCohorts(items, {
+      mode: 'class',
+      policy: { k: 2, allowInstance: false },
+    }).rows;
     const unit0 = items.slice(0, 3).map((x) => x.cond);
-    const expected = new Float32Array(COND_DIM).map((_, d) => ((unit0[0]![d]! + unit0[1]![d]! + unit0[2]![d]!) / 3 + items[3]!.cond[d]!) / 2);
+    const expected = new Float32Array(COND_DIM).map(
+      (_, d) => ((unit0[0]![d]! + unit0[1]![d]! + unit0[2]![d]!) / 3 + items[3]!.cond[d]!) / 2,
+    );
     for (let d = 0; d < COND_DIM; d++) expect(row!.cond[d]).toBeCloseTo(expected[d]!, 5);
     expect(row!.count).toBe(2);
   });

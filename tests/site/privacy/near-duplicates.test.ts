@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../../src/core/image/decode-image';
-import { imageSignature, isNearDuplicate, similarity, FINE_MIN, type Similarity } from '../../../src/site/privacy/perceptual-hash';
+import {
+  imageSignature,
+  isNearDuplicate,
+  similarity,
+  FINE_MIN,
+  type Similarity,
+} from '../../../src/site/privacy/perceptual-hash';
 import { groupPrivacyUnits } from '../../../src/site/privacy/privacy-units';
 
 const PHOTOS = join(__dirname, '..', '..', 'fixtures', 'real-photos');
@@ -26,12 +32,24 @@ async function variants(buf: Buffer): Promise<Record<string, Buffer>> {
   const dy = Math.round(H * 0.03);
   const cx = Math.round(W * 0.04);
   const cy = Math.round(H * 0.04);
-  const padded = await sharp(buf).extend({ top: dy, left: dx, extendWith: 'copy' }).png().toBuffer();
+  const padded = await sharp(buf)
+    .extend({ top: dy, left: dx, extendWith: 'copy' })
+    .png()
+    .toBuffer();
   return {
     'JPEG q60': await sharp(buf).jpeg({ quality: 60 }).toBuffer(),
-    'half size': await sharp(buf).resize(Math.round(W / 2)).png().toBuffer(),
-    'shift 3 %': await sharp(padded).extract({ left: 0, top: 0, width: W, height: H }).png().toBuffer(),
-    'crop 8 %': await sharp(buf).extract({ left: cx, top: cy, width: W - 2 * cx, height: H - 2 * cy }).png().toBuffer(),
+    'half size': await sharp(buf)
+      .resize(Math.round(W / 2))
+      .png()
+      .toBuffer(),
+    'shift 3 %': await sharp(padded)
+      .extract({ left: 0, top: 0, width: W, height: H })
+      .png()
+      .toBuffer(),
+    'crop 8 %': await sharp(buf)
+      .extract({ left: cx, top: cy, width: W - 2 * cx, height: H - 2 * cy })
+      .png()
+      .toBuffer(),
     'brightness +4 %': await sharp(buf).modulate({ brightness: 1.04 }).png().toBuffer(),
     'brightness −4 %': await sharp(buf).modulate({ brightness: 0.96 }).png().toBuffer(),
     'blur σ 1': await sharp(buf).blur(1).png().toBuffer(),
@@ -62,7 +80,9 @@ describe('near-duplicate thresholds, calibrated on real photographs', () => {
         if (s.fine > closest.fine) closest = { fine: s.fine, pair: `${files[i]} ~ ${files[j]}` };
       }
     const edits = Object.entries(worst).map(([e, s]) => `${e}: fine ≥ ${s.fine.toFixed(3)}`);
-    console.log(`copies — ${edits.join('; ')}\ndistinct — closest ${closest.pair} fine ${closest.fine.toFixed(3)} (threshold ${FINE_MIN})`);
+    console.log(
+      `copies — ${edits.join('; ')}\ndistinct — closest ${closest.pair} fine ${closest.fine.toFixed(3)} (threshold ${FINE_MIN})`,
+    );
     expect(closest.fine).toBeLessThan(FINE_MIN);
   }, 60_000);
 
@@ -70,7 +90,14 @@ describe('near-duplicate thresholds, calibrated on real photographs', () => {
     const retina = await readFile(join(PHOTOS, 'retina.jpg'));
     const coins = await readFile(join(PHOTOS, 'coins.jpg'));
     const moon = await readFile(join(PHOTOS, 'moon.jpg'));
-    const bytes = [retina, retina, await sharp(retina).modulate({ brightness: 1.03 }).jpeg().toBuffer(), coins, moon, moon];
+    const bytes = [
+      retina,
+      retina,
+      await sharp(retina).modulate({ brightness: 1.03 }).jpeg().toBuffer(),
+      coins,
+      moon,
+      moon,
+    ];
     const images = [
       { sha256: 'a'.repeat(64), label: 'x' },
       { sha256: 'a'.repeat(64), label: 'y' }, // the same file in another class: still one picture

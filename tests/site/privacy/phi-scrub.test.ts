@@ -226,17 +226,28 @@ describe('evasions the adversarial review found (issue #12)', () => {
 describe('held-out evaluation corpus (tests/fixtures/phi-eval/held-out.json)', () => {
   it('no listed PHI survives, and ordinary captions come back unchanged', async () => {
     const { readFile } = await import('node:fs/promises');
-    const corpus = JSON.parse(await readFile(new URL('../../fixtures/phi-eval/held-out.json', import.meta.url), 'utf8')) as {
+    const corpus = JSON.parse(
+      await readFile(new URL('../../fixtures/phi-eval/held-out.json', import.meta.url), 'utf8'),
+    ) as {
       phi: { text: string; leak: string[] }[];
       keep: string[];
     };
     const leaks = corpus.phi.flatMap((c) => {
       const out = redact(c.text) ?? '';
-      return c.leak.filter((l) => out.includes(l)).map((l) => `${JSON.stringify(c.text)} → ${JSON.stringify(out)} still has ${JSON.stringify(l)}`);
+      return c.leak
+        .filter((l) => out.includes(l))
+        .map(
+          (l) =>
+            `${JSON.stringify(c.text)} → ${JSON.stringify(out)} still has ${JSON.stringify(l)}`,
+        );
     });
-    const changed = corpus.keep.filter((t) => redact(t) !== t).map((t) => `${JSON.stringify(t)} → ${JSON.stringify(redact(t))}`);
+    const changed = corpus.keep
+      .filter((t) => redact(t) !== t)
+      .map((t) => `${JSON.stringify(t)} → ${JSON.stringify(redact(t))}`);
     const caught = corpus.phi.length - new Set(leaks.map((l) => l.split(' → ')[0])).size;
-    console.log(`PHI held-out: ${caught}/${corpus.phi.length} captions fully scrubbed; ${corpus.keep.length - changed.length}/${corpus.keep.length} ordinary captions unchanged\n${[...leaks, ...changed].join('\n')}`);
+    console.log(
+      `PHI held-out: ${caught}/${corpus.phi.length} captions fully scrubbed; ${corpus.keep.length - changed.length}/${corpus.keep.length} ordinary captions unchanged\n${[...leaks, ...changed].join('\n')}`,
+    );
     expect(leaks).toEqual([]);
     expect(changed).toEqual([]);
   });
