@@ -6,7 +6,7 @@ import { Sha256Hex } from './model-ref';
 export const PACKAGE_TENSORS = {
   conditioning: 'conditioning', // [N, 77, D] f16 | f32
   labels: 'labels', // [N] i32, index into the study's classes
-  counts: 'counts', // [N] i32, images each row represents
+  counts: 'counts', // [N] i32, privacy units (patients / distinct pictures) each row represents
 } as const;
 
 export const PACKAGE_FORMAT_VERSION = '1';
@@ -39,10 +39,22 @@ export const PackageMetadata = z.object({
   prompt_mode: PromptMode,
   aggregation: Aggregation,
   k: intString,
+  /** What k and DP count: patients, distinct pictures (identical and near-duplicate files once), or both. */
+  privacy_unit: z.enum(['patient', 'image', 'mixed']).optional(),
   dp_epsilon: optionalNum,
   dp_delta: optionalNum,
   dp_clip: optionalNum,
   dp_sigma: optionalNum,
+  /** DP over the whole release (dp-release.ts): neighbouring datasets differ by one unit added or removed. */
+  dp_adjacency: z.literal('add-remove-one-unit').optional(),
+  /** The public threshold a bin's noisy count had to reach. */
+  dp_threshold: optionalNum.optional(),
+  /** sha256 of the study manifest the site prepared against (studyManifestCanonicalJson); the server recomputes it. */
+  study_sha256: Sha256Hex.optional(),
+  /** The singling-out threshold the site applied (≤ the study's). */
+  singling_out_ratio: optionalNum.optional(),
+  /** What the site did with captions that had PHI (instance prompts). */
+  phi_action: z.enum(['redact', 'drop']).optional(),
   app_version: z.string().min(1).max(50),
   created_at: z.iso.datetime(),
 });

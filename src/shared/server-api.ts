@@ -211,7 +211,9 @@ const Ratio = z.number().min(0).max(1);
 
 /**
  * Aggregate evaluation metrics a site may share, only on explicit opt-in: no confusion matrix,
- * no calibration bins, nothing per image (`.strict()` refuses any extra field).
+ * no calibration bins, nothing per image (`.strict()` refuses any extra field). Per-class rows
+ * need a support of at least the study's k (the server refuses smaller ones); the site leaves
+ * such classes out and counts them in `suppressedClasses`.
  */
 export const SharedMetrics = z
   .object({
@@ -224,6 +226,8 @@ export const SharedMetrics = z
     perClass: z
       .array(z.object({ name: z.string().max(100), precision: Ratio, recall: Ratio, f1: Ratio, support: z.number().int().nonnegative() }).strict())
       .max(1000),
+    /** Classes left out because fewer than the study's k local images support them. */
+    suppressedClasses: z.number().int().nonnegative().optional(),
   })
   .strict();
 export type SharedMetrics = z.infer<typeof SharedMetrics>;

@@ -54,6 +54,8 @@ export const OutgoingRow = z.object({
   /** Distinct prompts averaged into the row (a cluster of several images' prompts). */
   prompts: z.array(z.string()),
   images: z.number().int(),
+  /** Distinct patients / pictures among the images: what k and DP count (identical and near-duplicate files once). */
+  units: z.number().int().optional(),
   blocked: z.boolean(),
   checks: z.array(z.object({ name: z.string(), passed: z.boolean(), detail: z.string() })),
 });

@@ -30,8 +30,11 @@ export const PrivacyPolicy = z.object({
   delta: z.number().positive().lt(1).default(1e-5),
   /** Singling-out test: a row is blocked when sim(nearest) / sim(k-th nearest) exceeds this. */
   singlingOutRatio: z.number().min(1).max(10).default(1.25),
-  /** PHI in captions: redact the match, or drop the whole caption. */
-  phiAction: z.enum(['redact', 'drop']).default('redact'),
+  /**
+   * PHI in captions: drop the whole caption (the default: a redacted caption still carries what
+   * the scrub missed next to what it found), or redact only the matches (a study's explicit choice).
+   */
+  phiAction: z.enum(['redact', 'drop']).default('drop'),
 });
 export type PrivacyPolicy = z.infer<typeof PrivacyPolicy>;
 
@@ -118,4 +121,23 @@ export function looserThan(site: PrivacyPolicy, study: PrivacyPolicy): string[] 
     looser.push(`singling-out ratio ${site.singlingOutRatio} > study's ${study.singlingOutRatio}`);
   if (site.phiAction === 'redact' && study.phiAction === 'drop') looser.push('PHI redacted but the study requires drop');
   return looser;
+}
+
+/**
+ * The study manifest as canonical JSON (keys sorted at every level, no spaces): what its sha256
+ * in a package header (`study_sha256`) is computed over, by the site and again by the server.
+ */
+export function studyManifestCanonicalJson(study: StudyManifest): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canon)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(canon(study));
 }

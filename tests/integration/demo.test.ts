@@ -96,7 +96,9 @@ describe('npm run demo (tiny models, in process)', () => {
       expect(evals.map((e) => e.siteId).sort()).toEqual(result.sites.map((s) => s.siteId).sort());
       for (const e of evals) {
         const m = e.metrics as Record<string, unknown>;
-        expect(Object.keys(m).sort()).toEqual(['accuracy', 'balancedAccuracy', 'ece', 'macroAuroc', 'macroF1', 'perClass', 'samples']);
+        expect(Object.keys(m).sort()).toEqual(['accuracy', 'balancedAccuracy', 'ece', 'macroAuroc', 'macroF1', 'perClass', 'samples', 'suppressedClasses']);
+        // k floor: no class with fewer than the study's k (3) images is reported.
+        for (const c of m.perClass as { support: number }[]) expect(c.support).toBeGreaterThanOrEqual(3);
         expect(m.samples).toBe(result.sites.find((s) => s.siteId === e.siteId)!.images);
       }
     } finally {

@@ -13,3 +13,10 @@ describe('privacy policy strictness', () => {
     expect(loose[0]).toContain('k 2');
   });
 });
+
+describe('PHI action default (issue #12)', () => {
+  it('instance captions with PHI are dropped unless the study explicitly chooses redaction', () => {
+    expect(PrivacyPolicy.parse({ k: 5, maxEpsilon: null }).phiAction).toBe('drop');
+    expect(PrivacyPolicy.parse({ k: 5, maxEpsilon: null, phiAction: 'redact' }).phiAction).toBe('redact');
+  });
+});

@@ -150,6 +150,8 @@ describe('opening and migrating', () => {
   it('runs in WAL mode with foreign keys on and a busy timeout, and passes integrity_check', () => {
     const l = openLedger();
     expect(l.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    // FULL (2): an ε charge or released-row record is on disk before the package it covers can leave.
+    expect(l.db.pragma('synchronous', { simple: true })).toBe(2);
     expect(l.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(l.db.pragma('busy_timeout', { simple: true })).toBe(5000);
     seed(l);

@@ -192,7 +192,8 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
       let shared: { receivedAt: string } | null = null;
       if (ctx.values['share-metrics']) {
         const { client } = clientForStudy(ledger, result.manifest.studyId);
-        shared = await client.shareMetrics(result.manifest.studyId, result.manifest.version, aggregateMetricsForServer(result.metrics), ctx.signal);
+        const { privacy } = await client.getStudy(result.manifest.studyId, ctx.signal);
+        shared = await client.shareMetrics(result.manifest.studyId, result.manifest.version, aggregateMetricsForServer(result.metrics, privacy.k), ctx.signal);
         ctx.out.info(`Shared aggregate metrics with the server (${shared.receivedAt}); no per-image result was sent.`);
       }
       ctx.out.result(

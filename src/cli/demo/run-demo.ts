@@ -191,7 +191,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         ...(o.signal ? { signal: o.signal } : {}),
       });
       o.say(`[${s.site}] model v${modelVersion} verified; accuracy ${(ev.metrics.accuracy * 100).toFixed(1)}% on ${ev.metrics.samples} local images`);
-      if (o.shareMetrics) await clientForStudy(s.ledger, studyId).client.shareMetrics(studyId, modelVersion, aggregateMetricsForServer(ev.metrics));
+      if (o.shareMetrics) {
+        const { client } = clientForStudy(s.ledger, studyId);
+        const { privacy } = await client.getStudy(studyId);
+        await client.shareMetrics(studyId, modelVersion, aggregateMetricsForServer(ev.metrics, privacy.k));
+      }
       const { ledger: _l, home: _h, dataDir: _d, ...rest } = s;
       results.push({ ...rest, modelVerified: pulled.row.verified === 'verified', evaluatedImages: ev.metrics.samples, accuracy: ev.metrics.accuracy, balancedAccuracy: ev.metrics.balancedAccuracy, reportMarkdown: ev.reportPaths.markdown });
     }

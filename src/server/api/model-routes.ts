@@ -11,7 +11,7 @@ import type { StoredModel } from '../store/server-store';
 import type { ApiDeps } from './api-deps';
 import { studyForCaller } from './api-deps';
 import { CanonicalPositiveInt, ModelVersionList, SharedMetrics, SharedMetricsList, SharedMetricsRecord, StudyId } from '../../shared/server-api';
-import { notFound } from './http-error';
+import { HttpError, notFound } from './http-error';
 import { sendFileWithRanges } from './send-file';
 import { type AnyRouteSpec, type Caller, defineRoute } from './route-def';
 
@@ -49,6 +49,19 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       handler: async ({ params, body, caller }) => {
         const m = modelFor(caller, params.studyId, params.version);
         const siteId = (caller as { siteId: string }).siteId;
+        // A k floor: a class (or a whole evaluation) with fewer than k images tells the server how
+        // the model did on those few images.
+        const k = studyForCaller(deps, caller, params.studyId).manifest.privacy.k;
+        const small = body.perClass.filter((c) => c.support < k);
+        if (body.samples < k || small.length > 0)
+          throw new HttpError(
+            422,
+            'metrics_below_k',
+            body.samples < k
+              ? `Metrics refused: ${body.samples} evaluated images, fewer than the study's k = ${k}`
+              : `Metrics refused: class${small.length > 1 ? 'es' : ''} ${small.map((c) => `"${c.name}" (support ${c.support})`).join(', ')} below the study's k = ${k}`,
+            'Leave out classes with fewer than k images (FGL does this when it shares metrics) and share nothing from fewer than k images.',
+          );
         const { receivedAt } = deps.store.putModelEvaluation(m.studyId, m.version, siteId, body);
         return { studyId: m.studyId, version: m.version, siteId, metrics: body, receivedAt };
       },

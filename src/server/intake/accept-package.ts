@@ -7,7 +7,7 @@ import { HttpError } from '../api/http-error';
 import { type DataLayout, packagePath } from '../store/data-layout';
 import { commitFileDurable } from '../../core/fs/durable-file';
 import type { ServerStore, StoredPackage } from '../store/server-store';
-import { checkPackagePolicy } from './check-package-policy';
+import { checkEpsilonBudget, checkPackagePolicy } from './check-package-policy';
 import { receiveUpload, tooLarge } from './receive-upload';
 
 export type AcceptPackageInput = {
@@ -93,9 +93,18 @@ export async function acceptPackage(
     });
     if (rejection)
       throw new HttpError(rejection.status, rejection.code, rejection.message, rejection.hint);
+    const overBudget = () => checkEpsilonBudget(a.store.epsilonAccepted(a.study.id, a.siteId), pkg.metadata.dp_epsilon, a.study);
+    const early = overBudget();
+    if (early) throw new HttpError(early.status, early.code, early.message, early.hint);
 
     const finalPath = packagePath(a.layout, upload.sha256);
     await commitFileDurable(upload.tmpPath, finalPath);
+    // Checked again with no await before the insert: a parallel upload may have been accepted meanwhile.
+    const late = existing ? null : overBudget();
+    if (late) {
+      await fs.rm(finalPath, { force: true });
+      throw new HttpError(late.status, late.code, late.message, late.hint);
+    }
     committed = true;
     const record: StoredPackage = {
       sha256: upload.sha256,

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { EmbeddingPackage } from '../../shared/embedding-package';
-import type { StudyManifest } from '../../shared/study';
+import { studyManifestCanonicalJson, type StudyManifest } from '../../shared/study';
 
 export type PackageRejection = { status: 400 | 422; code: string; message: string; hint: string };
 
@@ -41,6 +42,35 @@ export function checkPackagePolicy(
         `Package rejected: made with encoder ${m.encoder_id} (sha256 ${short(m.encoder_sha256)}) but the study requires ` +
         `${study.encoder.id} (sha256 ${short(study.encoder.sha256)})`,
       hint: "Install the study's exact text encoder (see GET /v1/studies/:id/manifest) and prepare the package again.",
+    };
+  if (m.study_sha256 !== undefined) {
+    const ours = createHash('sha256').update(studyManifestCanonicalJson(study)).digest('hex');
+    if (m.study_sha256 !== ours)
+      return {
+        status: 422,
+        code: 'study_manifest_mismatch',
+        message: `Package rejected: it was prepared against a study manifest with sha256 ${short(m.study_sha256)}, but this study's manifest hashes to ${short(ours)}`,
+        hint: 'The site used an outdated or altered copy of the study: fetch the manifest again (GET /v1/studies/:id/manifest) and prepare a new package.',
+      };
+  }
+  if (
+    m.singling_out_ratio !== undefined &&
+    m.singling_out_ratio !== null &&
+    m.singling_out_ratio > policy.singlingOutRatio
+  )
+    return {
+      status: 422,
+      code: 'singling_out_ratio_above_policy',
+      message: `Package rejected: its rows passed a singling-out threshold of ${m.singling_out_ratio}, looser than the study's ${policy.singlingOutRatio}`,
+      hint: `Prepare it again with the study's singling-out ratio (≤ ${policy.singlingOutRatio}).`,
+    };
+  if (m.prompt_mode === 'instance' && policy.phiAction === 'drop' && m.phi_action === 'redact')
+    return {
+      status: 422,
+      code: 'phi_action_not_allowed',
+      message:
+        'Package rejected: captions with PHI were redacted, but the study requires dropping them',
+      hint: 'Prepare it again with the study’s PHI action (drop captions with PHI).',
     };
   if (pkg.dim !== study.encoder.dim)
     return {
@@ -127,4 +157,30 @@ export function checkPackagePolicy(
       };
   }
   return null;
+}
+
+/**
+ * The study's ε budget, enforced per site across packages (the site enforces it too, per image
+ * content; this is the server's own check of what it was sent): ε adds up under basic composition.
+ */
+export function checkEpsilonBudget(
+  acceptedEpsilon: number,
+  packageEpsilon: number | null,
+  study: StudyManifest,
+): PackageRejection | null {
+  const budget = study.privacy.maxEpsilon;
+  if (budget === null || packageEpsilon === null) return null;
+  // The same relative tolerance as the site's budgetCheck: 0.1 + 0.2 fits a budget of 0.3.
+  if (acceptedEpsilon + packageEpsilon <= budget * (1 + 1e-12)) return null;
+  const left = Math.max(0, budget - acceptedEpsilon);
+  const fmt = (x: number) => Number(x.toPrecision(4)).toString();
+  return {
+    status: 422,
+    code: 'epsilon_budget_exhausted',
+    message: `Package rejected: this site has already accepted ε ${fmt(acceptedEpsilon)} for this study; ε ${fmt(packageEpsilon)} more would exceed the study's budget ${fmt(budget)} (${fmt(left)} left)`,
+    hint:
+      left > 0
+        ? `Prepare a package with ε ≤ ${fmt(left)} (more noise), or stop sharing for this study.`
+        : 'The budget for this study is spent: no more DP packages can be accepted from this site.',
+  };
 }

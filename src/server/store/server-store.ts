@@ -409,6 +409,17 @@ export class ServerStore {
     return res.changes === 1;
   }
 
+  /** Total DP ε of the packages a site has had accepted for a study (basic composition: ε adds). */
+  epsilonAccepted(studyId: string, siteId: string): number {
+    const r = this.db
+      .prepare(
+        `SELECT coalesce(sum(CAST(json_extract(metadata, '$.dp_epsilon') AS REAL)), 0) AS eps
+           FROM packages WHERE study_id = ? AND site_id = ?`,
+      )
+      .get(studyId, siteId) as { eps: number };
+    return r.eps;
+  }
+
   listPackages(studyId: string, siteId?: string): StoredPackage[] {
     const rows = (
       siteId === undefined

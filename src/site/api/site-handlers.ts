@@ -248,6 +248,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
           prompt: x.prompt,
           prompts: x.prompts,
           images: x.images,
+          units: x.units,
           blocked: x.blocked,
           checks: x.checks,
         })),

@@ -18,12 +18,12 @@ export type ManifestEntry = {
    * keyed by `sop_instance_uid` / `study_instance_uid`) that UID.
    */
   path: string;
-  /** Optional `patient_id` column: the patient the file belongs to (stays local). */
-  patientId?: string;
   /** Trimmed, NFC; '' when missing. */
   label: string;
   /** Where it came from, for messages: "line 7" or "item 3". */
   where: string;
+  /** Optional `patient_id` column: the patient the file belongs to (stays local); images of one patient count once for privacy. */
+  patientId?: string;
 };
 
 // A manifest is text listing files; anything bigger is almost surely the wrong file.

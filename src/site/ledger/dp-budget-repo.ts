@@ -46,6 +46,8 @@ export class DpBudgetRepo {
   private readonly spentStmt;
   private readonly spentForStudyStmt;
   private readonly listStmt;
+  private readonly unitSpentStmt;
+  private readonly unitRecordStmt;
 
   constructor(
     db: Database.Database,
@@ -65,6 +67,32 @@ export class DpBudgetRepo {
     this.listStmt = db.prepare<[number], Raw>(
       'SELECT * FROM dp_budget WHERE dataset_id = ? ORDER BY id',
     );
+    this.unitSpentStmt = db.prepare<[string], { epsilon: number | null }>(
+      `SELECT max(total) AS epsilon FROM (
+         SELECT sum(epsilon) AS total FROM dp_unit_spend
+          WHERE unit_key IN (SELECT value FROM json_each(?)) GROUP BY unit_key)`,
+    );
+    this.unitRecordStmt = db.prepare(
+      'INSERT INTO dp_unit_spend (unit_key, study_id, epsilon, delta, package_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+  }
+
+  /**
+   * The most ε any of these privacy units (content keys: patients / distinct pictures) has spent,
+   * over every study and every folder they were read from. 0 when none has been released with DP.
+   */
+  spentByUnits(unitKeys: readonly string[]): number {
+    return this.unitSpentStmt.get(JSON.stringify(unitKeys))!.epsilon ?? 0;
+  }
+
+  /** Charge ε to every unit the mechanism read (call inside the transaction that records the package). */
+  recordUnits(
+    unitKeys: readonly string[],
+    e: { studyId: string; epsilon: number; delta: number; packageSha256: string },
+  ): void {
+    const at = this.now().toISOString();
+    for (const key of unitKeys)
+      this.unitRecordStmt.run(key, e.studyId, e.epsilon, e.delta, e.packageSha256, at);
   }
 
   record(e: DpInput): DpEntry {

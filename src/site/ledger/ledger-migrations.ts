@@ -4,6 +4,8 @@ import { migration001Initial } from './migrations/001-initial';
 import { migration002Captions } from './migrations/002-captions';
 import { migration003TlsPin } from './migrations/003-tls-pin';
 import { migration004ClipDecode224 } from './migrations/004-clip-decode-224';
+import { migration005ReleasedRows } from './migrations/005-released-rows';
+import { migration006DpUnitSpend } from './migrations/006-dp-unit-spend';
 
 export type Migration = { version: number; name: string; sql: string };
 
@@ -13,6 +15,8 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
   migration002Captions,
   migration003TlsPin,
   migration004ClipDecode224,
+  migration005ReleasedRows,
+  migration006DpUnitSpend,
 ];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

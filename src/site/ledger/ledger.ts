@@ -14,6 +14,7 @@ import type { Clock } from './ledger-json';
 import { LEDGER_MIGRATIONS, migrateLedger, type Migration } from './ledger-migrations';
 import { ModelsRepo } from './models-repo';
 import { PackagesRepo } from './packages-repo';
+import { ReleasedRowsRepo } from './released-rows-repo';
 import { RunsRepo } from './runs-repo';
 import { ScansRepo } from './scans-repo';
 import { UploadsRepo } from './uploads-repo';
@@ -47,6 +48,7 @@ export class Ledger {
   readonly enrollments: EnrollmentsRepo;
   readonly models: ModelsRepo;
   readonly evaluations: EvaluationsRepo;
+  readonly releasedRows: ReleasedRowsRepo;
 
   private constructor(
     readonly db: LedgerDatabase,
@@ -65,6 +67,7 @@ export class Ledger {
     this.enrollments = new EnrollmentsRepo(db, now);
     this.models = new ModelsRepo(db, now);
     this.evaluations = new EvaluationsRepo(db, now);
+    this.releasedRows = new ReleasedRowsRepo(db, now);
   }
 
   /** Open (creating if needed) and migrate the ledger at `file`. */
@@ -85,8 +88,9 @@ export class Ledger {
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
       db.pragma('journal_mode = WAL');
-      // NORMAL is durable across app crashes in WAL mode; only a power cut may lose the last commit.
-      db.pragma('synchronous = NORMAL');
+      // FULL: a commit is on disk before it returns, so an ε charge or a released-row record cannot
+      // be lost to a power cut after the package it covers was written (NORMAL could lose the last commit).
+      db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       migrateLedger(db, resolved, opts.migrations ?? LEDGER_MIGRATIONS);
       // The ledger holds the site API key and the audit log: readable by this account only.

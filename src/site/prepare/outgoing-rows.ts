@@ -1,10 +1,9 @@
 /**
- * The conditioning rows of a package, computed one at a time as the package is written: a row
- * lives only while it is encoded, so memory does not grow with the number of rows. Members share
- * their prompt's vector, so the groups themselves are cheap (references, not copies).
+ * The conditioning rows of a non-DP package, computed one at a time as the package is written: a
+ * row lives only while it is encoded, so memory does not grow with the number of rows. Members
+ * share their prompt's vector, so the groups themselves are cheap (references, not copies).
+ * DP rows come from privacy/dp-release.ts (noisyBinRow), over the same unit vectors.
  */
-import { type PrivatizeOptions, privatizeMeans } from '../privacy/differential-privacy';
-import { seededRng } from '../privacy/seeded-rng';
 
 /**
  * Mean of the members' flattened [77·D] vectors, exactly as k-cohort computes a row's `cond`
@@ -19,54 +18,17 @@ export function memberMean(vectors: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-export type DpParameters = { epsilon: number; delta: number; clip: number; sigmaMax: number };
-
-/**
- * The package's ε and largest σ for rows of these sizes, before any noise is drawn (they go into
- * the package header, which is written first). Both depend only on the public row sizes and the
- * options, never on the data: privatizeMeans is asked on stand-in members of the same counts.
- */
-export function dpParameters(
-  counts: readonly number[],
-  options: Omit<PrivatizeOptions, 'rng'>,
-): DpParameters {
-  const standIn = new Float32Array(1);
-  const r = privatizeMeans(
-    counts.map((n) => Array.from({ length: n }, () => standIn)),
-    { ...options, rng: seededRng(0) },
-  );
-  return { epsilon: r.epsilon, delta: r.delta, clip: r.clip, sigmaMax: r.sigmaMax };
+/** A row's one vector per privacy unit: the mean of that unit's members (one bounded contribution per unit). */
+export function unitVectors(units: readonly (readonly Float32Array[])[]): Float32Array[] {
+  return units.map((u) => (u.length === 1 ? (u[0] as Float32Array) : memberMean(u)));
 }
 
-export type OutgoingRows = {
-  /** One row per group, in order, computed when asked for. Iterate once. */
-  rows: Iterable<Float32Array>;
-  /** After the rows were consumed: the ε and largest σ the noise actually used (null without DP). */
-  used(): { epsilon: number; sigmaMax: number } | null;
-};
-
 /**
- * Rows from groups of member vectors: the plain mean, or with DP the clipped, averaged and noised
- * mean of privatizeMeans (one row per call, one shared generator: the same mechanism and draws
- * as a single call over all groups).
+ * Rows from groups of units of member vectors: each unit first becomes one vector (its members'
+ * mean), then the row is the mean of its unit vectors. Lazy: iterate once.
  */
-export function outgoingRows(
-  groups: readonly (readonly Float32Array[])[],
-  dp: (PrivatizeOptions & { rng: NonNullable<PrivatizeOptions['rng']> }) | null,
-): OutgoingRows {
-  let epsilon = 0;
-  let sigmaMax = 0;
-  function* rows(): Generator<Float32Array> {
-    for (const members of groups) {
-      if (!dp) {
-        yield memberMean(members);
-        continue;
-      }
-      const r = privatizeMeans([members], dp);
-      epsilon = Math.max(epsilon, r.epsilon);
-      sigmaMax = Math.max(sigmaMax, r.sigmaMax);
-      yield r.rows[0]!.cond;
-    }
-  }
-  return { rows: rows(), used: () => (dp ? { epsilon, sigmaMax } : null) };
+export function* outgoingRows(
+  rowUnits: readonly (readonly (readonly Float32Array[])[])[],
+): Generator<Float32Array> {
+  for (const units of rowUnits) yield memberMean(unitVectors(units));
 }

@@ -1,26 +1,31 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { writeFileDurable } from '../../core/fs/durable-file';
 import { join, resolve } from 'node:path';
 import { PACKAGE_FORMAT_VERSION, PACKAGE_TENSORS, type PackageMetadata } from '../../shared/package-format';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
-import { looserThan, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
+import { looserThan, studyManifestCanonicalJson, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
 import type { DeviceChoice } from '../../core/ort/execution-device';
 import { modelDigest } from '../../core/models/model-digest';
 import { scanDataset } from '../dataset/scan-dataset';
 import type { LabelAttribute } from '../../core/image/dicom/read-dicom';
 import type { Ledger } from '../ledger/ledger';
-import { buildCohorts, type CohortItem } from '../privacy/k-cohort';
-import { checkSinglingOut } from '../privacy/singling-out';
+import { buildCohorts, type CohortItem, type CohortResult } from '../privacy/k-cohort';
+import { dpGuaranteeText, dpReleaseParameters, noisyBinRow, noisyCounts } from '../privacy/dp-release';
+import type { Rng } from '../privacy/seeded-rng';
+import { binRows, publicBins } from './dp-bins';
+import { checkReleasedVector, checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
 import { secureRng } from '../privacy/seeded-rng';
-import { scrubPhi, type PhiFinding } from '../privacy/phi-scrub';
 import { pca2d, project } from '../report/pca';
-import { classPrompts, fillTemplate } from '../prompts/prompt-templates';
-import { topVocabulary } from '../prompts/vocabulary-prompts';
+import { groupPrivacyUnits } from '../privacy/privacy-units';
+import { findDifferencing } from '../privacy/differencing';
+import { imageSignatureOfFile } from '../privacy/perceptual-hash';
+import { buildPrompts } from '../prompts/build-prompts';
 import { computeLocalFeatures } from './local-features';
 import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
-import { dpParameters, outgoingRows } from './outgoing-rows';
+import { memberMean, outgoingRows, unitVectors } from './outgoing-rows';
 import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
 
@@ -56,6 +61,8 @@ export type PrepareOptions = {
   /** Names list for the PHI scrub (resources/phi/names.txt). */
   phiNames?: ReadonlySet<string>;
   seed?: number;
+  /** Generator of the DP noise; tests only (default: the secure generator). */
+  rng?: Rng;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
 };
@@ -165,6 +172,24 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     if (unknown.length > 0) messages.push(`Ignored ${scan.usable.length - images.length} images in classes the study does not have: ${unknown.join(', ')}.`);
     if (images.length === 0) throw new PrepareError(`No usable images of the study's classes (${o.study.classes.join(', ')}) in ${root}`, 'Check the folder layout: one sub-folder per class, named as in the study.');
 
+    // 1b. Privacy units: one per patient where the data names one, else one per distinct picture
+    // (byte-identical and near-duplicate files count once).
+    stage = 'privacy-units';
+    const units = await groupPrivacyUnits(
+      images,
+      (i) =>
+        imageSignatureOfFile(join(root, ...images[i]!.path.split('/')), o.signal).catch((e: unknown) => {
+          if (o.signal?.aborted) throw e;
+          return null; // changed since the scan: exact and patient matches still apply
+        }),
+      o.signal,
+    );
+    const unitCount = units.keys.length;
+    if (unitCount < images.length)
+      messages.push(
+        `${images.length} images are ${unitCount} distinct ${units.kind === 'image' ? 'pictures' : 'patients/pictures'} (${units.merged.patient} same patient, ${units.merged.identical} identical copies, ${units.merged.nearDuplicate} near-duplicates): k and DP count each once.`,
+      );
+
     // 2. Local CLIP features (+ captions), cached in the ledger.
     stage = 'embed-images';
     const captionerDigest = o.promptMode === 'instance' && o.models.captioner ? await modelDigest(o.models.captioner, 'captioner') : null;
@@ -182,48 +207,20 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       onProgress: progress,
     });
 
-    // 3. Prompts: one per image.
+    // 3. Prompts: one per image (src/site/prompts/build-prompts.ts), with the PHI scrub's summary.
     stage = 'prompts';
-    const prompts: string[] = [];
-    let phi: PrivacyReport['phi'] = null;
-    const phiPerImage: (PhiFinding[] | null)[] = images.map(() => null);
-    if (o.promptMode === 'class') {
-      const perClass = new Map(o.study.classes.map((c) => [c, classPrompts(o.study.prompts.templates, c)]));
-      images.forEach((img, i) => {
-        const t = perClass.get(img.label)!;
-        prompts.push(t[i % t.length]!);
-      });
-    } else if (o.promptMode === 'vocabulary') {
-      const vocab = o.study.prompts.vocabulary;
-      if (vocab.length === 0) throw new PrepareError('The study has no controlled vocabulary for vocabulary prompts', 'Use --prompts class, or ask the coordinator to add a vocabulary.');
-      const vocabEmb = await models.clip.embedTexts(vocab);
-      images.forEach((img, i) => {
-        const picked = topVocabulary(features.clip[i]!, vocabEmb, vocab, o.vocabularyTop ?? 3).map((p) => p.phrase);
-        prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: picked.join(', ') }));
-      });
-    } else {
-      phi = { captions: 0, redacted: 0, dropped: 0, findings: {} };
-      const names = o.phiNames ?? (await loadDefaultPhiNames());
-      const burnedIn = images.filter(noCaption).length;
-      if (burnedIn > 0)
-        messages.push(`${burnedIn} image(s) may carry burned-in text (DICOM BurnedInAnnotation, ultrasound or secondary capture): not captioned, they use the class prompt.`);
-      images.forEach((img, i) => {
-        if (noCaption(img)) {
-          prompts.push(classPrompts(o.study.prompts.templates, img.label)[0]!);
-          return;
-        }
-        const scrubbed = scrubPhi(features.captions![i]!, { action: policy.phiAction, names });
-        phi!.captions++;
-        phi!.redacted += scrubbed.redacted;
-        for (const f of scrubbed.findings) phi!.findings[f.kind] = (phi!.findings[f.kind] ?? 0) + f.count;
-        phiPerImage[i] = scrubbed.findings;
-        if (scrubbed.text === null || scrubbed.text.trim() === '') {
-          // A dropped caption falls back to the class prompt: the image still counts, its text never leaves.
-          phi!.dropped++;
-          prompts.push(classPrompts(o.study.prompts.templates, img.label)[0]!);
-        } else prompts.push(fillTemplate(o.study.prompts.instanceTemplate, { class: img.label, caption: scrubbed.text }));
-      });
-    }
+    if (o.promptMode === 'vocabulary' && o.study.prompts.vocabulary.length === 0)
+      throw new PrepareError('The study has no controlled vocabulary for vocabulary prompts', 'Use --prompts class, or ask the coordinator to add a vocabulary.');
+    const burnedIn = images.filter(noCaption).length;
+    if (o.promptMode === 'instance' && burnedIn > 0)
+      messages.push(`${burnedIn} image(s) may carry burned-in text (DICOM BurnedInAnnotation, ultrasound or secondary capture): not captioned, they use the class prompt.`);
+    const { prompts, phi, phiPerImage, topPhrase } = buildPrompts({
+      study: o.study,
+      promptMode: o.promptMode,
+      labels: images.map((img) => img.label),
+      ...(o.promptMode === 'vocabulary' ? { vocabulary: { imageClip: features.clip, phraseClip: await models.clip.embedTexts(o.study.prompts.vocabulary), top: o.vocabularyTop ?? 3 } } : {}),
+      ...(o.promptMode === 'instance' ? { captions: { texts: features.captions!, names: o.phiNames ?? (await loadDefaultPhiNames()), action: policy.phiAction, skip: images.map(noCaption) } } : {}),
+    });
 
     // 4. Conditioning embeddings of the distinct prompts.
     stage = 'encode';
@@ -250,40 +247,76 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     // holding every row's [77·D] mean at once is what made memory grow with the number of rows.
     stage = 'privacy';
     const condOf = (i: number) => cond.get(prompts[i]!)!;
-    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: NO_CONDITIONING }));
-    const cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
+    const items: CohortItem[] = images.map((img, i) => ({ label: classIndex.get(img.label)!, clip: features.clip[i]!, cond: NO_CONDITIONING, unit: units.unitOf[i]! }));
+    // With DP the rows are the study's public bins, so which rows exist depends on the data only
+    // through the mechanism's noisy counts (privacy/dp-release.ts); without, k-cohort rows.
+    const withDp = o.dpEpsilon !== undefined && o.dpEpsilon !== null;
+    if (withDp && o.aggregation === 'instance')
+      throw new PrepareError('Instance rows cannot be released with differential privacy: one row per image would show which images exist.', 'Use --aggregate class: with DP, rows are the study’s public bins (class, or class × vocabulary phrase).');
+    let cohorts: CohortResult;
+    if (withDp) {
+      const bins = publicBins(o.study, o.promptMode);
+      const binIndex = new Map(bins.map((b, j) => [`${b.label}\0${b.phrase ?? ''}`, j]));
+      const rows = binRows(images.length, bins, (i) => binIndex.get(`${items[i]!.label}\0${o.promptMode === 'vocabulary' ? topPhrase[i]! : ''}`)!, (i) => units.unitOf[i]!);
+      const clipDim = features.clip[0]!.length;
+      for (const r of rows) r.centroid = r.members.length > 0 ? mean(r.members.map((m) => features.clip[m]!)) : new Float32Array(clipDim);
+      cohorts = { mode: 'class', k: policy.k, rows, suppressed: [] };
+      if (o.aggregation === 'cluster') messages.push('With differential privacy the rows are the study’s public bins (class, or class × vocabulary phrase), not clusters: clusters of private embeddings would fall outside the guarantee.');
+    } else cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
+    const rowText = (i: number) => (rowPrompts[i]!.length > 0 ? normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))) : null);
 
-    // 6. Singling-out: each row's text (mean CLIP text embedding of its members' prompts) against every local image.
+    // 6. Singling-out on what is sent: each aggregated row's released mean against its own units'
+    // vectors (duplicates collapsed). Instance rows (one image each): the row's text against every
+    // local image. With DP, rows are dropped only by the mechanism, so the test is not applied.
     const rowPrompts = cohorts.rows.map((r) => [...new Set(r.members.map((m) => prompts[m]!))]);
-    // Class-template rows carry no image-derived text (every member has the same study template),
-    // so they cannot point at an image; the test applies to caption and vocabulary rows.
+    // Class-template instance rows carry no image-derived text, so they cannot point at an image.
     const imageDerived = o.promptMode !== 'class';
-    const singling = checkSinglingOut(
-      cohorts.rows.map((r, i) => ({ text: normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))), centroid: r.centroid })),
-      features.clip,
-      policy,
-    );
+    const notApplied = { ratio: NaN, nearest: NaN, kth: NaN, nearestIndex: -1, blocked: false, reason: null };
+    const singling =
+      o.aggregation === 'instance'
+        ? checkSinglingOut(cohorts.rows.map((r, i) => ({ text: rowText(i), centroid: r.centroid })), features.clip, policy)
+        : cohorts.rows.map((r) => {
+            if (withDp || r.units.length === 0) return notApplied;
+            const uv = unitVectors(r.units.map((u) => u.map(condOf)));
+            return checkReleasedVector(memberMean(uv), uv, policy);
+          });
 
-    // 7. Differential privacy over the rows that pass.
-    const blocked = (i: number) => imageDerived && singling[i]!.blocked;
-    const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
-    if (sendIdx.length === 0) throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
-    // Members' vectors by reference (images with one prompt share one vector).
-    const groups = sendIdx.map((i) => cohorts.rows[i]!.members.map(condOf));
+    // 7. Which rows leave. With DP: the bins whose noisy count reaches the public threshold (ε is
+    // checked against what every unit read has spent, by content, before any noise is drawn).
+    // Without: the k-cohort rows the singling-out test does not block.
     let dp: PrivacyReport['dp'] = null;
-    let dpOptions: Parameters<typeof outgoingRows>[1] = null;
-    if (o.dpEpsilon !== undefined && o.dpEpsilon !== null) {
-      const clipNorm = o.dpClip ?? Math.sqrt(rowLen);
-      const options = { clip: clipNorm, delta: policy.delta, noise: { epsilon: o.dpEpsilon } };
-      // ε and σ depend on the public row sizes only: known (and budget-checked) before any noise is drawn.
-      const params = dpParameters(groups.map((g) => g.length), options);
-      const spent = o.ledger.dp.spent(dataset.id);
-      const check = budgetCheck(spent, params.epsilon, policy.maxEpsilon);
-      if (!check.ok) throw new PrepareError(check.message, 'The ε already spent on this dataset is recorded in the ledger and cannot be reset.');
-      dpOptions = { ...options, rng: secureRng() };
-      dp = { epsilon: params.epsilon, delta: params.delta, clip: clipNorm, sigmaMax: params.sigmaMax, spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
+    let noisy: number[] = [];
+    let dpRng: Rng | null = null;
+    const dpPlan = withDp ? dpReleaseParameters({ epsilon: o.dpEpsilon!, delta: policy.delta, clip: o.dpClip ?? Math.sqrt(rowLen), k: policy.k }) : null;
+    if (dpPlan) {
+      const spent = Math.max(o.ledger.dp.spentByUnits(units.keys), o.ledger.dp.spent(dataset.id));
+      const check = budgetCheck(spent, dpPlan.epsilon, policy.maxEpsilon);
+      if (!check.ok) throw new PrepareError(check.message, 'ε is charged to the images themselves (by content): another folder, a copy or a link to the same images finds the same spend.');
+      dpRng = o.rng ?? secureRng();
+      noisy = noisyCounts(cohorts.rows.map((r) => r.count), dpPlan, dpRng);
+      dp = { epsilon: dpPlan.epsilon, delta: dpPlan.delta, clip: dpPlan.clip, sigmaMax: dpPlan.sigma, sigmaCount: dpPlan.sigmaCount, threshold: dpPlan.threshold, adjacency: dpPlan.adjacency, unit: units.kind, ...dpGuaranteeText(dpPlan, units.kind), spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
     }
-
+    const blocked = (i: number) => (dpPlan ? noisy[i]! < dpPlan.threshold : singling[i]!.blocked && (o.aggregation !== 'instance' || imageDerived));
+    const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
+    if (sendIdx.length === 0)
+      throw dpPlan
+        ? new PrepareError(`No bin's noisy count reached the threshold ${dpPlan.threshold.toFixed(1)} (k + 2σ, σ = ${dpPlan.sigmaCount.toFixed(2)} at ε ${dpPlan.epsilon}); nothing would leave. No ε was charged.`, 'Use a larger ε, more images per class, or class prompts (fewer, larger bins).')
+        : new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
+    // Members' vectors by reference (images with one prompt share one vector), grouped by unit:
+    // each unit adds one bounded vector to its row.
+    const groups = sendIdx.map((i) => cohorts.rows[i]!.units.map((u) => u.map(condOf)));
+    // No differencing: a non-DP row a few units away from an earlier release's row gives those units away.
+    const released = sendIdx.map((i) => ({ label: cohorts.rows[i]!.label, units: cohorts.rows[i]!.units.map((u) => units.keys[units.unitOf[u[0]!]!]!) }));
+    if (!withDp && o.aggregation !== 'instance') {
+      const conflicts = findDifferencing(released, o.ledger.releasedRows.forStudy(o.study.id), policy.k);
+      if (conflicts.length > 0) {
+        const c = conflicts[0]!;
+        throw new PrepareError(
+          `Refused: class "${o.study.classes[c.label]}" would differ from an earlier package (${c.packageSha256.slice(0, 12)}…) by ${c.differ} patient(s)/picture(s), fewer than k = ${policy.k}${conflicts.length > 1 ? ` (and ${conflicts.length - 1} more such rows)` : ''}. Whoever holds both packages could subtract them and recover what those few images contribute.`,
+          `Wait until at least ${policy.k} new images (or patients) differ from the earlier package, or prepare with differential privacy (--dp-epsilon), whose noise covers what one image changes.`,
+        );
+      }
+    }
     // 8. The package, streamed row by row to a temporary file beside its final path (renamed in step 10).
     stage = 'package';
     const n = sendIdx.length;
@@ -295,19 +328,30 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       encoder_id: o.study.encoder.id,
       encoder_sha256: models.encoder.digest,
       prompt_mode: o.promptMode,
-      aggregation: o.aggregation,
-      k: policy.k,
+      aggregation: dpPlan ? 'class' : o.aggregation,
+      // Instance rows are one image each: the study waived k for them, and the header says so.
+      k: o.aggregation === 'instance' ? 1 : policy.k,
+      privacy_unit: units.kind,
       dp_epsilon: dp?.epsilon ?? null,
       dp_delta: dp?.delta ?? null,
       dp_clip: dp?.clip ?? null,
       dp_sigma: dp?.sigmaMax ?? null,
+      ...(dpPlan ? { dp_adjacency: dpPlan.adjacency, dp_threshold: dpPlan.threshold } : {}),
+      study_sha256: createHash('sha256').update(studyManifestCanonicalJson(o.study)).digest('hex'),
+      singling_out_ratio: policy.singlingOutRatio,
+      phi_action: policy.phiAction,
       app_version: APP_VERSION,
-      created_at: new Date().toISOString(),
+      // Day only: the server need not learn when in the day a site prepared its data.
+      created_at: `${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`,
     };
     const dtype = o.dtype ?? 'F16';
     await mkdir(o.outDir, { recursive: true });
     const packagePath = join(o.outDir, 'package.safetensors');
-    const outgoing = outgoingRows(groups, dpOptions);
+    const rowsOut = dpPlan
+      ? (function* () {
+          for (const i of sendIdx) yield noisyBinRow(unitVectors(cohorts.rows[i]!.units.map((u) => u.map(condOf))), rowLen, noisy[i]!, dpPlan, dpRng!);
+        })()
+      : outgoingRows(groups);
     staged = await stagePackageFile(
       packagePath,
       {
@@ -316,43 +360,48 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         dim: D,
         dtype,
         labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
-        counts: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.count)),
+        // With DP the counts are the rounded noisy counts (post-processing); without, the exact units.
+        counts: Int32Array.from(sendIdx.map((i) => (dpPlan ? Math.max(1, Math.round(noisy[i]!)) : cohorts.rows[i]!.count))),
       },
-      outgoing.rows,
+      rowsOut,
       { mode: 0o600, ...(o.signal ? { signal: o.signal } : {}) },
     );
-    const used = outgoing.used();
-    if (dp && used && (used.epsilon !== dp.epsilon || used.sigmaMax !== dp.sigmaMax))
-      throw new Error(`The noise used ε ${used.epsilon} / σ ${used.sigmaMax}, not the ε ${dp.epsilon} / σ ${dp.sigmaMax} in the package header; this is a bug, please report it.`);
     const { sha256, bytes } = staged;
 
     // 9. Report (local), with a 2-D projection of outgoing rows among the local images.
     // One point per row (blocked rows included, so point i is row i in the preview), among the local images.
-    const rowVectors = cohorts.rows.map((_, i) => normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))));
+    const rowVectors = cohorts.rows.map((r, i) => rowText(i) ?? r.centroid);
     const fit = pca2d([...features.clip, ...rowVectors]);
     const localPts = project(features.clip, fit);
     const outPts = project(rowVectors, fit);
+    const unitWord = units.kind === 'image' ? 'pictures' : 'patients/pictures';
     const rows: ReportRow[] = cohorts.rows.map((r, i) => {
       const s = singling[i]!;
       const checks: RowCheck[] = [
-        { name: 'k-cohort', passed: r.count >= policy.k || o.aggregation === 'instance', detail: `${r.count} images (k = ${policy.k})` },
-        imageDerived
-          ? { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` }
-          : { name: 'singling-out', passed: true, detail: 'not applicable: the study’s class template, no image-derived text' },
+        dpPlan
+          ? { name: 'k-cohort', passed: !blocked(i), detail: `DP: noisy count ${noisy[i]!.toFixed(1)} ${blocked(i) ? '<' : '≥'} threshold ${dpPlan.threshold.toFixed(1)} (exact: ${r.count} distinct ${unitWord}, local only)` }
+          : o.aggregation === 'instance'
+            ? { name: 'k-cohort', passed: true, detail: 'waived by the study (instance rows allowed): one image per row, k = 1' }
+            : { name: 'k-cohort', passed: r.count >= policy.k, detail: `${r.count} distinct ${unitWord} in ${r.members.length} files (k = ${policy.k})` },
+        dpPlan
+          ? { name: 'singling-out', passed: true, detail: 'covered by differential privacy (rows are dropped only by the noisy count)' }
+          : o.aggregation === 'instance' && !imageDerived
+            ? { name: 'singling-out', passed: true, detail: 'not applicable: the study’s class template, no image-derived text' }
+            : { name: 'singling-out', passed: !s.blocked, detail: s.blocked ? (s.reason ?? 'points at one image') : `vector sent: ratio ${s.ratio.toFixed(3)} ≤ ${policy.singlingOutRatio}` },
       ];
       if (o.promptMode === 'instance') {
         const found = r.members.reduce((a, m) => a + (phiPerImage[m]?.reduce((x, f) => x + f.count, 0) ?? 0), 0);
         checks.push({ name: 'phi-scrub', passed: true, detail: found > 0 ? `${found} PHI matches ${policy.phiAction === 'drop' ? 'dropped' : 'redacted'}` : 'no PHI found' });
       }
       if (dp) checks.push({ name: 'differential-privacy', passed: true, detail: `ε ${dp.epsilon.toFixed(3)}, δ ${dp.delta}` });
-      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, prompts: rowPrompts[i]!.slice(0, 20), images: r.count, blocked: blocked(i), checks };
+      return { index: i, label: o.study.classes[r.label]!, prompt: rowPrompts[i]!.length === 1 ? rowPrompts[i]![0]! : null, prompts: rowPrompts[i]!.slice(0, 20), images: r.members.length, units: r.count, blocked: blocked(i), checks };
     });
     const skippedByReason = new Map<string, number>();
     for (const s of scan.skipped) skippedByReason.set(s.reason, (skippedByReason.get(s.reason) ?? 0) + 1);
     const report: PrivacyReport = {
       format: 'fgl-privacy-report',
       version: 1,
-      createdAt: metadata.created_at,
+      createdAt: new Date().toISOString(),
       appVersion: APP_VERSION,
       study: { id: o.study.id, name: o.study.name },
       siteId: o.siteId,
@@ -363,8 +412,8 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         captioner: o.study.captioner && captionerDigest ? { id: o.study.captioner.id, digest: captionerDigest } : null,
       },
       devices: models.devices,
-      dataset: { root, images: images.length, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
-      settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: policy.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
+      dataset: { root, images: images.length, units: { kind: units.kind, count: unitCount, merged: units.merged }, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
+      settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: metadata.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
       outgoing: { rows: n, bytes, shape: [n, 77, D], dtype, sha256, tensors: Object.values(PACKAGE_TENSORS) },
       rows,
       suppressed: cohorts.suppressed.map((s) => ({ label: o.study.classes[s.label]!, images: s.count, reason: s.reason })),
@@ -385,17 +434,26 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     await writeFileDurable(reportJsonPath, JSON.stringify(report, null, 2), 0o600);
     await writeFileDurable(reportMarkdownPath, reportMarkdown(report), 0o600);
     o.ledger.transaction(() => {
-      o.ledger.packages.insert({
-        runId: run.id,
-        sha256,
-        bytes,
-        path: packagePath,
-        rows: n,
-        privacy: { k: policy.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
-        report: report as unknown as Record<string, unknown>,
-      });
+      // The created_at is a day, so an unchanged non-DP release is byte-identical to one made earlier that
+      // day: the ledger already holds it (and its rows); the new file is the same package.
+      const again = o.ledger.packages.get(sha256) !== undefined;
+      if (!again)
+        o.ledger.packages.insert({
+          runId: run.id,
+          sha256,
+          bytes,
+          path: packagePath,
+          rows: n,
+          privacy: { k: metadata.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
+          report: report as unknown as Record<string, unknown>,
+        });
+      if (!again) o.ledger.releasedRows.record(released.map((r) => ({ ...r, packageSha256: sha256, studyId: o.study.id, dp: dp !== null })));
       // ε is charged when the package is made, not when it is uploaded: the noise was drawn.
-      if (dp) o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+      if (dp) {
+        o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+        // Charged to every unit the mechanism read, by content: another path to the same images finds it.
+        o.ledger.dp.recordUnits(units.keys, { studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
+      }
       o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
     });
     return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };

@@ -1,3 +1,5 @@
+import type { PhiSummary } from '../prompts/build-prompts';
+
 /** The privacy report: what leaves, what was checked, what was blocked and why. Stays local. */
 export type RowCheck = { name: 'k-cohort' | 'singling-out' | 'phi-scrub' | 'differential-privacy'; passed: boolean; detail: string };
 
@@ -8,7 +10,10 @@ export type ReportRow = {
   prompt: string | null;
   /** Every distinct prompt averaged into the row (at most 20 shown). Local only. */
   prompts: string[];
+  /** Files averaged into the row. */
   images: number;
+  /** Distinct privacy units (patients / distinct pictures) among them: what k and the `counts` tensor count. */
+  units: number;
   blocked: boolean;
   checks: RowCheck[];
 };
@@ -23,14 +28,32 @@ export type PrivacyReport = {
   tinyModels: boolean;
   models: { clip: { id: string; digest: string }; encoder: { id: string; digest: string; dim: number }; captioner: { id: string; digest: string } | null };
   devices: Record<string, string>;
-  dataset: { root: string; images: number; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
+  dataset: { root: string; images: number; units: { kind: 'patient' | 'image' | 'mixed'; count: number; merged: { patient: number; identical: number; nearDuplicate: number } }; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
   settings: { promptMode: string; aggregation: string; k: number; singlingOutRatio: number; dpEpsilon: number | null };
   /** Exactly what the package holds. */
   outgoing: { rows: number; bytes: number; shape: [number, number, number]; dtype: 'F16' | 'F32'; sha256: string; tensors: string[] };
   rows: ReportRow[];
   suppressed: { label: string; images: number; reason: string }[];
-  phi: { captions: number; redacted: number; dropped: number; findings: Record<string, number> } | null;
-  dp: { epsilon: number; delta: number; clip: number; sigmaMax: number; spentBefore: number; totalAfter: number; budget: number | null } | null;
+  phi: PhiSummary | null;
+  dp: {
+    epsilon: number;
+    delta: number;
+    clip: number;
+    /** σ of the noise on each coordinate of a bin's sum (dp-release.ts). */
+    sigmaMax: number;
+    /** σ of the noise on a bin's count, and the public threshold a noisy count must reach. */
+    sigmaCount: number;
+    threshold: number;
+    adjacency: 'add-remove-one-unit';
+    unit: 'patient' | 'image' | 'mixed';
+    /** The guarantee, word for word, and what it does and does not cover. */
+    statement: string;
+    covered: string[];
+    notCovered: string[];
+    spentBefore: number;
+    totalAfter: number;
+    budget: number | null;
+  } | null;
   /** outgoing[i] is rows[i] (blocked rows too); local[j] are this site's images. */
   projection: { outgoing: [number, number][]; local: { x: number; y: number; label: string; imageId: number }[]; explainedVariance: [number, number] };
   messages: string[];
@@ -49,7 +72,7 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '## What will leave this computer',
     '',
-    `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (images each row represents).`,
+    `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (distinct patients/pictures each row represents).`,
     `- File \`package.safetensors\`: ${fmtBytes(r.outgoing.bytes)}, sha256 \`${r.outgoing.sha256}\`.`,
     '- No image, file name, caption text or per-image CLIP embedding is in the package.',
     `- Prompt mode \`${r.settings.promptMode}\`, aggregation \`${r.settings.aggregation}\`, k = ${r.settings.k}, singling-out ratio ≤ ${r.settings.singlingOutRatio}` +
@@ -57,9 +80,11 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '## Rows',
     '',
-    '| # | class | images | prompt | checks | sent |',
-    '| ---: | --- | ---: | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
+    `k and DP count ${r.dataset.units.kind === 'image' ? 'distinct pictures (identical and near-duplicate files once)' : 'patients where the data names them, else distinct pictures'}: ${r.dataset.images} files are ${r.dataset.units.count} units.`,
+    '',
+    '| # | class | images | units | prompt | checks | sent |',
+    '| ---: | --- | ---: | ---: | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.units} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
     '',
   ];
   if (blocked.length > 0) {
@@ -82,8 +107,14 @@ export function reportMarkdown(r: PrivacyReport): string {
     lines.push(
       '## Differential privacy',
       '',
-      `Each image's conditioning was clipped to L2 norm ${r.dp.clip.toFixed(2)} before averaging; Gaussian noise (σ up to ${r.dp.sigmaMax.toExponential(3)}) was added to every row (analytic Gaussian mechanism).`,
-      `This package spends ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}); the dataset had spent ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
+      `**Guarantee:** ${r.dp.statement}`,
+      '',
+      `Rows are the study's public bins. Each ${r.dp.unit === 'image' ? 'distinct picture' : 'patient (or distinct picture)'} adds one vector, clipped to L2 norm ${r.dp.clip.toFixed(2)}, to one bin; per bin the mechanism adds Gaussian noise to the sum (σ ${r.dp.sigmaMax.toExponential(3)}) and to the count (σ ${r.dp.sigmaCount.toFixed(2)}), sends the bin only when its noisy count is ≥ ${r.dp.threshold.toFixed(1)}, and sends sum / count (analytic Gaussian mechanism).`,
+      '',
+      `Covered: ${r.dp.covered.join('; ')}.`,
+      `Not covered: ${r.dp.notCovered.join('; ')}.`,
+      '',
+      `This package spends ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}) on every image it read; the most any of them had spent before was ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
       '',
     );
   }

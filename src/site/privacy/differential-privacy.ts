@@ -228,6 +228,31 @@ export interface PrivatizeResult {
 }
 
 /**
+ * The σ and ε of one row of n units: pure, from the public row size and the options alone.
+ * ε mode: σ = multiplier(ε, δ) · 2C/n (the analytic ε depends only on σ/Δ); σ mode: ε from σ.
+ */
+export function rowNoise(
+  n: number,
+  options: Pick<PrivatizeOptions, 'clip' | 'delta' | 'noise'>,
+): { sensitivity: number; sigma: number; epsilon: number } {
+  const sensitivity = meanSensitivity(options.clip, n);
+  const noise = options.noise;
+  if ('epsilon' in noise) {
+    const multiplier = analyticGaussianSigma({
+      sensitivity: 1,
+      epsilon: noise.epsilon,
+      delta: options.delta,
+    });
+    return { sensitivity, sigma: multiplier * sensitivity, epsilon: noise.epsilon };
+  }
+  return {
+    sensitivity,
+    sigma: noise.sigma,
+    epsilon: analyticGaussianEpsilon({ sensitivity, sigma: noise.sigma, delta: options.delta }),
+  };
+}
+
+/**
  * Clip, average and noise every row. `groups[r]` holds the per-image conditioning vectors
  * of row r (disjoint across rows). In ε mode every row gets exactly the target ε (σ_r scales
  * with its sensitivity 2C/n_r, since the analytic ε depends only on σ/Δ); in σ mode each row's
@@ -240,24 +265,9 @@ export function privatizeMeans(
   assertDelta(options.delta);
   assertPositive('clip norm C', options.clip, 'pick C before looking at the data');
   const rng = options.rng ?? secureRng();
-  const noise = options.noise;
-  // ε depends on σ/Δ only, so one calibration at Δ = 1 serves every row.
-  const multiplier =
-    'epsilon' in noise
-      ? analyticGaussianSigma({ sensitivity: 1, epsilon: noise.epsilon, delta: options.delta })
-      : null;
   const rows: PrivateRow[] = groups.map((members) => {
     const mean = clippedMean(members, options.clip);
-    const sensitivity = meanSensitivity(options.clip, members.length);
-    let sigma: number;
-    let epsilon: number;
-    if ('epsilon' in noise) {
-      sigma = multiplier! * sensitivity;
-      epsilon = noise.epsilon;
-    } else {
-      sigma = noise.sigma;
-      epsilon = analyticGaussianEpsilon({ sensitivity, sigma, delta: options.delta });
-    }
+    const { sensitivity, sigma, epsilon } = rowNoise(members.length, options);
     return {
       cond: addGaussianNoise(mean, sigma, rng),
       count: members.length,
@@ -307,7 +317,7 @@ export function budgetCheck(
       ok: false,
       total,
       remaining,
-      message: `Refused: this package costs ε ${fmt(newEpsilon)} but only ${fmt(Math.max(0, remaining))} of the dataset's budget ${fmt(maxEpsilon)} is left (already spent ${fmt(spentEpsilon)}). Add more noise (smaller ε), or stop sharing from this dataset.`,
+      message: `Refused: this package costs ε ${fmt(newEpsilon)} but only ${fmt(Math.max(0, remaining))} of the budget ${fmt(maxEpsilon)} is left for these images (already spent ${fmt(spentEpsilon)}). Add more noise (smaller ε), or stop sharing these images.`,
     };
   return {
     ok: true,

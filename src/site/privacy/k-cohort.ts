@@ -20,11 +20,16 @@ export interface CohortItem {
   clip: Float32Array;
   /** Flattened [77·D] conditioning embedding of this image's prompt. */
   cond: Float32Array;
+  /** Privacy unit (patient or distinct picture, privacy-units.ts); default: the item is its own unit. */
+  unit?: number;
 }
 
 export interface CohortRow {
   label: number;
+  /** Distinct privacy units (patients / distinct pictures) in the row: what k counts. */
   count: number;
+  /** The members grouped by unit (local only): each unit adds one bounded vector to the row. */
+  units: number[][];
   /** Indices into the input items; local only, never written to a package. */
   members: number[];
   /** Mean cond of the members. */
@@ -72,6 +77,7 @@ export function buildCohorts(items: readonly CohortItem[], options: CohortOption
     const rows = items.map((it, i) => ({
       label: it.label,
       count: 1,
+      units: [[i]],
       members: [i],
       cond: new Float32Array(it.cond),
       centroid: new Float32Array(it.clip),
@@ -90,12 +96,13 @@ export function buildCohorts(items: readonly CohortItem[], options: CohortOption
   const suppressed: SuppressedGroup[] = [];
   for (const label of labels) {
     const idx = byLabel.get(label)!;
-    // Why: a class with fewer than k images cannot form any row of k, so none of it leaves.
-    if (idx.length < k) {
+    const units = unitGroups(items, idx);
+    // Why: a class with fewer than k distinct units (patients / pictures) cannot form any row of k, so none of it leaves.
+    if (units.length < k) {
       suppressed.push({
         label,
-        count: idx.length,
-        reason: `class ${label} has ${idx.length} image(s), fewer than k = ${k}; nothing from it is shared`,
+        count: units.length,
+        reason: `class ${label} has ${units.length} distinct patient(s)/image(s) (${idx.length} files), fewer than k = ${k}; nothing from it is shared`,
       });
       continue;
     }
@@ -103,8 +110,27 @@ export function buildCohorts(items: readonly CohortItem[], options: CohortOption
       rows.push(makeRow(items, label, idx));
       continue;
     }
-    const groups = clusterClass(items, idx, k, options, label);
-    for (const g of groups) rows.push(makeRow(items, label, g));
+    // Cluster units, not files: one patient's series (or copies of one picture) is one point, so it cannot form a row of its own.
+    const unitItems = units.map((u) => ({
+      label,
+      clip: meanOf(u.map((i) => items[i]!.clip)),
+      cond: items[u[0]!]!.cond,
+    }));
+    const groups = clusterClass(
+      unitItems,
+      units.map((_, u) => u),
+      k,
+      options,
+      label,
+    );
+    for (const g of groups)
+      rows.push(
+        makeRow(
+          items,
+          label,
+          g.flatMap((u) => units[u]!),
+        ),
+      );
   }
   return { mode: options.mode, k, rows, suppressed };
 }
@@ -136,13 +162,28 @@ function meanOf(vectors: Float32Array[]): Float32Array {
   return out;
 }
 
+/** The members of `idx` grouped by unit, in order of first appearance. */
+function unitGroups(items: readonly CohortItem[], idx: readonly number[]): number[][] {
+  const byUnit = new Map<number, number[]>();
+  for (const i of idx) {
+    const u = items[i]!.unit ?? -1 - i;
+    const list = byUnit.get(u);
+    if (list) list.push(i);
+    else byUnit.set(u, [i]);
+  }
+  return [...byUnit.values()];
+}
+
 function makeRow(items: readonly CohortItem[], label: number, members: number[]): CohortRow {
   const sorted = [...members].sort((a, b) => a - b);
+  const units = unitGroups(items, sorted);
   return {
     label,
-    count: sorted.length,
+    count: units.length,
+    units,
     members: sorted,
-    cond: meanOf(sorted.map((i) => items[i]!.cond)),
+    // Contribution bounding: each unit adds one vector (its members' mean), however many files it has.
+    cond: meanOf(units.map((u) => meanOf(u.map((i) => items[i]!.cond)))),
     centroid: meanOf(sorted.map((i) => items[i]!.clip)),
   };
 }

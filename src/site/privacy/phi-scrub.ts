@@ -10,6 +10,9 @@
  * name or after an honorific, and a lone surname followed by a medical noun ("Wilson disease",
  * "Jones fracture") is read as an eponym.
  *
+ * The caption is first folded (`foldForScrub`: NFKC, invisible characters removed, Cyrillic /
+ * Greek look-alikes to Latin), so full-width digits and "Jоhn" with a Cyrillic о are seen.
+ *
  * Pure: the names list is passed in (load it with `loadPhiNames`).
  */
 
@@ -21,6 +24,7 @@ export type PhiKind =
   | 'date'
   | 'phone'
   | 'address'
+  | 'place'
   | 'postcode'
   | 'age'
   | 'digits'
@@ -35,6 +39,7 @@ export const PHI_TAGS: Record<PhiKind, string> = {
   date: '[DATE]',
   phone: '[PHONE]',
   address: '[ADDRESS]',
+  place: '[PLACE]',
   postcode: '[POSTCODE]',
   age: '[AGE]',
   digits: '[DIGITS]',
@@ -50,6 +55,7 @@ const PRIORITY: PhiKind[] = [
   'record_id',
   'phone',
   'address',
+  'place',
   'postcode',
   'age',
   'digits',
@@ -183,6 +189,16 @@ const YEAR4 = '(?:1[89]\\d\\d|20\\d\\d)';
 const YEAR = `(?:${YEAR4}|'\\d\\d|\\d\\d)`;
 
 const digitCount = (s: string): number => (s.match(/\d/g) ?? []).length;
+/** Month words that are also everyday words: lowercase, they need a year or an ordinal day to be a date. */
+const AMBIGUOUS_MONTH = /^(?:may|mar|march)\b/i;
+/** A date without a year counts when its month is capitalised, its day is an ordinal ("march 3rd"), or the month word is unambiguous ("june 21"). */
+const dateWithoutYear = (s: string): boolean => {
+  const month = MONTH_WORD.exec(s)?.[0] ?? '';
+  return monthCapitalised(s) || /\d(?:st|nd|rd|th)\b/i.test(s) || !AMBIGUOUS_MONTH.test(month);
+};
+const UNITS_WORD = '(?:one|two|three|four|five|six|seven|eight|nine)';
+/** 90 and over, spelled out: ninety[-two], (a|one) hundred [and] [one…ninety-nine]. */
+const AGE_WORDS = `(?:ninety(?:[\\s-]+${UNITS_WORD})?|(?:a|one)\\s+hundred(?:\\s+(?:and\\s+)?(?:${UNITS_WORD}|ten|eleven|twelve|[a-z]+teen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\\s-]+${UNITS_WORD})?)?)`;
 /** Dates written without a year need a capitalised month ("1 April"), so "grade 2 may be" is safe. */
 const MONTH_WORD = new RegExp(`\\b${MONTH}`, 'iu');
 const monthCapitalised = (s: string): boolean => /^\p{Lu}/u.test(MONTH_WORD.exec(s)?.[0] ?? '');
@@ -201,9 +217,10 @@ const DETECTORS: Detector[] = [
   { kind: 'ip', re: /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g },
   {
     kind: 'record_id',
-    re: /\b(?:mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|record\s*(?:number|no\.?|#)|acc(?:ession)?(?:\s*(?:number|no\.?))?|patient\s*(?:id|number|no\.?|#)|pt\s*(?:id|no\.?|#)|case\s*(?:id|number|no\.?|#)|study\s*(?:id|number|no\.?)|specimen\s*(?:id|number|no\.?|#)?|sample\s*(?:id|number|no\.?|#)|ssn|social\s+security(?:\s+(?:number|no\.?))?|nhs\s*(?:number|no\.?)?|chart\s*(?:number|no\.?|#)?|id|uid|account\s*(?:number|no\.?|#)?|acct\.?|member\s*(?:id|number)|insurance\s*(?:id|number)|policy\s*(?:number|no\.?)|licen[cs]e\s*(?:number|no\.?)|serial\s*(?:number|no\.?)|device\s*(?:id|serial))\s*[:#=.-]?\s*#?\s*([a-z0-9][a-z0-9-]{2,})/giu,
+    re: /\b(?:mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|record\s*(?:number|no\.?|#)|acc(?:ession)?(?:\s*(?:number|no\.?))?|patient\s*(?:id|number|no\.?|#)|pt\s*(?:id|no\.?|#)|case\s*(?:id|number|no\.?|#)|study\s*(?:id|number|no\.?)|specimen\s*(?:id|number|no\.?|#)?|sample\s*(?:id|number|no\.?|#)|ssn|social\s+security(?:\s+(?:number|no\.?))?|nhs\s*(?:number|no\.?)?|chart\s*(?:number|no\.?|#)?|id|uid|account\s*(?:number|no\.?|#)?|acct\.?|member\s*(?:id|number)|insurance\s*(?:id|number)|policy\s*(?:number|no\.?)|licen[cs]e\s*(?:number|no\.?)|serial\s*(?:number|no\.?)|device\s*(?:id|serial))\s*[:#=.-]?\s*#?\s*([a-z0-9][a-z0-9-]*(?:\s+\d[\d-]*)*)/giu,
     group: 1,
-    accept: (m) => digitCount(m[1]!) >= 1,
+    // Digit groups after the keyword are one identifier: "ssn 123 45 6789", "mrn 00 44 8812".
+    accept: (m) => digitCount(m[1]!) >= 1 && m[1]!.replace(/\s+/g, '').length >= 3,
   },
   { kind: 'record_id', re: /\b\d{3}-\d{2}-\d{4}\b/g }, // US SSN shape
   {
@@ -231,12 +248,12 @@ const DETECTORS: Detector[] = [
   {
     kind: 'date',
     re: new RegExp(`\\b${DAY}(?:\\s+of)?[\\s.-]+${MONTH}\\.?(?:,?[\\s.-]+(${YEAR}))?\\b`, 'giu'),
-    accept: (m) => m[1] !== undefined || monthCapitalised(m[0]),
+    accept: (m) => m[1] !== undefined || dateWithoutYear(m[0]),
   },
   {
     kind: 'date',
     re: new RegExp(`\\b${MONTH}\\.?\\s+${DAY}(?:,?\\s+(${YEAR4}|'\\d\\d))?\\b`, 'giu'),
-    accept: (m) => m[1] !== undefined || monthCapitalised(m[0]),
+    accept: (m) => m[1] !== undefined || dateWithoutYear(m[0]),
   },
   { kind: 'date', re: new RegExp(`\\b${MONTH}\\.?,?[\\s-]+${YEAR4}\\b`, 'giu') },
   // A birth year is PHI on its own (it gives the age; HIPAA removes years that reveal an age over 89).
@@ -295,6 +312,25 @@ const DETECTORS: Detector[] = [
     accept: (m) => Number(m[1]) >= 90,
   },
   { kind: 'age', re: /\b(?:nonagenarian|centenarian|supercentenarian)s?\b/giu },
+  // Spelled out: "ninety-two year old", "one hundred and one years old", "aged ninety five", "in her nineties".
+  {
+    kind: 'age',
+    re: new RegExp(`\\b${AGE_WORDS}\\s*-?\\s*(?:years?|yrs?)\\s*-?\\s*(?:old|of\\s+age)\\b`, 'giu'),
+  },
+  {
+    kind: 'age',
+    re: new RegExp(`\\b(?:age[ds]?|aged)\\s*[:=]?\\s*(${AGE_WORDS})\\b`, 'giu'),
+    group: 1,
+  },
+  {
+    kind: 'age',
+    re: /\bin\s+(?:his|her|their|the)\s+(?:late\s+|early\s+|mid\s+)?(?:nineties|hundreds)\b/giu,
+  },
+  // Hospitals and clinics by name ("St Mary's Hospital", "Royal Free Hospital"): a place that narrows who the patient is.
+  {
+    kind: 'place',
+    re: /\b(?:(?:St\.?|Saint)\s+)?(?:\p{Lu}[\p{L}'’.-]*\s+){1,4}(?:Hospital|Infirmary|Clinic|Medical\s+Cent(?:er|re)|Health\s+(?:Cent(?:er|re)|System)|Hospice|Cancer\s+Cent(?:er|re)|Sanatorium)s?\b/gu,
+  },
   { kind: 'digits', re: /(?<!\d)\d{5,}(?!\d)/g },
 ];
 
@@ -528,8 +564,34 @@ export function findPhi(text: string, names: ReadonlySet<string>): PhiSpan[] {
   return taken.sort((a, b) => a.start - b.start);
 }
 
+/** Latin look-alikes of Cyrillic and Greek letters ("Jоhn" with a Cyrillic о reads as John). */
+const CONFUSABLES: Record<string, string> = Object.fromEntries(
+  [
+    ['аa', 'еe', 'оo', 'рp', 'сc', 'уy', 'хx', 'іi', 'јj', 'ѕs', 'һh', 'ԁd', 'ԛq', 'ԝw', 'ӏl'],
+    ['АA', 'ВB', 'ЕE', 'КK', 'МM', 'НH', 'ОO', 'РP', 'СC', 'ТT', 'ХX', 'ІI', 'ЈJ', 'ЅS', 'ҮY'],
+    ['αa', 'οo', 'ρp', 'νv', 'ιi', 'κk', 'τt', 'υu', 'χx'],
+    ['ΑA', 'ΒB', 'ΕE', 'ΖZ', 'ΗH', 'ΙI', 'ΚK', 'ΜM', 'ΝN', 'ΟO', 'ΡP', 'ΤT', 'ΥY', 'ΧX'],
+  ]
+    .flat()
+    .map((pair) => [pair[0]!, pair[1]!]),
+);
+
+/**
+ * What the scrub reads: NFKC (full-width digits and letters, ligatures, superscripts become plain),
+ * invisible format characters (zero-width spaces and joiners, soft hyphens) removed, and Cyrillic /
+ * Greek look-alikes folded to Latin. The scrubbed caption is this text, so nothing the rules could
+ * not see leaves.
+ */
+export function foldForScrub(text: string): string {
+  return text
+    .normalize('NFKC')
+    .replace(/\p{Cf}/gu, '')
+    .replace(/[\u0370-\u03ff\u0400-\u052f]/gu, (c) => CONFUSABLES[c] ?? c);
+}
+
 /** Scrub one caption: redact every PHI match with its tag, or drop the caption when it has any. */
-export function scrubPhi(text: string, options: PhiScrubOptions): PhiScrubResult {
+export function scrubPhi(raw: string, options: PhiScrubOptions): PhiScrubResult {
+  const text = foldForScrub(raw);
   const spans = findPhi(text, options.names);
   const counts = new Map<PhiKind, number>();
   for (const s of spans) counts.set(s.kind, (counts.get(s.kind) ?? 0) + 1);

@@ -89,3 +89,47 @@ export function checkSinglingOut(
     return { ratio, nearest, kth, nearestIndex, blocked, reason };
   });
 }
+
+/**
+ * Singling-out on what is sent: does the row's released vector (the mean of its units' vectors,
+ * duplicates already collapsed into units) sit much closer to one unit than to its k-th nearest?
+ * Same ratio as above, (1 + s₁)/(1 + s_k) with s the cosine between the released mean and each
+ * unit's vector, so the study's one threshold applies. Identical units (class prompts) give 1.
+ */
+export function checkReleasedVector(
+  released: Float32Array,
+  unitVectors: readonly Float32Array[],
+  policy: Pick<PrivacyPolicy, 'k' | 'singlingOutRatio'>,
+): SinglingOutResult {
+  const k = policy.k;
+  let qn = 0;
+  for (let i = 0; i < released.length; i++) qn += released[i]! * released[i]!;
+  qn = Math.sqrt(qn);
+  const sims = unitVectors
+    .map((v, i) => ({ i, s: cosine(released, v, qn) }))
+    .sort((a, b) => b.s - a.s || a.i - b.i);
+  const nearest = sims[0]?.s ?? NaN;
+  const nearestIndex = sims[0]?.i ?? -1;
+  if (sims.length < k)
+    return {
+      ratio: NaN,
+      nearest,
+      kth: NaN,
+      nearestIndex,
+      blocked: true,
+      reason: `only ${sims.length} distinct patient(s)/picture(s), fewer than k = ${k}`,
+    };
+  const kth = sims[k - 1]!.s;
+  const ratio = 1 + kth > 0 ? (1 + nearest) / (1 + kth) : 1 + nearest > 0 ? Infinity : 1;
+  const blocked = ratio > policy.singlingOutRatio;
+  return {
+    ratio,
+    nearest,
+    kth,
+    nearestIndex,
+    blocked,
+    reason: blocked
+      ? `the vector sent is dominated by one patient/picture: similarity to it ${nearest.toFixed(3)} vs ${kth.toFixed(3)} to the ${k}-th nearest, ratio ${ratio.toFixed(3)} > ${policy.singlingOutRatio}. Use a larger k, class aggregation, or differential privacy.`
+      : null,
+  };
+}

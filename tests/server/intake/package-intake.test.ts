@@ -324,6 +324,28 @@ describe('package intake over HTTP', () => {
       }),
     },
     {
+      name: 'a study manifest hash that is not this study’s',
+      status: 422,
+      code: 'study_manifest_mismatch',
+      make: () => ({
+        studyId: study.id,
+        bytes: buildPackage(study, site.siteId, meta({ study_sha256: 'e'.repeat(64) })),
+      }),
+    },
+    {
+      name: 'a singling-out threshold looser than the study’s',
+      status: 422,
+      code: 'singling_out_ratio_above_policy',
+      make: () => ({
+        studyId: study.id,
+        bytes: buildPackage(
+          study,
+          site.siteId,
+          meta({ singling_out_ratio: study.privacy.singlingOutRatio + 1 }),
+        ),
+      }),
+    },
+    {
       name: 'wrong content type',
       status: 415,
       code: 'unsupported_media_type',
@@ -355,6 +377,25 @@ describe('package intake over HTTP', () => {
       expect(await packageStoreSnapshot(t)).toEqual(before);
     });
   }
+
+  it('accepts a package whose study manifest hash is this study’s', async () => {
+    const { createHash } = await import('node:crypto');
+    const { studyManifestCanonicalJson } = await import('../../../src/shared/study');
+    const sha = createHash('sha256').update(studyManifestCanonicalJson(study)).digest('hex');
+    const bytes = buildPackage(study, site.siteId, {
+      seed: 77,
+      metadata: {
+        study_sha256: sha,
+        singling_out_ratio: study.privacy.singlingOutRatio,
+        dp_epsilon: 0.5,
+      },
+    });
+    const res = await t.api('PUT', `/v1/studies/${study.id}/packages/${sha256Hex(bytes)}`, {
+      key: site.apiKey,
+      body: bytes,
+    });
+    expect(res.status).toBe(201);
+  });
 
   it('accepts a package without DP when the study does not require it', async () => {
     const bytes = buildPackage(

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildCohorts, type CohortItem } from '../../../src/site/privacy/k-cohort';
-import { privatizeMeans } from '../../../src/site/privacy/differential-privacy';
 import { seededRng } from '../../../src/site/privacy/seeded-rng';
-import { dpParameters, memberMean, outgoingRows } from '../../../src/site/prepare/outgoing-rows';
+import { memberMean, outgoingRows } from '../../../src/site/prepare/outgoing-rows';
 
 const D = 77 * 6;
 
@@ -46,55 +45,17 @@ describe('outgoing rows computed at write time', () => {
       [0, 1, 2],
       [3, 4, 5, 6, 7],
     ].map((g) => g.map((m) => items[m]!.cond));
-    const out = outgoingRows(groups, null);
-    const rows = [...out.rows];
+    const rows = [...outgoingRows(groups.map((g) => g.map((v) => [v])))];
     expect(rows).toHaveLength(2);
     expect(sameBits(rows[1]!, memberMean(groups[1]!))).toBe(true);
-    expect(out.used()).toBeNull();
   });
+});
 
-  it('with DP, row by row equals one privatizeMeans call over all groups (same generator, same draws)', () => {
-    const items = dataset();
-    const cohorts = buildCohorts(items, {
-      mode: 'cluster',
-      policy: { k: 5, allowInstance: false },
-      seed: 1,
-    });
-    const groups = cohorts.rows.map((r) => r.members.map((m) => items[m]!.cond));
-    const options = { clip: Math.sqrt(D), delta: 1e-5, noise: { epsilon: 0.8 } };
-    const whole = privatizeMeans(groups, { ...options, rng: seededRng(42) });
-    const out = outgoingRows(groups, { ...options, rng: seededRng(42) });
-    const rows = [...out.rows];
-    expect(rows).toHaveLength(whole.rows.length);
-    rows.forEach((r, i) => expect(sameBits(r, whole.rows[i]!.cond)).toBe(true));
-    expect(out.used()).toEqual({ epsilon: whole.epsilon, sigmaMax: whole.sigmaMax });
-    // Noise was added: a row is not its plain mean.
-    expect(sameBits(rows[0]!, memberMean(groups[0]!))).toBe(false);
-  });
-
-  it('dpParameters: the ε and largest σ privatizeMeans uses, from the row sizes alone', () => {
-    const items = dataset();
-    const groups = [
-      [0, 1, 2, 3, 4],
-      [5, 6, 7, 8, 9, 10, 11],
-      [12, 13, 14, 15, 16, 17],
-    ].map((g) => g.map((m) => items[m]!.cond));
-    for (const options of [
-      { clip: 20, delta: 1e-5, noise: { epsilon: 1.5 } },
-      { clip: 20, delta: 1e-6, noise: { sigma: 0.9 } },
-    ]) {
-      const real = privatizeMeans(groups, { ...options, rng: seededRng(7) });
-      expect(
-        dpParameters(
-          groups.map((g) => g.length),
-          options,
-        ),
-      ).toEqual({
-        epsilon: real.epsilon,
-        delta: real.delta,
-        clip: real.clip,
-        sigmaMax: real.sigmaMax,
-      });
-    }
+describe('contribution bounding: one vector per privacy unit', () => {
+  it('a unit of five copies weighs as much in the row as a unit of one file', () => {
+    const a = vector(1);
+    const b = vector(2);
+    const [row] = [...outgoingRows([[[a, a, a, a, a], [b]]])];
+    expect(sameBits(row!, memberMean([a, b]))).toBe(true);
   });
 });

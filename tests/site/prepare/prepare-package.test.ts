@@ -13,8 +13,9 @@ import { Ledger } from '../../../src/site/ledger/ledger';
 import { preparePackage, PrepareError, type PrepareOptions } from '../../../src/site/prepare/prepare-package';
 import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
-import { DEFAULT_CLASS_TEMPLATE } from '../../../src/shared/study';
+import { DEFAULT_CLASS_TEMPLATE, studyManifestCanonicalJson } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
+import { seededRng } from '../../../src/site/privacy/seeded-rng';
 import { treeFingerprint } from '../../helpers/broken-images';
 
 let tmp: string;
@@ -63,8 +64,17 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(pkg.dim).toBe(models.encoder.dim);
       expect(pkg.metadata.encoder_sha256).toBe(study.encoder.sha256);
       expect(pkg.metadata.site_id).toBe('site-test0001');
-      expect([...pkg.counts].reduce((a, b) => a + b, 0)).toBe(32);
+      // counts are privacy units: the generated shapes include near-identical drawings (same shape,
+      // same place, near-identical background), which count once.
+      expect([...pkg.counts].reduce((a, b) => a + b, 0)).toBe(r.report.dataset.units.count);
+      expect(r.report.dataset.units.count).toBeGreaterThanOrEqual(30);
+      expect(r.report.dataset.units.merged).toMatchObject({ identical: 0, patient: 0 });
       expect(r.report.dataset.images).toBe(32);
+      expect(pkg.metadata.privacy_unit).toBe('image');
+      expect(pkg.metadata.created_at).toMatch(/T00:00:00\.000Z$/);
+      // What the server checks: the study manifest the site used, its singling-out threshold and PHI action.
+      expect(pkg.metadata.study_sha256).toBe(createHash('sha256').update(studyManifestCanonicalJson(study)).digest('hex'));
+      expect(pkg.metadata).toMatchObject({ singling_out_ratio: study.privacy.singlingOutRatio, phi_action: 'drop' });
       expect(r.report.dataset.classes.map((c) => c.count)).toEqual([8, 8, 8, 8]);
       expect(r.report.dataset.skipped.reduce((a, s) => a + s.count, 0)).toBe(3);
       expect(r.report.outgoing).toMatchObject({ rows: 4, bytes: r.bytes, shape: [4, 77, models.encoder.dim] });
@@ -99,9 +109,17 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
         expect(maxDiff).toBeLessThan(1e-5);
       }
       expect([...pkg.labels].sort()).toEqual([0, 1, 2, 3]);
-      const withDp = await preparePackage(options(ledger, { dtype: 'F32', dpEpsilon: 2 }));
+      // ε 8: σ of the noisy counts 0.85, so classes of ~8 images clear the threshold k + 2σ ≈ 4.7.
+      const withDp = await preparePackage(options(ledger, { dtype: 'F32', dpEpsilon: 8, rng: seededRng(1) }));
       const noisy = decodePackage(new Uint8Array(await readFile(withDp.packagePath)));
+      expect(noisy.n).toBe(4);
       expect(noisy.metadata.dp_sigma).toBe(withDp.report.dp?.sigmaMax);
+      expect(noisy.metadata.dp_adjacency).toBe('add-remove-one-unit');
+      expect(noisy.metadata.dp_threshold).toBeCloseTo(withDp.report.dp!.threshold, 10);
+      // Counts are the rounded noisy counts, inside the mechanism (not the exact units of the report).
+      for (let j = 0; j < noisy.n; j++) expect(Math.abs(noisy.counts[j]! - withDp.report.rows[noisy.labels[j]!]!.units)).toBeLessThanOrEqual(4);
+      expect(withDp.report.dp?.statement).toMatch(/\(ε = 8, δ = 0\.00001\)-differential privacy for adding or removing one distinct picture .* over the whole package: rows, counts and which bins are sent/);
+      expect(await readFile(withDp.reportMarkdownPath, 'utf8')).toMatch(/Not covered: the public bin list/);
       expect(noisy.conditioning.subarray(0, perRow)).not.toEqual(pkg.conditioning.subarray(0, perRow));
       expect((await readdir(join(withDp.packagePath, '..'))).filter((f) => f.endsWith('.part'))).toEqual([]);
     } finally {
@@ -121,6 +139,7 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(embed.at(-1)?.message).toMatch(/all 32 from cache/);
       for (const row of r.report.rows) expect(row.images).toBeGreaterThanOrEqual(3);
       expect(r.report.rows.reduce((a, x) => a + x.images, 0)).toBe(32);
+      for (const row of r.report.rows) expect(row.units).toBeGreaterThanOrEqual(3);
     } finally {
       ledger.close();
     }
@@ -132,6 +151,21 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       const r = await preparePackage(options(ledger, { promptMode: 'instance', aggregation: 'class' }));
       expect(r.report.phi?.captions).toBe(32);
       expect(r.report.rows.every((x) => x.checks.some((c) => c.name === 'phi-scrub'))).toBe(true);
+    } finally {
+      ledger.close();
+    }
+  });
+
+  it('instance packages say k = 1 in the header, and the report says the study waived the k check', async () => {
+    const ledger = Ledger.open(join(tmp, 'l9.sqlite'));
+    try {
+      const instanceStudy = { ...study, privacy: { ...study.privacy, allowInstance: true } };
+      const r = await preparePackage(options(ledger, { study: instanceStudy, aggregation: 'instance' }));
+      const pkg = decodePackage(new Uint8Array(await readFile(r.packagePath)));
+      expect(pkg.metadata.k).toBe(1);
+      expect(r.report.settings.k).toBe(1);
+      const k = r.report.rows[0]!.checks.find((c) => c.name === 'k-cohort')!;
+      expect(k.detail).toMatch(/waived by the study/);
     } finally {
       ledger.close();
     }
@@ -149,19 +183,19 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
     }
   });
 
-  it('accumulates ε per dataset and refuses the package that would exceed the budget', async () => {
+  it('accumulates ε per image content and refuses the package that would exceed the budget', async () => {
     const ledger = Ledger.open(join(tmp, 'l5.sqlite'));
-    const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 1.5 } };
+    const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 12 } };
     try {
       await expect(preparePackage(options(ledger, { study: dpStudy }))).rejects.toThrow(/requires differential privacy/);
-      const first = await preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 1 }));
-      expect(first.report.dp).toMatchObject({ epsilon: 1, spentBefore: 0, totalAfter: 1, budget: 1.5 });
+      const first = await preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(2) }));
+      expect(first.report.dp).toMatchObject({ epsilon: 8, spentBefore: 0, totalAfter: 8, budget: 12 });
       const p1 = decodePackage(new Uint8Array(await readFile(first.packagePath)));
-      expect(p1.metadata.dp_epsilon).toBe(1);
-      const second = preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 1 }));
+      expect(p1.metadata.dp_epsilon).toBe(8);
+      const second = preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(3) }));
       await expect(second).rejects.toBeInstanceOf(PrepareError);
-      await expect(second).rejects.toThrow(/only 0\.5 of the dataset's budget 1\.5 is left/);
-      expect(ledger.dp.spent(first.datasetId)).toBe(1);
+      await expect(second).rejects.toThrow(/only 4 of the budget 12 is left for these images/);
+      expect(ledger.dp.spent(first.datasetId)).toBe(8);
     } finally {
       ledger.close();
     }

@@ -233,7 +233,7 @@ describe('budgetCheck (basic composition across packages)', () => {
     const refused = budgetCheck(3, 2, 4);
     expect(refused.ok).toBe(false);
     expect(refused.total).toBe(5);
-    expect(refused.message).toMatch(/only 1 of the dataset's budget 4 is left/);
+    expect(refused.message).toMatch(/only 1 of the budget 4 is left for these images/);
   });
 
   it('tolerates float rounding at the boundary and accounts without a budget', () => {

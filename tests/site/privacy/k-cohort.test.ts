@@ -71,7 +71,13 @@ describe('class aggregation', () => {
       [2, 3],
     ]);
     expect(out.suppressed).toEqual([
-      { label: 1, count: 2, reason: expect.stringMatching(/2 image\(s\), fewer than k = 3/) },
+      {
+        label: 1,
+        count: 2,
+        reason: expect.stringMatching(
+          /2 distinct patient\(s\)\/image\(s\) \(2 files\), fewer than k = 3/,
+        ),
+      },
     ]);
     checkInvariants(items, out, 3);
   });
@@ -163,5 +169,48 @@ describe('input validation', () => {
       cond: new Float32Array(COND_DIM),
     });
     expect(() => buildCohorts(items, { mode: 'class', policy })).toThrow(/same CLIP model/);
+  });
+});
+
+describe('privacy units (patients / distinct pictures) are what k counts', () => {
+  it('five files of one unit do not make a class row of k = 5', () => {
+    const items = blobs(0, [5], 11).map((it) => ({ ...it, unit: 0 }));
+    const out = buildCohorts(items, { mode: 'class', policy: { k: 5, allowInstance: false } });
+    expect(out.rows).toEqual([]);
+    expect(out.suppressed[0]).toMatchObject({
+      count: 1,
+      reason: expect.stringMatching(/1 distinct .* \(5 files\), fewer than k = 5/),
+    });
+  });
+
+  it('cluster mode cannot give one patient’s series a row of its own', () => {
+    // One patient with 6 images far from 6 other patients' images: a file-counting k-means makes it a row.
+    const series = blobs(0, [6], 21, 0.01).map((it) => ({ ...it, unit: 100 }));
+    const others = blobs(0, [6], 22, 0.01).map((it, i) => ({ ...it, unit: i }));
+    const items = [...series, ...others];
+    const out = buildCohorts(items, {
+      mode: 'cluster',
+      policy: { k: 3, allowInstance: false },
+      seed: 1,
+    });
+    for (const row of out.rows) expect(row.count).toBeGreaterThanOrEqual(3);
+    const seriesRow = out.rows.find((r) => r.members.includes(0))!;
+    expect(seriesRow.units.length).toBe(seriesRow.count);
+    expect(seriesRow.count).toBeGreaterThanOrEqual(3);
+  });
+
+  it('each unit adds one vector: the row mean is the mean of the units’ means', () => {
+    const items = blobs(0, [4], 31);
+    items.forEach((it, i) => (it.unit = i < 3 ? 0 : 1));
+    const [row] = buildCohorts(items, {
+      mode: 'class',
+      policy: { k: 2, allowInstance: false },
+    }).rows;
+    const unit0 = items.slice(0, 3).map((x) => x.cond);
+    const expected = new Float32Array(COND_DIM).map(
+      (_, d) => ((unit0[0]![d]! + unit0[1]![d]! + unit0[2]![d]!) / 3 + items[3]!.cond[d]!) / 2,
+    );
+    for (let d = 0; d < COND_DIM; d++) expect(row!.cond[d]).toBeCloseTo(expected[d]!, 5);
+    expect(row!.count).toBe(2);
   });
 });

@@ -207,3 +207,48 @@ describe('no false positives on ordinary captions', () => {
     expect(redact('Rose')).toBe('Rose');
   });
 });
+
+describe('evasions the adversarial review found (issue #12)', () => {
+  it.each([
+    ['lowercase date next to a day', 'xray taken march 3rd', 'xray taken [DATE]'],
+    ['digit groups after an ID keyword', 'ssn 123 45 6789', 'ssn [RECORD_ID]'],
+    ['full-width digits', 'MRN １２３４５６７', 'MRN [RECORD_ID]'],
+    ['Cyrillic look-alikes in a name', 'photo of Jоhn Smith', 'photo of [NAME]'],
+    ['spelled-out age', 'a ninety-two year old woman', 'a [AGE] woman'],
+    ['hospital name', "from St Mary's Hospital today", 'from [PLACE] today'],
+  ])('%s: %j → %j', (_k, input, expected) => {
+    const out = redact(input);
+    console.log(`PHI ${JSON.stringify(input)} → ${JSON.stringify(out)}`);
+    expect(out).toBe(expected);
+  });
+});
+
+describe('held-out evaluation corpus (tests/fixtures/phi-eval/held-out.json)', () => {
+  it('no listed PHI survives, and ordinary captions come back unchanged', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const corpus = JSON.parse(
+      await readFile(new URL('../../fixtures/phi-eval/held-out.json', import.meta.url), 'utf8'),
+    ) as {
+      phi: { text: string; leak: string[] }[];
+      keep: string[];
+    };
+    const leaks = corpus.phi.flatMap((c) => {
+      const out = redact(c.text) ?? '';
+      return c.leak
+        .filter((l) => out.includes(l))
+        .map(
+          (l) =>
+            `${JSON.stringify(c.text)} → ${JSON.stringify(out)} still has ${JSON.stringify(l)}`,
+        );
+    });
+    const changed = corpus.keep
+      .filter((t) => redact(t) !== t)
+      .map((t) => `${JSON.stringify(t)} → ${JSON.stringify(redact(t))}`);
+    const caught = corpus.phi.length - new Set(leaks.map((l) => l.split(' → ')[0])).size;
+    console.log(
+      `PHI held-out: ${caught}/${corpus.phi.length} captions fully scrubbed; ${corpus.keep.length - changed.length}/${corpus.keep.length} ordinary captions unchanged\n${[...leaks, ...changed].join('\n')}`,
+    );
+    expect(leaks).toEqual([]);
+    expect(changed).toEqual([]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSinglingOut } from '../../../src/site/privacy/singling-out';
+import { checkReleasedVector, checkSinglingOut } from '../../../src/site/privacy/singling-out';
 import { seededRng } from '../../../src/site/privacy/seeded-rng';
 
 const DIM = 64;
@@ -105,5 +105,43 @@ describe('singling-out test', () => {
     expect(() =>
       checkSinglingOut([{ centroid: new Float32Array(DIM + 1) }], images, policy),
     ).toThrow(/same CLIP model/);
+  });
+});
+
+describe('singling-out on the vector sent', () => {
+  const policy = { k: 3, singlingOutRatio: 1.25 };
+  const mean = (vs: Float32Array[]) =>
+    Float32Array.from(vs[0]!, (_, i) => vs.reduce((a, v) => a + v[i]!, 0) / vs.length);
+
+  it('passes a row whose units all send the same vector (class prompts): ratio 1', () => {
+    const v = Float32Array.from([1, 2, 3]);
+    const r = checkReleasedVector(mean([v, v, v, v]), [v, v, v, v], policy);
+    expect(r.ratio).toBeCloseTo(1, 12);
+    expect(r.blocked).toBe(false);
+  });
+
+  it('blocks a row whose sent mean is one unit’s vector in all but name, and says what to do', () => {
+    // One unit's vector is 50× the others': the mean points at it, whatever the row's count says.
+    const big = Float32Array.from([50, 0, 0, 0]);
+    const small = [
+      Float32Array.from([0, 1, 0, 0]),
+      Float32Array.from([0, 0, 1, 0]),
+      Float32Array.from([0, 0, 0, 1]),
+      Float32Array.from([0, -1, 0, 0]),
+    ];
+    const r = checkReleasedVector(mean([big, ...small]), [big, ...small], policy);
+    expect(r.nearestIndex).toBe(0);
+    expect(r.blocked).toBe(true);
+    expect(r.reason).toMatch(
+      /dominated by one patient\/picture.* Use a larger k, class aggregation, or differential privacy/,
+    );
+  });
+
+  it('blocks a row with fewer units than k (duplicates already collapsed)', () => {
+    const v = Float32Array.from([1, 0]);
+    expect(checkReleasedVector(v, [v, v], policy)).toMatchObject({
+      blocked: true,
+      reason: expect.stringMatching(/only 2 distinct/),
+    });
   });
 });
