@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { JOB_NAMES, type PackagePreview, type SiteEvent } from '../../../shared/site-api';
+import type { DeviceChoice } from '../../../core/ort/execution-device';
+import { clientForStudy } from '../../client/enroll-site';
+import { uploadPackage } from '../../client/upload-package';
+import { preparePackage } from '../../prepare/prepare-package';
+import { SiteApiFailure } from '../site-api-failure';
+import { loadSettings } from '../site-settings';
+import { auditEntry, type HandlerSlice, type PrepareJob, type SiteContext } from './site-context';
+
+/** Prepare: a package from a dataset, its preview and thumbnails, and the approved upload. */
+export function prepareHandlers(c: SiteContext) {
+  return {
+    async 'prepare.start'(req, ctx) {
+      const study = await c.studyManifest(req.studyId);
+      const settings = loadSettings(c.home);
+      const models = await c.resolveModels(settings.modelsDir);
+      const { enrollment } = clientForStudy(c.ledger, req.studyId, c.vault);
+      const runId = randomUUID();
+      const controller = new AbortController();
+      const emit = (e: SiteEvent) => ctx.emit(e);
+      const done = preparePackage({
+        ledger: c.ledger,
+        dataDir: req.dataDir,
+        study,
+        siteId: enrollment.siteId,
+        models,
+        promptMode: req.promptMode,
+        aggregation: req.aggregation,
+        ...(req.k ? { k: req.k } : {}),
+        ...(req.dpEpsilon ? { dpEpsilon: req.dpEpsilon } : {}),
+        outDir: join(c.paths.packages, runId),
+        device: settings.device as DeviceChoice,
+        signal: controller.signal,
+        onProgress: (progress) => emit({ type: 'progress', job: runId, progress }),
+      });
+      const j: PrepareJob = { controller, done, studyId: req.studyId };
+      c.jobs.set(runId, j);
+      done.then(
+        (r) => {
+          j.result = r;
+          emit({ type: 'job-finished', job: runId, ok: true });
+        },
+        (e: Error) => {
+          j.error = e;
+          emit({
+            type: 'job-finished',
+            job: runId,
+            ok: false,
+            error: controller.signal.aborted ? 'Cancelled.' : e.message,
+          });
+        },
+      );
+      return { runId };
+    },
+    async 'prepare.cancel'(req) {
+      c.job(req.runId).controller.abort(new Error('cancelled by the operator'));
+      return { ok: true as const };
+    },
+    async 'prepare.preview'(req) {
+      const j = c.job(req.runId);
+      const r = await j.done.catch(() => undefined);
+      if (!r)
+        throw new SiteApiFailure(
+          'prepare_failed',
+          j.error?.message ?? 'The preparation failed.',
+          (j.error as { hint?: string } | undefined)?.hint,
+        );
+      const rep = r.report;
+      const preview: PackagePreview = {
+        runId: req.runId,
+        sha256: r.sha256,
+        bytes: r.bytes,
+        rows: rep.rows.map((x) => ({
+          index: x.index,
+          label: x.label,
+          prompt: x.prompt,
+          prompts: x.prompts,
+          images: x.images,
+          blocked: x.blocked,
+          checks: x.checks,
+        })),
+        dims: {
+          rows: rep.outgoing.shape[0],
+          tokens: rep.outgoing.shape[1],
+          dim: rep.outgoing.shape[2],
+          dtype: rep.outgoing.dtype,
+        },
+        blockedRows: rep.rows.filter((x) => x.blocked).length,
+        redactions: rep.phi?.redacted ?? 0,
+        epsilon: rep.dp?.epsilon ?? null,
+        projection: { outgoing: rep.projection.outgoing, local: rep.projection.local },
+        reportMarkdown: await readFile(r.reportMarkdownPath, 'utf8'),
+        tinyModels: rep.tinyModels,
+        uploaded: (() => {
+          const u = c.ledger.uploads.list({ search: r.sha256 }).find((x) => x.packageSha256 === r.sha256 && x.status === 'accepted');
+          return u ? auditEntry(u) : null;
+        })(),
+      };
+      return preview;
+    },
+    async 'images.thumbnail'(req) {
+      const r = c.job(req.runId).result;
+      const img = r?.localImages[req.imageId];
+      if (!r || !img) throw new SiteApiFailure('not_found', 'No such image in this preparation.');
+      // Thumbnails are made here and shown on this device only; they never enter a package.
+      const png = await sharp(join(r.dataRoot, ...img.path.split('/')), {
+        pages: 1,
+        limitInputPixels: 100e6,
+      })
+        .rotate()
+        .resize(96, 96, { fit: 'cover' })
+        .png()
+        .toBuffer();
+      return { dataUrl: `data:image/png;base64,${png.toString('base64')}` };
+    },
+    async 'upload.approve'(req, ctx) {
+      const r = c.job(req.runId).result;
+      if (!r) throw new SiteApiFailure('not_ready', 'This preparation has no package yet.');
+      const row = await uploadPackage(c.ledger, r.packagePath, {
+        vault: c.vault,
+        approvers: [req.approver, ...(req.secondApprover ? [req.secondApprover] : [])],
+        signal: ctx.signal,
+        onProgress: (progress) =>
+          ctx.emit({ type: 'progress', job: JOB_NAMES.upload(req.runId), progress }),
+      });
+      return auditEntry(row);
+    },
+  } satisfies HandlerSlice<
+    'prepare.start' | 'prepare.cancel' | 'prepare.preview' | 'images.thumbnail' | 'upload.approve'
+  >;
+}
