@@ -154,6 +154,21 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     await page.getByLabel('Aggregation').selectOption('cluster');
     await page.getByRole('radio', { name: /Vocabulary/ }).check();
 
+    // Issue #15 item 3: ε takes 1, 2, 0.5 …; anything else is explained beside the field, never a silent no-op.
+    await page.getByLabel('Add differential-privacy noise').check();
+    const eps = page.getByLabel(/^DP ε/);
+    expect(await eps.inputValue()).toBe('1');
+    const startsBefore = backend.calls.filter((c) => c.method === 'prepare.start').length;
+    await eps.fill('two');
+    await page.getByRole('button', { name: 'Prepare package' }).click();
+    const epsError = page.getByRole('alert').filter({ hasText: 'ε must be a number such as 1, 2 or 0.5 (you typed "two")' });
+    await epsError.waitFor();
+    expect(await eps.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.evaluate('document.activeElement.id')).toBe('prep-eps');
+    await shot('03a-prepare-epsilon-explained');
+    expect(backend.calls.filter((c) => c.method === 'prepare.start')).toHaveLength(startsBefore);
+    await eps.fill('0.5');
+
     await page.getByRole('button', { name: 'Prepare package' }).click();
     const line = page.locator('.progress-line');
     await line.filter({ hasText: 'embed images' }).waitFor();
@@ -173,6 +188,9 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     expect(backend.calls.filter((c) => c.method === 'prepare.cancel')).toEqual([
       { method: 'prepare.cancel', req: { runId: 'run-1' } },
     ]);
+    expect(backend.calls.filter((c) => c.method === 'prepare.start').at(-1)?.req).toMatchObject({ dpEpsilon: 0.5 });
+    expect(await epsError.count()).toBe(0);
+    await page.getByLabel('Add differential-privacy noise').uncheck();
 
     await page.getByRole('button', { name: 'Prepare package' }).click();
     await page.getByRole('heading', { name: 'Run run-2' }).waitFor();
