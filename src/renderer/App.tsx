@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ProgressEvent } from '../shared/progress';
-import type { Settings, SiteApiClient, SiteApiError, SiteEvent } from '../shared/site-api';
+import type { ScanSummary, Settings, SiteApiClient, SiteApiError, SiteEvent } from '../shared/site-api';
 import { AppContext, SCREENS, type AppState, type JobFinished, type ScreenId } from './app-state';
 import { describeError } from './api/call-error';
 import { ErrorBox } from './components/error-box';
@@ -49,6 +49,7 @@ export function App({ client }: { client: SiteApiClient }) {
   const [dataDir, setDataDir] = useState('');
   const [studyId, setStudyId] = useState('');
   const [runId, setRunId] = useState<string | null>(null);
+  const [scan, setScan] = useState<ScanSummary | null>(null);
   const [folderPicker, setFolderPicker] = useState<boolean | null>(null);
   const [progress, setProgress] = useState<ReadonlyMap<string, ProgressEvent>>(new Map());
   const [finished, setFinished] = useState<ReadonlyMap<string, JobFinished>>(new Map());
@@ -135,6 +136,8 @@ export function App({ client }: { client: SiteApiClient }) {
       setStudyId,
       runId,
       setRunId,
+      scan,
+      setScan,
       folderPicker,
       setFolderPicker,
       progress,
@@ -142,7 +145,7 @@ export function App({ client }: { client: SiteApiClient }) {
       clearProgress,
       navigate: setScreen,
     }),
-    [client, settings, dataDir, studyId, runId, folderPicker, progress, finished, clearProgress],
+    [client, settings, dataDir, studyId, runId, scan, folderPicker, progress, finished, clearProgress],
   );
   const View = screen ? SCREEN_VIEWS[screen] : null;
 

@@ -44,6 +44,8 @@ export const PrepareRequest = z.object({
   aggregation: Aggregation,
   k: z.number().int().min(1).optional(),
   dpEpsilon: z.number().positive().nullable().optional(),
+  /** The operator's folder → class choices (null = leave out); other folders follow the class-name rule. */
+  classMap: z.record(z.string().max(1000), z.string().max(500).nullable()).optional(),
 });
 export type PrepareRequest = z.infer<typeof PrepareRequest>;
 

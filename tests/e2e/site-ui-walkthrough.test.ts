@@ -205,6 +205,8 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
       aggregation: 'cluster',
       k: 5,
       dpEpsilon: null,
+      // The folders the scan found, each used as the class of the same name.
+      classMap: { normal: 'normal', pneumonia: 'pneumonia', effusion: 'effusion' },
     });
   });
 
@@ -362,6 +364,44 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
       { device: 'cpu' },
     ]);
     await shot('09-settings');
+  });
+
+  it('Datasets → Prepare: no "Next" with 0 usable images, old results cleared under a new error, folders mapped to classes', async () => {
+    await nav('Datasets');
+    const path = page.getByLabel('Folder path');
+    // Issue #15 item 7: a scan with 0 usable images says what to do and offers no "Next: prepare".
+    await path.fill(FIXTURE.emptyDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByTestId('no-usable-images').waitFor();
+    expect(await page.getByTestId('no-usable-images').textContent()).toContain('Choose the folder that holds the class folders');
+    expect(await page.getByRole('button', { name: 'Next: prepare a package' }).count()).toBe(0);
+    await shot('02a-datasets-no-usable-images');
+    // Issue #15 item 7: a new error replaces the old result instead of sitting under it.
+    await path.fill(FIXTURE.missingDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Scan failed' }).waitFor();
+    expect(await page.getByTestId('scan-summary').count()).toBe(0);
+
+    // Issue #15 item 4: the Prepare screen lists the folders found and maps them to the study's classes.
+    await path.fill(FIXTURE.messyDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByTestId('scan-summary').waitFor();
+    await page.getByRole('button', { name: 'Next: prepare a package' }).click();
+    const mapping = page.getByTestId('class-mapping');
+    await mapping.waitFor();
+    const select = (folder: string) => page.getByLabel(`Class for folder ${folder}`);
+    expect(await select('Normal').inputValue()).toBe('normal');
+    expect(await select('Pneumonia_cases').inputValue()).toBe('');
+    expect(await select('misc').inputValue()).toBe('');
+    await select('Pneumonia_cases').selectOption('pneumonia');
+    await shot('03b-prepare-class-mapping');
+    await page.getByRole('button', { name: 'Prepare package' }).click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Preparation stopped' }).waitFor();
+    expect(backend.calls.filter((c) => c.method === 'prepare.start').at(-1)?.req).toMatchObject({
+      dataDir: FIXTURE.messyDir,
+      classMap: { Normal: 'normal', Pneumonia_cases: 'pneumonia', misc: null },
+    });
   });
 
   it('shows a banner when the backend crashes and when it restarts', async () => {

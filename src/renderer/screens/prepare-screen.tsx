@@ -7,6 +7,8 @@ import { useCall } from '../components/use-call';
 import { StudySelect } from './study-select';
 import { useStudies } from './use-studies';
 import { checkPrepareForm } from '../format/prepare-form';
+import { ClassMapping, effectiveClassMap } from '../components/class-mapping';
+import type { ClassMap } from '../../shared/class-names';
 
 const PROMPT_MODES: { value: PromptMode; label: string }[] = [
   { value: 'class', label: "Class template — one prompt per class from the study's template" },
@@ -21,7 +23,7 @@ const AGGREGATIONS: { value: Aggregation; label: string }[] = [
 
 /** Turn the chosen folder into a package: embeddings plus the privacy checks, with live progress. */
 export function PrepareScreen() {
-  const { client, dataDir, setDataDir, runId, setRunId, progress, finished, navigate } = useApp();
+  const { client, dataDir, setDataDir, runId, setRunId, scan, progress, finished, navigate } = useApp();
   const studies = useStudies();
   const study = studies.study;
   const [promptMode, setPromptMode] = useState<PromptMode>('class');
@@ -29,6 +31,10 @@ export function PrepareScreen() {
   const [k, setK] = useState('');
   const [useDp, setUseDp] = useState(false);
   const [epsilon, setEpsilon] = useState('1');
+  const [overrides, setOverrides] = useState<ClassMap>({});
+  // The mapping step shows once the folder has been scanned (Datasets screen) and a study chosen.
+  const scanned = scan && study && scan.root === dataDir.trim() ? scan : null;
+  const classMap = scanned && study ? effectiveClassMap(scanned, study.classes, overrides) : null;
   const start = useCall<string>();
   const cancel = useCall<true>();
 
@@ -71,6 +77,7 @@ export function PrepareScreen() {
             aggregation,
             ...(check.k !== undefined ? { k: check.k } : {}),
             dpEpsilon: check.dpEpsilon,
+            ...(classMap ? { classMap } : {}),
           })
         ).runId,
     );
@@ -101,6 +108,14 @@ export function PrepareScreen() {
         <p id="prep-dir-help" className="help">
           Scan it first on the Datasets screen to see what is usable.
         </p>
+        {scanned && study && classMap && (
+          <ClassMapping
+            scan={scanned}
+            classes={study.classes}
+            map={classMap}
+            onChange={(folder, cls) => setOverrides((o) => ({ ...o, [folder]: cls }))}
+          />
+        )}
         <fieldset>
           <legend>Prompt mode</legend>
           {PROMPT_MODES.map((m) => (

@@ -23,7 +23,7 @@ import { cnnModelInput } from './cnn-model-input';
 import { EvaluationError } from './evaluation-error';
 import type { EvaluationRecord } from './evaluation-record';
 import { metricsCsv, metricsHtml, metricsMarkdown } from './evaluation-report';
-import { matchLabels } from './match-labels';
+import { matchLabels } from '../../shared/class-names';
 import { recheckVerifiedModel } from './recheck-verified-model';
 
 /** The server key pinned at enrollment (see verifyModelFolder). */

@@ -32,6 +32,7 @@ export function prepareHandlers(c: SiteContext) {
         aggregation: req.aggregation,
         ...(req.k ? { k: req.k } : {}),
         ...(req.dpEpsilon ? { dpEpsilon: req.dpEpsilon } : {}),
+        ...(req.classMap ? { classMap: req.classMap } : {}),
         outDir: join(c.paths.packages, runId),
         device: settings.device as DeviceChoice,
         signal: controller.signal,
