@@ -94,6 +94,17 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     expect(await alert.textContent()).toContain('Ask the study coordinator for a new token.');
 
     await page.getByLabel('Enrollment token').fill(FIXTURE.enrollToken);
+    // Issue #15 item 7: both fingerprint fields show a whole 64-hex fingerprint in fours without scrolling.
+    for (const field of [page.getByLabel(/fingerprint from your coordinator/i), page.getByLabel(/TLS CA fingerprint/)]) {
+      await field.fill(FIXTURE.fingerprint.match(/.{4}/g)!.join(' '));
+      const fits = await field.evaluate((el: unknown) => {
+        const box = el as { scrollWidth: number; clientWidth: number };
+        return box.scrollWidth <= box.clientWidth;
+      });
+      expect(fits).toBe(true);
+    }
+    await shot('01a-connect-fingerprint-fields');
+    await page.getByLabel(/TLS CA fingerprint/).fill('');
     await page
       .getByLabel(/fingerprint from your coordinator/i)
       .fill(FIXTURE.fingerprint.toUpperCase().match(/.{2}/g)!.join(':'));
@@ -245,7 +256,11 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     expect(await thumbs.first().getAttribute('src')).toMatch(/^data:image\/png;base64,/);
     await page.locator('.thumbs button').first().focus();
     expect(await plot.locator('circle.highlight-ring').count()).toBe(1);
-    expect(await page.locator('pre.report').textContent()).toContain('# Privacy report — run-2');
+    // Issue #15 item 7: the report is rendered (headings, tables), not shown as raw Markdown.
+    const report = page.getByRole('document', { name: 'Privacy report' });
+    await report.getByRole('heading', { name: 'Privacy report — run-2' }).waitFor();
+    expect(await report.locator('table').count()).toBeGreaterThan(0);
+    expect(await report.textContent()).not.toMatch(/^#|\| --- \||\*\*/m);
     await shot('04-preview');
   });
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { PackagePreview } from '../../shared/site-api';
 import { useApp } from '../app-state';
+import { MarkdownView } from '../components/markdown-view';
 import { describeError } from '../api/call-error';
 import { ErrorBox } from '../components/error-box';
 import { ScatterPlot, type ScatterLocal } from '../components/scatter-plot';
@@ -251,9 +252,7 @@ export function PreviewScreen() {
           </section>
           <section className="card" aria-labelledby="report-h">
             <h2 id="report-h">Privacy report</h2>
-            <pre className="report" tabIndex={0} aria-label="Privacy report (Markdown)">
-              {p.reportMarkdown}
-            </pre>
+            <MarkdownView markdown={p.reportMarkdown} label="Privacy report" />
           </section>
           <div className="actions">
             <button

@@ -42,6 +42,7 @@ export async function enrollSite(
   const expected = opts.expectFingerprint?.replace(/[\s:]/g, '').toLowerCase();
   if (expected && expected !== fingerprint)
     throw Object.assign(new Error(`Server key fingerprint ${displayFingerprint(fingerprint)} does not match the expected ${displayFingerprint(expected)}.`), {
+      code: 'fingerprint_mismatch',
       hint: 'Do not continue: ask the study coordinator to confirm the fingerprint; someone may be intercepting the connection.',
     });
   const url = new URL(serverUrl).origin;
@@ -63,9 +64,16 @@ export async function enrollSite(
 
 /** The client for a study this site is enrolled in. */
 export function clientForStudy(ledger: Ledger, studyId: string, vault: SiteKeyVault = plainVault): { client: SiteClient; enrollment: ReturnType<Ledger['enrollments']['list']>[number] } {
-  const enrollment = ledger.enrollments.list().find((e) => e.studyId === studyId);
-  if (!enrollment)
-    throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.`), { hint: 'Enroll with the token from the study coordinator: fgl site enroll --server URL --token T' });
+  const enrollments = ledger.enrollments.list();
+  const enrollment = enrollments.find((e) => e.studyId === studyId);
+  if (!enrollment) {
+    // A typo is likelier than a missing enrollment once there are any: name what there is.
+    const enrolled = [...new Set(enrollments.map((e) => e.studyId))].sort();
+    throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.${enrolled.length > 0 ? ` It is enrolled in: ${enrolled.join(', ')}.` : ''}`), {
+      code: 'not_enrolled',
+      hint: enrolled.length > 0 ? 'Check the study id for a typo (it is one of those above), or enroll in this study with a token from its coordinator.' : 'Enroll with the token from the study coordinator first (app: Connect; CLI: fgl site enroll --server URL --token T).',
+    });
+  }
   // The TLS CA pinned at enrollment (if any) is the only CA this client will trust for the server.
   const tlsPin = enrollment.tlsCaPem && enrollment.tlsCaFingerprint ? { caPem: enrollment.tlsCaPem, caFingerprint: enrollment.tlsCaFingerprint } : null;
   return { client: new SiteClient(enrollment.serverUrl, vault.unseal(enrollment.apiKey), undefined, tlsPin), enrollment };

@@ -12,6 +12,7 @@ import { StudyManifest } from '../../shared/study';
 import { EnrollResponse, ModelVersionList, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
+import { isTlsAnswerToPlainHttp, networkFailure } from './network-failure';
 import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
 
 /** An error the server answered with: its code, message and what to do about it. */
@@ -29,6 +30,8 @@ export class ServerError extends Error {
 
 export type RetryPolicy = { retries: number; baseMs: number; maxMs: number };
 const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseMs: 250, maxMs: 8000 };
+/** Someone is waiting at the Connect screen: a server that is not there is said so within seconds. */
+const ENROLL_RETRY: RetryPolicy = { retries: 2, baseMs: 250, maxMs: 1000 };
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
 
@@ -53,7 +56,7 @@ function isRetryable(err: unknown): boolean {
   if (err instanceof TransientError) return true;
   if (!isAxiosError(err)) return false;
   // A refused certificate stays refused: retrying would only delay the message.
-  if (isTlsVerificationError(err)) return false;
+  if (isTlsVerificationError(err) || isTlsAnswerToPlainHttp(err)) return false;
   if (!err.response) return err.code !== 'ERR_CANCELED'; // network error: reset, refused, timeout
   const s = err.response.status;
   return s >= 500 || s === 429 || s === 408;
@@ -67,9 +70,7 @@ function toServerError(err: unknown, serverUrl: string): unknown {
     if (parsed.success) return new ServerError(err.response.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.hint);
     return new ServerError(err.response.status, 'http_error', `HTTP ${err.response.status}`);
   }
-  if (isAxiosError(err) && !err.response && err.code !== 'ERR_CANCELED')
-    return Object.assign(new Error(`Cannot reach the server: ${err.message}`), { hint: 'Check the server URL and your network; the operation can be retried safely.' });
-  return err;
+  return networkFailure(err, serverUrl) ?? err;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -122,7 +123,7 @@ export class SiteClient {
     return schema.parse(res.data);
   }
 
-  static async enroll(serverUrl: string, token: string, retry?: RetryPolicy, tlsPin: TlsPin | null = null): Promise<EnrollResponse> {
+  static async enroll(serverUrl: string, token: string, retry: RetryPolicy = ENROLL_RETRY, tlsPin: TlsPin | null = null): Promise<EnrollResponse> {
     const c = new SiteClient(serverUrl, undefined, retry, tlsPin);
     // Enrollment is not idempotent (the token is single-use): retry only when no answer came back.
     const res = await c.withRetry(() => c.http.post('enroll', { token }));
@@ -149,13 +150,22 @@ export class SiteClient {
     const bytes = await readFile(file);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const meter = createProgressMeter('upload', bytes.length, opts.onProgress);
+    // Each attempt sends the whole package again: progress is the furthest any attempt got,
+    // so retries against a server that is down never count the same bytes twice (never > 100 %).
+    let counted = 0;
     const res: AxiosResponse = await this.withRetry(
       () =>
         this.http.put(`studies/${encodeURIComponent(studyId)}/packages/${sha256}`, bytes, {
           headers: { 'content-type': 'application/octet-stream' },
           signal: opts.signal,
           maxBodyLength: Infinity,
-          onUploadProgress: (e) => e.bytes && meter.advance(e.bytes),
+          onUploadProgress: (e) => {
+            const loaded = Math.min(e.loaded, bytes.length);
+            if (loaded > counted) {
+              meter.advance(loaded - counted);
+              counted = loaded;
+            }
+          },
         }),
       opts.signal,
     );

@@ -108,14 +108,25 @@ export function prepareHandlers(c: SiteContext) {
       const img = r?.localImages[req.imageId];
       if (!r || !img) throw new SiteApiFailure('not_found', 'No such image in this preparation.');
       // Thumbnails are made here and shown on this device only; they never enter a package.
-      const png = await sharp(join(r.dataRoot, ...img.path.split('/')), {
-        pages: 1,
-        limitInputPixels: 100e6,
-      })
-        .rotate()
-        .resize(96, 96, { fit: 'cover' })
-        .png()
-        .toBuffer();
+      let png: Buffer;
+      try {
+        png = await sharp(join(r.dataRoot, ...img.path.split('/')), {
+          pages: 1,
+          limitInputPixels: 100e6,
+        })
+          .rotate()
+          .resize(96, 96, { fit: 'cover' })
+          .png()
+          .toBuffer();
+      } catch (e) {
+        // libvips' own words are for the log, not the operator.
+        const gone = (e as Error).message.includes('missing') || (e as NodeJS.ErrnoException).code === 'ENOENT';
+        throw new SiteApiFailure(
+          'thumbnail_unavailable',
+          gone ? `No thumbnail: ${img.path} is no longer in the folder.` : `No thumbnail: ${img.path} could not be decoded for a preview.`,
+          'The folder changed since the preparation, or the format has no preview here; prepare again if you changed the folder.',
+        );
+      }
       return { dataUrl: `data:image/png;base64,${png.toString('base64')}` };
     },
     async 'upload.approve'(req, ctx) {

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { prepareHandlers } from '../../../../src/site/api/handlers/prepare-handlers';
@@ -59,6 +60,13 @@ describe('prepare handlers', () => {
     const up = await f.call(h, 'upload.approve', { runId, approver: 'Dr Data Steward', confirm: true });
     expect(up).toMatchObject({ ok: true, data: { packageSha256: p.sha256, status: 'accepted', approvers: ['Dr Data Steward'] } });
     expect(await f.call(h, 'prepare.preview', { runId })).toMatchObject({ ok: true, data: { uploaded: { status: 'accepted' } } });
+    // A file changed after preparing: the thumbnail says so in words, never libvips' own error.
+    const img = p.projection.local[0]!;
+    const j = f.c.job(runId).result!;
+    await writeFile(join(j.dataRoot, ...j.localImages[img.imageId]!.path.split('/')), 'no longer an image');
+    const broken = await f.call(h, 'images.thumbnail', { runId, imageId: img.imageId });
+    expect(broken).toMatchObject({ ok: false, error: { code: 'thumbnail_unavailable', message: expect.stringMatching(/^No thumbnail: .* could not be decoded for a preview\.$/) } });
+    expect(JSON.stringify(broken)).not.toMatch(/vips|VipsForeign|unsupported image format/i);
   }, 120_000);
 
   it('refuses a run it does not know, and a study it is not enrolled in', async () => {
