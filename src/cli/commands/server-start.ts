@@ -1,4 +1,3 @@
-import pino from 'pino';
 import {
   type Command,
   type CommandContext,
@@ -10,7 +9,7 @@ import {
 import { displayFingerprint } from '../../server/auth/server-signing-key';
 import { createServer } from '../../server/create-server';
 import type { RoundStages } from '../../server/jobs/round-stages';
-import { createLogger } from '../../server/logger';
+import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../server/server-config';
 import type { RateLimitInput } from '../../server/api/rate-limit';
 import { resolveServerModels } from './server-models';
@@ -66,6 +65,7 @@ Requests are rate-limited per site API key and per client address (429 + Retry-A
 client waits and retries). Ctrl-C / SIGTERM stop it cleanly; running rounds resume on the
 next start. The API is described at /v1/openapi.json.`,
     options: {
+      'log-format': LOG_FORMAT_OPTION,
       'data-dir': {
         type: 'string',
         value: 'DIR',
@@ -118,12 +118,12 @@ next start. The API is described at /v1/openapi.json.`,
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --tls --tls-hostname fgl.example.org',
     ],
     async run(ctx) {
+      // Logs go to stderr so stdout carries only the result (--json stays parseable).
+      const logger = stderrLogger(ctx);
       const dataDir = requireString(ctx, 'data-dir');
       const modelsArg = optionalString(ctx, 'models');
       const models = modelsArg ? await resolveServerModels(dataDir, modelsArg) : null;
       const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null });
-      // Logs go to stderr so stdout carries only the result (--json stays parseable).
-      const logger = createLogger({ destination: pino.destination(2) });
       const tlsDir = optionalString(ctx, 'tls-dir');
       const hostnames = ([] as unknown[]).concat(ctx.values['tls-hostname'] ?? []).map(String);
       if (!ctx.values.tls && (tlsDir !== undefined || hostnames.length > 0))

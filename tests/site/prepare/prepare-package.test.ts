@@ -15,6 +15,7 @@ import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
 import { DEFAULT_CLASS_TEMPLATE } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
+import { cudaProviderInstalled } from '../../../src/core/ort/execution-device';
 import { treeFingerprint } from '../../helpers/broken-images';
 
 let tmp: string;
@@ -87,7 +88,10 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
     await cp(join(data, 'yellow star'), join(messy, 'misc'), { recursive: true });
     const ledger = Ledger.open(join(tmp, 'l-classes.sqlite'));
     try {
-      const r = await preparePackage(options(ledger, { dataDir: messy, classMap: { triangles: 'green triangle', misc: null } }));
+      const r = await preparePackage(options(ledger, { dataDir: messy, classMap: { triangles: 'green triangle', misc: null }, device: 'auto' }));
+      // Issue #15 item 8: the GPU note once in the report, though the encoder and CLIP both fell back.
+      const gpuNotes = r.report.messages.filter((m) => m.startsWith('GPU execution provider unavailable'));
+      expect(gpuNotes).toHaveLength(process.platform === 'linux' && !cudaProviderInstalled() ? 1 : gpuNotes.length > 0 ? 1 : 0);
       expect(r.report.rows.map((x) => x.label).sort()).toEqual(['blue square', 'green triangle', 'red circle']);
       // Prompts carry the study's class names, never the folder's spelling.
       expect(r.report.rows.flatMap((x) => x.prompts).join(' ')).not.toMatch(/Red_Circle|BLUE SQUARE|triangles/);
