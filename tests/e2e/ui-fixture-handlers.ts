@@ -412,6 +412,19 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       audit.push(entry);
       return entry;
     },
+    async 'packages.list'() {
+      const bytes = outgoingRows * 77 * 768 * 2 + outgoingRows * 8 + 1184;
+      return {
+        packages: [...finishedRuns].reverse().map((runId) => {
+          const sha256 = createHash('sha256').update(runId).digest('hex');
+          const upload = audit.find((a) => a.packageSha256 === sha256) ?? null;
+          return { runId, studyId: FIXTURE.study.id, sha256, bytes, rows: outgoingRows, createdAt: '2025-11-24T10:00:00Z', state: upload ? ('uploaded' as const) : ('prepared' as const), upload };
+        }),
+      };
+    },
+    async 'upload.resume'() {
+      throw Object.assign(new Error('This package has no approved upload waiting to be sent.'), { code: 'nothing_to_resume' });
+    },
     async 'models.list'() {
       return { models: models.map((m) => ({ ...m })) };
     },

@@ -62,7 +62,7 @@ describe('prepare handlers', () => {
     expect(await f.call(h, 'prepare.preview', { runId })).toMatchObject({ ok: true, data: { uploaded: { status: 'accepted' } } });
     // A file changed after preparing: the thumbnail says so in words, never libvips' own error.
     const img = p.projection.local[0]!;
-    const j = f.c.job(runId).result!;
+    const j = (await f.c.job(runId)).result!;
     await writeFile(join(j.dataRoot, ...j.localImages[img.imageId]!.path.split('/')), 'no longer an image');
     const broken = await f.call(h, 'images.thumbnail', { runId, imageId: img.imageId });
     expect(broken).toMatchObject({ ok: false, error: { code: 'thumbnail_unavailable', message: expect.stringMatching(/^No thumbnail: .* could not be decoded for a preview\.$/) } });
@@ -71,7 +71,7 @@ describe('prepare handlers', () => {
 
   it('refuses a run it does not know, and a study it is not enrolled in', async () => {
     const h = prepareHandlers(f.c);
-    expect(await f.call(h, 'prepare.preview', { runId: 'nope' })).toMatchObject({ ok: false, error: { code: 'not_found', hint: 'Start a new preparation.' } });
+    expect(await f.call(h, 'prepare.preview', { runId: 'nope' })).toMatchObject({ ok: false, error: { code: 'not_found', hint: 'Choose one from the list of prepared packages, or prepare a new one.' } });
     expect(await f.call(h, 'upload.approve', { runId: 'nope', approver: 'A', confirm: true })).toMatchObject({ ok: false, error: { code: 'not_found' } });
     const r = await f.call(h, 'prepare.start', { dataDir, studyId: 'no-such-study', promptMode: 'class', aggregation: 'class' });
     expect(r).toMatchObject({ ok: false, error: { message: expect.stringContaining('no-such-study') } });
