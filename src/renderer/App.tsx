@@ -42,11 +42,18 @@ const SCREEN_TITLES: Record<ScreenId, string> = {
 type BackendNotice = { state: 'crashed' | 'restarted'; message: string } | null;
 
 /** The app shell: sidebar navigation, banners, and the shared state the screens read. */
+const DATA_DIR_KEY = 'fgl.dataDir';
+
 export function App({ client }: { client: SiteApiClient }) {
   const [screen, setScreen] = useState<ScreenId | null>(null);
   const [settings, setSettings] = useState<Settings | null>(null);
   const [settingsError, setSettingsError] = useState<SiteApiError | null>(null);
-  const [dataDir, setDataDir] = useState('');
+  // The chosen folder survives a reload of this tab (never written to disk), like the packages do.
+  const [dataDir, setDataDirState] = useState(() => window.sessionStorage.getItem(DATA_DIR_KEY) ?? '');
+  const setDataDir = useCallback((d: string) => {
+    window.sessionStorage.setItem(DATA_DIR_KEY, d);
+    setDataDirState(d);
+  }, []);
   const [studyId, setStudyId] = useState('');
   const [runId, setRunId] = useState<string | null>(null);
   const [scan, setScan] = useState<ScanSummary | null>(null);
@@ -90,6 +97,12 @@ export function App({ client }: { client: SiteApiClient }) {
       }),
     [client],
   );
+
+  const openPackage = useCallback((id: string) => {
+    // A listed package is prepared by definition, whether or not this page saw it finish.
+    setFinished((m) => (m.get(id)?.ok ? m : new Map(m).set(id, { ok: true })));
+    setRunId(id);
+  }, []);
 
   const clearProgress = useCallback((job: string) => {
     setProgress((m) => {
@@ -136,6 +149,7 @@ export function App({ client }: { client: SiteApiClient }) {
       setStudyId,
       runId,
       setRunId,
+      openPackage,
       scan,
       setScan,
       folderPicker,
@@ -145,7 +159,7 @@ export function App({ client }: { client: SiteApiClient }) {
       clearProgress,
       navigate: setScreen,
     }),
-    [client, settings, dataDir, studyId, runId, scan, folderPicker, progress, finished, clearProgress],
+    [client, settings, dataDir, studyId, runId, openPackage, scan, folderPicker, progress, finished, clearProgress],
   );
   const View = screen ? SCREEN_VIEWS[screen] : null;
 

@@ -31,6 +31,8 @@ export type AppState = {
   setStudyId(id: string): void;
   runId: string | null;
   setRunId(id: string | null): void;
+  /** Make a package prepared earlier (listed from the ledger) the current one. */
+  openPackage(runId: string): void;
   /** The last scan's result: the Prepare screen maps its folders to the study's classes. */
   scan: ScanSummary | null;
   setScan(s: ScanSummary | null): void;
