@@ -1,11 +1,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from './repo-root';
 import { optionalString, UsageError, type CommandContext } from './command';
 
 /** A file under the repository's resources/ folder. */
 export function resourcePath(rel: string): string {
-  return fileURLToPath(new URL(`../../resources/${rel}`, import.meta.url));
+  return join(REPO_ROOT, 'resources', rel);
 }
 
 /** A one-phrase-per-line list; `#` comments and blank lines ignored. */
