@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ProgressEvent } from '../shared/progress';
-import type { Settings, SiteApiClient, SiteApiError, SiteEvent } from '../shared/site-api';
+import type { ScanSummary, Settings, SiteApiClient, SiteApiError, SiteEvent } from '../shared/site-api';
 import { AppContext, SCREENS, type AppState, type JobFinished, type ScreenId } from './app-state';
 import { describeError } from './api/call-error';
 import { ErrorBox } from './components/error-box';
@@ -42,13 +42,21 @@ const SCREEN_TITLES: Record<ScreenId, string> = {
 type BackendNotice = { state: 'crashed' | 'restarted'; message: string } | null;
 
 /** The app shell: sidebar navigation, banners, and the shared state the screens read. */
+const DATA_DIR_KEY = 'fgl.dataDir';
+
 export function App({ client }: { client: SiteApiClient }) {
   const [screen, setScreen] = useState<ScreenId | null>(null);
   const [settings, setSettings] = useState<Settings | null>(null);
   const [settingsError, setSettingsError] = useState<SiteApiError | null>(null);
-  const [dataDir, setDataDir] = useState('');
+  // The chosen folder survives a reload of this tab (never written to disk), like the packages do.
+  const [dataDir, setDataDirState] = useState(() => window.sessionStorage.getItem(DATA_DIR_KEY) ?? '');
+  const setDataDir = useCallback((d: string) => {
+    window.sessionStorage.setItem(DATA_DIR_KEY, d);
+    setDataDirState(d);
+  }, []);
   const [studyId, setStudyId] = useState('');
   const [runId, setRunId] = useState<string | null>(null);
+  const [scan, setScan] = useState<ScanSummary | null>(null);
   const [folderPicker, setFolderPicker] = useState<boolean | null>(null);
   const [progress, setProgress] = useState<ReadonlyMap<string, ProgressEvent>>(new Map());
   const [finished, setFinished] = useState<ReadonlyMap<string, JobFinished>>(new Map());
@@ -89,6 +97,12 @@ export function App({ client }: { client: SiteApiClient }) {
       }),
     [client],
   );
+
+  const openPackage = useCallback((id: string) => {
+    // A listed package is prepared by definition, whether or not this page saw it finish.
+    setFinished((m) => (m.get(id)?.ok ? m : new Map(m).set(id, { ok: true })));
+    setRunId(id);
+  }, []);
 
   const clearProgress = useCallback((job: string) => {
     setProgress((m) => {
@@ -135,6 +149,9 @@ export function App({ client }: { client: SiteApiClient }) {
       setStudyId,
       runId,
       setRunId,
+      openPackage,
+      scan,
+      setScan,
       folderPicker,
       setFolderPicker,
       progress,
@@ -142,7 +159,7 @@ export function App({ client }: { client: SiteApiClient }) {
       clearProgress,
       navigate: setScreen,
     }),
-    [client, settings, dataDir, studyId, runId, folderPicker, progress, finished, clearProgress],
+    [client, settings, dataDir, studyId, runId, openPackage, scan, folderPicker, progress, finished, clearProgress],
   );
   const View = screen ? SCREEN_VIEWS[screen] : null;
 

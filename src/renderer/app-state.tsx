@@ -1,6 +1,6 @@
 import { createContext, useContext } from 'react';
 import type { ProgressEvent } from '../shared/progress';
-import type { Settings, SiteApiClient } from '../shared/site-api';
+import type { ScanSummary, Settings, SiteApiClient } from '../shared/site-api';
 
 export const SCREENS = [
   { id: 'connect', label: 'Connect' },
@@ -31,6 +31,11 @@ export type AppState = {
   setStudyId(id: string): void;
   runId: string | null;
   setRunId(id: string | null): void;
+  /** Make a package prepared earlier (listed from the ledger) the current one. */
+  openPackage(runId: string): void;
+  /** The last scan's result: the Prepare screen maps its folders to the study's classes. */
+  scan: ScanSummary | null;
+  setScan(s: ScanSummary | null): void;
   /** Whether this shell has a native folder picker; null until `datasets.pickFolder` has answered once. */
   folderPicker: boolean | null;
   setFolderPicker(available: boolean): void;

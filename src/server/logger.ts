@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { humanLogStream, type LogFormat } from './log-format';
 
 /**
  * Paths pino blanks out of every log line. Secrets should never reach a log call in the first
@@ -24,8 +25,10 @@ export const REDACT_PATHS = [
 
 export type LoggerOptions = {
   level?: pino.LevelWithSilent;
-  /** Where JSON lines go (default stdout); tests pass a stream to capture and scan them. */
+  /** Where lines go (default stdout); tests pass a stream to capture and scan them. */
   destination?: DestinationStream;
+  /** `json` (pino's lines, for machines) or `human` (one readable line per event); default json. */
+  format?: LogFormat;
 };
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
@@ -35,6 +38,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level: opts.level ?? process.env.FGL_LOG_LEVEL ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    opts.destination ?? pino.destination(1),
+    opts.format === 'human' ? humanLogStream(opts.destination ?? process.stdout) : (opts.destination ?? pino.destination(1)),
   );
 }

@@ -44,6 +44,8 @@ export const PrepareRequest = z.object({
   aggregation: Aggregation,
   k: z.number().int().min(1).optional(),
   dpEpsilon: z.number().positive().nullable().optional(),
+  /** The operator's folder → class choices (null = leave out); other folders follow the class-name rule. */
+  classMap: z.record(z.string().max(1000), z.string().max(500).nullable()).optional(),
 });
 export type PrepareRequest = z.infer<typeof PrepareRequest>;
 
@@ -118,6 +120,26 @@ export const EvaluationResult = z.object({
 });
 export type EvaluationResult = z.infer<typeof EvaluationResult>;
 
+/**
+ * A package prepared on this site, as the ledger keeps it across reloads and restarts:
+ * prepared (not approved), approved (audit row written, not yet accepted: retry it), uploading
+ * (being sent now), uploaded (the server accepted it), failed (the server refused it).
+ */
+export const PackageState = z.enum(['prepared', 'approved', 'uploading', 'uploaded', 'failed']);
+export type PackageState = z.infer<typeof PackageState>;
+export const PreparedPackage = z.object({
+  runId: z.string(),
+  studyId: z.string(),
+  sha256: z.string(),
+  bytes: z.number().int(),
+  rows: z.number().int(),
+  createdAt: z.string(),
+  state: PackageState,
+  /** The latest audit entry for these bytes, if it was approved. */
+  upload: z.lazy(() => AuditEntry).nullable(),
+});
+export type PreparedPackage = z.infer<typeof PreparedPackage>;
+
 const none = z.object({}).strict();
 const ok = z.object({ ok: z.literal(true) });
 
@@ -145,6 +167,8 @@ export const siteApi = {
   'prepare.cancel': { req: z.object({ runId: z.string() }).strict(), res: ok },
   'prepare.preview': { req: z.object({ runId: z.string() }).strict(), res: PackagePreview },
   'images.thumbnail': { req: z.object({ runId: z.string(), imageId: z.number().int().min(0) }).strict(), res: z.object({ dataUrl: z.string() }) },
+  'packages.list': { req: none, res: z.object({ packages: z.array(PreparedPackage) }) },
+  'upload.resume': { req: z.object({ runId: z.string() }).strict(), res: AuditEntry },
   'upload.approve': { req: z.object({ runId: z.string(), approver: z.string().min(1).max(200), secondApprover: z.string().min(1).max(200).optional(), confirm: z.literal(true) }).strict(), res: AuditEntry },
   'models.list': { req: z.object({ studyId: z.string() }).strict(), res: z.object({ models: z.array(ModelVersion) }) },
   'models.pull': { req: z.object({ studyId: z.string(), version: z.number().int().optional() }).strict(), res: ModelVersion },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sameClassPair } from './class-names';
 import { ModelRef, Sha256Hex } from './model-ref';
 
 export const PromptMode = z.enum(['class', 'instance', 'vocabulary']);
@@ -82,7 +83,18 @@ export const StudyManifest = z.object({
     .array(ClassName)
     .min(2)
     .max(1000)
-    .refine((a) => new Set(a).size === a.length, 'class names must be unique'),
+    .superRefine((a, ctx) => {
+      // One rule with prepare and evaluate (class-names.ts): `Normal` and `normal` are one class.
+      const pair = sameClassPair(a);
+      if (pair)
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            pair[0] === pair[1]
+              ? `class names must be unique: "${pair[0]}" is given twice`
+              : `class names must be unique ignoring case, spaces, "_" and "-": "${pair[0]}" and "${pair[1]}" are the same class`,
+        });
+    }),
   prompts: z.object({
     /** Templates with `{class}`; class-level prompts use each of them. */
     templates: z.array(z.string().includes('{class}').max(500)).min(1).max(100),

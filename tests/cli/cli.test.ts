@@ -55,4 +55,9 @@ describe('fgl CLI', () => {
     expect(await main(['study', 'init', '--name', 'x', '--classes', 'a,a', '--out', join(tmp, 'x.json')])).toBe(2);
     expect(io.err).toContain('names "a" twice');
   });
+
+  it('server study create refuses classes that differ only in case (one class-name rule)', async () => {
+    expect(await main(['server', 'study', 'create', '--name', 'x', '--classes', 'Normal,normal', '--data-dir', join(tmp, 'srv')])).toBe(2);
+    expect(io.err).toContain('--classes names "Normal" and "normal", which are the same class (names are compared ignoring case, spaces, "_" and "-"): keep one');
+  });
 });

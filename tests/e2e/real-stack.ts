@@ -110,7 +110,7 @@ export async function startRealStack(o: {
       classes: data.classes,
       models,
       k: 3,
-      vocabulary: await readPhraseList(resourcePath('vocabulary/general.txt')),
+      vocabulary: await readPhraseList(resourcePath('vocabulary/shapes.txt')),
     });
     const { id: _id, createdAt: _c, ...body } = manifest;
     const study = StudyManifest.parse(

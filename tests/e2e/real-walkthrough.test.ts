@@ -220,8 +220,24 @@ describe('site UI in Chromium against the real site backend and a real server (t
         ),
       )
       .toBe(true);
-    expect(await page.locator('pre.report').textContent()).toContain(run.sha256);
+    expect(await page.getByRole('document', { name: 'Privacy report' }).textContent()).toContain(run.sha256);
     await shot('04-preview');
+  });
+
+  it('a reload forgets the page, not the package: it is listed as prepared and opens again (issue #15 item 2)', async () => {
+    await page.reload();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: 'Approve & upload', exact: true }).click();
+    const row = page.getByTestId('package-row');
+    await row.first().waitFor();
+    expect(await row.count()).toBe(1);
+    expect(await row.getByTestId('package-state').textContent()).toBe('prepared — not approved');
+    expect(await row.textContent()).toContain(run.sha256.slice(0, 8));
+    await shot('04a-packages-after-reload');
+    await row.getByRole('button', { name: /^Open package/ }).click();
+    expect(await heading()).toBe('What will leave this computer');
+    await page.getByTestId('preview-facts').waitFor();
+    expect(await text('bytes')).toContain(`(${run.bytes.toLocaleString('en')} bytes)`);
   });
 
   it('Approve & upload: the named approval uploads exactly this package, and the audit entry says so', async () => {
@@ -246,6 +262,7 @@ describe('site UI in Chromium against the real site backend and a real server (t
     const stored = (await s().packages()).packages;
     expect(stored).toHaveLength(1);
     expect(stored[0]).toMatchObject({ sha256: run.sha256, bytes: run.bytes });
+    await expect.poll(() => page.getByTestId('package-state').first().textContent()).toBe('uploaded');
     await shot('05-approve');
   });
 

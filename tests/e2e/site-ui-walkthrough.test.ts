@@ -94,6 +94,17 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     expect(await alert.textContent()).toContain('Ask the study coordinator for a new token.');
 
     await page.getByLabel('Enrollment token').fill(FIXTURE.enrollToken);
+    // Issue #15 item 7: both fingerprint fields show a whole 64-hex fingerprint in fours without scrolling.
+    for (const field of [page.getByLabel(/fingerprint from your coordinator/i), page.getByLabel(/TLS CA fingerprint/)]) {
+      await field.fill(FIXTURE.fingerprint.match(/.{4}/g)!.join(' '));
+      const fits = await field.evaluate((el: unknown) => {
+        const box = el as { scrollWidth: number; clientWidth: number };
+        return box.scrollWidth <= box.clientWidth;
+      });
+      expect(fits).toBe(true);
+    }
+    await shot('01a-connect-fingerprint-fields');
+    await page.getByLabel(/TLS CA fingerprint/).fill('');
     await page
       .getByLabel(/fingerprint from your coordinator/i)
       .fill(FIXTURE.fingerprint.toUpperCase().match(/.{2}/g)!.join(':'));
@@ -154,6 +165,21 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     await page.getByLabel('Aggregation').selectOption('cluster');
     await page.getByRole('radio', { name: /Vocabulary/ }).check();
 
+    // Issue #15 item 3: ε takes 1, 2, 0.5 …; anything else is explained beside the field, never a silent no-op.
+    await page.getByLabel('Add differential-privacy noise').check();
+    const eps = page.getByLabel(/^DP ε/);
+    expect(await eps.inputValue()).toBe('1');
+    const startsBefore = backend.calls.filter((c) => c.method === 'prepare.start').length;
+    await eps.fill('two');
+    await page.getByRole('button', { name: 'Prepare package' }).click();
+    const epsError = page.getByRole('alert').filter({ hasText: 'ε must be a number such as 1, 2 or 0.5 (you typed "two")' });
+    await epsError.waitFor();
+    expect(await eps.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.evaluate('document.activeElement.id')).toBe('prep-eps');
+    await shot('03a-prepare-epsilon-explained');
+    expect(backend.calls.filter((c) => c.method === 'prepare.start')).toHaveLength(startsBefore);
+    await eps.fill('0.5');
+
     await page.getByRole('button', { name: 'Prepare package' }).click();
     const line = page.locator('.progress-line');
     await line.filter({ hasText: 'embed images' }).waitFor();
@@ -173,6 +199,9 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     expect(backend.calls.filter((c) => c.method === 'prepare.cancel')).toEqual([
       { method: 'prepare.cancel', req: { runId: 'run-1' } },
     ]);
+    expect(backend.calls.filter((c) => c.method === 'prepare.start').at(-1)?.req).toMatchObject({ dpEpsilon: 0.5 });
+    expect(await epsError.count()).toBe(0);
+    await page.getByLabel('Add differential-privacy noise').uncheck();
 
     await page.getByRole('button', { name: 'Prepare package' }).click();
     await page.getByRole('heading', { name: 'Run run-2' }).waitFor();
@@ -187,6 +216,8 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
       aggregation: 'cluster',
       k: 5,
       dpEpsilon: null,
+      // The folders the scan found, each used as the class of the same name.
+      classMap: { normal: 'normal', pneumonia: 'pneumonia', effusion: 'effusion' },
     });
   });
 
@@ -225,7 +256,11 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
     expect(await thumbs.first().getAttribute('src')).toMatch(/^data:image\/png;base64,/);
     await page.locator('.thumbs button').first().focus();
     expect(await plot.locator('circle.highlight-ring').count()).toBe(1);
-    expect(await page.locator('pre.report').textContent()).toContain('# Privacy report — run-2');
+    // Issue #15 item 7: the report is rendered (headings, tables), not shown as raw Markdown.
+    const report = page.getByRole('document', { name: 'Privacy report' });
+    await report.getByRole('heading', { name: 'Privacy report — run-2' }).waitFor();
+    expect(await report.locator('table').count()).toBeGreaterThan(0);
+    expect(await report.textContent()).not.toMatch(/^#|\| --- \||\*\*/m);
     await shot('04-preview');
   });
 
@@ -344,6 +379,44 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
       { device: 'cpu' },
     ]);
     await shot('09-settings');
+  });
+
+  it('Datasets → Prepare: no "Next" with 0 usable images, old results cleared under a new error, folders mapped to classes', async () => {
+    await nav('Datasets');
+    const path = page.getByLabel('Folder path');
+    // Issue #15 item 7: a scan with 0 usable images says what to do and offers no "Next: prepare".
+    await path.fill(FIXTURE.emptyDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByTestId('no-usable-images').waitFor();
+    expect(await page.getByTestId('no-usable-images').textContent()).toContain('Choose the folder that holds the class folders');
+    expect(await page.getByRole('button', { name: 'Next: prepare a package' }).count()).toBe(0);
+    await shot('02a-datasets-no-usable-images');
+    // Issue #15 item 7: a new error replaces the old result instead of sitting under it.
+    await path.fill(FIXTURE.missingDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Scan failed' }).waitFor();
+    expect(await page.getByTestId('scan-summary').count()).toBe(0);
+
+    // Issue #15 item 4: the Prepare screen lists the folders found and maps them to the study's classes.
+    await path.fill(FIXTURE.messyDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByTestId('scan-summary').waitFor();
+    await page.getByRole('button', { name: 'Next: prepare a package' }).click();
+    const mapping = page.getByTestId('class-mapping');
+    await mapping.waitFor();
+    const select = (folder: string) => page.getByLabel(`Class for folder ${folder}`);
+    expect(await select('Normal').inputValue()).toBe('normal');
+    expect(await select('Pneumonia_cases').inputValue()).toBe('');
+    expect(await select('misc').inputValue()).toBe('');
+    await select('Pneumonia_cases').selectOption('pneumonia');
+    await shot('03b-prepare-class-mapping');
+    await page.getByRole('button', { name: 'Prepare package' }).click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Preparation stopped' }).waitFor();
+    expect(backend.calls.filter((c) => c.method === 'prepare.start').at(-1)?.req).toMatchObject({
+      dataDir: FIXTURE.messyDir,
+      classMap: { Normal: 'normal', Pneumonia_cases: 'pneumonia', misc: null },
+    });
   });
 
   it('shows a banner when the backend crashes and when it restarts', async () => {

@@ -31,6 +31,11 @@ export const FIXTURE = {
   },
   dataDir: '/data/chest-xray',
   missingDir: '/data/missing',
+  /** Scans with nothing usable: every file skipped. */
+  emptyDir: '/data/exports',
+  /** Folders named unlike the study's classes: `Normal` (same by the rule), `Pneumonia_cases`, `misc`. */
+  messyDir: '/data/messy',
+  messyCounts: { Normal: 12, Pneumonia_cases: 9, misc: 3 } as Record<string, number>,
   classCounts: { normal: 40, pneumonia: 32, effusion: 4 } as Record<string, number>,
   skipped: [
     { path: 'normal/notes.txt', reason: 'not_an_image', detail: 'plain text' },
@@ -302,11 +307,14 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
         progress: { stage: 'scan', done: 82, total: 82, ratePerSec: 410, etaSec: 0 },
       });
       const k = req.k ?? 5;
-      const classes = Object.entries(FIXTURE.classCounts).map(([name, count]) => ({ name, count }));
+      if (req.dir === FIXTURE.emptyDir)
+        return { root: req.dir, layout: 'folder' as const, images: 0, classes: [], skipped: [{ path: 'report.pdf', reason: 'not_an_image', detail: 'PDF document' }], smallClasses: [] };
+      const counts = req.dir === FIXTURE.messyDir ? FIXTURE.messyCounts : FIXTURE.classCounts;
+      const classes = Object.entries(counts).map(([name, count]) => ({ name, count }));
       return {
         root: req.dir,
         layout: 'folder' as const,
-        images: 76,
+        images: classes.reduce((a, c) => a + c.count, 0),
         classes,
         skipped: FIXTURE.skipped.map((s) => ({ ...s })),
         smallClasses: classes.filter((c) => c.count < k).map((c) => ({ ...c, k })),
@@ -403,6 +411,19 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       };
       audit.push(entry);
       return entry;
+    },
+    async 'packages.list'() {
+      const bytes = outgoingRows * 77 * 768 * 2 + outgoingRows * 8 + 1184;
+      return {
+        packages: [...finishedRuns].reverse().map((runId) => {
+          const sha256 = createHash('sha256').update(runId).digest('hex');
+          const upload = audit.find((a) => a.packageSha256 === sha256) ?? null;
+          return { runId, studyId: FIXTURE.study.id, sha256, bytes, rows: outgoingRows, createdAt: '2025-11-24T10:00:00Z', state: upload ? ('uploaded' as const) : ('prepared' as const), upload };
+        }),
+      };
+    },
+    async 'upload.resume'() {
+      throw Object.assign(new Error('This package has no approved upload waiting to be sent.'), { code: 'nothing_to_resume' });
     },
     async 'models.list'() {
       return { models: models.map((m) => ({ ...m })) };

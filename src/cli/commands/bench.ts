@@ -4,17 +4,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { Command, Output } from '../command';
 import { optionalString, UsageError } from '../command';
+import { REPO_ROOT } from '../repo-root';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const AREAS = ['site', 'server', 'scale', 'all'] as const;
+const AREAS = ['site', 'server', 'cli', 'scale', 'all'] as const;
 type Area = (typeof AREAS)[number];
 
 /** The benchmark scripts of each area, run in this order. */
 export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: string }[]> = {
   site: [{ name: 'site', file: 'bench/site/site-bench.ts' }],
+  cli: [{ name: 'cli', file: 'bench/cli/cli-bench.ts' }],
   server: [
     { name: 'synthesis', file: 'bench/synthesis/synthesis-bench.ts' },
     { name: 'training', file: 'bench/training/training-bench.ts' },
@@ -156,13 +157,15 @@ to bench-results/<area>-<timestamp>.json (gitignored):
            pipeline's overhead over raw ONNX Runtime, peak memory on 1,000 vs 5,000 images
   server   bench/synthesis/synthesis-bench.ts, bench/training/training-bench.ts and
            bench/server/intake-bench.ts
+  cli      bench/cli/cli-bench.ts: \`fgl --help\` and the time until a command starts working,
+           in fresh processes, beside a bare \`node -e 0\` (targets 200 ms and 500 ms)
   scale    bench/scale/scale-bench.ts: a round synthesized on the Redis queue by 1, 2 and 4
            worker processes vs in-process, and the queue's overhead per batch (needs redis-server)
-  all      site, server, then scale
+  all      site, server, cli, then scale
 
 Benchmarks use generated tiny models: they time FGL's code, not real-model speed or accuracy.
 See docs/benchmarks.md for what each number means. A missing script is reported, not fatal.`,
-  positionals: 'site|server|scale|all',
+  positionals: 'site|server|cli|scale|all',
   options: {
     out: {
       type: 'string',
@@ -185,11 +188,11 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
     const area = ctx.positionals[0] ?? 'site';
     if (ctx.positionals.length > 1 || !AREAS.includes(area as Area))
       throw new UsageError(
-        `expected one area, site, server, scale or all; got "${ctx.positionals.join(' ')}"`,
+        `expected one area, site, server, cli, scale or all; got "${ctx.positionals.join(' ')}"`,
       );
     const outDir = path.resolve(optionalString(ctx, 'out') ?? 'bench-results');
     const areas: Exclude<Area, 'all'>[] =
-      area === 'all' ? ['site', 'server', 'scale'] : [area as Exclude<Area, 'all'>];
+      area === 'all' ? ['site', 'server', 'cli', 'scale'] : [area as Exclude<Area, 'all'>];
     const runs: AreaRun[] = [];
     for (const a of areas)
       runs.push(

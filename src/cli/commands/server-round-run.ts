@@ -1,10 +1,9 @@
-import pino from 'pino';
 import { type Command, optionalString, requireString, UsageError } from '../command';
 import { ensureSigningKey } from '../../server/auth/server-signing-key';
 import { newRoundId } from '../../server/api/round-routes';
 import { RoundRunner } from '../../server/jobs/round-runner';
 import { STAGES_NOT_WIRED } from '../../server/jobs/round-stages';
-import { createLogger } from '../../server/logger';
+import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
 import { resolveServerModels } from './server-models';
@@ -20,6 +19,7 @@ collecting → synthesizing → training → published (or failed, with the reas
 progress are stored in the data dir, so an interrupted run continues where it stopped, here or
 in \`fgl server start\`. Do not run it while a server on the same data dir runs the same round.`,
     options: {
+      'log-format': LOG_FORMAT_OPTION,
       'data-dir': { type: 'string', value: 'DIR', description: 'server data directory' },
       study: { type: 'string', value: 'ID', description: 'study id' },
       models: {
@@ -45,10 +45,7 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
         layout,
         signingKey,
         stages,
-        logger: createLogger({
-          destination: pino.destination(2),
-          level: ctx.out.json ? 'warn' : 'info',
-        }),
+        logger: stderrLogger(ctx, { level: ctx.out.json ? 'warn' : 'info' }),
       });
       const onAbort = () => void runner.close();
       ctx.signal.addEventListener('abort', onAbort, { once: true });

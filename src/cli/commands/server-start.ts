@@ -1,4 +1,3 @@
-import pino from 'pino';
 import {
   type Command,
   type CommandContext,
@@ -11,7 +10,7 @@ import {
 import { displayFingerprint } from '../../server/auth/server-signing-key';
 import { createServer } from '../../server/create-server';
 import type { RoundStages } from '../../server/jobs/round-stages';
-import { createLogger } from '../../server/logger';
+import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../server/server-config';
 import type { RateLimitInput } from '../../server/api/rate-limit';
 import { resolveServerModels } from './server-models';
@@ -69,6 +68,7 @@ Requests are rate-limited per site API key and per client address (429 + Retry-A
 client waits and retries). Ctrl-C / SIGTERM stop it cleanly; running rounds resume on the
 next start. The API is described at /v1/openapi.json.`,
     options: {
+      'log-format': LOG_FORMAT_OPTION,
       'data-dir': {
         type: 'string',
         value: 'DIR',
@@ -141,7 +141,7 @@ next start. The API is described at /v1/openapi.json.`,
       // A Redis password in the URL is never printed.
       const queueShown = queueUrl?.replace(/\/\/[^@/]*@/, '//***@') ?? null;
       // Logs go to stderr so stdout carries only the result (--json stays parseable).
-      const logger = createLogger({ destination: pino.destination(2) });
+      const logger = stderrLogger(ctx);
       const tlsDir = optionalString(ctx, 'tls-dir');
       const hostnames = ([] as unknown[]).concat(ctx.values['tls-hostname'] ?? []).map(String);
       if (!ctx.values.tls && (tlsDir !== undefined || hostnames.length > 0))

@@ -1,4 +1,4 @@
-import { readPhraseList, resourcePath } from '../resources';
+import { vocabularyOption } from '../resources';
 import {
   type Command,
   intOption,
@@ -28,9 +28,8 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
     classes: { type: 'string', value: 'a,b,c', description: 'comma-separated class names' },
     vocabulary: {
       type: 'string',
-      value: 'FILE',
-      description:
-        'controlled vocabulary, one phrase per line (default: resources/vocabulary/general.txt)',
+      value: 'NAME|FILE',
+      description: 'controlled vocabulary for `vocabulary` prompts: radiology, dermatology, pathology, ophthalmology, general-photos (default), shapes (the demo), or a FILE of reviewed phrases',
     },
     k: {
       type: 'string',
@@ -60,7 +59,8 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
     },
   },
   examples: [
-    'fgl server study create --data-dir ./server-data --name "Skin lesions" --classes nevus,melanoma --k 5 --models tiny',
+    'fgl server study create --data-dir ./server-data --name "Skin lesions" --classes nevus,melanoma --vocabulary dermatology --k 5 --models tiny',
+    'fgl server study create --data-dir /srv/fgl --name "Chest X-ray" --classes normal,pneumonia --vocabulary radiology --models DIR',
   ],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
@@ -78,6 +78,7 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
           throw new UsageError(`--modes: unknown prompt mode "${m}" (class, instance, vocabulary)`);
         return p.data;
       });
+    const vocabulary = await vocabularyOption(ctx);
     const models = await resolveServerModels(dataDir, optionalString(ctx, 'models') ?? 'tiny');
     const manifest = buildStudyManifest({
       name: requireString(ctx, 'name'),
@@ -88,9 +89,7 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
       allowInstance: Boolean(ctx.values['allow-instance']),
       ...(modes ? { modes } : {}),
       // The controlled vocabulary for `vocabulary` prompts: only these phrases can leave a site.
-      vocabulary: await readPhraseList(
-        optionalString(ctx, 'vocabulary') ?? resourcePath('vocabulary/general.txt'),
-      ),
+      vocabulary: vocabulary.phrases,
     });
     const store = ServerStore.open(dataLayout(dataDir).db);
     try {
@@ -102,10 +101,11 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
       ctx.out.warn(
         'this study references generated tiny models: they prove the plumbing, never accuracy.',
       );
-    ctx.out.result({ studyId: manifest.id, manifest }, () =>
+    ctx.out.result({ studyId: manifest.id, vocabulary: vocabulary.name, manifest }, () =>
       [
         `Created study ${manifest.id}`,
         `  classes  ${manifest.classes.join(', ')}`,
+        `  vocabulary ${vocabulary.name} (${vocabulary.phrases.length} phrases)`,
         `  encoder  ${manifest.encoder.id} (D=${manifest.encoder.dim}, sha256 ${manifest.encoder.sha256.slice(0, 12)}…)`,
         `  privacy  k=${manifest.privacy.k}, instance rows ${manifest.privacy.allowInstance ? 'allowed' : 'not allowed'}, ε ≤ ${manifest.privacy.maxEpsilon ?? 'no DP required'}`,
         `Next: fgl server site enroll --data-dir ${dataDir} --study ${manifest.id} --name SITE`,

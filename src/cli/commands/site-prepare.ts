@@ -44,6 +44,20 @@ async function loadStudy(arg: string, paths: ReturnType<typeof sitePaths>): Prom
   }
 }
 
+/** `Normal=normal,Scans=` → { Normal: 'normal', Scans: null } (empty = leave the folder out). */
+export function parseClassMapOption(s: string): Record<string, string | null> {
+  const map: Record<string, string | null> = {};
+  for (const part of s.split(',')) {
+    const eq = part.indexOf('=');
+    const folder = part.slice(0, eq).trim();
+    if (eq < 0 || folder === '')
+      throw new UsageError(`--class-map entry "${part.trim()}" is not FOLDER=CLASS`, 'Write it as --class-map "Normal=normal,Other=" (an empty class leaves that folder out).');
+    const cls = part.slice(eq + 1).trim();
+    map[folder] = cls === '' ? null : cls;
+  }
+  return map;
+}
+
 export const sitePrepareCommand: Command = {
   path: ['site', 'prepare'],
   summary: 'turn an image folder into a privacy-checked embedding package and report',
@@ -122,6 +136,12 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       value: 'ID',
       description: 'site id for the package (default: the id this site enrolled with)',
     },
+    'class-map': {
+      type: 'string',
+      value: 'MAP',
+      description:
+        'folder → class where names differ: "Folder=class,Other=" (empty = leave the folder out); other folders match class names ignoring case, spaces, _ and -',
+    },
     'batch-size': {
       type: 'string',
       value: 'N',
@@ -132,6 +152,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
   examples: [
     'fgl site prepare --data ./images --study shapes-1a2b3c --out ./pkg',
     'fgl site prepare --data ./images --study study.json --out ./pkg',
+    'fgl site prepare --data ./images --study study.json --out ./pkg --class-map "Normal=normal,Unsorted="',
     'fgl site prepare --data ./images --study study.json --out ./pkg --prompts vocabulary --aggregate cluster --k 10 --dp-epsilon 1',
   ],
   async run(ctx) {
@@ -173,6 +194,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         models,
         promptMode: promptMode.data,
         aggregation: aggregation.data,
+        ...(optionalString(ctx, 'class-map') ? { classMap: parseClassMapOption(optionalString(ctx, 'class-map')!) } : {}),
         ...(ctx.values.k !== undefined ? { k: intOption(ctx, 'k', study.privacy.k, 1) } : {}),
         ...(dpEpsilon !== undefined ? { dpEpsilon } : {}),
         outDir: requireString(ctx, 'out'),

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../repo-root';
 import { type Command, UsageError, intOption } from '../command';
 import { createSiteHandlers } from '../../site/api/site-handlers';
 import { startSiteAgent } from '../../site/agent/site-agent';
@@ -10,7 +11,7 @@ import { resolveModelsOption } from '../study/models-folder';
 
 /** The renderer electron-vite builds (`npm run build`); the agent serves it as it is. */
 function rendererDir(): string {
-  return fileURLToPath(new URL('../../../out/renderer', import.meta.url));
+  return join(REPO_ROOT, 'out', 'renderer');
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Command } from '../command';
 import { intOption, numberOption, optionalString, requireString, UsageError } from '../command';
 import { buildStudyManifest, parseClassList } from '../study/build-study';
 import { describeModelsFolder, resolveModelsOption } from '../study/models-folder';
-import { readPhraseList, resourcePath } from '../resources';
+import { vocabularyOption } from '../resources';
 import { sitePaths, siteHome } from '../../site/site-home';
 import { PromptMode, SchedulerName } from '../../shared/study';
 
@@ -30,12 +30,12 @@ uses real models from a folder with clip/, captioner/ and generator/ (see README
     'max-epsilon': { type: 'string', value: 'E', description: 'cumulative DP budget per dataset (omit: DP optional)' },
     'allow-instance': { type: 'boolean', description: 'allow one row per image (weaker privacy; off by default)' },
     modes: { type: 'string', value: 'class,vocabulary,instance', description: 'prompt modes sites may use' },
-    vocabulary: { type: 'string', value: 'FILE', description: 'controlled vocabulary, one phrase per line (default: resources/vocabulary/general.txt)' },
+    vocabulary: { type: 'string', value: 'NAME|FILE', description: 'controlled vocabulary for `vocabulary` prompts: radiology, dermatology, pathology, ophthalmology, general-photos (default), shapes (the demo), or a FILE of reviewed phrases' },
     'images-per-row': { type: 'string', value: 'N', description: 'images the server synthesizes per outgoing row' },
     scheduler: { type: 'string', value: 'NAME', description: "sampler: pndm, ddim, euler, euler-ancestral or turbo (default: what the generator's scheduler_config.json calls for)" },
   },
   examples: [
-    'fgl study init --name "Skin lesions" --classes nevus,melanoma,keratosis --models tiny --out study.json',
+    'fgl study init --name "Skin lesions" --classes nevus,melanoma,keratosis --vocabulary dermatology --models tiny --out study.json',
     'fgl study init --name Shapes --classes "red circle,blue square" --models ./models --k 10 --max-epsilon 8 --out study.json --json',
   ],
   async run(ctx) {
@@ -56,7 +56,7 @@ uses real models from a folder with clip/, captioner/ and generator/ (see README
     const modelsArg = optionalString(ctx, 'models') ?? 'tiny';
     const modelsDir = await resolveModelsOption(modelsArg, sitePaths(siteHome()).models);
     const models = await describeModelsFolder(modelsDir);
-    const vocabulary = await readPhraseList(optionalString(ctx, 'vocabulary') ?? resourcePath('vocabulary/general.txt'));
+    const { phrases: vocabulary } = await vocabularyOption(ctx);
     const maxEps = numberOption(ctx, 'max-epsilon', undefined);
     const schedulerRaw = optionalString(ctx, 'scheduler');
     const scheduler = schedulerRaw === undefined ? undefined : SchedulerName.safeParse(schedulerRaw);

@@ -110,7 +110,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       classes: data.classes,
       models,
       k: 3,
-      vocabulary: await readPhraseList(resourcePath('vocabulary/general.txt')),
+      vocabulary: await readPhraseList(resourcePath('vocabulary/shapes.txt')),
       imagesPerRow: models.tiny ? 8 : 4,
     });
     const { id: _id, createdAt: _c, ...body } = manifest;

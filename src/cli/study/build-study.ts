@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type PromptMode, StudyManifest, DEFAULT_CLASS_TEMPLATE, DEFAULT_INSTANCE_TEMPLATE, type SchedulerName } from '../../shared/study';
 import { PAPER_RECIPE } from '../../server/synthesis/schedulers/sampling-recipe';
 import type { ModelsFolder } from './models-folder';
+import { sameClassPair } from '../../shared/class-names';
 
 export type StudyOptions = {
   name: string;
@@ -28,8 +29,13 @@ export function studyIdFromName(name: string): string {
 export function parseClassList(s: string): string[] {
   const classes = s.split(',').map((c) => c.trim());
   if (classes.some((c) => c === '')) throw new Error('--classes has an empty name (two commas in a row?)');
-  const dup = classes.find((c, i) => classes.indexOf(c) !== i);
-  if (dup) throw new Error(`--classes names "${dup}" twice`);
+  const pair = sameClassPair(classes);
+  if (pair)
+    throw new Error(
+      pair[0] === pair[1]
+        ? `--classes names "${pair[0]}" twice`
+        : `--classes names "${pair[0]}" and "${pair[1]}", which are the same class (names are compared ignoring case, spaces, "_" and "-"): keep one`,
+    );
   if (classes.length < 2) throw new Error('--classes needs at least two classes');
   return classes;
 }

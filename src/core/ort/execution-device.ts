@@ -18,7 +18,7 @@ export type CreatedSession = {
 };
 export type ResolvedDevice = { device: OrtProvider; fallbackMessage?: string };
 
-export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node';
+export const CUDA_INSTALL_COMMAND = 'npm install-scripts approve onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node';
 
 /** The providers to try, best first. `auto` takes the platform's GPU provider, then CPU. */
 export function candidateProviders(

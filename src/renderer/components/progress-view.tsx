@@ -27,7 +27,7 @@ export function ProgressView({
         <progress aria-label={label} />
       )}
       <p className="progress-line" aria-live="polite">
-        <span className="stage">{stage}</span> · {done}
+        <span className="stage">{stage}</span> · {total ? Math.min(done, total) : done}
         {total !== null ? ` of ${total}` : ''}
         {pct !== null ? ` (${pct.toFixed(0)}%)` : ''} · {formatRate(ratePerSec)} ·{' '}
         {etaSec === null ? 'time left unknown' : `about ${formatDuration(etaSec)} left`}

@@ -24,7 +24,8 @@ export function useCall<T>(): CallState<T> & {
       return data;
     } catch (err) {
       if (my === seq.current)
-        setState((s) => ({ ...s, pending: false, error: describeError(err) }));
+        // The old result goes with the new error: never a stale answer under a fresh failure.
+        setState({ pending: false, error: describeError(err), data: null });
       return undefined;
     }
   }, []);

@@ -7,6 +7,7 @@ import { useCall } from '../components/use-call';
 import { JOB_NAMES } from '../../shared/site-api';
 import { formatBytes, shortHash } from '../format/format-values';
 import { AuditEntryView } from './audit-entry-view';
+import { PackagesList } from '../components/packages-list';
 
 /** The explicit, named approval that lets one reviewed package leave, and its audit entry. */
 export function ApproveScreen() {
@@ -25,14 +26,17 @@ export function ApproveScreen() {
 
   if (!runId || !ready)
     return (
-      <section className="card">
-        <p>No prepared package to approve. Prepare one and review its preview first.</p>
-        <div className="actions">
-          <button type="button" onClick={() => navigate('prepare')}>
-            Go to Prepare
-          </button>
-        </div>
-      </section>
+      <>
+        <section className="card">
+          <p>No package chosen. Open one of the prepared packages below, or prepare one and review its preview first.</p>
+          <div className="actions">
+            <button type="button" onClick={() => navigate('prepare')}>
+              Go to Prepare
+            </button>
+          </div>
+        </section>
+        <PackagesList />
+      </>
     );
 
   const p = preview.data;
@@ -142,6 +146,7 @@ export function ApproveScreen() {
           </div>
         </section>
       )}
+      <PackagesList key={upload.data?.id ?? 0} />
     </>
   );
 }

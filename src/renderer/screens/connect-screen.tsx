@@ -93,6 +93,7 @@ export function ConnectScreen() {
         </label>
         <input
           id="expected-fp"
+          className="fingerprint-input"
           type="text"
           value={expected}
           onChange={(e) => setExpected(e.target.value)}
@@ -105,6 +106,7 @@ export function ConnectScreen() {
         </label>
         <input
           id="expected-ca-fp"
+          className="fingerprint-input"
           type="text"
           value={expectedCa}
           onChange={(e) => setExpectedCa(e.target.value)}

@@ -28,6 +28,7 @@ export function DatasetsScreen() {
     setDataDir,
     folderPicker,
     setFolderPicker,
+    setScan,
     progress,
     clearProgress,
     navigate,
@@ -68,7 +69,10 @@ export function DatasetsScreen() {
     const r = await scan.run(() =>
       client.call('datasets.scan', { dir: dir.trim(), ...(kNum !== undefined ? { k: kNum } : {}) }),
     );
-    if (r) setDataDir(r.root);
+    if (r) {
+      setDataDir(r.root);
+      setScan(r);
+    }
   };
 
   const result = scan.data;
@@ -191,11 +195,19 @@ export function DatasetsScreen() {
                 leave them out.
               </div>
             )}
-            <div className="actions">
-              <button type="button" onClick={() => navigate('prepare')}>
-                Next: prepare a package
-              </button>
-            </div>
+            {result.images === 0 ? (
+              <div className="banner banner-warning" role="status" data-testid="no-usable-images">
+                <strong>No usable images here.</strong> A package needs images in one sub-folder per
+                class{result.skipped.length > 0 ? '; every file found was skipped (reasons below)' : ''}.
+                Choose the folder that holds the class folders, or add images, then scan again.
+              </div>
+            ) : (
+              <div className="actions">
+                <button type="button" onClick={() => navigate('prepare')}>
+                  Next: prepare a package
+                </button>
+              </div>
+            )}
           </section>
           <section className="card" aria-labelledby="skipped-h">
             <h2 id="skipped-h">Skipped files</h2>

@@ -6,6 +6,9 @@ import { ProgressView } from '../components/progress-view';
 import { useCall } from '../components/use-call';
 import { StudySelect } from './study-select';
 import { useStudies } from './use-studies';
+import { checkPrepareForm } from '../format/prepare-form';
+import { ClassMapping, effectiveClassMap } from '../components/class-mapping';
+import type { ClassMap } from '../../shared/class-names';
 
 const PROMPT_MODES: { value: PromptMode; label: string }[] = [
   { value: 'class', label: "Class template — one prompt per class from the study's template" },
@@ -20,7 +23,7 @@ const AGGREGATIONS: { value: Aggregation; label: string }[] = [
 
 /** Turn the chosen folder into a package: embeddings plus the privacy checks, with live progress. */
 export function PrepareScreen() {
-  const { client, dataDir, setDataDir, runId, setRunId, progress, finished, navigate } = useApp();
+  const { client, dataDir, setDataDir, runId, setRunId, scan, progress, finished, navigate } = useApp();
   const studies = useStudies();
   const study = studies.study;
   const [promptMode, setPromptMode] = useState<PromptMode>('class');
@@ -28,6 +31,10 @@ export function PrepareScreen() {
   const [k, setK] = useState('');
   const [useDp, setUseDp] = useState(false);
   const [epsilon, setEpsilon] = useState('1');
+  const [overrides, setOverrides] = useState<ClassMap>({});
+  // The mapping step shows once the folder has been scanned (Datasets screen) and a study chosen.
+  const scanned = scan && study && scan.root === dataDir.trim() ? scan : null;
+  const classMap = scanned && study ? effectiveClassMap(scanned, study.classes, overrides) : null;
   const start = useCall<string>();
   const cancel = useCall<true>();
 
@@ -46,9 +53,20 @@ export function PrepareScreen() {
   const done = runId ? finished.get(runId) : undefined;
   const running = runId !== null && !done;
 
+  const check = study ? checkPrepareForm({ k, useDp, epsilon }, study) : null;
+  const [showErrors, setShowErrors] = useState(false);
+  const errors = showErrors && check && !check.ok ? check.errors : {};
+
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!study) return;
+    if (!study || !check) return;
+    // Invalid input is explained beside its field and focused, never a silent no-op.
+    if (!check.ok) {
+      setShowErrors(true);
+      document.getElementById(check.errors.k !== undefined ? 'prep-k' : 'prep-eps')?.focus();
+      return;
+    }
+    setShowErrors(false);
     const id = await start.run(
       async () =>
         (
@@ -57,18 +75,15 @@ export function PrepareScreen() {
             studyId: study.id,
             promptMode,
             aggregation,
-            ...(k.trim() !== '' ? { k: Number(k) } : {}),
-            dpEpsilon: useDp ? Number(epsilon) : null,
+            ...(check.k !== undefined ? { k: check.k } : {}),
+            dpEpsilon: check.dpEpsilon,
+            ...(classMap ? { classMap } : {}),
           })
         ).runId,
     );
     if (id) setRunId(id);
   };
 
-  const kNum = Number(k);
-  const kTooLow = study && k.trim() !== '' && kNum < study.k;
-  const epsTooHigh =
-    study && useDp && study.maxEpsilon !== null && Number(epsilon) > study.maxEpsilon;
 
   return (
     <>
@@ -76,7 +91,7 @@ export function PrepareScreen() {
         Embeddings are computed on this computer. Nothing is sent until you review the package and
         approve it.
       </p>
-      <form className="card form" onSubmit={(e) => void submit(e)} aria-labelledby="prep-h">
+      <form className="card form" noValidate onSubmit={(e) => void submit(e)} aria-labelledby="prep-h">
         <h2 id="prep-h">Package settings</h2>
         <StudySelect studies={studies.data} />
         <ErrorBox error={studies.error} title="Could not list studies" />
@@ -93,6 +108,14 @@ export function PrepareScreen() {
         <p id="prep-dir-help" className="help">
           Scan it first on the Datasets screen to see what is usable.
         </p>
+        {scanned && study && classMap && (
+          <ClassMapping
+            scan={scanned}
+            classes={study.classes}
+            map={classMap}
+            onChange={(folder, cls) => setOverrides((o) => ({ ...o, [folder]: cls }))}
+          />
+        )}
         <fieldset>
           <legend>Prompt mode</legend>
           {PROMPT_MODES.map((m) => (
@@ -135,16 +158,15 @@ export function PrepareScreen() {
         <input
           id="prep-k"
           className="narrow"
-          type="number"
-          min={study?.k ?? 1}
-          step={1}
+          type="text"
+          inputMode="numeric"
           value={k}
           onChange={(e) => setK(e.target.value)}
-          aria-invalid={kTooLow ? true : undefined}
+          aria-invalid={errors.k ? true : undefined}
           aria-describedby="prep-k-help"
         />
-        <p id="prep-k-help" className={kTooLow ? 'help invalid' : 'help'}>
-          {study ? `The study requires at least ${study.k}; you may choose more.` : ''}
+        <p id="prep-k-help" className={errors.k ? 'help invalid' : 'help'} role={errors.k ? 'alert' : undefined}>
+          {errors.k ?? (study ? `The study requires at least ${study.k}; you may choose more.` : '')}
         </p>
         <label className="checkbox">
           <input
@@ -162,18 +184,17 @@ export function PrepareScreen() {
             <input
               id="prep-eps"
               className="narrow"
-              type="number"
-              min={0.01}
-              step={0.1}
+              type="text"
+              inputMode="decimal"
               value={epsilon}
               onChange={(e) => setEpsilon(e.target.value)}
-              aria-invalid={epsTooHigh ? true : undefined}
+              aria-invalid={errors.epsilon ? true : undefined}
               aria-describedby="prep-eps-help"
             />
-            <p id="prep-eps-help" className={epsTooHigh ? 'help invalid' : 'help'}>
-              {study?.maxEpsilon != null
+            <p id="prep-eps-help" className={errors.epsilon ? 'help invalid' : 'help'} role={errors.epsilon ? 'alert' : undefined}>
+              {errors.epsilon ?? (study?.maxEpsilon != null
                 ? `This study's budget per dataset: ε ≤ ${study.maxEpsilon}, summed over every upload.`
-                : "Counted against this dataset's cumulative budget."}
+                : "Counted against this dataset's cumulative budget.")}
             </p>
           </>
         )}

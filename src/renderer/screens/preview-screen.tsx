@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
 import type { PackagePreview } from '../../shared/site-api';
 import { useApp } from '../app-state';
+import { MarkdownView } from '../components/markdown-view';
+import { PackagesList } from '../components/packages-list';
 import { describeError } from '../api/call-error';
 import { ErrorBox } from '../components/error-box';
 import { ScatterPlot, type ScatterLocal } from '../components/scatter-plot';
@@ -83,17 +85,20 @@ export function PreviewScreen() {
 
   if (!runId || !ready)
     return (
-      <section className="card">
-        <p>
-          {runId ? 'The package is still being prepared.' : 'No package yet.'} Prepare one first;
-          its preview appears here before anything is sent.
-        </p>
-        <div className="actions">
-          <button type="button" onClick={() => navigate('prepare')}>
-            Go to Prepare
-          </button>
-        </div>
-      </section>
+      <>
+        <section className="card">
+          <p>
+            {runId ? 'The package is still being prepared.' : 'No package chosen.'} Prepare one, or
+            open one prepared earlier below; its preview appears here before anything is sent.
+          </p>
+          <div className="actions">
+            <button type="button" onClick={() => navigate('prepare')}>
+              Go to Prepare
+            </button>
+          </div>
+        </section>
+        {!runId && <PackagesList />}
+      </>
     );
 
   const p = preview.data;
@@ -251,9 +256,7 @@ export function PreviewScreen() {
           </section>
           <section className="card" aria-labelledby="report-h">
             <h2 id="report-h">Privacy report</h2>
-            <pre className="report" tabIndex={0} aria-label="Privacy report (Markdown)">
-              {p.reportMarkdown}
-            </pre>
+            <MarkdownView markdown={p.reportMarkdown} label="Privacy report" />
           </section>
           <div className="actions">
             <button

@@ -144,6 +144,9 @@ export class RoundRunner {
   ): void {
     if (!this.deps.store.transitionRound(id, from, to, extra))
       throw new Error(`round ${id} left state ${from} while this runner was working on it`);
+    // Progress belongs to the stage that reported it: a new working state starts without the
+    // last one's (no "training: synthesize 176/176"). A finished round keeps its last progress.
+    if (to === 'synthesizing' || to === 'training') this.deps.store.setRoundProgress(id, null);
     this.deps.logger.info({ roundId: id, from, to }, 'round state');
   }
 

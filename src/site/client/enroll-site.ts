@@ -1,5 +1,5 @@
 import type { Ledger } from '../ledger/ledger';
-import { checkServerUrl, SiteClient } from './site-client';
+import { checkServerUrl, ENROLL_RETRY, SiteClient } from './site-client';
 import { caPinForEnrollment, type CaPinOptions, normalizeFingerprint } from './tls-pinning';
 import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 import { plainVault, type SiteKeyVault } from './site-key-vault';
@@ -47,7 +47,7 @@ export async function enrollSite(
   const expected = opts.expectFingerprint === undefined || opts.expectFingerprint.trim() === '' ? undefined : normalizeFingerprint(opts.expectFingerprint);
   const tlsPin = await caPinForEnrollment(url, opts);
   // Phase 1: the key, checked before anything is redeemed.
-  const client = new SiteClient(serverUrl, undefined, undefined, tlsPin);
+  const client = new SiteClient(serverUrl, undefined, ENROLL_RETRY, tlsPin);
   const offered = await client.serverKey();
   const fingerprint = publicKeyFingerprint(offered.serverPublicKey);
   if (fingerprint !== offered.serverKeyFingerprint.toLowerCase())
@@ -90,9 +90,16 @@ export async function enrollSite(
 
 /** The client for a study this site is enrolled in. */
 export function clientForStudy(ledger: Ledger, studyId: string, vault: SiteKeyVault = plainVault): { client: SiteClient; enrollment: ReturnType<Ledger['enrollments']['list']>[number] } {
-  const enrollment = ledger.enrollments.list().find((e) => e.studyId === studyId);
-  if (!enrollment)
-    throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.`), { hint: 'Enroll with the token from the study coordinator: fgl site enroll --server URL --token T' });
+  const enrollments = ledger.enrollments.list();
+  const enrollment = enrollments.find((e) => e.studyId === studyId);
+  if (!enrollment) {
+    // A typo is likelier than a missing enrollment once there are any: name what there is.
+    const enrolled = [...new Set(enrollments.map((e) => e.studyId))].sort();
+    throw Object.assign(new Error(`This site is not enrolled in study ${studyId}.${enrolled.length > 0 ? ` It is enrolled in: ${enrolled.join(', ')}.` : ''}`), {
+      code: 'not_enrolled',
+      hint: enrolled.length > 0 ? 'Check the study id for a typo (it is one of those above), or enroll in this study with a token from its coordinator.' : 'Enroll with the token from the study coordinator first (app: Connect; CLI: fgl site enroll --server URL --token T).',
+    });
+  }
   // The TLS CA pinned at enrollment (if any) is the only CA this client will trust for the server.
   const tlsPin = enrollment.tlsCaPem && enrollment.tlsCaFingerprint ? { caPem: enrollment.tlsCaPem, caFingerprint: enrollment.tlsCaFingerprint } : null;
   return { client: new SiteClient(enrollment.serverUrl, vault.unseal(enrollment.apiKey), undefined, tlsPin), enrollment };

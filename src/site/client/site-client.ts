@@ -15,6 +15,7 @@ import { StudyManifest } from '../../shared/study';
 import { EnrollResponse, ModelVersionList, ServerKeyResponse, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
+import { isTlsAnswerToPlainHttp, networkFailure } from './network-failure';
 import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
 
 /** An error the server answered with: its code, message and what to do about it. */
@@ -32,6 +33,9 @@ export class ServerError extends Error {
 
 export type RetryPolicy = { retries: number; baseMs: number; maxMs: number };
 const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseMs: 250, maxMs: 8000 };
+/** Someone is waiting at the Connect screen: a server that is not there is said so within seconds. */
+/** Enrollment gives up quickly: a missing server is reported within seconds. */
+export const ENROLL_RETRY: RetryPolicy = { retries: 2, baseMs: 250, maxMs: 1000 };
 
 /** A model manifest lists a handful of files: 1 MiB is far above any real one. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -60,7 +64,7 @@ function isRetryable(err: unknown): boolean {
   if (err instanceof TransientError) return true;
   if (!isAxiosError(err)) return false;
   // A refused certificate stays refused: retrying would only delay the message.
-  if (isTlsVerificationError(err)) return false;
+  if (isTlsVerificationError(err) || isTlsAnswerToPlainHttp(err)) return false;
   if (!err.response) return err.code !== 'ERR_CANCELED'; // network error: reset, refused, timeout
   const s = err.response.status;
   return s >= 500 || s === 429 || s === 408;
@@ -74,9 +78,7 @@ function toServerError(err: unknown, serverUrl: string): unknown {
     if (parsed.success) return new ServerError(err.response.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.hint);
     return new ServerError(err.response.status, 'http_error', `HTTP ${err.response.status}`);
   }
-  if (isAxiosError(err) && !err.response && err.code !== 'ERR_CANCELED')
-    return Object.assign(new Error(`Cannot reach the server: ${err.message}`), { hint: 'Check the server URL and your network; the operation can be retried safely.' });
-  return err;
+  return networkFailure(err, serverUrl) ?? err;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -161,13 +163,22 @@ export class SiteClient {
     const bytes = await readFile(file);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const meter = createProgressMeter('upload', bytes.length, opts.onProgress);
+    // Each attempt sends the whole package again: progress is the furthest any attempt got,
+    // so retries against a server that is down never count the same bytes twice (never > 100 %).
+    let counted = 0;
     const res: AxiosResponse = await this.withRetry(
       () =>
         this.http.put(`studies/${encodeURIComponent(studyId)}/packages/${sha256}`, bytes, {
           headers: { 'content-type': 'application/octet-stream' },
           signal: opts.signal,
           maxBodyLength: Infinity,
-          onUploadProgress: (e) => e.bytes && meter.advance(e.bytes),
+          onUploadProgress: (e) => {
+            const loaded = Math.min(e.loaded, bytes.length);
+            if (loaded > counted) {
+              meter.advance(loaded - counted);
+              counted = loaded;
+            }
+          },
         }),
       opts.signal,
     );

@@ -216,6 +216,7 @@ export async function caPinForEnrollment(url: URL, opts: CaPinOptions): Promise<
           `The server's TLS CA fingerprint ${groups(info.caFingerprint)} does not match the expected ${groups(expected)}.`,
         ),
         {
+          code: 'tls_ca_mismatch',
           hint: 'Do not continue: ask the study coordinator to confirm the CA fingerprint; someone may be intercepting the connection.',
         },
       );
@@ -233,7 +234,8 @@ export async function caPinForEnrollment(url: URL, opts: CaPinOptions): Promise<
         `its CA fingerprint is ${groups(info.caFingerprint)} ("${info.caSubject}").`,
     ),
     {
-      hint: 'Compare that fingerprint with the TLS CA fingerprint the study coordinator gave you with the token, then enroll again with --expect-ca-fingerprint <fingerprint>.',
+      code: 'tls_ca_unconfirmed',
+      hint: 'Compare that fingerprint with the TLS CA fingerprint the study coordinator gave you with the token, then enroll again giving it as the expected TLS CA fingerprint (app: the "TLS CA fingerprint" field; CLI: --expect-ca-fingerprint <fingerprint>).',
     },
   );
 }
@@ -285,6 +287,7 @@ export function tlsFailure(err: unknown, serverUrl: string): (Error & { hint: st
   const host = new URL(serverUrl).host;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
     return Object.assign(new Error(`${host} does not speak TLS on this port.`), {
+      code: 'server_not_tls',
       hint: 'Check the URL: the server may have been started without --tls (use http:// only on loopback).',
     });
   const what =
@@ -294,6 +297,7 @@ export function tlsFailure(err: unknown, serverUrl: string): (Error & { hint: st
         ? 'its certificate is expired or not yet valid'
         : 'its certificate does not chain to the TLS CA pinned at enrollment';
   return Object.assign(new Error(`Refusing the server at ${host}: ${what} (${code}).`), {
+    code: 'tls_refused',
     hint: 'Do not work around this: ask the study coordinator whether the server certificate or CA changed. If the CA was replaced on purpose, enroll again with a new token and the new CA fingerprint.',
   });
 }

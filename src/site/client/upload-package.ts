@@ -64,6 +64,13 @@ async function sendUpload(ledger: Ledger, row: UploadRow, file: string, opts: { 
   }
 }
 
+/** Send one approved upload again (the same audit row): for a `pending` one the operator retries. */
+export async function resumeUpload(ledger: Ledger, row: UploadRow, opts: { signal?: AbortSignal; onProgress?: ProgressListener; vault?: SiteKeyVault } = {}): Promise<UploadRow> {
+  const pkg = ledger.packages.get(row.packageSha256);
+  if (!pkg) throw Object.assign(new Error(`The package of audit entry #${row.id} is not in the site ledger.`), { code: 'unknown_package' });
+  return sendUpload(ledger, row, pkg.path, opts);
+}
+
 /** Finish uploads that a crash or a lost connection left pending; the package path comes from the ledger. */
 export async function resumePendingUploads(ledger: Ledger, opts: { signal?: AbortSignal; vault?: SiteKeyVault } = {}): Promise<UploadRow[]> {
   const done: UploadRow[] = [];

@@ -15,6 +15,7 @@ import { loadModelFromDir } from '../../core/tfjs/file-io';
 import { l2Normalize } from '../../core/tfjs/l2-normalize';
 import { predictProbabilities } from '../../core/tfjs/predict-probabilities';
 import { loadTf, type Tf } from '../../core/tfjs/tfjs-backend';
+import { logOnce } from '../../core/log-once';
 import { ModelVerificationError, verifyModelFolder } from '../../core/models/verify-model-folder';
 import { scanDataset } from '../dataset/scan-dataset';
 import type { LabelAttribute } from '../../core/image/dicom/read-dicom';
@@ -25,7 +26,7 @@ import { cnnModelInput } from './cnn-model-input';
 import { EvaluationError } from './evaluation-error';
 import type { EvaluationRecord } from './evaluation-record';
 import { metricsCsv, metricsHtml, metricsMarkdown } from './evaluation-report';
-import { matchLabels } from './match-labels';
+import { matchLabels } from '../../shared/class-names';
 import { recheckVerifiedModel } from './recheck-verified-model';
 
 /** The server key pinned at enrollment (see verifyModelFolder). */
@@ -173,7 +174,8 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
 
   // 3. Inputs and predictions.
   const batchSize = o.batchSize ?? 32;
-  const loaded = await loadTf(o.log);
+  const note = logOnce(o.log);
+  const loaded = await loadTf(note);
   const tf: Tf = loaded.tf;
   const model = await loadModelFromDir(o.modelDir, tf);
   const devices: Record<string, string> = { tfjs: loaded.backend };
@@ -185,7 +187,7 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
     if (manifest.kind === 'probe') {
       const clip = await loadClip(o.clipDir!, { device: o.device, batchSize });
       devices.clip = clip.device;
-      if (clip.fallbackMessage) o.log?.(clip.fallbackMessage);
+      if (clip.fallbackMessage) note(clip.fallbackMessage);
       let features: Float32Array[];
       try {
         const clipDigest = manifest.backbone!.sha256!;

@@ -30,6 +30,41 @@ export type LedgerOpenOptions = {
   migrations?: readonly Migration[];
 };
 
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/**
+ * When opening failed because this account may not write the ledger's folder or file (a
+ * read-only FGL_HOME, a file owned by another user), the error that says so; otherwise null.
+ * Probed by writing, since access(2) answers for the real, not the effective, user.
+ */
+function readOnlyFailure(file: string, cause: unknown): LedgerError | null {
+  if (file === ':memory:') return null;
+  const dir = path.dirname(file);
+  const deny = (fn: () => void) => {
+    try {
+      fn();
+      return false;
+    } catch (e) {
+      return NOT_WRITABLE.has((e as NodeJS.ErrnoException).code ?? '');
+    }
+  };
+  const probe = path.join(dir, `.fgl-write-probe-${process.pid}`);
+  const dirDenied = deny(() => {
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe, { force: true });
+  });
+  const fileDenied = !dirDenied && fs.existsSync(file) && deny(() => fs.closeSync(fs.openSync(file, 'r+')));
+  if (!dirDenied && !fileDenied) return null;
+  return new LedgerError(
+    'ledger_read_only',
+    dirDenied
+      ? `The site's data folder ${dir} is read-only for this account, so the ledger cannot be written there.`
+      : `The ledger ${file} is read-only for this account.`,
+    'Set FGL_HOME to a folder this account can write (the ledger, keys and caches live there), or ask IT to give this account write access to it. Nothing was changed.',
+    { cause },
+  );
+}
+
 /**
  * The site's local record (docs/architecture.md, "Storage"): datasets, scans, runs, packages, the upload
  * audit log, the DP budget, enrollments, models and evaluations, in one SQLite file. Synchronous
@@ -78,7 +113,7 @@ export class Ledger {
     try {
       db = new Database(resolved);
     } catch (e) {
-      throw new LedgerError(
+      throw readOnlyFailure(resolved, e) ?? new LedgerError(
         'open_failed',
         `Cannot open the ledger ${resolved}: ${(e as Error).message}`,
         'Check that the folder is writable and the file is an FGL ledger (SQLite).',
@@ -99,7 +134,7 @@ export class Ledger {
     } catch (e) {
       db.close();
       if (e instanceof LedgerError) throw e;
-      throw new LedgerError(
+      throw readOnlyFailure(resolved, e) ?? new LedgerError(
         'open_failed',
         `Cannot open the ledger ${resolved}: ${(e as Error).message}`,
         'Check that the file is an FGL ledger (SQLite) and not damaged; keep a copy before retrying.',

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { writeFileDurable } from '../../core/fs/durable-file';
 import { join, resolve } from 'node:path';
 import { PACKAGE_FORMAT_VERSION, PACKAGE_TENSORS, type PackageMetadata } from '../../shared/package-format';
+import { matchLabels, type ClassMap } from '../../shared/class-names';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import { looserThan, studyManifestCanonicalJson, type Aggregation, type PrivacyPolicy, type PromptMode, type StudyManifest } from '../../shared/study';
 import type { DeviceChoice } from '../../core/ort/execution-device';
@@ -47,6 +48,8 @@ export type PrepareOptions = {
   models: SiteModelDirs & { tiny: boolean };
   promptMode: PromptMode;
   aggregation: Aggregation;
+  /** The operator's folder → class choices (null = leave out); others follow the class-name rule. */
+  classMap?: ClassMap;
   /** Site-side k; must be ≥ the study's (a site may be stricter, never looser). */
   k?: number;
   /** Per-package ε with the analytic Gaussian mechanism; omitted = no DP noise (if the study allows). */
@@ -165,12 +168,29 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       scan.usable.map((u) => ({ relPath: u.path, contentSha256: u.sha256, label: u.label, bytes: u.bytes, width: u.width, height: u.height, status: 'usable' as const, skipReason: null })),
     );
     o.ledger.scans.finish(scanRow.id, { images: scan.images, classes: scan.classes, skipped: scan.skipped.map((x) => ({ path: x.path, reason: x.reason })) });
+    // One class-name rule with evaluate and the UI (shared/class-names.ts), then the operator's mapping.
+    const unknownTarget = Object.entries(o.classMap ?? {}).find(([, c]) => c !== null && !o.study.classes.includes(c));
+    if (unknownTarget)
+      throw new PrepareError(`The folder "${unknownTarget[0]}" is mapped to "${unknownTarget[1]}", which is not a class of the study (${o.study.classes.join(', ')}).`, 'Map it to one of the study\'s classes, or leave it out.');
+    const counts = new Map<string, number>();
+    for (const u of scan.usable) counts.set(u.label, (counts.get(u.label) ?? 0) + 1);
+    const match = matchLabels(counts, o.study.classes, o.classMap);
     const classIndex = new Map(o.study.classes.map((c, i) => [c, i]));
-    const unknown = [...new Set(scan.usable.map((u) => u.label).filter((l) => !classIndex.has(l)))];
-    const images = scan.usable.filter((u) => classIndex.has(u.label));
+    // From here on an image's label is the study's class name: a folder's own spelling never leaves.
+    const images = scan.usable.flatMap((u) => {
+      const i = match.index.get(u.label);
+      return i === undefined ? [] : [{ ...u, label: o.study.classes[i]! }];
+    });
     const messages = [...models.messages];
-    if (unknown.length > 0) messages.push(`Ignored ${scan.usable.length - images.length} images in classes the study does not have: ${unknown.join(', ')}.`);
-    if (images.length === 0) throw new PrepareError(`No usable images of the study's classes (${o.study.classes.join(', ')}) in ${root}`, 'Check the folder layout: one sub-folder per class, named as in the study.');
+    for (const r of match.renamed) messages.push(`Folder "${r.label}" is used as the class "${r.class}".`);
+    if (match.excluded.length > 0) messages.push(`Ignored ${scan.usable.length - images.length} images in folders the study has no class for: ${match.excluded.map((e) => `${e.label} (${e.images})`).join(', ')}.`);
+    if (images.length === 0) {
+      const found = match.excluded.map((e) => `${e.label} (${e.images})`).join(', ');
+      throw new PrepareError(
+        `No usable images of the study's classes (${o.study.classes.join(', ')}) in ${root}. ${found ? `Found: ${found}.` : 'It has no usable images at all.'}`,
+        found ? 'Rename the folders to the study\'s class names (case, spaces, "_" and "-" do not matter), or map each folder to a class in the Prepare screen (CLI: --class-map "Folder=class,...").' : 'Check the folder layout: one sub-folder per class, named as in the study.',
+      );
+    }
 
     // 1b. Privacy units: one per patient where the data names one, else one per distinct picture
     // (byte-identical and near-duplicate files count once).

@@ -41,7 +41,8 @@ export async function loadSiteModels(dirs: SiteModelDirs, study: StudyManifest, 
   }
   const clip = await loadClip(dirs.clip, { device });
   const clipDigest = await modelDigest(dirs.clip, 'clip');
-  const messages = [encoder.fallbackMessage, clip.fallbackMessage].filter((m): m is string => Boolean(m));
+  // The encoder and CLIP fall back for the same reason: the report says it once.
+  const messages = [...new Set([encoder.fallbackMessage, clip.fallbackMessage].filter((m): m is string => Boolean(m)))];
   if (study.clip.sha256 && study.clip.sha256 !== clipDigest)
     messages.push(`Local CLIP (sha256 ${clipDigest.slice(0, 12)}…) differs from the study's ${study.clip.id}; privacy checks still run, but vocabulary prompts may differ from other sites'.`);
   const devices: Record<string, string> = { encoder: encoder.device, clip: clip.device };
@@ -56,7 +57,7 @@ export async function loadSiteModels(dirs: SiteModelDirs, study: StudyManifest, 
       if (!dirs.captioner) return Promise.reject(new Error('No captioner model is available: instance prompts need one (--models DIR with captioner/).'));
       captioner ??= loadCaptioner(dirs.captioner, { device }).then((c) => {
         devices.captioner = c.device;
-        if (c.fallbackMessage) messages.push(c.fallbackMessage);
+        if (c.fallbackMessage && !messages.includes(c.fallbackMessage)) messages.push(c.fallbackMessage);
         return c;
       });
       return captioner;

@@ -104,7 +104,7 @@ describe('candidateProviders', () => {
   });
 });
 
-// This build machine has no CUDA provider library (.npmrc skips its download), so `auto` must fall back.
+// This build machine has no CUDA provider library (allowScripts denies its download), so `auto` must fall back.
 describe.runIf(process.platform === 'linux')(
   'createSession on a machine without the CUDA provider',
   () => {

@@ -68,6 +68,8 @@ const VALID: Record<SiteMethod, unknown> = {
   'prepare.preview': { runId: 'run-1' },
   'images.thumbnail': { runId: 'run-1', imageId: 3 },
   'upload.approve': { runId: 'run-1', approver: 'Ann', secondApprover: 'Bob', confirm: true },
+  'upload.resume': { runId: 'run-1' },
+  'packages.list': {},
   'models.list': { studyId: 's' },
   'models.pull': { studyId: 's', version: 2 },
   'evaluate.run': { studyId: 's', version: 1, dataDir: '/data' },

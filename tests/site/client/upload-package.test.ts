@@ -1,4 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SiteClient } from '../../../src/site/client/site-client';
+import type { ProgressEvent } from '../../../src/shared/progress';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +28,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
   await rm(tmp, { recursive: true, force: true });
+});
+
+describe('upload progress', () => {
+  it('never reports more than the package size while retries resend it to a server that drops every connection', async () => {
+    let attempts = 0;
+    // Reads each whole upload, then drops the connection without an answer (a proxy or server dying).
+    const dropper = http.createServer((req) => {
+      attempts++;
+      req.on('data', () => {});
+      req.on('end', () => req.socket.destroy());
+    });
+    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', r));
+    const file = join(tmp, 'progress.bin');
+    const bytes = new Uint8Array(30_312).fill(7);
+    await writeFile(file, bytes);
+    const events: ProgressEvent[] = [];
+    const client = new SiteClient(`http://127.0.0.1:${(dropper.address() as AddressInfo).port}`, 'key', { retries: 3, baseMs: 1, maxMs: 5 });
+    try {
+      await expect(client.uploadPackage('s1', file, { onProgress: (e) => events.push(e) })).rejects.toMatchObject({ code: 'server_unreachable' });
+    } finally {
+      dropper.close();
+    }
+    expect(attempts).toBe(4);
+    expect(events.length).toBeGreaterThan(0);
+    expect(Math.max(...events.map((e) => e.done))).toBe(bytes.length);
+    expect(events.every((e) => e.done <= (e.total ?? 0))).toBe(true);
+  });
 });
 
 describe('audited upload (real server on loopback, real ledger)', () => {

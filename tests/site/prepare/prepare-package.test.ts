@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
 import { DEFAULT_CLASS_TEMPLATE, studyManifestCanonicalJson } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
 import { seededRng } from '../../../src/site/privacy/seeded-rng';
+import { cudaProviderInstalled } from '../../../src/core/ort/execution-device';
 import { treeFingerprint } from '../../helpers/broken-images';
 
 let tmp: string;
@@ -86,6 +87,33 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       ledger.close();
     }
     expect(await treeFingerprint(data)).toBe(before);
+  });
+
+  it('matches folders to classes by the one rule (case, spaces, _ and -), with the operator\'s map, and lists what it found when nothing matches', async () => {
+    // `Red_Circle`, `BLUE SQUARE`: the same classes by the rule; `triangles`: mapped by the operator; `misc`: left out.
+    const messy = join(tmp, 'messy');
+    await cp(join(data, 'red circle'), join(messy, 'Red_Circle'), { recursive: true });
+    await cp(join(data, 'blue square'), join(messy, 'BLUE SQUARE'), { recursive: true });
+    await cp(join(data, 'green triangle'), join(messy, 'triangles'), { recursive: true });
+    await cp(join(data, 'yellow star'), join(messy, 'misc'), { recursive: true });
+    const ledger = Ledger.open(join(tmp, 'l-classes.sqlite'));
+    try {
+      const r = await preparePackage(options(ledger, { dataDir: messy, classMap: { triangles: 'green triangle', misc: null }, device: 'auto' }));
+      // Issue #15 item 8: the GPU note once in the report, though the encoder and CLIP both fell back.
+      const gpuNotes = r.report.messages.filter((m) => m.startsWith('GPU execution provider unavailable'));
+      expect(gpuNotes).toHaveLength(process.platform === 'linux' && !cudaProviderInstalled() ? 1 : gpuNotes.length > 0 ? 1 : 0);
+      expect(r.report.rows.map((x) => x.label).sort()).toEqual(['blue square', 'green triangle', 'red circle']);
+      // Prompts carry the study's class names, never the folder's spelling.
+      expect(r.report.rows.flatMap((x) => x.prompts).join(' ')).not.toMatch(/Red_Circle|BLUE SQUARE|triangles/);
+      expect(r.report.messages).toEqual(expect.arrayContaining(['Folder "BLUE SQUARE" is used as the class "blue square".', 'Folder "triangles" is used as the class "green triangle".']));
+      const e = await preparePackage(options(ledger, { dataDir: messy, classMap: { 'Red_Circle': null, 'BLUE SQUARE': null, triangles: null, misc: null } })).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(PrepareError);
+      expect((e as PrepareError).message).toMatch(/Found: BLUE SQUARE \(8\), Red_Circle \(8\), misc \(8\), triangles \(8\)\./);
+      expect((e as PrepareError).hint).toMatch(/map each folder to a class/);
+      await expect(preparePackage(options(ledger, { dataDir: messy, classMap: { misc: 'purple' } }))).rejects.toThrow(/"misc" is mapped to "purple", which is not a class of the study/);
+    } finally {
+      ledger.close();
+    }
   });
 
   it('streams rows that are the mean conditioning of their members (F32, one row per class), hashed as written', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { labelKey, matchLabels } from '../../../src/site/evaluate/match-labels';
+import { labelKey, matchLabels, sameClassPair } from '../../src/shared/class-names';
 
 describe('matchLabels', () => {
   it('matches exactly, then by case and separators, and reports what it cannot match', () => {
@@ -33,5 +33,21 @@ describe('matchLabels', () => {
   it('a class with images only under an unmatched label counts as without images', () => {
     expect(matchLabels(new Map([['x', 0]]), ['x', 'y']).classesWithoutImages).toEqual(['x', 'y']);
     expect(labelKey('  Red__Circle-x ')).toBe('red circle x');
+  });
+});
+
+describe('the one class-name rule', () => {
+  it('finds the names a study may not have together', () => {
+    expect(sameClassPair(['Normal', 'pneumonia', 'normal'])).toEqual(['Normal', 'normal']);
+    expect(sameClassPair(['red circle', ' Red_Circle '])).toEqual(['red circle', ' Red_Circle ']);
+    expect(sameClassPair(['a', 'a'])).toEqual(['a', 'a']);
+    expect(sameClassPair(['normal', 'pneumonia'])).toBeNull();
+  });
+
+  it('lets the operator map a folder to a class, or leave it out, before the rule applies', () => {
+    const m = matchLabels(new Map([['Pneumo', 4], ['normal', 3], ['Unsorted', 2]]), ['normal', 'pneumonia'], { Pneumo: 'pneumonia', Unsorted: null, normal: null });
+    expect([...m.index]).toEqual([['Pneumo', 1]]);
+    expect(m.renamed).toEqual([{ label: 'Pneumo', class: 'pneumonia' }]);
+    expect(m.excluded).toEqual([{ label: 'Unsorted', images: 2 }, { label: 'normal', images: 3 }]);
   });
 });
