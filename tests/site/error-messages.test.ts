@@ -68,7 +68,9 @@ describe('errors that say what to do (docs/errors.md)', () => {
       ok: false,
       error: { code: 'server_speaks_tls', message: `The server at ${httpUrl} speaks HTTPS (TLS), not plain HTTP.`, hint: `Use ${tlsServer.url} as the server address.` },
     });
-    expect(tlsConnections - before).toBe(1);
+    // The request (reset: a TLS server closes a plain GET without an answer) and one TLS
+    // handshake that tells a TLS server from a dead one; no retries.
+    expect(tlsConnections - before).toBe(2);
   });
 
   it('https server with its own CA and no CA fingerprint given → tls_ca_unconfirmed, naming the app field and the CLI flag', async () => {
@@ -85,7 +87,7 @@ describe('errors that say what to do (docs/errors.md)', () => {
     const study = await createStudy(plain);
     const { token } = await issueToken(plain, study.id, 'typo site');
     const r = await enroll({ serverUrl: plain.url, token, expectFingerprint: '00'.repeat(32) });
-    expect(r).toMatchObject({ ok: false, error: { code: 'fingerprint_mismatch', message: expect.stringMatching(/^Server key fingerprint .* does not match the expected 0000 0000/), hint: expect.stringContaining('Do not continue') } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'fingerprint_mismatch', message: expect.stringMatching(/^Server key fingerprint .* does not match the expected 0000 0000/), hint: expect.stringContaining('try again with the same token') } });
   });
 
   it('study id typo → not_enrolled, listing the studies this site is enrolled in', async () => {

@@ -14,7 +14,17 @@ const MIGRATION_LOCK = 0x46474c31; // "FGL1"
  * versioning on both engines. The repositories (ServerStore) are still SQLite-only.
  */
 export async function migratePostgres(client: pg.ClientBase): Promise<number> {
-  await client.query('CREATE TABLE IF NOT EXISTS fgl_schema_version (version INTEGER NOT NULL)');
+  // Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog
+  // (pg_type's unique index), so even the version table is created under the lock.
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS fgl_schema_version (version INTEGER NOT NULL)');
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
   for (;;) {
     await client.query('BEGIN');
     try {

@@ -1,4 +1,5 @@
 import { isAxiosError } from 'axios';
+import tls from 'node:tls';
 
 /** A failure to talk to the server, as an error with a code the UI can act on and what to do. */
 export type NetworkFailure = Error & { code: 'server_unreachable' | 'server_speaks_tls'; hint: string };
@@ -35,17 +36,48 @@ const UNREACHABLE: Record<string, (host: string) => string> = {
   ENETUNREACH: (h) => `this computer has no network route to ${h}`,
 };
 
+function speaksTlsFailure(url: URL): NetworkFailure {
+  const https = `https://${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+  return Object.assign(new Error(`The server at ${url.origin} speaks HTTPS (TLS), not plain HTTP.`), {
+    code: 'server_speaks_tls' as const,
+    hint: `Use ${https} as the server address.`,
+  });
+}
+
+/**
+ * A TLS server that gets a plain `GET` often just closes the socket (OpenSSL recognises an HTTP
+ * request and sends no alert), which looks like any reset. For an http:// address whose request
+ * was reset, one TLS handshake tells the two apart: when it completes, the address needs
+ * https:// (a permanent mistake, never worth a retry). Certificates are not checked here: the
+ * probe sends nothing and only learns that the port speaks TLS.
+ */
+export async function plainHttpToTlsServer(err: unknown, serverUrl: string, timeoutMs = 3000): Promise<NetworkFailure | null> {
+  const url = new URL(serverUrl);
+  if (url.protocol !== 'http:' || !isAxiosError(err) || err.response) return null;
+  if (!codesAndMessages(err).codes.includes('ECONNRESET')) return null;
+  const speaks = await new Promise<boolean>((resolve) => {
+    const socket = tls.connect({
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 80),
+      rejectUnauthorized: false,
+      ...(/^[\d.]+$|:/.test(url.hostname) ? {} : { servername: url.hostname }),
+    });
+    const done = (v: boolean) => {
+      socket.destroy();
+      resolve(v);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+  return speaks ? speaksTlsFailure(url) : null;
+}
+
 /** Classify an axios error that got no HTTP answer; null when it is not one (or was cancelled). */
 export function networkFailure(err: unknown, serverUrl: string): NetworkFailure | null {
   if (!isAxiosError(err) || err.response || err.code === 'ERR_CANCELED') return null;
   const url = new URL(serverUrl);
-  if (isTlsAnswerToPlainHttp(err)) {
-    const https = `https://${url.host}${url.pathname === '/' ? '' : url.pathname}`;
-    return Object.assign(new Error(`The server at ${url.origin} speaks HTTPS (TLS), not plain HTTP.`), {
-      code: 'server_speaks_tls' as const,
-      hint: `Use ${https} as the server address.`,
-    });
-  }
+  if (isTlsAnswerToPlainHttp(err)) return speaksTlsFailure(url);
   const { codes } = codesAndMessages(err);
   const known = codes.find((c) => c in UNREACHABLE);
   const what = known ? UNREACHABLE[known]!(url.host) : `${url.host} could not be reached (${err.message})`;

@@ -15,7 +15,7 @@ import { StudyManifest } from '../../shared/study';
 import { EnrollResponse, ModelVersionList, ServerKeyResponse, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
-import { isTlsAnswerToPlainHttp, networkFailure } from './network-failure';
+import { isTlsAnswerToPlainHttp, networkFailure, plainHttpToTlsServer } from './network-failure';
 import { isTlsVerificationError, pinnedHttpsAgent, tlsFailure, type TlsPin } from './tls-pinning';
 
 /** An error the server answered with: its code, message and what to do about it. */
@@ -119,6 +119,11 @@ export class SiteClient {
         return await fn();
       } catch (err) {
         if (signal?.aborted || attempt >= this.retry.retries || !isRetryable(err)) throw toServerError(err, this.serverUrl);
+        // A reset on an http:// address may be a TLS server refusing plain HTTP: say so now.
+        if (attempt === 0) {
+          const tls = await plainHttpToTlsServer(err, this.serverUrl);
+          if (tls) throw tls;
+        }
         const retryAfter = isAxiosError(err) ? Number(err.response?.headers['retry-after']) : NaN;
         const cap = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** attempt);
         await sleep(Number.isFinite(retryAfter) ? retryAfter * 1000 : Math.random() * cap, signal);

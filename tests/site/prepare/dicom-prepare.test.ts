@@ -69,9 +69,15 @@ describe('site prepare on DICOM files (tiny models)', () => {
       ledger.close();
     }
     const pkg = decodePackage(new Uint8Array(await readFile(r.packagePath)));
-    expect(pkg.n).toBe(3);
-    expect([...pkg.counts].reduce((a, b) => a + b, 0)).toBe(19);
+    // The patient is the privacy unit (DICOM PatientID): pydicom's 8 MR files come from fewer
+    // than k = 3 patients, so that class is not sent; CT and colour each stand for 3 units.
+    expect(r.report.rows.map((x) => [x.label, x.units])).toEqual([
+      ['ct', 3],
+      ['colour', 3],
+    ]);
+    expect(pkg.n).toBe(2);
     expect(r.report.dataset.images).toBe(19);
+    expect(r.report.messages.join('\n')).toMatch(/19 images are 8 distinct patients\/pictures \(11 same patient/);
     // Ultrasound and secondary-capture images may show burned-in text: not captioned.
     expect(r.report.messages.join('\n')).toMatch(/9 image\(s\) may carry burned-in text/);
     expect(r.report.phi?.captions).toBe(10);

@@ -46,12 +46,12 @@ describe('prepare handlers', () => {
   it('prepares a package, previews it with thumbnails, and uploads it on approval', async () => {
     await enrollFixture(f, t, study.id);
     const h = prepareHandlers(f.c);
-    const started = await f.call(h, 'prepare.start', { dataDir, studyId: study.id, promptMode: 'class', aggregation: 'class', dpEpsilon: 1 });
+    const started = await f.call(h, 'prepare.start', { dataDir, studyId: study.id, promptMode: 'class', aggregation: 'class' });
     expect(started.ok).toBe(true);
     const runId = (started as { data: { runId: string } }).data.runId;
     expect(await finished(f.events, runId)).toMatchObject({ ok: true });
     const preview = await f.call(h, 'prepare.preview', { runId });
-    expect(preview).toMatchObject({ ok: true, data: { runId, epsilon: 1, uploaded: null, dims: { tokens: 77 } } });
+    expect(preview).toMatchObject({ ok: true, data: { runId, epsilon: null, uploaded: null, dims: { tokens: 77 } } });
     const p = (preview as { data: PackagePreview }).data;
     expect(p.rows.map((r) => r.label).sort()).toEqual([...study.classes].sort());
     expect(p.reportMarkdown).toContain('#');
