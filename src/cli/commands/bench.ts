@@ -97,12 +97,21 @@ async function runArea(
     const seconds = Math.round((performance.now() - t) / 100) / 10;
     o.signal.throwIfAborted();
     if (code !== 0) {
+      // A script that measured but failed a check (e.g. the site bench's floor) still printed its
+      // figures: keep them in the record beside the failure.
+      let result: unknown;
+      try {
+        result = parseBenchOutput(stdout);
+      } catch {
+        result = undefined;
+      }
       outcomes.push({
         name: s.name,
         file: s.file,
         ok: false,
         seconds,
         error: `exited with code ${String(code)} (its stderr is above)`,
+        ...(result === undefined ? {} : { result }),
       });
       continue;
     }
