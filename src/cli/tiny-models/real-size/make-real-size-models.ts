@@ -12,7 +12,10 @@ import { CLIP_VIT_B32, SD2_TEXT_ENCODER, SD2_UNET, SD2_VAE, type RealModelName }
 
 /** Written at the root: options, and per graph its file, parameters and MACs per call. */
 export const REAL_SIZE_MANIFEST = 'real-size-models.json';
-/** Graphs whose weights exceed this are written with ONNX external data (`model.onnx.data`). */
+/**
+ * Graphs whose weights exceed this are written with ONNX external data in `model.onnx_data`, the
+ * name diffusers/optimum exports use and the one the model layouts (and digests) include.
+ */
 export const EXTERNAL_DATA_THRESHOLD = 1024 ** 3;
 
 export type RealSizeOptions = {
@@ -113,12 +116,12 @@ async function writeGraph(root: string, model: RealModelName, o: RealSizeOptions
   REAL_GRAPHS[model].build(count);
   const weightBytes = count.params * count.elementBytes;
   const stream = `real-size-${model}`;
-  const dataName = `${file.split(/[\\/]/).at(-1)!}.data`;
+  const dataName = `${file.split(/[\\/]/).at(-1)!}_data`;
   const mode: WeightMode =
     weightBytes > EXTERNAL_DATA_THRESHOLD
-      ? { kind: 'external', seed: o.seed, stream, file: `${file}.data`, location: dataName }
+      ? { kind: 'external', seed: o.seed, stream, file: `${file}_data`, location: dataName }
       : { kind: 'inline', seed: o.seed, stream };
-  await rm(`${file}.data`, { force: true });
+  await rm(`${file}_data`, { force: true });
   const r = new RealGraph(REAL_GRAPHS[model].name, dtype, mode);
   try {
     REAL_GRAPHS[model].build(r);
@@ -157,7 +160,7 @@ function describe(root: string, options: RealSizeOptions, graphs: RealSizeGraphI
 function present(root: string, gi: RealSizeGraphInfo): boolean {
   const file = join(root, ...gi.path.split('/'));
   if (!existsSync(file) || statSync(file).size !== gi.bytes) return false;
-  return gi.externalDataBytes === 0 || (existsSync(`${file}.data`) && statSync(`${file}.data`).size === gi.externalDataBytes);
+  return gi.externalDataBytes === 0 || (existsSync(`${file}_data`) && statSync(`${file}_data`).size === gi.externalDataBytes);
 }
 
 /**

@@ -23,7 +23,7 @@ export type WeightMode =
 const BYTES: Record<RealDType, number> = { float32: 4, float16: 2 };
 
 /** What a graph costs: weights and multiply-accumulates per call (FLOPs = 2 × MACs). */
-export type GraphCost = { params: number; macs: number };
+export type GraphCost = { params: number; macs: number; attentionMacs: number };
 
 /**
  * OnnxGraph plus the bookkeeping real-size models need: weights are seeded random values written
@@ -35,7 +35,10 @@ export type GraphCost = { params: number; macs: number };
 export class RealGraph {
   readonly g: OnnxGraph;
   params = 0;
+  /** Every multiply-accumulate: convolutions, linear layers and the attention products. */
   macs = 0;
+  /** The part of `macs` in attention's QKᵀ and ·V products (module-level counters leave it out). */
+  attentionMacs = 0;
   private readonly rng: SeededRandom | null;
   private fd: number | null = null;
   private offset = 0;

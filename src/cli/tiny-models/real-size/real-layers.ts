@@ -129,6 +129,7 @@ export function attentionCore(
   if (mask) scores = g.op('Add', [scores, mask]);
   const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: { int: -1 } }), vh]);
   r.macs += 2 * b * lq * lk * c;
+  r.attentionMacs += 2 * b * lq * lk * c;
   const merged = g.op('Reshape', [
     g.op('Transpose', [ctx], { perm: { ints: [0, 2, 1, 3] } }),
     g.ints('merge_shape', [0, -1, c]),

@@ -1,4 +1,4 @@
-import { type RealDType, RealGraph, type Val, type WeightMode } from './real-graph';
+import { type GraphCost, type RealDType, RealGraph, type Val, type WeightMode } from './real-graph';
 import {
   add,
   attentionCore,
@@ -16,7 +16,17 @@ import {
   toTokens,
   upsample2x,
 } from './real-layers';
-import { CLIP_VIT_B32, SD2_TEXT_ENCODER, SD2_UNET, SD2_VAE, type RealModelName } from './real-size-specs';
+import {
+  CLIP_VIT_B32,
+  type ClipSpec,
+  type RealModelName,
+  SD2_TEXT_ENCODER,
+  SD2_UNET,
+  SD2_VAE,
+  type TextEncoderSpec,
+  type UnetSpec,
+  type VaeSpec,
+} from './real-size-specs';
 
 /**
  * The five real-size graphs. Each takes a RealGraph (count-only or writing weights) and declares
@@ -53,8 +63,8 @@ function seqLength(r: RealGraph, ids: string): string {
 }
 
 /** CLIP ViT-B/32 vision tower + projection: pixel_values → image_embeds, last_hidden_state. */
-export function clipVisionGraph(r: RealGraph): void {
-  const c = CLIP_VIT_B32.vision_config;
+export function clipVisionGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): void {
+  const c = spec.vision_config;
   const g = r.g;
   const S = c.image_size;
   const grid = S / c.patch_size;
@@ -79,13 +89,13 @@ export function clipVisionGraph(r: RealGraph): void {
   namedOutput(r, h, 'last_hidden_state', ['batch_size', tokens, c.hidden_size]);
   const first = g.op('Squeeze', [g.op('Slice', [h.name, g.ints('f0', [0]), g.ints('f1', [1]), g.ints('f_ax', [1])]), g.ints('sq1', [1])]);
   const pooled = layerNorm(r, { name: first, shape: [1, c.hidden_size] }, c.layer_norm_eps, 'post_layernorm');
-  const embeds = linear(r, pooled, CLIP_VIT_B32.projection_dim, { bias: false, hint: 'visual_projection' });
-  namedOutput(r, embeds, 'image_embeds', ['batch_size', CLIP_VIT_B32.projection_dim]);
+  const embeds = linear(r, pooled, spec.projection_dim, { bias: false, hint: 'visual_projection' });
+  namedOutput(r, embeds, 'image_embeds', ['batch_size', spec.projection_dim]);
 }
 
 /** CLIP ViT-B/32 text tower + projection: input_ids, attention_mask → text_embeds, last_hidden_state. */
-export function clipTextGraph(r: RealGraph): void {
-  const c = CLIP_VIT_B32.text_config;
+export function clipTextGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): void {
+  const c = spec.text_config;
   const g = r.g;
   g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   // Declared as in the export (the tokenizer feeds it); CLIP's causal mask makes padding moot for EOT pooling.
@@ -98,13 +108,12 @@ export function clipTextGraph(r: RealGraph): void {
   h = layerNorm(r, h, c.layer_norm_eps, 'final_layer_norm');
   namedOutput(r, h, 'last_hidden_state', ['batch_size', 'sequence_length', c.hidden_size]);
   const pooled = poolAtArgmax(r, h, 'input_ids');
-  const embeds = linear(r, pooled, CLIP_VIT_B32.projection_dim, { bias: false, hint: 'text_projection' });
-  namedOutput(r, embeds, 'text_embeds', ['batch_size', CLIP_VIT_B32.projection_dim]);
+  const embeds = linear(r, pooled, spec.projection_dim, { bias: false, hint: 'text_projection' });
+  namedOutput(r, embeds, 'text_embeds', ['batch_size', spec.projection_dim]);
 }
 
 /** SD 2.x text encoder: input_ids int32 [B,77] → last_hidden_state [B,77,1024], pooler_output. */
-export function sdTextEncoderGraph(r: RealGraph): void {
-  const c = SD2_TEXT_ENCODER;
+export function sdTextEncoderGraph(r: RealGraph, c: TextEncoderSpec = SD2_TEXT_ENCODER): void {
   const g = r.g;
   g.input('input_ids', 'int32', ['batch', 'sequence']);
   const ids = g.op('Cast', ['input_ids'], { to: { int: ONNX_INT64 } });
@@ -132,10 +141,10 @@ function resnet(r: RealGraph, x: Val, out: number, o: { temb?: Val; groups: numb
 }
 
 /** diffusers Transformer2DModel with linear projections and one BasicTransformerBlock (GEGLU). */
-function spatialTransformer(r: RealGraph, x: Val, ctx: Val, heads: number, hint: string): Val {
+function spatialTransformer(r: RealGraph, x: Val, ctx: Val, heads: number, groups: number, hint: string): Val {
   const c = x.shape[1]!;
   const g = r.g;
-  const tokens = toTokens(r, groupNorm(r, x, SD2_UNET.norm_num_groups, 1e-6, `${hint}_norm`));
+  const tokens = toTokens(r, groupNorm(r, x, groups, 1e-6, `${hint}_norm`));
   let h = linear(r, tokens, c, { hint: `${hint}_proj_in` });
   // Self-attention.
   let n = layerNorm(r, h, 1e-5, `${hint}_ln1`);
@@ -160,8 +169,8 @@ function spatialTransformer(r: RealGraph, x: Val, ctx: Val, heads: number, hint:
  * SD 2.x UNet2DConditionModel: sample [B,4,h,w], timestep [B], encoder_hidden_states [B,77,1024]
  * → out_sample [B,4,h,w]. Costed at a 64² latent (512² image), batch 1.
  */
-export function sdUnetGraph(r: RealGraph, latent = SD2_UNET.sample_size): void {
-  const c = SD2_UNET;
+export function sdUnetGraph(r: RealGraph, c: UnetSpec = SD2_UNET): void {
+  const latent = c.sample_size;
   const g = r.g;
   const groups = c.norm_num_groups;
   const eps = c.norm_eps;
@@ -170,23 +179,24 @@ export function sdUnetGraph(r: RealGraph, latent = SD2_UNET.sample_size): void {
   const ctx = floatInput(r, 'encoder_hidden_states', ['batch', 'sequence', c.cross_attention_dim], [1, 77, c.cross_attention_dim]);
 
   // Sinusoidal timestep embedding (flip_sin_to_cos: [cos, sin]) → linear → SiLU → linear.
-  const half = c.block_out_channels[0] / 2;
+  const base = c.block_out_channels[0]!;
+  const half = base / 2;
   const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * (i - c.freq_shift)) / half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / (half - c.freq_shift));
   const tF = r.dtype === 'float32' ? 'timestep' : g.op('Cast', ['timestep'], { to: { int: ONNX_FLOAT } });
   const angles = g.op('Mul', [g.op('Unsqueeze', [tF, g.ints('t_ax', [1])]), g.floatTensor('freqs', [1, half], freqs)]);
   let tEmb0 = g.op('Concat', [g.op('Cos', [angles]), g.op('Sin', [angles])], { axis: { int: 1 } });
   if (r.dtype === 'float16') tEmb0 = g.op('Cast', [tEmb0], { to: { int: 10 } });
-  const tDim = 4 * c.block_out_channels[0];
+  const tDim = 4 * base;
   const temb = silu(r, linear(r, silu(r, linear(r, { name: tEmb0, shape: [1, 2 * half] }, tDim, { hint: 'time_1' })), tDim, { hint: 'time_2' }));
 
-  let h = conv2d(r, sample, c.block_out_channels[0], { hint: 'conv_in' });
+  let h = conv2d(r, sample, base, { hint: 'conv_in' });
   const skips: Val[] = [h];
   c.block_out_channels.forEach((out, i) => {
     const attn = c.down_block_types[i] === 'CrossAttnDownBlock2D';
     for (let j = 0; j < c.layers_per_block; j++) {
       h = resnet(r, h, out, { temb, groups, eps, hint: `down${i}_res${j}` });
-      if (attn) h = spatialTransformer(r, h, ctx, c.attention_head_dim[i]!, `down${i}_attn${j}`);
+      if (attn) h = spatialTransformer(r, h, ctx, c.attention_head_dim[i]!, groups, `down${i}_attn${j}`);
       skips.push(h);
     }
     if (i < c.block_out_channels.length - 1) {
@@ -196,7 +206,7 @@ export function sdUnetGraph(r: RealGraph, latent = SD2_UNET.sample_size): void {
   });
   const top = c.block_out_channels.at(-1)!;
   h = resnet(r, h, top, { temb, groups, eps, hint: 'mid_res0' });
-  h = spatialTransformer(r, h, ctx, c.attention_head_dim.at(-1)!, 'mid_attn');
+  h = spatialTransformer(r, h, ctx, c.attention_head_dim.at(-1)!, groups, 'mid_attn');
   h = resnet(r, h, top, { temb, groups, eps, hint: 'mid_res1' });
 
   const reversed = [...c.block_out_channels].reverse();
@@ -205,7 +215,7 @@ export function sdUnetGraph(r: RealGraph, latent = SD2_UNET.sample_size): void {
     const attn = c.up_block_types[i] === 'CrossAttnUpBlock2D';
     for (let j = 0; j <= c.layers_per_block; j++) {
       h = resnet(r, concatChannels(r, h, skips.pop()!), out, { temb, groups, eps, hint: `up${i}_res${j}` });
-      if (attn) h = spatialTransformer(r, h, ctx, heads[i]!, `up${i}_attn${j}`);
+      if (attn) h = spatialTransformer(r, h, ctx, heads[i]!, groups, `up${i}_attn${j}`);
     }
     if (i < reversed.length - 1) h = conv2d(r, upsample2x(r, h), out, { hint: `up${i}_us` });
   });
@@ -215,9 +225,9 @@ export function sdUnetGraph(r: RealGraph, latent = SD2_UNET.sample_size): void {
 }
 
 /** diffusers' single-head VAE attention block over [B,C,H,W]. */
-function vaeAttention(r: RealGraph, x: Val, hint: string): Val {
+function vaeAttention(r: RealGraph, x: Val, groups: number, hint: string): Val {
   const c = x.shape[1]!;
-  const t = toTokens(r, groupNorm(r, x, SD2_VAE.norm_num_groups, 1e-6, `${hint}_norm`));
+  const t = toTokens(r, groupNorm(r, x, groups, 1e-6, `${hint}_norm`));
   const a = attentionCore(r, linear(r, t, c, { hint: `${hint}_q` }), linear(r, t, c, { hint: `${hint}_k` }), linear(r, t, c, { hint: `${hint}_v` }), 1);
   return add(r, x, toMap(r, linear(r, a, c, { hint: `${hint}_o` }), x));
 }
@@ -226,8 +236,7 @@ function vaeAttention(r: RealGraph, x: Val, hint: string): Val {
  * SD 2.x VAE decoder (post_quant_conv + Decoder, as diffusers' ONNX vae_decoder):
  * latent_sample [B,4,h,w] → sample [B,3,8h,8w]. Costed at a 64² latent.
  */
-export function sdVaeDecoderGraph(r: RealGraph, latent = SD2_UNET.sample_size): void {
-  const c = SD2_VAE;
+export function sdVaeDecoderGraph(r: RealGraph, c: VaeSpec = SD2_VAE, latent = SD2_UNET.sample_size): void {
   const groups = c.norm_num_groups;
   const eps = 1e-6;
   const z = floatInput(r, 'latent_sample', ['batch', c.latent_channels, 'height', 'width'], [1, c.latent_channels, latent, latent]);
@@ -235,7 +244,7 @@ export function sdVaeDecoderGraph(r: RealGraph, latent = SD2_UNET.sample_size): 
   const reversed = [...c.block_out_channels].reverse();
   h = conv2d(r, h, reversed[0]!, { hint: 'conv_in' });
   h = resnet(r, h, reversed[0]!, { groups, eps, hint: 'mid_res0' });
-  h = vaeAttention(r, h, 'mid_attn');
+  h = vaeAttention(r, h, groups, 'mid_attn');
   h = resnet(r, h, reversed[0]!, { groups, eps, hint: 'mid_res1' });
   reversed.forEach((out, i) => {
     for (let j = 0; j <= c.layers_per_block; j++) h = resnet(r, h, out, { groups, eps, hint: `up${i}_res${j}` });
@@ -246,18 +255,18 @@ export function sdVaeDecoderGraph(r: RealGraph, latent = SD2_UNET.sample_size): 
 }
 
 export const REAL_GRAPHS: Record<RealModelName, { build: (r: RealGraph) => void; name: string }> = {
-  clipVision: { build: clipVisionGraph, name: 'clip_vit_b32_vision' },
-  clipText: { build: clipTextGraph, name: 'clip_vit_b32_text' },
-  textEncoder: { build: sdTextEncoderGraph, name: 'sd2_text_encoder' },
-  unet: { build: sdUnetGraph, name: 'sd2_unet' },
-  vaeDecoder: { build: sdVaeDecoderGraph, name: 'sd2_vae_decoder' },
+  clipVision: { build: (r) => clipVisionGraph(r), name: 'clip_vit_b32_vision' },
+  clipText: { build: (r) => clipTextGraph(r), name: 'clip_vit_b32_text' },
+  textEncoder: { build: (r) => sdTextEncoderGraph(r), name: 'sd2_text_encoder' },
+  unet: { build: (r) => sdUnetGraph(r), name: 'sd2_unet' },
+  vaeDecoder: { build: (r) => sdVaeDecoderGraph(r), name: 'sd2_vae_decoder' },
 };
 
 /** Parameters and MACs per call of one graph, from the graph's own construction, without weights. */
-export function realGraphCost(model: RealModelName, dtype: RealDType = 'float32'): { params: number; macs: number } {
+export function realGraphCost(model: RealModelName, dtype: RealDType = 'float32'): GraphCost {
   const r = new RealGraph(REAL_GRAPHS[model].name, dtype, { kind: 'count' });
   REAL_GRAPHS[model].build(r);
-  return { params: r.params, macs: r.macs };
+  return { params: r.params, macs: r.macs, attentionMacs: r.attentionMacs };
 }
 
 export type { WeightMode };

@@ -73,12 +73,57 @@ export const SD2_VAE = {
   sample_size: 512,
 } as const;
 
+/** The shape of each spec, so tests can build a miniature through the very same code. */
+export type ClipSpec = {
+  projection_dim: number;
+  vision_config: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; image_size: number; patch_size: number; layer_norm_eps: number };
+  text_config: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; max_position_embeddings: number; vocab_size: number; layer_norm_eps: number };
+};
+export type TextEncoderSpec = {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  max_position_embeddings: number;
+  vocab_size: number;
+  layer_norm_eps: number;
+};
+export type UnetSpec = {
+  in_channels: number;
+  out_channels: number;
+  sample_size: number;
+  block_out_channels: readonly number[];
+  down_block_types: readonly string[];
+  up_block_types: readonly string[];
+  layers_per_block: number;
+  attention_head_dim: readonly number[];
+  cross_attention_dim: number;
+  norm_num_groups: number;
+  norm_eps: number;
+  freq_shift: number;
+};
+export type VaeSpec = {
+  latent_channels: number;
+  out_channels: number;
+  block_out_channels: readonly number[];
+  layers_per_block: number;
+  norm_num_groups: number;
+};
+
 export type RealModelName = 'clipVision' | 'clipText' | 'textEncoder' | 'unet' | 'vaeDecoder';
 
 /**
  * Published sizes. FLOPs = 2 × multiply-accumulates of matmuls/convolutions/attention, per call at
  * batch 1 (CLIP: one 224² image or 77 tokens; SD: 77 tokens, a 64² latent, a 64² → 512² decode).
  */
+/**
+ * BK-SDM (Kim et al., 2023, arXiv 2305.15798), Table 1: the SD U-Net at 512² costs 339 G
+ * multiply-accumulates per call, counted over conv and linear layers (not the attention products).
+ * SD-v1.4's figure; SD 2 has the same widths and layout and differs only in the 77-token K/V
+ * projections (768 → 1024 inputs), well under 0.1 % of it.
+ */
+export const UNET_CONV_LINEAR_GMACS = 339;
+
 export const PUBLISHED: Record<
   RealModelName,
   { params: number; gflops: number | null; source: string }
@@ -103,6 +148,7 @@ export const PUBLISHED: Record<
   },
   unet: {
     params: 865.91e6,
+    // Counted with attention products; BK-SDM's 339 GMACs (conv + linear only) is checked separately.
     gflops: null,
     source: 'diffusers UNet2DConditionModel of stabilityai/stable-diffusion-2-base: 865,910,724 parameters ("0.87B", BK-SDM model card)',
   },
