@@ -23,12 +23,7 @@ import { clipInputIds, loadClipTokenizer } from '../../src/core/inference/clip-t
 import { type RgbImage, toRawImage } from '../../src/core/inference/rgb-image';
 import { loadTextEncoder, TEXT_SEQUENCE_LENGTH } from '../../src/core/inference/text-encoder';
 import { inputDType } from '../../src/core/ort/execution-device';
-import {
-  type AlternatingResult,
-  alternate,
-  pairedRatioMedian,
-  round,
-} from './alternating-timer';
+import { type AlternatingResult, alternate, pairedRatioMedian, round } from './alternating-timer';
 import { ensureBenchModels, ensureImageSet, listImages } from './bench-data';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -38,7 +33,9 @@ const MB = 1024 * 1024;
 /** Decode to CLIP's input side, as src/site/prepare/local-features.ts does (from its preprocessor config). */
 let DECODE_SHORT_SIDE = 224;
 async function clipInputSide(clipDir: string): Promise<number> {
-  const cfg = JSON.parse(await readFile(path.join(clipDir, 'preprocessor_config.json'), 'utf8')) as { size?: number | { shortest_edge?: number } };
+  const cfg = JSON.parse(
+    await readFile(path.join(clipDir, 'preprocessor_config.json'), 'utf8'),
+  ) as { size?: number | { shortest_edge?: number } };
   const size = typeof cfg.size === 'number' ? cfg.size : cfg.size?.shortest_edge;
   return typeof size === 'number' ? size : 224;
 }
@@ -233,7 +230,6 @@ async function encoderSection(generatorDir: string) {
       },
       { ...config, rounds },
     );
-    const m = timing.medianMs;
     const t = performance.now();
     await encoder.encode(prompts);
     const ms = performance.now() - t;

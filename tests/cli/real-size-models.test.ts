@@ -5,7 +5,11 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16Tensor } from '../../src/core/ort/float16';
 import { float16ArrayToFloat32 } from '../../src/shared/float16';
-import { RealGraph, type RealDType, type WeightMode } from '../../src/cli/tiny-models/real-size/real-graph';
+import {
+  RealGraph,
+  type RealDType,
+  type WeightMode,
+} from '../../src/cli/tiny-models/real-size/real-graph';
 import {
   clipTextGraph,
   clipVisionGraph,
@@ -44,7 +48,9 @@ describe('real-size graphs: sizes against the published figures (counted, no wei
     const cost = realGraphCost('unet');
     expect(cost.params).toBe(865_910_724);
     const convLinear = (cost.macs - cost.attentionMacs) / 1e9;
-    expect(Math.abs(convLinear - UNET_CONV_LINEAR_GMACS) / UNET_CONV_LINEAR_GMACS).toBeLessThan(0.01);
+    expect(Math.abs(convLinear - UNET_CONV_LINEAR_GMACS) / UNET_CONV_LINEAR_GMACS).toBeLessThan(
+      0.01,
+    );
     // The attention products at 64² (4,096 tokens) are real work on top: about 63 GMACs.
     expect(cost.attentionMacs / 1e9).toBeGreaterThan(55);
     expect(cost.attentionMacs / 1e9).toBeLessThan(70);
@@ -99,8 +105,24 @@ const MINI_TEXT: TextEncoderSpec = {
 };
 const MINI_CLIP: ClipSpec = {
   projection_dim: 8,
-  vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 64, patch_size: 32, layer_norm_eps: 1e-5 },
-  text_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, max_position_embeddings: 77, vocab_size: 100, layer_norm_eps: 1e-5 },
+  vision_config: {
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    image_size: 64,
+    patch_size: 32,
+    layer_norm_eps: 1e-5,
+  },
+  text_config: {
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    max_position_embeddings: 77,
+    vocab_size: 100,
+    layer_norm_eps: 1e-5,
+  },
 };
 
 let dir: string;
@@ -120,7 +142,13 @@ async function session(
 ): Promise<{ s: ort.InferenceSession; r: RealGraph; file: string }> {
   const file = join(dir, `${name}.onnx`);
   const mode: WeightMode = external
-    ? { kind: 'external', seed: 1, stream: name, file: `${file}_data`, location: `${name}.onnx_data` }
+    ? {
+        kind: 'external',
+        seed: 1,
+        stream: name,
+        file: `${file}_data`,
+        location: `${name}.onnx_data`,
+      }
     : { kind: 'inline', seed: 1, stream: name };
   const r = new RealGraph(name, dtype, mode);
   build(r);
@@ -136,13 +164,17 @@ function floats(dtype: RealDType, dims: number[], f: (i: number) => number): ort
 }
 const toF32 = (t: ort.Tensor) =>
   t.type === 'float16'
-    ? float16ArrayToFloat32(new Uint16Array((t.data as Uint16Array).buffer, (t.data as Uint16Array).byteOffset, t.size))
+    ? float16ArrayToFloat32(
+        new Uint16Array((t.data as Uint16Array).buffer, (t.data as Uint16Array).byteOffset, t.size),
+      )
     : (t.data as Float32Array);
 
 describe('real-size graph code, miniature widths, run by ONNX Runtime', () => {
   for (const dtype of ['float32', 'float16'] as const) {
     it(`UNet (${dtype}, external data): out_sample has the sample's shape and depends on the conditioning`, async () => {
-      const { s, r, file } = await session(`unet_${dtype}`, dtype, true, (g) => sdUnetGraph(g, MINI_UNET));
+      const { s, r, file } = await session(`unet_${dtype}`, dtype, true, (g) =>
+        sdUnetGraph(g, MINI_UNET),
+      );
       // Weights went to the external-data file, not into the protobuf.
       expect((await stat(`${file}_data`)).size).toBe(r.params * (dtype === 'float32' ? 4 : 2));
       expect((await stat(file)).size).toBeLessThan(64 * 1024);
@@ -177,7 +209,12 @@ describe('real-size graph code, miniature widths, run by ONNX Runtime', () => {
 
   it('text encoder: int32 ids [B,77] → last_hidden_state [B,77,D], causal (a later token does not change earlier rows)', async () => {
     const { s } = await session('text', 'float32', true, (g) => sdTextEncoderGraph(g, MINI_TEXT));
-    const ids = (last: number) => new ort.Tensor('int32', Int32Array.from({ length: 77 }, (_, i) => (i === 76 ? last : (i * 7) % 90)), [1, 77]);
+    const ids = (last: number) =>
+      new ort.Tensor(
+        'int32',
+        Int32Array.from({ length: 77 }, (_, i) => (i === 76 ? last : (i * 7) % 90)),
+        [1, 77],
+      );
     const a = toF32((await s.run({ input_ids: ids(95) })).last_hidden_state!);
     const b = toF32((await s.run({ input_ids: ids(96) })).last_hidden_state!);
     expect(a.length).toBe(77 * 24);
@@ -195,7 +232,11 @@ describe('real-size graph code, miniature widths, run by ONNX Runtime', () => {
     const ids = BigInt64Array.from([1n, 5n, 99n, 0n, 1n, 7n, 9n, 99n]);
     const txt = await t.s.run({
       input_ids: new ort.Tensor('int64', ids, [2, 4]),
-      attention_mask: new ort.Tensor('int64', BigInt64Array.from([1n, 1n, 1n, 0n, 1n, 1n, 1n, 1n]), [2, 4]),
+      attention_mask: new ort.Tensor(
+        'int64',
+        BigInt64Array.from([1n, 1n, 1n, 0n, 1n, 1n, 1n, 1n]),
+        [2, 4],
+      ),
     });
     expect(txt.text_embeds!.dims).toEqual([2, 8]);
     await v.s.release();
@@ -211,7 +252,13 @@ describe('real-size graph code, miniature widths, run by ONNX Runtime', () => {
 
 it('external data is written tensor by tensor: the .onnx_data file is the parameters, in order', async () => {
   const file = join(dir, 'order.onnx');
-  const r = new RealGraph('order', 'float32', { kind: 'external', seed: 3, stream: 's', file: `${file}_data`, location: 'order.onnx_data' });
+  const r = new RealGraph('order', 'float32', {
+    kind: 'external',
+    seed: 3,
+    stream: 's',
+    file: `${file}_data`,
+    location: 'order.onnx_data',
+  });
   sdVaeDecoderGraph(r, MINI_VAE, 8);
   r.finish();
   const data = await readFile(`${file}_data`);

@@ -8,7 +8,13 @@ import { tinyGeneratorFiles } from '../tiny-generator';
 import { resolveTinyModelOptions } from '../tiny-model-options';
 import { type RealDType, RealGraph, type WeightMode } from './real-graph';
 import { REAL_GRAPHS } from './real-size-graphs';
-import { CLIP_VIT_B32, SD2_TEXT_ENCODER, SD2_UNET, SD2_VAE, type RealModelName } from './real-size-specs';
+import {
+  CLIP_VIT_B32,
+  SD2_TEXT_ENCODER,
+  SD2_UNET,
+  SD2_VAE,
+  type RealModelName,
+} from './real-size-specs';
 
 /** Written at the root: options, and per graph its file, parameters and MACs per call. */
 export const REAL_SIZE_MANIFEST = 'real-size-models.json';
@@ -26,7 +32,13 @@ export type RealSizeOptions = {
   only: readonly RealModelName[];
 };
 
-export const ALL_REAL_MODELS: readonly RealModelName[] = ['clipVision', 'clipText', 'textEncoder', 'unet', 'vaeDecoder'];
+export const ALL_REAL_MODELS: readonly RealModelName[] = [
+  'clipVision',
+  'clipText',
+  'textEncoder',
+  'unet',
+  'vaeDecoder',
+];
 
 export type RealSizeGraphInfo = {
   model: RealModelName;
@@ -48,8 +60,14 @@ export type RealSizeModels = {
 };
 
 /** The model cache real-size models go to: $FGL_MODELS_DIR, else the OS temp folder (GBs; never the repository). */
-export function realSizeCacheDir(o: Pick<RealSizeOptions, 'fp16'>, env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.FGL_MODELS_DIR ?? join(os.tmpdir(), 'fgl-models'), `real-size-${o.fp16 ? 'fp16' : 'fp32'}`);
+export function realSizeCacheDir(
+  o: Pick<RealSizeOptions, 'fp16'>,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  return join(
+    env.FGL_MODELS_DIR ?? join(os.tmpdir(), 'fgl-models'),
+    `real-size-${o.fp16 ? 'fp16' : 'fp32'}`,
+  );
 }
 
 const GRAPH_PATH: Record<RealModelName, string> = {
@@ -71,41 +89,85 @@ function marker(o: RealSizeOptions) {
 
 /** The non-graph files (configs, tokenizers, scheduler), from the tiny layout, with the real sizes in the configs. */
 function folderFiles(o: RealSizeOptions): Map<string, Uint8Array> {
-  const tiny = resolveTinyModelOptions({ preset: 'bench', seed: o.seed, fp16: o.fp16, projectionDim: CLIP_VIT_B32.projection_dim, textHiddenDim: SD2_TEXT_ENCODER.hidden_size, imageSize: CLIP_VIT_B32.vision_config.image_size, latentSize: SD2_UNET.sample_size });
+  const tiny = resolveTinyModelOptions({
+    preset: 'bench',
+    seed: o.seed,
+    fp16: o.fp16,
+    projectionDim: CLIP_VIT_B32.projection_dim,
+    textHiddenDim: SD2_TEXT_ENCODER.hidden_size,
+    imageSize: CLIP_VIT_B32.vision_config.image_size,
+    latentSize: SD2_UNET.sample_size,
+  });
   const files = new Map<string, Uint8Array>();
   const tinyClip = tinyClipFiles(tiny);
   const tinyGen = tinyGeneratorFiles(tiny);
-  const json = (m: Map<string, Uint8Array>, p: string) => JSON.parse(new TextDecoder().decode(m.get(p)!)) as Record<string, unknown>;
+  const json = (m: Map<string, Uint8Array>, p: string) =>
+    JSON.parse(new TextDecoder().decode(m.get(p)!)) as Record<string, unknown>;
   for (const [p, bytes] of tinyClip) if (!p.endsWith('.onnx')) files.set(`clip/${p}`, bytes);
   for (const [p, bytes] of tinyGen) if (!p.endsWith('.onnx')) files.set(`generator/${p}`, bytes);
 
   const clipConfig = json(tinyClip, 'config.json');
-  files.set('clip/config.json', jsonBytes({
-    ...clipConfig,
-    [TINY_MARKER_KEY]: marker(o),
-    projection_dim: CLIP_VIT_B32.projection_dim,
-    text_config: { ...(clipConfig.text_config as object), ...CLIP_VIT_B32.text_config, projection_dim: CLIP_VIT_B32.projection_dim },
-    vision_config: { ...(clipConfig.vision_config as object), ...CLIP_VIT_B32.vision_config, projection_dim: CLIP_VIT_B32.projection_dim },
-  }));
+  files.set(
+    'clip/config.json',
+    jsonBytes({
+      ...clipConfig,
+      [TINY_MARKER_KEY]: marker(o),
+      projection_dim: CLIP_VIT_B32.projection_dim,
+      text_config: {
+        ...(clipConfig.text_config as object),
+        ...CLIP_VIT_B32.text_config,
+        projection_dim: CLIP_VIT_B32.projection_dim,
+      },
+      vision_config: {
+        ...(clipConfig.vision_config as object),
+        ...CLIP_VIT_B32.vision_config,
+        projection_dim: CLIP_VIT_B32.projection_dim,
+      },
+    }),
+  );
   const textConfig = json(tinyGen, 'text_encoder/config.json');
-  files.set('generator/text_encoder/config.json', jsonBytes({ ...textConfig, [TINY_MARKER_KEY]: marker(o), ...SD2_TEXT_ENCODER, projection_dim: SD2_TEXT_ENCODER.hidden_size }));
+  files.set(
+    'generator/text_encoder/config.json',
+    jsonBytes({
+      ...textConfig,
+      [TINY_MARKER_KEY]: marker(o),
+      ...SD2_TEXT_ENCODER,
+      projection_dim: SD2_TEXT_ENCODER.hidden_size,
+    }),
+  );
   const unetConfig = json(tinyGen, 'unet/config.json');
   const { [TINY_MARKER_KEY]: _unused, ...unetRest } = unetConfig;
   void _unused;
-  files.set('generator/unet/config.json', jsonBytes({ ...unetRest, [TINY_MARKER_KEY]: { ...marker(o), timestep_type: 'float' }, ...SD2_UNET }));
+  files.set(
+    'generator/unet/config.json',
+    jsonBytes({
+      ...unetRest,
+      [TINY_MARKER_KEY]: { ...marker(o), timestep_type: 'float' },
+      ...SD2_UNET,
+    }),
+  );
   const vaeConfig = json(tinyGen, 'vae_decoder/config.json');
-  files.set('generator/vae_decoder/config.json', jsonBytes({ ...vaeConfig, [TINY_MARKER_KEY]: marker(o), ...SD2_VAE }));
+  files.set(
+    'generator/vae_decoder/config.json',
+    jsonBytes({ ...vaeConfig, [TINY_MARKER_KEY]: marker(o), ...SD2_VAE }),
+  );
   const index = json(tinyGen, 'model_index.json');
   files.set('generator/model_index.json', jsonBytes({ ...index, [TINY_MARKER_KEY]: marker(o) }));
   return files;
 }
 
 function graphDtype(model: RealModelName, o: RealSizeOptions): RealDType {
-  return o.fp16 && (model === 'textEncoder' || model === 'unet' || model === 'vaeDecoder') ? 'float16' : 'float32';
+  return o.fp16 && (model === 'textEncoder' || model === 'unet' || model === 'vaeDecoder')
+    ? 'float16'
+    : 'float32';
 }
 
 /** Writes one graph; weights are generated and written tensor by tensor, never held whole. */
-async function writeGraph(root: string, model: RealModelName, o: RealSizeOptions): Promise<RealSizeGraphInfo> {
+async function writeGraph(
+  root: string,
+  model: RealModelName,
+  o: RealSizeOptions,
+): Promise<RealSizeGraphInfo> {
   const t = performance.now();
   const dtype = graphDtype(model, o);
   const rel = GRAPH_PATH[model];
@@ -128,7 +190,9 @@ async function writeGraph(root: string, model: RealModelName, o: RealSizeOptions
   } finally {
     r.finish();
   }
-  const bytes = r.toBytes(`FGL real-size ${REAL_GRAPHS[model].name} (${dtype}): published architecture, seeded random weights. Not a real model.`);
+  const bytes = r.toBytes(
+    `FGL real-size ${REAL_GRAPHS[model].name} (${dtype}): published architecture, seeded random weights. Not a real model.`,
+  );
   await writeFile(file, bytes);
   return {
     model,
@@ -152,15 +216,27 @@ async function readManifest(root: string): Promise<Manifest | null> {
   }
 }
 
-function describe(root: string, options: RealSizeOptions, graphs: RealSizeGraphInfo[]): RealSizeModels {
-  return { root, options, dirs: { clip: join(root, 'clip'), generator: join(root, 'generator') }, graphs };
+function describe(
+  root: string,
+  options: RealSizeOptions,
+  graphs: RealSizeGraphInfo[],
+): RealSizeModels {
+  return {
+    root,
+    options,
+    dirs: { clip: join(root, 'clip'), generator: join(root, 'generator') },
+    graphs,
+  };
 }
 
 /** Whether a graph recorded in the manifest is still on disk at its recorded size. */
 function present(root: string, gi: RealSizeGraphInfo): boolean {
   const file = join(root, ...gi.path.split('/'));
   if (!existsSync(file) || statSync(file).size !== gi.bytes) return false;
-  return gi.externalDataBytes === 0 || (existsSync(`${file}_data`) && statSync(`${file}_data`).size === gi.externalDataBytes);
+  return (
+    gi.externalDataBytes === 0 ||
+    (existsSync(`${file}_data`) && statSync(`${file}_data`).size === gi.externalDataBytes)
+  );
 }
 
 /**
@@ -173,14 +249,21 @@ export async function ensureRealSizeModels(
   root = realSizeCacheDir({ fp16: partial.fp16 ?? false }),
   log: (line: string) => void = () => {},
 ): Promise<RealSizeModels> {
-  const o: RealSizeOptions = { fp16: partial.fp16 ?? false, seed: partial.seed ?? 0, only: partial.only ?? ALL_REAL_MODELS };
+  const o: RealSizeOptions = {
+    fp16: partial.fp16 ?? false,
+    seed: partial.seed ?? 0,
+    only: partial.only ?? ALL_REAL_MODELS,
+  };
   for (const m of o.only)
-    if (!ALL_REAL_MODELS.includes(m)) throw new Error(`Unknown real-size model "${m}": use ${ALL_REAL_MODELS.join(', ')}.`);
+    if (!ALL_REAL_MODELS.includes(m))
+      throw new Error(`Unknown real-size model "${m}": use ${ALL_REAL_MODELS.join(', ')}.`);
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff)
     throw new Error(`Real-size seed must be an integer in [0, 4294967295], got ${String(o.seed)}.`);
   const dir = resolve(root);
   const old = await readManifest(dir);
-  const kept = (old && old.options.seed === o.seed && old.options.fp16 === o.fp16 ? old.graphs : []).filter((gi) => present(dir, gi));
+  const kept = (
+    old && old.options.seed === o.seed && old.options.fp16 === o.fp16 ? old.graphs : []
+  ).filter((gi) => present(dir, gi));
   for (const [p, bytes] of folderFiles(o)) {
     const target = join(dir, ...p.split('/'));
     await mkdir(dirname(target), { recursive: true });
@@ -192,8 +275,24 @@ export async function ensureRealSizeModels(
     log(`writing ${GRAPH_PATH[model]} (${graphDtype(model, o)})…`);
     graphs.push(await writeGraph(dir, model, o));
     // The manifest after each graph: an interrupted run keeps what it finished.
-    await writeFile(join(dir, REAL_SIZE_MANIFEST), jsonBytes({ format: 1, note: marker(o).note, options: { ...o, only: graphs.map((gi) => gi.model) }, graphs } satisfies Manifest));
+    await writeFile(
+      join(dir, REAL_SIZE_MANIFEST),
+      jsonBytes({
+        format: 1,
+        note: marker(o).note,
+        options: { ...o, only: graphs.map((gi) => gi.model) },
+        graphs,
+      } satisfies Manifest),
+    );
   }
-  await writeFile(join(dir, REAL_SIZE_MANIFEST), jsonBytes({ format: 1, note: marker(o).note, options: { ...o, only: graphs.map((gi) => gi.model) }, graphs } satisfies Manifest));
+  await writeFile(
+    join(dir, REAL_SIZE_MANIFEST),
+    jsonBytes({
+      format: 1,
+      note: marker(o).note,
+      options: { ...o, only: graphs.map((gi) => gi.model) },
+      graphs,
+    } satisfies Manifest),
+  );
   return describe(dir, o, graphs);
 }

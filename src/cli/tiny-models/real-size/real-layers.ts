@@ -21,8 +21,7 @@ export function linear(
   const w = r.weight(`${hint}_w`, [inDim, out], { std: 1 / Math.sqrt(inDim) });
   r.macs += prod(x.shape.slice(0, -1)) * inDim * out;
   let y = r.g.op('MatMul', [x.name, w]);
-  if (opts.bias !== false)
-    y = r.g.op('Add', [y, r.weight(`${hint}_b`, [out], { std: 0.02 })]);
+  if (opts.bias !== false) y = r.g.op('Add', [y, r.weight(`${hint}_b`, [out], { std: 0.02 })]);
   return { name: y, shape: [...x.shape.slice(0, -1), out] };
 }
 
@@ -66,11 +65,15 @@ export function groupNorm(r: RealGraph, x: Val, groups = 32, eps = 1e-6, hint = 
   const c = x.shape[1]!;
   const g = r.g;
   const grouped = g.op('Reshape', [x.name, g.ints(`${hint}_grp`, [0, groups, -1])]);
-  const normed = g.op('InstanceNormalization', [
-    grouped,
-    r.constant(`${hint}_one`, [groups], new Float32Array(groups).fill(1)),
-    r.constant(`${hint}_zero`, [groups], new Float32Array(groups)),
-  ], { epsilon: { float: eps } });
+  const normed = g.op(
+    'InstanceNormalization',
+    [
+      grouped,
+      r.constant(`${hint}_one`, [groups], new Float32Array(groups).fill(1)),
+      r.constant(`${hint}_zero`, [groups], new Float32Array(groups)),
+    ],
+    { epsilon: { float: eps } },
+  );
   const back = g.op('Reshape', [normed, g.op('Shape', [x.name])]);
   const y = g.op('Add', [
     g.op('Mul', [back, r.weight(`${hint}_g`, [c, 1, 1], { fill: 1 })]),
@@ -122,9 +125,15 @@ export function attentionCore(
   const lk = k.shape[1]!;
   const d = c / heads;
   const split = g.ints('heads_shape', [0, -1, heads, d]);
-  const qh = g.op('Transpose', [g.op('Reshape', [q.name, split])], { perm: { ints: [0, 2, 1, 3] } });
-  const kT = g.op('Transpose', [g.op('Reshape', [k.name, split])], { perm: { ints: [0, 2, 3, 1] } });
-  const vh = g.op('Transpose', [g.op('Reshape', [v.name, split])], { perm: { ints: [0, 2, 1, 3] } });
+  const qh = g.op('Transpose', [g.op('Reshape', [q.name, split])], {
+    perm: { ints: [0, 2, 1, 3] },
+  });
+  const kT = g.op('Transpose', [g.op('Reshape', [k.name, split])], {
+    perm: { ints: [0, 2, 3, 1] },
+  });
+  const vh = g.op('Transpose', [g.op('Reshape', [v.name, split])], {
+    perm: { ints: [0, 2, 1, 3] },
+  });
   let scores = g.op('Mul', [g.op('MatMul', [qh, kT]), r.scalar('attn_scale', 1 / Math.sqrt(d))]);
   if (mask) scores = g.op('Add', [scores, mask]);
   const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: { int: -1 } }), vh]);
@@ -193,7 +202,8 @@ export function clipEncoderLayer(
 export function causalMask(r: RealGraph, maxLen: number, seqLen: string): string {
   const table = new Float32Array(maxLen * maxLen);
   // −1e4 rather than −∞: exact in float16 too, and softmax still gives those positions 0.
-  for (let i = 0; i < maxLen; i++) for (let j = i + 1; j < maxLen; j++) table[i * maxLen + j] = -1e4;
+  for (let i = 0; i < maxLen; i++)
+    for (let j = i + 1; j < maxLen; j++) table[i * maxLen + j] = -1e4;
   const g = r.g;
   const zeros = g.ints('mask_from', [0, 0]);
   const ends = g.op('Concat', [seqLen, seqLen], { axis: { int: 0 } });

@@ -49,7 +49,12 @@ export const SD2_UNET = {
   out_channels: 4,
   sample_size: 64,
   block_out_channels: [320, 640, 1280, 1280],
-  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  down_block_types: [
+    'CrossAttnDownBlock2D',
+    'CrossAttnDownBlock2D',
+    'CrossAttnDownBlock2D',
+    'DownBlock2D',
+  ],
   up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
   layers_per_block: 2,
   /** diffusers reads this as the number of heads per block: 320/5 = … = 64 channels per head. */
@@ -76,8 +81,24 @@ export const SD2_VAE = {
 /** The shape of each spec, so tests can build a miniature through the very same code. */
 export type ClipSpec = {
   projection_dim: number;
-  vision_config: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; image_size: number; patch_size: number; layer_norm_eps: number };
-  text_config: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; max_position_embeddings: number; vocab_size: number; layer_norm_eps: number };
+  vision_config: {
+    hidden_size: number;
+    intermediate_size: number;
+    num_hidden_layers: number;
+    num_attention_heads: number;
+    image_size: number;
+    patch_size: number;
+    layer_norm_eps: number;
+  };
+  text_config: {
+    hidden_size: number;
+    intermediate_size: number;
+    num_hidden_layers: number;
+    num_attention_heads: number;
+    max_position_embeddings: number;
+    vocab_size: number;
+    layer_norm_eps: number;
+  };
 };
 export type TextEncoderSpec = {
   hidden_size: number;
@@ -150,11 +171,13 @@ export const PUBLISHED: Record<
     params: 865.91e6,
     // Counted with attention products; BK-SDM's 339 GMACs (conv + linear only) is checked separately.
     gflops: null,
-    source: 'diffusers UNet2DConditionModel of stabilityai/stable-diffusion-2-base: 865,910,724 parameters ("0.87B", BK-SDM model card)',
+    source:
+      'diffusers UNet2DConditionModel of stabilityai/stable-diffusion-2-base: 865,910,724 parameters ("0.87B", BK-SDM model card)',
   },
   vaeDecoder: {
     params: 49.49e6,
     gflops: null,
-    source: 'diffusers AutoencoderKL of stabilityai/stable-diffusion-2-base: decoder + post_quant_conv 49,490,199 parameters',
+    source:
+      'diffusers AutoencoderKL of stabilityai/stable-diffusion-2-base: decoder + post_quant_conv 49,490,199 parameters',
   },
 };
