@@ -1,7 +1,10 @@
 /**
  * Site pipeline benchmark: throughput of each stage, the pipeline's overhead over raw ONNX Runtime,
  * and peak memory of `preparePackage` on 1,000 vs 5,000 images (each in a fresh process).
- * Run: npm run bench -- site   (or: npx tsx bench/site/site-bench.ts [--quick] [--rounds 16] [--skip-rss])
+ * Run: npm run bench -- site   (or: npx tsx bench/site/site-bench.ts [--quick] [--real-size] [--rounds 16] [--skip-rss])
+ * --real-size: CLIP ViT-B/32 and the SD 2 text encoder at their published sizes (fgl models
+ * make-real-size, seeded random weights, generated into the model cache on first use): real
+ * compute per image and per prompt; no captioner (there is no real-size captioner graph).
  * Prints one JSON object on stdout; progress goes to stderr. Inputs are generated once under
  * .fgl-tmp/bench-data. Tiny models: the numbers measure our code around the models, never accuracy.
  */
@@ -24,6 +27,7 @@ import { type RgbImage, toRawImage } from '../../src/core/inference/rgb-image';
 import { loadTextEncoder, TEXT_SEQUENCE_LENGTH } from '../../src/core/inference/text-encoder';
 import { inputDType } from '../../src/core/ort/execution-device';
 import { type AlternatingResult, alternate, pairedRatioMedian, round } from './alternating-timer';
+import { ensureRealSizeModels } from '../../src/cli/tiny-models/real-size/make-real-size-models';
 import { ensureBenchModels, ensureImageSet, listImages } from './bench-data';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -65,17 +69,19 @@ function numArg(name: string, fallback: number): number {
 }
 
 const quick = flag('quick');
+const realSize = flag('real-size');
 const config = {
   quick,
-  rounds: numArg('rounds', quick ? 4 : 16),
+  realSize,
+  rounds: numArg('rounds', quick ? 4 : realSize ? 6 : 16),
   warmup: numArg('warmup', 2),
   /** Pause before each timed call so the previous variant's ORT/sharp threads are idle (not timed). */
   settleMs: numArg('settle-ms', 20),
-  throughputImages: numArg('throughput-images', quick ? 32 : 128),
+  throughputImages: numArg('throughput-images', quick || realSize ? 32 : 128),
   throughputImageSize: 512,
   captionImages: numArg('caption-images', quick ? 16 : 32),
-  prompts: numArg('prompts', quick ? 16 : 64),
-  rssSizes: quick ? [200, 1000] : [1000, 5000],
+  prompts: numArg('prompts', quick || realSize ? 16 : 64),
+  rssSizes: quick || realSize ? [200, 1000] : [1000, 5000],
   rssImageSize: 64,
   skipRss: flag('skip-rss'),
 };
@@ -318,6 +324,32 @@ function runPrepareChild(dataDir: string, modelsDir: string): Promise<ChildResul
   });
 }
 
+/**
+ * 10,000 images from the two measured sizes: a fixed cost plus a per-image cost (time) and a
+ * per-image growth (peak RSS), fitted on both. Two points always fit a line, so the check that the
+ * work really is per-image comes from a third quantity: the embedding stage's seconds per image must
+ * agree within 15 % between the two sizes. Otherwise no figure, and the reason.
+ */
+function extrapolate(runs: readonly ChildResult[], peakMb: readonly number[]) {
+  const [a, b] = runs as [ChildResult, ChildResult];
+  const [p1, p2] = peakMb as [number, number];
+  const total = (r: ChildResult) => r.seconds.total ?? 0;
+  const embedPerImage = (r: ChildResult) => (r.seconds.embedImages ?? 0) / r.images;
+  const perImage = (total(b) - total(a)) / (b.images - a.images);
+  const fixed = total(b) - b.images * perImage;
+  const drift = Math.abs(embedPerImage(b) - embedPerImage(a)) / embedPerImage(b);
+  const linear = perImage > 0 && drift <= 0.15;
+  const target = 10_000;
+  const growth = Math.max(0, (p2 - p1) / (b.images - a.images));
+  return {
+    images: target,
+    basis: `time = ${round(fixed, 1)} s + ${round(perImage, 4)} s/image, peak RSS + ${round(growth, 4)} MB/image, fitted on ${a.images} and ${b.images} images; embedding s/image differs by ${round(100 * drift, 1)} % between them (≤ 15 % required)`,
+    linear,
+    seconds: linear ? round(fixed + target * perImage, 0) : null,
+    peakMb: linear ? round(p2 + (target - b.images) * growth, 0) : null,
+  };
+}
+
 async function rssSection(modelsDir: string) {
   const [small, large] = config.rssSizes as [number, number];
   const runs: (ChildResult & { dataset: string })[] = [];
@@ -344,6 +376,7 @@ async function rssSection(modelsDir: string) {
     growthMb: round(growth, 1),
     targetGrowthMb: RSS_GROWTH_TARGET_MB,
     meetsTarget: growth <= RSS_GROWTH_TARGET_MB,
+    extrapolated: extrapolate(runs, runs.map(peak)),
     peakMeasure:
       runs[0]!.vmHwmMb !== null
         ? 'VmHWM (/proc/self/status)'
@@ -352,11 +385,27 @@ async function rssSection(modelsDir: string) {
   };
 }
 
+/** The real-size CLIP + text encoder in the tiny-models shape the rest of this script reads. */
+async function realSizeModels() {
+  const m = await ensureRealSizeModels(
+    { only: ['clipVision', 'clipText', 'textEncoder'] },
+    undefined,
+    log,
+  );
+  const files = m.graphs.map((g) => ({ path: g.path, bytes: g.bytes + g.externalDataBytes }));
+  return {
+    root: m.root,
+    options: { preset: 'real-size', graphs: m.graphs },
+    dirs: { clip: m.dirs.clip, generator: m.dirs.generator, captioner: null },
+    files,
+  };
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const machineAtStart = machineInfo();
   log(`preparing inputs under .fgl-tmp/bench-data${quick ? ' (quick)' : ''}…`);
-  const models = await ensureBenchModels({ preset: 'bench' });
+  const models = realSize ? await realSizeModels() : await ensureBenchModels({ preset: 'bench' });
   const perClass = Math.ceil(config.throughputImages / 4);
   const throughputDir = await ensureImageSet(
     `throughput-${config.throughputImageSize}-${perClass * 4}`,
@@ -381,11 +430,10 @@ async function main(): Promise<void> {
   };
 
   const clipResult = await clipSection(models.dirs.clip, decoded.images);
-  log(`captioning ${config.captionImages} images…`);
-  const caption = await captionSection(
-    models.dirs.captioner,
-    decoded.images.slice(0, config.captionImages),
-  );
+  const caption = models.dirs.captioner
+    ? (log(`captioning ${config.captionImages} images…`),
+      await captionSection(models.dirs.captioner, decoded.images.slice(0, config.captionImages)))
+    : { skipped: 'no real-size captioner graph (fgl models make-real-size writes CLIP and the SD 2 text encoder)' };
   const encode = await encoderSection(models.dirs.generator);
   const memory = config.skipRss ? null : await rssSection(models.root);
 
@@ -394,7 +442,9 @@ async function main(): Promise<void> {
     benchmark: 'site-pipeline',
     startedAt: started.toISOString(),
     seconds: round((Date.now() - started.getTime()) / 1000, 1),
-    note: 'Tiny generated models (fgl models make-tiny, preset bench): numbers measure FGL code around the models, not real-model speed or accuracy.',
+    note: realSize
+      ? 'Real-size graphs (fgl models make-real-size: CLIP ViT-B/32, SD 2 text encoder; published architecture and sizes, seeded random weights): real compute per image and prompt, meaningless outputs.'
+      : 'Tiny generated models (fgl models make-tiny, preset bench): numbers measure FGL code around the models, not real-model speed or accuracy.',
     config,
     machine: { ...machineAtStart, loadAverage1mAtEnd: round(os.loadavg()[0]!, 2) },
     models: {
