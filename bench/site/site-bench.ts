@@ -433,7 +433,10 @@ async function main(): Promise<void> {
   const caption = models.dirs.captioner
     ? (log(`captioning ${config.captionImages} images…`),
       await captionSection(models.dirs.captioner, decoded.images.slice(0, config.captionImages)))
-    : { skipped: 'no real-size captioner graph (fgl models make-real-size writes CLIP and the SD 2 text encoder)' };
+    : {
+        skipped:
+          'no real-size captioner graph (fgl models make-real-size writes CLIP and the SD 2 text encoder)',
+      };
   const encode = await encoderSection(models.dirs.generator);
   const memory = config.skipRss ? null : await rssSection(models.root);
 

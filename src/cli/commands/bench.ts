@@ -24,9 +24,13 @@ export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: s
 };
 
 /** `--real-size`: the areas' scripts at the published model sizes instead of the tiny graphs. */
-export const REAL_SIZE_SCRIPTS: Partial<Record<Exclude<Area, 'all'>, { name: string; file: string; args: string[] }[]>> = {
+export const REAL_SIZE_SCRIPTS: Partial<
+  Record<Exclude<Area, 'all'>, { name: string; file: string; args: string[] }[]>
+> = {
   site: [{ name: 'site', file: 'bench/site/site-bench.ts', args: ['--real-size'] }],
-  server: [{ name: 'server-real-size', file: 'bench/synthesis/real-size-server-bench.ts', args: [] }],
+  server: [
+    { name: 'server-real-size', file: 'bench/synthesis/real-size-server-bench.ts', args: [] },
+  ],
 };
 
 type AreaRun = { area: Exclude<Area, 'all'>; file: string; outcomes: ScriptOutcome[] };
@@ -85,7 +89,9 @@ async function runArea(
 ): Promise<AreaRun> {
   const startedAt = new Date();
   const outcomes: ScriptOutcome[] = [];
-  const scripts = (o.realSize ? REAL_SIZE_SCRIPTS[area] : undefined) ?? BENCH_SCRIPTS[area].map((s) => ({ ...s, args: [] as string[] }));
+  const scripts =
+    (o.realSize ? REAL_SIZE_SCRIPTS[area] : undefined) ??
+    BENCH_SCRIPTS[area].map((s) => ({ ...s, args: [] as string[] }));
   for (const s of scripts) {
     o.signal.throwIfAborted();
     if (!existsSync(path.join(REPO_ROOT, s.file))) {
