@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CommandContext, UsageError } from '../../src/cli/command';
+import { modelsMakeRealSizeCommand } from '../../src/cli/commands/models-make-real-size';
+import { ensureRealSizeModels } from '../../src/cli/tiny-models/real-size/make-real-size-models';
 import { float16Tensor } from '../../src/core/ort/float16';
 import { float16ArrayToFloat32 } from '../../src/shared/float16';
 import {
@@ -264,4 +267,67 @@ it('external data is written tensor by tensor: the .onnx_data file is the parame
   const data = await readFile(`${file}_data`);
   expect(data.length).toBe(r.params * 4);
   expect(r.externalBytes).toBe(data.length);
+});
+
+describe('fgl models make-real-size', () => {
+  function context(values: CommandContext['values']) {
+    const results: unknown[] = [];
+    const human: string[] = [];
+    const ctx: CommandContext = {
+      values,
+      positionals: [],
+      signal: new AbortController().signal,
+      out: {
+        json: true,
+        tty: false,
+        result: (data, render) => {
+          results.push(data);
+          human.push(render());
+        },
+        info: () => {},
+        warn: () => {},
+      },
+    };
+    return { ctx, results, human };
+  }
+
+  it('--count prints each graph’s parameters and GFLOPs beside the published figures, writing nothing', async () => {
+    const { ctx, results, human } = context({ count: true, out: join(dir, 'never') });
+    await modelsMakeRealSizeCommand.run(ctx);
+    const rows = (results[0] as { graphs: { model: string; params: number; gflops: number }[] })
+      .graphs;
+    expect(rows.map((r) => r.model)).toEqual(MODELS);
+    expect(rows.find((r) => r.model === 'unet')!.params).toBe(865_910_724);
+    expect(human[0]).toMatch(
+      /clipVision\s+87\.85 M params \(published 87\.85 M\)\s+8\.82 GFLOPs\/call \(published 8\.82\)/,
+    );
+    await expect(stat(join(dir, 'never'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses an unknown graph name with the list of valid ones', async () => {
+    await expect(modelsMakeRealSizeCommand.run(context({ only: 'unet,vae' }).ctx)).rejects.toThrow(
+      UsageError,
+    );
+  });
+
+  it('writes the folders’ configs with the published sizes (no graph asked for: no GBs)', async () => {
+    const root = join(dir, 'layout');
+    const models = await ensureRealSizeModels({ only: [] }, root);
+    expect(models.graphs).toEqual([]);
+    const json = async (p: string) =>
+      JSON.parse(await readFile(join(root, p), 'utf8')) as Record<string, unknown>;
+    const clip = await json('clip/config.json');
+    expect(clip.projection_dim).toBe(512);
+    expect((clip.vision_config as { hidden_size: number }).hidden_size).toBe(768);
+    const text = await json('generator/text_encoder/config.json');
+    expect([text.hidden_size, text.num_hidden_layers, text.num_attention_heads]).toEqual([
+      1024, 23, 16,
+    ]);
+    const unet = await json('generator/unet/config.json');
+    expect(unet.block_out_channels).toEqual([320, 640, 1280, 1280]);
+    expect(unet.cross_attention_dim).toBe(1024);
+    // Marked as generated, so reports never mistake it for a real model.
+    expect(unet._fgl_tiny).toMatchObject({ preset: 'real-size' });
+    expect(await json('real-size-models.json')).toMatchObject({ format: 1, graphs: [] });
+  });
 });
