@@ -3,7 +3,7 @@
  * 64² latent (512² image), batch 1 and batch 2 (classifier-free guidance), one VAE decode to 512²,
  * the text encoder's unconditional embedding, one full `generate` (1 image, 1 step, turbo) through
  * the production pipeline, and the process's peak RSS against the stated memory target.
- * Run: npm run bench -- server --real-size   (or: npx tsx bench/synthesis/real-size-server-bench.ts [--fp16] [--reps 1])
+ * Run: npm run bench -- server --real-size   (or: npx tsx bench/synthesis/real-size-server-bench.ts [--fp16] [--reps 1] [--no-arena] [--skip-generate])
  * Models: `fgl models make-real-size` graphs (published architecture, seeded random weights),
  * generated on first use into the model cache ($FGL_MODELS_DIR, else the OS temp folder): 5 GB at fp32.
  */
@@ -25,6 +25,10 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const log = (line: string) => process.stderr.write(`[real-size-server] ${line}\n`);
 const argv = process.argv.slice(2);
 const fp16 = argv.includes('--fp16');
+/** `--no-arena`: ORT's CPU memory arena off for the UNet and VAE sessions (activations freed after each run). */
+const noArena = argv.includes('--no-arena');
+/** `--skip-generate`: leave out the full generate() (saves one more UNet step and VAE decode). */
+const skipGenerate = argv.includes('--skip-generate');
 const repsAt = argv.indexOf('--reps');
 const reps = repsAt >= 0 ? Number(argv[repsAt + 1]) : 1;
 if (!Number.isInteger(reps) || reps < 1)
@@ -66,7 +70,10 @@ async function main(): Promise<void> {
   const D = SD2_TEXT_ENCODER.hidden_size;
 
   let t = performance.now();
-  const pipeline = await StableDiffusionPipeline.load(models.dirs.generator, { device: 'cpu' });
+  const pipeline = await StableDiffusionPipeline.load(models.dirs.generator, {
+    device: 'cpu',
+    ...(noArena ? { sessionOptions: { enableCpuMemArena: false } } : {}),
+  });
   const loadMs = round(performance.now() - t, 0);
   const rssAfterLoad = rssMb();
   t = performance.now();
@@ -118,18 +125,21 @@ async function main(): Promise<void> {
   });
   const vaeMs = await timeCalls('VAE decode 64² → 512²', reps, () => vae.run(vaeFeeds));
 
-  log('one generate() through the pipeline: 1 image, 1 turbo step, no guidance, 512²…');
+  if (!skipGenerate)
+    log('one generate() through the pipeline: 1 image, 1 turbo step, no guidance, 512²…');
   t = performance.now();
-  const generated = await pipeline.generate({
-    conditioning: negative,
-    negative,
-    guidance: 0,
-    scheduler: 'turbo',
-    steps: 1,
-    height: 8 * h,
-    width: 8 * h,
-    seeds: [7],
-  });
+  const generated = skipGenerate
+    ? null
+    : await pipeline.generate({
+        conditioning: negative,
+        negative,
+        guidance: 0,
+        scheduler: 'turbo',
+        steps: 1,
+        height: 8 * h,
+        width: 8 * h,
+        seeds: [7],
+      });
   const generateMs = round(performance.now() - t, 0);
   await pipeline.dispose();
 
@@ -168,7 +178,8 @@ async function main(): Promise<void> {
       gflops: round((2 * vaeGraph.macs) / 1e9),
       achievedGflopsPerS: round((2 * vaeGraph.macs) / 1e9 / (median(vaeMs) / 1000)),
     },
-    generateOneImageOneStep: { ms: generateMs, timings: generated.timings },
+    sessionOptions: noArena ? { enableCpuMemArena: false } : 'defaults',
+    generateOneImageOneStep: generated ? { ms: generateMs, timings: generated.timings } : null,
     memory: {
       peakRssMb: peak === null ? null : round(peak),
       peakMeasure: peak === null ? 'unavailable (not Linux)' : 'VmHWM (/proc/self/status)',
