@@ -14,9 +14,8 @@ import {
   SD2_TEXT_ENCODER,
   SD2_UNET,
 } from '../../src/cli/tiny-models/real-size/real-size-specs';
-import { CUDA_INSTALL_COMMAND, inputDType, inputShape } from '../../src/core/ort/execution-device';
-import { nodeFeeds } from '../../src/core/ort/float16';
-import { floatFeed, timestepFeed } from '../../src/server/synthesis/ort-feeds';
+import { CUDA_INSTALL_COMMAND } from '../../src/core/ort/execution-device';
+import { unetFeeds, vaeFeeds } from '../synthesis/sd-feeds';
 import { ANCHOR, NODE_BINDING_LIMITS, cudaAvailability } from './gpu-bench-checks';
 
 const log = (line: string) => process.stderr.write(`[gpu-bench] ${line}\n`);
@@ -78,36 +77,19 @@ async function main(): Promise<void> {
   const sd: Record<string, unknown>[] = [];
   for (const batch of [1, 4, 8]) {
     log(`UNet one step + VAE decode, batch ${batch}…`);
-    const unetFeeds = nodeFeeds({
-      sample: floatFeed(
-        new Float32Array(batch * 4 * h * h).map((_, i) => Math.sin(i)),
-        inputDType(unet, 'sample'),
-        [batch, 4, h, h],
-        'sample',
-      ),
-      timestep: timestepFeed(
-        999,
-        inputDType(unet, 'timestep'),
-        inputShape(unet, 'timestep'),
-        batch,
-      ),
-      encoder_hidden_states: floatFeed(
-        new Float32Array(batch * 77 * D).map((_, i) => Math.cos(i)),
-        inputDType(unet, 'encoder_hidden_states'),
-        [batch, 77, D],
-        'encoder_hidden_states',
-      ),
+    const wave = (n: number, f: (i: number) => number) =>
+      Float32Array.from({ length: n }, (_, i) => f(i));
+    const unetIn = unetFeeds(unet, {
+      batch,
+      latent: h,
+      dim: D,
+      latents: wave(batch * 4 * h * h, Math.sin),
+      hidden: wave(batch * 77 * D, Math.cos),
+      timestep: 999,
     });
-    const vaeFeeds = nodeFeeds({
-      latent_sample: floatFeed(
-        new Float32Array(batch * 4 * h * h).map((_, i) => Math.sin(i)),
-        inputDType(vae, 'latent_sample'),
-        [batch, 4, h, h],
-        'latent_sample',
-      ),
-    });
-    const unetMs = median(await timeRuns(unet, unetFeeds, warmup, reps));
-    const vaeMs = median(await timeRuns(vae, vaeFeeds, warmup, reps));
+    const vaeIn = vaeFeeds(vae, { batch, latent: h, latents: wave(batch * 4 * h * h, Math.sin) });
+    const unetMs = median(await timeRuns(unet, unetIn, warmup, reps));
+    const vaeMs = median(await timeRuns(vae, vaeIn, warmup, reps));
     const perImage = (unetMs + vaeMs) / batch;
     sd.push({
       batch,

@@ -7,16 +7,14 @@
  * Models: `fgl models make-real-size` graphs (published architecture, seeded random weights),
  * generated on first use into the model cache ($FGL_MODELS_DIR, else the OS temp folder): 5 GB at fp32.
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import ort from 'onnxruntime-node';
 import { ensureRealSizeModels } from '../../src/cli/tiny-models/real-size/make-real-size-models';
 import { SD2_TEXT_ENCODER, SD2_UNET } from '../../src/cli/tiny-models/real-size/real-size-specs';
-import { inputDType, inputShape } from '../../src/core/ort/execution-device';
-import { nodeFeeds } from '../../src/core/ort/float16';
-import { floatFeed, timestepFeed } from '../../src/server/synthesis/ort-feeds';
 import { createSeededRandom } from '../../src/server/synthesis/schedulers/seeded-random';
 import { StableDiffusionPipeline } from '../../src/server/synthesis/sd-pipeline';
+import { vmHwmMb } from '../peak-rss';
+import { unetFeeds, vaeFeeds } from './sd-feeds';
 
 /** Synthesis memory target at fp32 on CPU: UNet (3.5 GB of weights) + VAE + activations. */
 export const SERVER_RSS_TARGET_MB = 8 * 1024;
@@ -34,14 +32,6 @@ const reps = repsAt >= 0 ? Number(argv[repsAt + 1]) : 1;
 if (!Number.isInteger(reps) || reps < 1)
   throw new Error(`--reps needs a whole number >= 1, got ${String(argv[repsAt + 1])}`);
 
-function vmHwmMb(): number | null {
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
 const rssMb = () => round(process.memoryUsage().rss / MB);
 
 /** Milliseconds of each of `reps` calls after one untimed warm-up call (ORT plans memory on the first). */
@@ -82,48 +72,26 @@ async function main(): Promise<void> {
   const unet = pipeline.unet;
   const vae = pipeline.vaeDecoder;
 
-  const unetFeeds = (batch: number) => {
-    const latents = createSeededRandom(0).normals(batch * 4 * h * h);
+  const feedsAt = (batch: number) => {
     const hidden = new Float32Array(batch * 77 * D);
     for (let i = 0; i < batch; i++) hidden.set(negative, i * 77 * D);
-    return nodeFeeds({
-      sample: floatFeed(
-        Float32Array.from(latents),
-        inputDType(unet, 'sample'),
-        [batch, 4, h, h],
-        'sample',
-      ),
-      timestep: timestepFeed(
-        999,
-        inputDType(unet, 'timestep'),
-        inputShape(unet, 'timestep'),
-        batch,
-      ),
-      encoder_hidden_states: floatFeed(
-        hidden,
-        inputDType(unet, 'encoder_hidden_states'),
-        [batch, 77, D],
-        'encoder_hidden_states',
-      ),
-    });
+    const latents = Float32Array.from(createSeededRandom(0).normals(batch * 4 * h * h));
+    return unetFeeds(unet, { batch, latent: h, dim: D, latents, hidden, timestep: 999 });
   };
   const unetMs: Record<string, number[]> = {};
   for (const batch of [1, 2]) {
-    const feeds = unetFeeds(batch);
+    const feeds = feedsAt(batch);
     unetMs[`batch${batch}`] = await timeCalls(`UNet step, batch ${batch}`, reps, () =>
       unet.run(feeds),
     );
   }
   const rssAfterUnet = rssMb();
-  const vaeFeeds = nodeFeeds({
-    latent_sample: floatFeed(
-      Float32Array.from(createSeededRandom(1).normals(4 * h * h)),
-      inputDType(vae, 'latent_sample'),
-      [1, 4, h, h],
-      'latent_sample',
-    ),
+  const vaeIn = vaeFeeds(vae, {
+    batch: 1,
+    latent: h,
+    latents: Float32Array.from(createSeededRandom(1).normals(4 * h * h)),
   });
-  const vaeMs = await timeCalls('VAE decode 64² → 512²', reps, () => vae.run(vaeFeeds));
+  const vaeMs = await timeCalls('VAE decode 64² → 512²', reps, () => vae.run(vaeIn));
 
   if (!skipGenerate)
     log('one generate() through the pipeline: 1 image, 1 turbo step, no guidance, 512²…');

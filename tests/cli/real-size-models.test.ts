@@ -7,6 +7,7 @@ import { type CommandContext, UsageError } from '../../src/cli/command';
 import { modelsMakeRealSizeCommand } from '../../src/cli/commands/models-make-real-size';
 import { ensureRealSizeModels } from '../../src/cli/tiny-models/real-size/make-real-size-models';
 import { float16Tensor } from '../../src/core/ort/float16';
+import { recordingContext } from '../helpers/command-context';
 import { float16ArrayToFloat32 } from '../../src/shared/float16';
 import {
   RealGraph,
@@ -270,26 +271,7 @@ it('external data is written tensor by tensor: the .onnx_data file is the parame
 });
 
 describe('fgl models make-real-size', () => {
-  function context(values: CommandContext['values']) {
-    const results: unknown[] = [];
-    const human: string[] = [];
-    const ctx: CommandContext = {
-      values,
-      positionals: [],
-      signal: new AbortController().signal,
-      out: {
-        json: true,
-        tty: false,
-        result: (data, render) => {
-          results.push(data);
-          human.push(render());
-        },
-        info: () => {},
-        warn: () => {},
-      },
-    };
-    return { ctx, results, human };
-  }
+  const context = (values: CommandContext['values']) => recordingContext(values);
 
   it('--count prints each graph’s parameters and GFLOPs beside the published figures, writing nothing', async () => {
     const { ctx, results, human } = context({ count: true, out: join(dir, 'never') });

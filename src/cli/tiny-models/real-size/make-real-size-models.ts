@@ -270,12 +270,8 @@ export async function ensureRealSizeModels(
     await writeFile(target, bytes);
   }
   const graphs = [...kept];
-  for (const model of o.only) {
-    if (graphs.some((gi) => gi.model === model)) continue;
-    log(`writing ${GRAPH_PATH[model]} (${graphDtype(model, o)})…`);
-    graphs.push(await writeGraph(dir, model, o));
-    // The manifest after each graph: an interrupted run keeps what it finished.
-    await writeFile(
+  const writeManifest = () =>
+    writeFile(
       join(dir, REAL_SIZE_MANIFEST),
       jsonBytes({
         format: 1,
@@ -284,15 +280,13 @@ export async function ensureRealSizeModels(
         graphs,
       } satisfies Manifest),
     );
+  for (const model of o.only) {
+    if (graphs.some((gi) => gi.model === model)) continue;
+    log(`writing ${GRAPH_PATH[model]} (${graphDtype(model, o)})…`);
+    graphs.push(await writeGraph(dir, model, o));
+    // The manifest after each graph: an interrupted run keeps what it finished.
+    await writeManifest();
   }
-  await writeFile(
-    join(dir, REAL_SIZE_MANIFEST),
-    jsonBytes({
-      format: 1,
-      note: marker(o).note,
-      options: { ...o, only: graphs.map((gi) => gi.model) },
-      graphs,
-    } satisfies Manifest),
-  );
+  await writeManifest();
   return describe(dir, o, graphs);
 }

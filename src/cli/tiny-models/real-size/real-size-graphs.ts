@@ -131,17 +131,19 @@ export function clipVisionGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): vo
   namedOutput(r, embeds, 'image_embeds', ['batch_size', spec.projection_dim]);
 }
 
-/** CLIP ViT-B/32 text tower + projection: input_ids, attention_mask → text_embeds, last_hidden_state. */
-export function clipTextGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): void {
-  const c = spec.text_config;
-  const g = r.g;
-  g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  // Declared as in the export (the tokenizer feeds it); CLIP's causal mask makes padding moot for EOT pooling.
-  g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
-  const seqLen = seqLength(r, 'input_ids');
+/**
+ * CLIP's causal text transformer: token + position embedding, pre-LN layers under a causal mask,
+ * final LayerNorm. Shared by CLIP's text tower and SD 2's text encoder (OpenCLIP ViT-H text).
+ */
+function causalTextTower(
+  r: RealGraph,
+  ids64: string,
+  c: TextEncoderSpec & { hidden_act: 'gelu' | 'quick_gelu' },
+): Val {
+  const seqLen = seqLength(r, ids64);
   let h = embedTokens(
     r,
-    'input_ids',
+    ids64,
     c.vocab_size,
     c.hidden_size,
     c.max_position_embeddings,
@@ -153,11 +155,21 @@ export function clipTextGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): void
     h = clipEncoderLayer(r, h, {
       heads: c.num_attention_heads,
       mlp: c.intermediate_size,
-      act: 'quick_gelu',
+      act: c.hidden_act,
       mask,
-      hint: `t${i}`,
+      hint: `layer${i}`,
     });
-  h = layerNorm(r, h, c.layer_norm_eps, 'final_layer_norm');
+  return layerNorm(r, h, c.layer_norm_eps, 'final_layer_norm');
+}
+
+/** CLIP ViT-B/32 text tower + projection: input_ids, attention_mask → text_embeds, last_hidden_state. */
+export function clipTextGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): void {
+  const c = spec.text_config;
+  const g = r.g;
+  g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
+  // Declared as in the export (the tokenizer feeds it); CLIP's causal mask makes padding moot for EOT pooling.
+  g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
+  const h = causalTextTower(r, 'input_ids', { ...c, hidden_act: 'quick_gelu' });
   namedOutput(r, h, 'last_hidden_state', ['batch_size', 'sequence_length', c.hidden_size]);
   const pooled = poolAtArgmax(r, h, 'input_ids');
   const embeds = linear(r, pooled, spec.projection_dim, { bias: false, hint: 'text_projection' });
@@ -169,26 +181,7 @@ export function sdTextEncoderGraph(r: RealGraph, c: TextEncoderSpec = SD2_TEXT_E
   const g = r.g;
   g.input('input_ids', 'int32', ['batch', 'sequence']);
   const ids = g.op('Cast', ['input_ids'], { to: { int: ONNX_INT64 } });
-  const seqLen = seqLength(r, ids);
-  let h = embedTokens(
-    r,
-    ids,
-    c.vocab_size,
-    c.hidden_size,
-    c.max_position_embeddings,
-    seqLen,
-    'text',
-  );
-  const mask = causalMask(r, c.max_position_embeddings, seqLen);
-  for (let i = 0; i < c.num_hidden_layers; i++)
-    h = clipEncoderLayer(r, h, {
-      heads: c.num_attention_heads,
-      mlp: c.intermediate_size,
-      act: 'gelu',
-      mask,
-      hint: `l${i}`,
-    });
-  h = layerNorm(r, h, c.layer_norm_eps, 'final_layer_norm');
+  const h = causalTextTower(r, ids, { ...c, hidden_act: 'gelu' });
   namedOutput(r, h, 'last_hidden_state', ['batch', 'sequence', c.hidden_size]);
   namedOutput(r, poolAtArgmax(r, h, ids), 'pooler_output', ['batch', c.hidden_size]);
 }

@@ -90,15 +90,7 @@ export type ClipSpec = {
     patch_size: number;
     layer_norm_eps: number;
   };
-  text_config: {
-    hidden_size: number;
-    intermediate_size: number;
-    num_hidden_layers: number;
-    num_attention_heads: number;
-    max_position_embeddings: number;
-    vocab_size: number;
-    layer_norm_eps: number;
-  };
+  text_config: TextEncoderSpec;
 };
 export type TextEncoderSpec = {
   hidden_size: number;
