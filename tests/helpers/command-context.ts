@@ -1,12 +1,16 @@
 import type { CommandContext } from '../../src/cli/command';
 
 /** A CommandContext that records what a command reports: `results` (data) and `human` (rendered text). */
-export function recordingContext(values: CommandContext['values'], json = true) {
+export function recordingContext(
+  values: CommandContext['values'],
+  json = true,
+  positionals: string[] = [],
+) {
   const results: unknown[] = [];
   const human: string[] = [];
   const ctx: CommandContext = {
     values,
-    positionals: [],
+    positionals,
     signal: new AbortController().signal,
     out: {
       json,
