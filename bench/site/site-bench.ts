@@ -68,6 +68,24 @@ function numArg(name: string, fallback: number): number {
   return n;
 }
 
+/** Two dataset sizes for the memory runs, e.g. `--rss-sizes 50,200`. */
+function sizesArg(name: string, fallback: number[]): number[] {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const xs = String(argv[i + 1])
+    .split(',')
+    .map(Number);
+  if (
+    xs.length !== 2 ||
+    !xs.every((n) => Number.isInteger(n) && n >= 4 && n % 4 === 0) ||
+    xs[0]! >= xs[1]!
+  )
+    throw new Error(
+      `--${name} needs two increasing multiples of 4, e.g. 200,1000; got ${String(argv[i + 1])}`,
+    );
+  return xs;
+}
+
 const quick = flag('quick');
 const realSize = flag('real-size');
 const config = {
@@ -81,7 +99,7 @@ const config = {
   throughputImageSize: 512,
   captionImages: numArg('caption-images', quick ? 16 : 32),
   prompts: numArg('prompts', quick || realSize ? 16 : 64),
-  rssSizes: quick || realSize ? [200, 1000] : [1000, 5000],
+  rssSizes: sizesArg('rss-sizes', quick || realSize ? [200, 1000] : [1000, 5000]),
   rssImageSize: 64,
   skipRss: flag('skip-rss'),
 };

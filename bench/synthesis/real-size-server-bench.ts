@@ -3,7 +3,7 @@
  * 64² latent (512² image), batch 1 and batch 2 (classifier-free guidance), one VAE decode to 512²,
  * the text encoder's unconditional embedding, one full `generate` (1 image, 1 step, turbo) through
  * the production pipeline, and the process's peak RSS against the stated memory target.
- * Run: npm run bench -- server --real-size   (or: npx tsx bench/synthesis/real-size-server-bench.ts [--fp16] [--reps 1] [--no-arena] [--skip-generate])
+ * Run: npm run bench -- server --real-size   (or: npx tsx bench/synthesis/real-size-server-bench.ts [--fp16] [--reps 1] [--no-arena] [--skip-generate] [--no-warmup])
  * Models: `fgl models make-real-size` graphs (published architecture, seeded random weights),
  * generated on first use into the model cache ($FGL_MODELS_DIR, else the OS temp folder): 5 GB at fp32.
  */
@@ -27,6 +27,8 @@ const fp16 = argv.includes('--fp16');
 const noArena = argv.includes('--no-arena');
 /** `--skip-generate`: leave out the full generate() (saves one more UNet step and VAE decode). */
 const skipGenerate = argv.includes('--skip-generate');
+/** `--no-warmup`: time the first call too (for memory runs on a starved machine). */
+const warmup = !argv.includes('--no-warmup');
 const repsAt = argv.indexOf('--reps');
 const reps = repsAt >= 0 ? Number(argv[repsAt + 1]) : 1;
 if (!Number.isInteger(reps) || reps < 1)
@@ -36,8 +38,8 @@ const rssMb = () => round(process.memoryUsage().rss / MB);
 
 /** Milliseconds of each of `reps` calls after one untimed warm-up call (ORT plans memory on the first). */
 async function timeCalls(what: string, n: number, call: () => Promise<unknown>): Promise<number[]> {
-  log(`${what}: warm-up + ${n} timed call(s)…`);
-  await call();
+  log(`${what}: ${warmup ? 'warm-up + ' : ''}${n} timed call(s)…`);
+  if (warmup) await call();
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
       achievedGflopsPerS: round((2 * vaeGraph.macs) / 1e9 / (median(vaeMs) / 1000)),
     },
     sessionOptions: noArena ? { enableCpuMemArena: false } : 'defaults',
+    warmup,
     generateOneImageOneStep: generated ? { ms: generateMs, timings: generated.timings } : null,
     memory: {
       peakRssMb: peak === null ? null : round(peak),
