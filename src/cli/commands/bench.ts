@@ -177,9 +177,9 @@ to bench-results/<area>-<timestamp>.json (gitignored):
            pipeline's overhead over raw ONNX Runtime, peak memory on 1,000 vs 5,000 images
   server   bench/synthesis/synthesis-bench.ts, bench/training/training-bench.ts and
            bench/server/intake-bench.ts
-  gpu      bench/gpu/gpu-bench.ts: SD-Turbo-shaped UNet 512² one step at batch 1/4/8 (fp16, CUDA
-           provider, I/O binding, CUDA graphs), CLIP at batch 256, text encoder; on a machine
-           without CUDA it says why and exits 0
+  gpu      bench/gpu/gpu-bench.ts: SD-Turbo-shaped UNet 512² one step + VAE decode at batch
+           1/4/8 (fp16, CUDA provider; onnxruntime-node offers no CUDA graphs or I/O binding),
+           CLIP at batch 256, text encoder; on a machine without CUDA it says why and exits 0
   all      site, then server
 
 Benchmarks use generated tiny models: they time FGL's code, not real-model speed or accuracy.
