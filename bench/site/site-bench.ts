@@ -359,11 +359,16 @@ function extrapolate(runs: readonly ChildResult[], peakMb: readonly number[]) {
   const drift = Math.abs(embedPerImage(b) - embedPerImage(a)) / embedPerImage(b);
   const linear = perImage > 0 && drift <= 0.15;
   const growth = Math.max(0, (p2 - p1) / (b.images - a.images));
-  const at = (n: number) => ({
-    images: n,
-    seconds: linear ? round(fixed + n * perImage, 0) : null,
-    peakMb: linear ? round(p2 + Math.max(0, n - b.images) * growth, 0) : null,
-  });
+  // Two points cannot tell per-image memory growth from a one-off step, so peak RSS is only
+  // carried forward when the fitted growth would stay within the memory target anyway.
+  const at = (n: number) => {
+    const extra = Math.max(0, n - b.images) * growth;
+    return {
+      images: n,
+      seconds: linear ? round(fixed + n * perImage, 0) : null,
+      peakMb: linear && extra <= RSS_GROWTH_TARGET_MB ? round(p2 + extra, 0) : null,
+    };
+  };
   return {
     basis: `time = ${round(fixed, 1)} s + ${round(perImage, 4)} s/image, peak RSS + ${round(growth, 4)} MB/image, fitted on ${a.images} and ${b.images} images; embedding s/image differs by ${round(100 * drift, 1)} % between them (≤ 15 % required)`,
     linear,
