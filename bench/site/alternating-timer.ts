@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Interleaved timing: every round runs each variant once, in the same order (A B C, A B C, …), so
- * a background load spike hits all variants alike and the ratio of medians stays meaningful on a
- * shared machine where absolute times drift.
+ * Interleaved timing: every round runs each variant once, so a background load spike hits all
+ * variants alike and the ratio of medians stays meaningful on a shared machine where absolute
+ * times drift. The order rotates each round (A B C, B C A, C A B, …): whatever one call leaves
+ * behind (an ORT pool still spinning, a cache warmed or flushed) lands on every variant equally
+ * often instead of always on the one that follows it.
  */
 export type AlternatingResult<K extends string> = {
   rounds: number;
@@ -32,7 +34,8 @@ export async function alternate<K extends string>(
     number[]
   >;
   for (let r = 0; r < o.warmup + o.rounds; r++) {
-    for (const n of names) {
+    for (let i = 0; i < names.length; i++) {
+      const n = names[(i + r) % names.length]!;
       // Let the previous variant's threads (ORT's spinning pool, sharp's workers) go idle first.
       if (o.settleMs) await sleep(o.settleMs);
       const t = performance.now();

@@ -4,7 +4,6 @@
  * Prints one JSON object: peak RSS (sampled, and the kernel's high-water mark VmHWM on Linux),
  * RSS when each stage began, and wall time per stage. Uses its own temporary ledger, removed after.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,22 +13,13 @@ import { Ledger } from '../../src/site/ledger/ledger';
 import { preparePackage } from '../../src/site/prepare/prepare-package';
 import { listImages } from './bench-data';
 import { round } from './alternating-timer';
+import { vmHwmMb } from '../peak-rss';
 
 const MB = 1024 * 1024;
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** The kernel's peak resident set of this process in MB (Linux); catches peaks between samples. */
-function vmHwmMb(): number | null {
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 async function main(): Promise<void> {

@@ -12,7 +12,7 @@ import {
 } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CommandContext, UsageError } from '../../src/cli/command';
+import { UsageError } from '../../src/cli/command';
 import { modelsMakeTinyCommand } from '../../src/cli/commands/models-make-tiny';
 import {
   TINY_MODELS_MANIFEST,
@@ -21,6 +21,7 @@ import {
   tinyModelFiles,
 } from '../../src/cli/tiny-models/make-tiny-models';
 import { resolveTinyModelOptions } from '../../src/cli/tiny-models/tiny-model-options';
+import { recordingContext } from '../helpers/command-context';
 import { type TinyModels, getTinyModels } from '../helpers/tiny-models';
 
 env.allowRemoteModels = false;
@@ -403,26 +404,7 @@ describe('fgl models make-tiny', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  function context(values: CommandContext['values'], json = true) {
-    const results: unknown[] = [];
-    const human: string[] = [];
-    const ctx: CommandContext = {
-      values,
-      positionals: [],
-      signal: new AbortController().signal,
-      out: {
-        json,
-        tty: false,
-        result: (data, render) => {
-          results.push(data);
-          human.push(render());
-        },
-        info: () => {},
-        warn: () => {},
-      },
-    };
-    return { ctx, results, human };
-  }
+  const context = recordingContext;
 
   it('writes the models and reports paths and sizes as JSON', async () => {
     const out = join(tmp, 'models');

@@ -21,8 +21,11 @@ const cacheRoot = join(repoRoot, '.fgl-tmp');
 // Hash the generator's own source too, so editing it invalidates every cached folder.
 function cacheKey(options: TinyModelOptions): string {
   const h = createHash('sha256').update(JSON.stringify(options));
-  for (const name of readdirSync(generatorSources).sort())
-    h.update(name).update(readFileSync(join(generatorSources, name)));
+  // Files only: real-size/ (the real-size generators) is a folder beside them.
+  for (const e of readdirSync(generatorSources, { withFileTypes: true })
+    .filter((x) => x.isFile())
+    .sort((a, b) => (a.name < b.name ? -1 : 1)))
+    h.update(e.name).update(readFileSync(join(generatorSources, e.name)));
   return h.digest('hex').slice(0, 16);
 }
 

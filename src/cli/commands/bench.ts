@@ -9,7 +9,7 @@ import type { Command, Output } from '../command';
 import { optionalString, UsageError } from '../command';
 import { REPO_ROOT } from '../repo-root';
 
-const AREAS = ['site', 'server', 'cli', 'scale', 'all'] as const;
+const AREAS = ['site', 'server', 'cli', 'scale', 'gpu', 'all'] as const;
 type Area = (typeof AREAS)[number];
 
 /** The benchmark scripts of each area, run in this order. */
@@ -23,6 +23,17 @@ export const BENCH_SCRIPTS: Record<Exclude<Area, 'all'>, { name: string; file: s
     { name: 'model-digest', file: 'bench/server/model-digest-bench.ts' },
   ],
   scale: [{ name: 'scale', file: 'bench/scale/scale-bench.ts' }],
+  gpu: [{ name: 'gpu', file: 'bench/gpu/gpu-bench.ts' }],
+};
+
+/** `--real-size`: the areas' scripts at the published model sizes instead of the tiny graphs. */
+export const REAL_SIZE_SCRIPTS: Partial<
+  Record<Exclude<Area, 'all'>, { name: string; file: string; args: string[] }[]>
+> = {
+  site: [{ name: 'site', file: 'bench/site/site-bench.ts', args: ['--real-size'] }],
+  server: [
+    { name: 'server-real-size', file: 'bench/synthesis/real-size-server-bench.ts', args: [] },
+  ],
 };
 
 type AreaRun = { area: Exclude<Area, 'all'>; file: string; outcomes: ScriptOutcome[] };
@@ -77,11 +88,14 @@ function runScript(
 
 async function runArea(
   area: Exclude<Area, 'all'>,
-  o: { outDir: string; quick: boolean; out: Output; signal: AbortSignal },
+  o: { outDir: string; quick: boolean; realSize: boolean; out: Output; signal: AbortSignal },
 ): Promise<AreaRun> {
   const startedAt = new Date();
   const outcomes: ScriptOutcome[] = [];
-  for (const s of BENCH_SCRIPTS[area]) {
+  const scripts =
+    (o.realSize ? REAL_SIZE_SCRIPTS[area] : undefined) ??
+    BENCH_SCRIPTS[area].map((s) => ({ ...s, args: [] as string[] }));
+  for (const s of scripts) {
     o.signal.throwIfAborted();
     if (!existsSync(path.join(REPO_ROOT, s.file))) {
       const error = `${s.file} does not exist: the ${s.name} benchmark has not been written yet (or this checkout lacks it).`;
@@ -94,18 +108,27 @@ async function runArea(
     // --quick is understood by the site benchmark only; other scripts take their own defaults.
     const { code, stdout } = await runScript(
       s.file,
-      s.name === 'site' && o.quick ? ['--quick'] : [],
+      [...s.args, ...(s.name === 'site' && o.quick ? ['--quick'] : [])],
       o.signal,
     );
     const seconds = Math.round((performance.now() - t) / 100) / 10;
     o.signal.throwIfAborted();
     if (code !== 0) {
+      // A script that measured but failed a check (e.g. the site bench's floor) still printed its
+      // figures: keep them in the record beside the failure.
+      let result: unknown;
+      try {
+        result = parseBenchOutput(stdout);
+      } catch {
+        result = undefined;
+      }
       outcomes.push({
         name: s.name,
         file: s.file,
         ok: false,
         seconds,
         error: `exited with code ${String(code)} (its stderr is above)`,
+        ...(result === undefined ? {} : { result }),
       });
       continue;
     }
@@ -128,7 +151,7 @@ async function runArea(
     }
   }
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const file = path.join(o.outDir, `${area}-${stamp}.json`);
+  const file = path.join(o.outDir, `${area}${o.realSize ? '-real-size' : ''}-${stamp}.json`);
   const record = {
     area,
     startedAt: startedAt.toISOString(),
@@ -161,17 +184,29 @@ to bench-results/<area>-<timestamp>.json (gitignored):
            in fresh processes, beside a bare \`node -e 0\` (targets 200 ms and 500 ms)
   scale    bench/scale/scale-bench.ts: a round synthesized on the Redis queue by 1, 2 and 4
            worker processes vs in-process, and the queue's overhead per batch (needs redis-server)
-  all      site, server, cli, then scale
+  gpu      bench/gpu/gpu-bench.ts: SD-Turbo-shaped UNet 512² one step + VAE decode at batch
+           1/4/8 (fp16, CUDA provider; onnxruntime-node offers no CUDA graphs or I/O binding),
+           CLIP at batch 256, text encoder; on a machine without CUDA it says why and exits 0
+  all      site, server, cli, then scale (gpu only when asked for)
 
-Benchmarks use generated tiny models: they time FGL's code, not real-model speed or accuracy.
+Benchmarks use generated models with random weights (tiny graphs, or the published sizes with
+--real-size): they time FGL's code and real-size compute, never accuracy.
+--real-size runs site and server at the published model sizes instead (fgl models
+make-real-size: CLIP ViT-B/32, SD 2 text encoder, UNet, VAE; seeded random weights, generated
+into the model cache on first use, about 5.5 GB at fp32): real compute, for capacity planning.
 See docs/benchmarks.md for what each number means. A missing script is reported, not fatal.`,
-  positionals: 'site|server|cli|scale|all',
+  positionals: 'site|server|cli|scale|gpu|all',
   options: {
     out: {
       type: 'string',
       value: 'DIR',
       default: 'bench-results',
       description: 'folder for the result files',
+    },
+    'real-size': {
+      type: 'boolean',
+      description:
+        'site and server: the published model sizes (random weights) instead of tiny graphs; GBs in the model cache',
     },
     quick: {
       type: 'boolean',
@@ -183,12 +218,14 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
     'npm run bench -- site',
     'fgl bench all --out ./bench-results',
     'fgl bench site --quick --json',
+    'npm run bench -- site --real-size',
+    'npm run bench -- gpu',
   ],
   async run(ctx) {
     const area = ctx.positionals[0] ?? 'site';
     if (ctx.positionals.length > 1 || !AREAS.includes(area as Area))
       throw new UsageError(
-        `expected one area, site, server, cli, scale or all; got "${ctx.positionals.join(' ')}"`,
+        `expected one area, site, server, cli, scale, gpu or all; got "${ctx.positionals.join(' ')}"`,
       );
     const outDir = path.resolve(optionalString(ctx, 'out') ?? 'bench-results');
     const areas: Exclude<Area, 'all'>[] =
@@ -199,6 +236,7 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
         await runArea(a, {
           outDir,
           quick: Boolean(ctx.values.quick),
+          realSize: Boolean(ctx.values['real-size']),
           out: ctx.out,
           signal: ctx.signal,
         }),
@@ -234,7 +272,8 @@ See docs/benchmarks.md for what each number means. A missing script is reported,
 };
 
 type SiteSummary = {
-  throughput?: Record<string, { imagesPerSec?: number; promptsPerSec?: number }>;
+  config?: { realSize?: boolean };
+  throughput?: Record<string, { imagesPerSec?: number; promptsPerSec?: number; skipped?: string }>;
   overhead?: Record<
     string,
     { ratio: number; pairedRatioMedian?: number; ratioOfMins?: number; target: number }
@@ -245,10 +284,14 @@ type SiteSummary = {
 /** A few lines for people; the JSON file has everything. */
 function siteSummary(result: unknown): string {
   const r = result as SiteSummary;
-  const lines = ['Site pipeline (tiny models: FGL overhead, not real-model speed):'];
+  const lines = [
+    r.config?.realSize
+      ? 'Site pipeline at real size (published architectures, random weights: real compute):'
+      : 'Site pipeline (tiny models: FGL overhead, not real-model speed):',
+  ];
   for (const [k, v] of Object.entries(r.throughput ?? {}))
     lines.push(
-      `  ${k.padEnd(22)} ${v.imagesPerSec !== undefined ? `${v.imagesPerSec} images/s` : `${String(v.promptsPerSec)} prompts/s`}`,
+      `  ${k.padEnd(22)} ${v.skipped ? `skipped: ${v.skipped}` : v.imagesPerSec !== undefined ? `${v.imagesPerSec} images/s` : `${String(v.promptsPerSec)} prompts/s`}`,
     );
   for (const [k, v] of Object.entries(r.overhead ?? {}))
     lines.push(

@@ -33,6 +33,7 @@ export const commandLoaders: Record<string, () => Promise<Command>> = {
     const [{ makeServerRoundRunCommand }, { diffusionStagesFactory }] = await Promise.all([import('./server-round-run'), import('./server-stages')]);
     return makeServerRoundRunCommand(diffusionStagesFactory);
   },
+  'models make-real-size': async () => (await import('./models-make-real-size')).modelsMakeRealSizeCommand,
   'models make-tiny': async () => (await import('./models-make-tiny')).modelsMakeTinyCommand,
   'sample-data': async () => (await import('./sample-data')).sampleDataCommand,
   bench: async () => (await import('./bench')).benchCommand,

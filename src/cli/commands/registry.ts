@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
+import { modelsMakeRealSizeCommand } from './models-make-real-size';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
@@ -49,6 +50,7 @@ export const commands: readonly Command[] = [
   serverWorkerEnrollCommand,
   serverWorkerCommand,
   modelsMakeTinyCommand,
+  modelsMakeRealSizeCommand,
   sampleDataCommand,
   benchCommand,
 ];

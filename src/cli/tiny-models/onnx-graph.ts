@@ -143,6 +143,43 @@ export class OnnxGraph {
     return name;
   }
 
+  /** An initializer from little-endian bytes already in `type`'s layout (e.g. float16 bits). */
+  rawTensor(hint: string, dims: readonly number[], type: ElemType, rawData: Uint8Array): string {
+    const name = this.fresh(hint);
+    this.inits.push(
+      onnx.TensorProto.create({ name, dims: [...dims], dataType: ELEM_CODE[type], rawData }),
+    );
+    return name;
+  }
+
+  /**
+   * An initializer whose bytes live in a file beside the model (ONNX external data): `location`
+   * relative to the model's folder, `offset`/`length` in bytes. How graphs past protobuf's 2 GB
+   * limit are stored (a real fp32 SD UNet export is one).
+   */
+  externalTensor(
+    hint: string,
+    dims: readonly number[],
+    type: ElemType,
+    where: { location: string; offset: number; length: number },
+  ): string {
+    const name = this.fresh(hint);
+    this.inits.push(
+      onnx.TensorProto.create({
+        name,
+        dims: [...dims],
+        dataType: ELEM_CODE[type],
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: where.location },
+          { key: 'offset', value: String(where.offset) },
+          { key: 'length', value: String(where.length) },
+        ],
+      }),
+    );
+    return name;
+  }
+
   /** A 1-D int64 constant (shapes, axes, slice bounds). */
   ints(hint: string, values: readonly number[]): string {
     return this.int64Tensor(hint, [values.length], values);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
 import {
   AutoImageProcessor,
   AutoTokenizer,
@@ -28,6 +29,11 @@ export type ClipModel = {
   device: string;
   /** Set when `auto` could not use the GPU. */
   fallbackMessage?: string;
+  /**
+   * The ORT session `embedImages` runs (transformers.js's vision session): benchmarks time a raw
+   * `session.run` on this very session as the floor. Not for production use.
+   */
+  visionSession: InferenceSession;
   /** One L2-normalised embedding per image. */
   embedImages(images: readonly RgbImage[]): Promise<Float32Array[]>;
   /** One L2-normalised embedding per text (padded + truncated to the tokenizer's max length). */
@@ -86,6 +92,7 @@ export async function loadClip(dir: string, opts: LoadClipOptions): Promise<Clip
     inputSize: fast?.inputSize ?? clipInputSize(preprocessorConfig),
     device,
     fallbackMessage,
+    visionSession: vision.sessions.model as InferenceSession,
     async embedImages(images) {
       const out: Float32Array[] = [];
       for (let i = 0; i < images.length; i += batchSize) {

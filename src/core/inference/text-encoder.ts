@@ -18,6 +18,11 @@ export type TextEncoder = {
   digest: string;
   device: string;
   fallbackMessage?: string;
+  /**
+   * The ORT session `encode` runs: benchmarks time a raw `session.run` on this very session as
+   * the floor (same options, provider, thread pool and weights in cache). Not for production use.
+   */
+  session: ort.InferenceSession;
   /** Row-major [B, 77, D] float32, B = prompts.length. */
   encode(prompts: readonly string[]): Promise<Float32Array>;
   dispose(): Promise<void>;
@@ -89,6 +94,7 @@ export async function loadTextEncoder(
     digest,
     device,
     fallbackMessage,
+    session,
     async encode(prompts) {
       const out = new Float32Array(prompts.length * L * dim);
       for (let i = 0; i < prompts.length; i += batchSize) {

@@ -179,16 +179,17 @@ export class StableDiffusionPipeline {
 
     const unetFile = path.join(generatorDir, 'unet', 'model.onnx');
     const vaeFile = path.join(generatorDir, 'vae_decoder', 'model.onnx');
-    const created = await createSession(unetFile, opts.device, {
-      sessionOptions: opts.sessionOptions,
-    });
+    // ORT's CPU arena keeps each session's activation high-water mark for the process's life: with
+    // the real SD 2 UNet and VAE that held 9.5 GB instead of 6.3 GB (docs/benchmarks.md, "Server at
+    // real size"). Off unless the caller says otherwise; the GPU providers keep their own arenas.
+    const sessionOptions: SessionOptions = { enableCpuMemArena: false, ...opts.sessionOptions };
+    const created = await createSession(unetFile, opts.device, { sessionOptions });
     const unet = created.session;
     let vae: ort.InferenceSession | undefined;
     try {
       requireInputs(unet, unetFile, ['sample', 'timestep', 'encoder_hidden_states']);
       // The VAE goes where the UNet went: `auto` must not probe the GPU twice or split devices.
-      vae = (await createSession(vaeFile, created.device, { sessionOptions: opts.sessionOptions }))
-        .session;
+      vae = (await createSession(vaeFile, created.device, { sessionOptions })).session;
       requireInputs(vae, vaeFile, ['latent_sample']);
       const declaredDim = inputShape(unet, 'encoder_hidden_states')[2];
       const conditioningDim =
