@@ -40,6 +40,11 @@ export function runOpenssl(
           ),
         );
     });
+    // openssl commands that read no input may exit before we finish writing: the exit code and
+    // stderr (above) tell whether it worked, so a closed pipe is not an error of its own.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(opts.stdin ?? '');
   });
 }
