@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Model-file digests memoized by the tests stay out of the user's own cache folder.
+    env: { FGL_DIGEST_CACHE: join(tmpdir(), 'fgl-test-file-digests.json') },
   },
 });

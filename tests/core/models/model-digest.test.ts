@@ -126,6 +126,7 @@ describe('digest memo (big files hashed once per path, size, mtime, ctime, inode
   it('reuses a big file’s hash from the memo file and re-hashes it once it changes, even with its mtime restored', async () => {
     const dir = path.join(root, 'memo');
     const memoFile = path.join(root, 'memo-cache', 'file-digests.json');
+    const saved = process.env.FGL_DIGEST_CACHE;
     process.env.FGL_DIGEST_CACHE = memoFile;
     try {
       const big = randomBytes(DIGEST_MEMO_MIN_BYTES + 5);
@@ -151,7 +152,8 @@ describe('digest memo (big files hashed once per path, size, mtime, ctime, inode
       const [edited] = await hashFiles(dir, ['big.bin']);
       expect(edited!.sha256).toBe(createHash('sha256').update(big).digest('hex'));
     } finally {
-      delete process.env.FGL_DIGEST_CACHE;
+      if (saved === undefined) delete process.env.FGL_DIGEST_CACHE;
+      else process.env.FGL_DIGEST_CACHE = saved;
     }
   });
 
