@@ -503,3 +503,18 @@ describe('repos', () => {
     expect(l.integrityCheck()).toEqual(['ok']);
   });
 });
+
+describe('site secrets', () => {
+  it('makes the patient key once (32 random bytes), keeps it across opens, and never changes it', () => {
+    const l = openLedger();
+    const key = l.secrets.get('patient-key');
+    expect(key.length).toBe(32);
+    expect(l.secrets.get('patient-key').equals(key)).toBe(true);
+    l.close();
+    open.length = 0;
+    const again = openLedger();
+    expect(again.secrets.get('patient-key').equals(key)).toBe(true);
+    expect(again.secrets.get('other').equals(key)).toBe(false);
+    expect(() => again.db.prepare("UPDATE site_secrets SET secret = zeroblob(32) WHERE name = 'patient-key'").run()).toThrow(/never changed/);
+  });
+});

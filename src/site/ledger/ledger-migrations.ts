@@ -6,6 +6,7 @@ import { migration003TlsPin } from './migrations/003-tls-pin';
 import { migration004ClipDecode224 } from './migrations/004-clip-decode-224';
 import { migration005ReleasedRows } from './migrations/005-released-rows';
 import { migration006DpUnitSpend } from './migrations/006-dp-unit-spend';
+import { migration007SiteSecrets } from './migrations/007-site-secrets';
 
 export type Migration = { version: number; name: string; sql: string };
 
@@ -17,6 +18,7 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
   migration004ClipDecode224,
   migration005ReleasedRows,
   migration006DpUnitSpend,
+  migration007SiteSecrets,
 ];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

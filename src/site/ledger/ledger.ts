@@ -15,6 +15,7 @@ import { LEDGER_MIGRATIONS, migrateLedger, type Migration } from './ledger-migra
 import { ModelsRepo } from './models-repo';
 import { PackagesRepo } from './packages-repo';
 import { ReleasedRowsRepo } from './released-rows-repo';
+import { SiteSecretsRepo } from './site-secrets-repo';
 import { RunsRepo } from './runs-repo';
 import { ScansRepo } from './scans-repo';
 import { UploadsRepo } from './uploads-repo';
@@ -84,6 +85,7 @@ export class Ledger {
   readonly models: ModelsRepo;
   readonly evaluations: EvaluationsRepo;
   readonly releasedRows: ReleasedRowsRepo;
+  readonly secrets: SiteSecretsRepo;
 
   private constructor(
     readonly db: LedgerDatabase,
@@ -103,6 +105,7 @@ export class Ledger {
     this.models = new ModelsRepo(db, now);
     this.evaluations = new EvaluationsRepo(db, now);
     this.releasedRows = new ReleasedRowsRepo(db, now);
+    this.secrets = new SiteSecretsRepo(db, now);
   }
 
   /** Open (creating if needed) and migrate the ledger at `file`. */

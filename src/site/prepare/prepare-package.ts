@@ -202,6 +202,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
           if (o.signal?.aborted) throw e;
           return null; // changed since the scan: exact and patient matches still apply
         }),
+      o.ledger.secrets.get('patient-key'),
       o.signal,
     );
     const unitCount = units.keys.length;

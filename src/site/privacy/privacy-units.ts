@@ -12,10 +12,10 @@
  * a time); byte-identical copies and patients are joined across classes.
  *
  * Unit keys are stable across runs and folders (content, not paths), so the differencing check
- * and the ε ledger can recognise the same unit in a later release: `patient:<sha256(id)>` or
+ * and the ε ledger can recognise the same unit in a later release: `patient:<HMAC-SHA256(site patient key, id)>` or
  * `image:<smallest member sha256>`.
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { type ImageSignature, isNearDuplicate, similarity } from './perceptual-hash';
 
 export type UnitImage = { sha256: string; label: string; patientId?: string };
@@ -53,7 +53,6 @@ class UnionFind {
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**
  * Group images into privacy units. `signatureOf(i)` gives image i's pixel signature (null when it
@@ -62,6 +61,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 export async function groupPrivacyUnits(
   images: readonly UnitImage[],
   signatureOf: (i: number) => Promise<ImageSignature | null>,
+  /** The site's patient key (ledger.secrets): patient ids are stored only as HMACs under it. */
+  patientKey: Buffer,
   signal?: AbortSignal,
 ): Promise<PrivacyUnits> {
   const uf = new UnionFind(images.length);
@@ -121,7 +122,9 @@ export async function groupPrivacyUnits(
     if (minSha[u] === undefined || img.sha256 < minSha[u]!) minSha[u] = img.sha256;
   });
   const keys = minSha.map((s, u) =>
-    patients[u] !== undefined ? `patient:${sha256(patients[u]!)}` : `image:${s}`,
+    patients[u] !== undefined
+      ? `patient:${createHmac('sha256', patientKey).update(patients[u]!).digest('hex')}`
+      : `image:${s}`,
   );
   const named = images.filter((i) => i.patientId !== undefined).length;
   return {

@@ -4,6 +4,7 @@
  * and the generated sample shapes: every edited copy of a photograph must be found, and no two
  * distinct photographs may be. The measured margins are printed and listed in docs/threat-model.md.
  */
+import { createHash, createHmac } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -106,12 +107,29 @@ describe('near-duplicate thresholds, calibrated on real photographs', () => {
       { sha256: 'd'.repeat(64), label: 'x', patientId: 'P1' },
       { sha256: 'e'.repeat(64), label: 'y' },
     ];
-    const u = await groupPrivacyUnits(images, (i) => sig(bytes[i]!));
+    const key = Buffer.alloc(32, 7);
+    const u = await groupPrivacyUnits(images, (i) => sig(bytes[i]!), key);
     expect(u.unitOf).toEqual([0, 0, 0, 1, 1, 2]);
     expect(u.merged).toEqual({ patient: 1, identical: 1, nearDuplicate: 1 });
     expect(u.kind).toBe('mixed');
     expect(u.keys[0]).toBe(`image:${'a'.repeat(64)}`);
     expect(u.keys[1]).toMatch(/^patient:[0-9a-f]{64}$/);
     expect(u.keys[1]).not.toContain('P1');
+  });
+
+  it('stores a patient only as an HMAC under the site key: a dictionary of ids does not reverse it', async () => {
+    // The attack: patient ids are short (MRNs), so a plain sha256 of one is reversed by hashing
+    // every candidate id. Under a per-site secret key the same dictionary finds nothing, and two
+    // sites' keys for one patient differ.
+    const images = [{ sha256: 'f'.repeat(64), label: 'x', patientId: '0012345' }];
+    const none = async () => null;
+    const [a, b] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    const keyA = (await groupPrivacyUnits(images, none, a)).keys[0]!;
+    const keyB = (await groupPrivacyUnits(images, none, b)).keys[0]!;
+    expect(keyA).not.toBe(keyB);
+    const dictionary = Array.from({ length: 100_000 }, (_, i) => String(i).padStart(7, '0'));
+    const found = dictionary.filter((id) => `patient:${createHash('sha256').update(id).digest('hex')}` === keyA);
+    expect(found).toEqual([]);
+    expect(keyA).toBe(`patient:${createHmac('sha256', a).update('0012345').digest('hex')}`);
   });
 });
