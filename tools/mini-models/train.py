@@ -299,6 +299,9 @@ def main():
     ap.add_argument("--components", type=int, default=16, help="mixture components per class")
     ap.add_argument("--rank", type=int, default=12, help="PPCA rank per component")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke test)")
+    ap.add_argument("--clip-images", type=int, default=16000, help="train CLIP on this many (seeded random) train images; the mixture uses all")
+    ap.add_argument("--head-steps", type=int, default=200, help="training steps of the conditioning head")
+    ap.add_argument("--checkpoint", default="", help="save the trained CLIP here; reuse it if it exists (re-export without retraining)")
     ap.add_argument("--residual-shrink", type=float, default=0.1, help="scale of the isotropic residual variance")
     a = ap.parse_args()
     t_start = time.time()
@@ -358,44 +361,53 @@ def main():
     params = list(vision.parameters()) + list(text.parameters()) + [logit_scale]
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=1e-4)
     bs = 512
-    steps = a.epochs * (len(x_train) // bs)
+    clip_idx = torch.randperm(len(x_train), generator=gen)[: a.clip_images or len(x_train)]
+    steps = a.epochs * (len(clip_idx) // bs)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1 if steps >= 50 else 0.5)
     step = 0
-    for epoch in range(a.epochs):
-        perm = torch.randperm(len(x_train), generator=gen)
-        vision.train()
-        tot, n, t0 = 0.0, 0, time.time()
-        for b in range(len(x_train) // bs):
-            idx = perm[b * bs:(b + 1) * bs]
-            img = x32[idx]
-            # Half the batch as the generator's images look to CLIP (grey 16 px, upsampled); small shifts; noise.
-            syn = synthetic_path(g16[idx])
-            use = (torch.rand(bs, 1, 1, 1, generator=gen) < 0.5).float()
-            img = use * syn + (1 - use) * img
-            dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
-            img = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
-            img = img + 0.05 * torch.randn(img.shape, generator=gen) * (torch.rand(bs, 1, 1, 1, generator=gen) < 0.3).float()
-            caps = [captions_per_epoch[epoch][i] for i in idx.tolist()]
-            uniq = sorted(set(caps))
-            which = torch.tensor([uniq.index(c) for c in caps])
-            ie = F.normalize(vision(img.repeat(1, 3, 1, 1)), dim=-1)
-            # Captions are short: the causal text tower's state at <|endoftext|> only sees the first TRAIN_LEN tokens.
-            te = F.normalize(text.embeds_fast(ids_all[[index[c] for c in uniq]][:, :TRAIN_LEN]), dim=-1)
-            logits = logit_scale.exp().clamp(max=100) * ie @ te.t()  # [B, U]
-            onehot = F.one_hot(which, len(uniq)).float()
-            loss = F.cross_entropy(logits, which) - (onehot.t() / onehot.sum(0).unsqueeze(1) * F.log_softmax(logits.t(), 1)).sum(1).mean()
-            # Class-level term on the image side keeps images of one class together across captions.
-            same_cls = (labels[idx].unsqueeze(0) == labels[idx].unsqueeze(1)).float() - torch.eye(bs)
-            img_sim = logit_scale.exp().clamp(max=100) * ie @ ie.t() - 1e4 * torch.eye(bs)
-            loss = loss + 0.5 * -(same_cls / same_cls.sum(1, keepdim=True).clamp(min=1) * F.log_softmax(img_sim, 1)).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            tot += loss.item() * bs
-            n += bs
-        log(f"clip epoch {epoch + 1}/{a.epochs}: loss {tot / n:.3f} ({time.time() - t0:.0f}s, {n / (time.time() - t0):.0f} img/s)")
+    if a.checkpoint and os.path.exists(a.checkpoint):
+        state = torch.load(a.checkpoint)
+        vision.load_state_dict(state["vision"])
+        text.load_state_dict(state["text"])
+        log(f"CLIP loaded from {a.checkpoint}")
+    else:
+        for epoch in range(a.epochs):
+            perm = clip_idx[torch.randperm(len(clip_idx), generator=gen)]
+            vision.train()
+            tot, n, t0 = 0.0, 0, time.time()
+            for b in range(len(clip_idx) // bs):
+                idx = perm[b * bs:(b + 1) * bs]
+                img = x32[idx]
+                # Half the batch as the generator's images look to CLIP (grey 16 px, upsampled); small shifts; noise.
+                syn = synthetic_path(g16[idx])
+                use = (torch.rand(bs, 1, 1, 1, generator=gen) < 0.5).float()
+                img = use * syn + (1 - use) * img
+                dx, dy = torch.randint(-2, 3, (2,), generator=gen).tolist()
+                img = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
+                img = img + 0.05 * torch.randn(img.shape, generator=gen) * (torch.rand(bs, 1, 1, 1, generator=gen) < 0.3).float()
+                caps = [captions_per_epoch[epoch][i] for i in idx.tolist()]
+                uniq = sorted(set(caps))
+                which = torch.tensor([uniq.index(c) for c in caps])
+                ie = F.normalize(vision(img.repeat(1, 3, 1, 1)), dim=-1)
+                # Captions are short: the causal text tower's state at <|endoftext|> only sees the first TRAIN_LEN tokens.
+                te = F.normalize(text.embeds_fast(ids_all[[index[c] for c in uniq]][:, :TRAIN_LEN]), dim=-1)
+                logits = logit_scale.exp().clamp(max=100) * ie @ te.t()  # [B, U]
+                onehot = F.one_hot(which, len(uniq)).float()
+                loss = F.cross_entropy(logits, which) - (onehot.t() / onehot.sum(0).unsqueeze(1) * F.log_softmax(logits.t(), 1)).sum(1).mean()
+                # Class-level term on the image side keeps images of one class together across captions.
+                same_cls = (labels[idx].unsqueeze(0) == labels[idx].unsqueeze(1)).float() - torch.eye(bs)
+                img_sim = logit_scale.exp().clamp(max=100) * ie @ ie.t() - 1e4 * torch.eye(bs)
+                loss = loss + 0.5 * -(same_cls / same_cls.sum(1, keepdim=True).clamp(min=1) * F.log_softmax(img_sim, 1)).sum(1).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                tot += loss.item() * bs
+                n += bs
+            log(f"clip epoch {epoch + 1}/{a.epochs}: loss {tot / n:.3f} ({time.time() - t0:.0f}s, {n / (time.time() - t0):.0f} img/s)")
+        if a.checkpoint:
+            torch.save({"vision": vision.state_dict(), "text": text.state_dict()}, a.checkpoint)
     vision.eval()
     text.eval()
     for p in params:
@@ -457,7 +469,7 @@ def main():
             ps = [ps[i] for i in torch.randint(0, len(ps), (256,), generator=gen).tolist()]
             bank.append(text.hidden(ids_all[[index[p] for p in ps]]))
     bank = torch.stack(bank)  # [C, 256, 77, D]
-    for it in range(400):
+    for it in range(a.head_steps):
         cl = torch.randint(0, len(classes), (128,), generator=gen)
         # k-cohort rows are means of several prompts' states: average 1-5 random prompts of the class.
         pick = torch.randint(0, bank.shape[1], (128, 5), generator=gen)

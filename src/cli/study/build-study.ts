@@ -34,8 +34,8 @@ export function parseClassList(s: string): string[] {
 }
 
 /**
- * A study manifest, the same schema the server serves. Tiny models get a small, fast generator
- * setting (64×64, PNDM 20 steps); real models the paper's (PNDM 50 steps, guidance 2) unless
+ * A study manifest, the same schema the server serves. Tiny and mini models get a small, fast
+ * generator setting (64×64, PNDM 20 steps); real models the paper's (PNDM 50 steps, guidance 2) unless
  * the generator is SD-Turbo, whose one-step path needs no guidance.
  */
 export function buildStudyManifest(o: StudyOptions): StudyManifest {
@@ -59,7 +59,7 @@ export function buildStudyManifest(o: StudyOptions): StudyManifest {
     generator: {
       model: { id: o.models.generator.id, revision: o.models.generator.revision, sha256: o.models.generator.sha256 },
       scheduler,
-      steps: o.steps ?? (scheduler === 'turbo' ? 1 : o.models.tiny ? 20 : 50),
+      steps: o.steps ?? (scheduler === 'turbo' ? 1 : o.models.tiny || o.models.mini ? 20 : 50),
       guidance: o.guidance ?? (scheduler === 'turbo' ? 0 : 2),
       height: o.models.imageSize,
       width: o.models.imageSize,

@@ -5,6 +5,7 @@ import type { ModelRef } from '../../shared/model-ref';
 import type { EncoderRef } from '../../shared/study';
 import { encoderDigest, modelDigest } from '../../core/models/model-digest';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
+import { resourcePath } from '../resources';
 
 /** Hub ids of the real default models (DESIGN.md, "Models"). */
 export const DEFAULT_MODEL_IDS = {
@@ -20,9 +21,21 @@ export const TINY_MODEL_IDS = {
   generator: 'fgl-tiny/generator',
 } as const;
 
+/** The ids the mini bundle (resources/mini-models, trained on Fashion-MNIST) is published under. */
+export const MINI_MODEL_IDS = {
+  clip: 'fgl-mini/clip',
+  captioner: 'fgl-mini/captioner',
+  generator: 'fgl-mini/generator',
+} as const;
+
+/** The committed mini foundation bundle (tools/mini-models/train.py; Fashion-MNIST train split). */
+export const MINI_MODELS_DIR = resourcePath('mini-models');
+
 export type ModelsFolder = {
   dir: string;
   tiny: boolean;
+  /** The mini bundle: small models trained on Fashion-MNIST, a stand-in for CLIP + SD with real (if small) skill. */
+  mini: boolean;
   clip: ModelRef & { dir: string };
   captioner: (ModelRef & { dir: string }) | null;
   generator: ModelRef & { dir: string };
@@ -32,11 +45,18 @@ export type ModelsFolder = {
 };
 
 /**
- * `--models tiny|DIR`: `tiny` generates the deterministic tiny models once under `cacheDir`
- * (same bytes on every machine, so sites and server agree on digests); a DIR holds `clip/`,
- * `captioner/` (optional) and `generator/`.
+ * `--models tiny|mini|DIR`: `tiny` generates the deterministic tiny models once under `cacheDir`
+ * (same bytes on every machine, so sites and server agree on digests); `mini` is the committed
+ * mini bundle (resources/mini-models); a DIR holds `clip/`, `captioner/` (optional) and `generator/`.
  */
 export async function resolveModelsOption(value: string, cacheDir: string): Promise<string> {
+  if (value === 'mini') {
+    if (!existsSync(join(MINI_MODELS_DIR, 'generator', 'model_index.json')))
+      throw Object.assign(new Error(`The mini models are missing from ${MINI_MODELS_DIR}`), {
+        hint: 'They are committed with the repository: restore them with git (git checkout -- resources/mini-models), or retrain them (tools/mini-models/README.md).',
+      });
+    return MINI_MODELS_DIR;
+  }
   if (value === 'tiny') {
     const dir = join(cacheDir, 'fgl-tiny');
     if (!existsSync(join(dir, 'generator', 'model_index.json'))) await makeTinyModels(dir);
@@ -84,9 +104,12 @@ export async function locateModelsFolder(
 export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   const index = await readJson(join(dir, 'generator', 'model_index.json'));
   const tiny = Boolean(index && '_fgl_tiny' in index);
+  const mini = Boolean(index && '_fgl_mini' in index);
   const ids = tiny
     ? TINY_MODEL_IDS
-    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
+    : mini
+      ? MINI_MODEL_IDS
+      : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator` };
   const textConfig = await readJson(join(dir, 'generator', 'text_encoder', 'config.json'));
   const dim = Number(textConfig?.hidden_size);
   if (!Number.isInteger(dim) || dim <= 0)
@@ -100,6 +123,7 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   return {
     dir,
     tiny,
+    mini,
     clip: {
       id: ids.clip,
       revision: 'main',
