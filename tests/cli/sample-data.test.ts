@@ -126,7 +126,7 @@ describe('sample data: Fashion-MNIST test split', () => {
   it('splits real images across sites with a train part and a held-out eval part, deterministically', async () => {
     const o = { sites: 3, beta: 0.5, seed: 4, images: 300, evalFraction: 0.25, minPerSite: 20, datasetDir: BUNDLED_FASHION_MNIST_DIR };
     const a = await makeFashionSampleData(join(tmp, 'fa'), o);
-    const b = await makeFashionSampleData(join(tmp, 'fb'), o);
+    await makeFashionSampleData(join(tmp, 'fb'), o);
     expect(await treeHash(join(tmp, 'fa'))).toBe(await treeHash(join(tmp, 'fb')));
     expect(a.dataset).toMatchObject({ name: 'fashion-mnist', split: 'test', available: 3000 });
     let total = 0;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo, type DemoResult } from '../../src/cli/demo/run-demo';
 import { folderFeatures } from '../../src/cli/demo/site-alone';
 import { FASHION_CLASSES } from '../../src/cli/mini-models/fashion-classes';
+import { BUNDLED_FASHION_MNIST_DIR } from '../../src/cli/sample-data/fashion-mnist';
 import { buildStudyManifest } from '../../src/cli/study/build-study';
 import { describeModelsFolder, MINI_MODELS_DIR } from '../../src/cli/study/models-folder';
 import { loadClip } from '../../src/core/inference/clip-model';
@@ -31,14 +32,33 @@ let result: DemoResult;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'fgl-mini-fed-'));
-  result = await runDemo({ sites: 3, beta: 0.5, classes: 10, perClass: 0, images: 900, seed: 11, modelsDir: MINI_MODELS_DIR, device: 'cpu', workDir: work, say: () => {} });
+  result = await runDemo({
+    sites: 3,
+    beta: 0.5,
+    classes: 10,
+    perClass: 0,
+    images: 900,
+    datasetDir: BUNDLED_FASHION_MNIST_DIR,
+    seed: 11,
+    modelsDir: MINI_MODELS_DIR,
+    device: 'cpu',
+    workDir: work,
+    say: () => {},
+  });
 }, 600_000);
 afterAll(() => rm(work, { recursive: true, force: true }));
 
 /** Synthesis + training on exactly these package files, as the server's round runs them. */
 async function trainOn(packages: StoredPackage[], dir: string): Promise<string> {
   const models = await describeModelsFolder(MINI_MODELS_DIR);
-  const study = buildStudyManifest({ id: 'relabel-test', name: 'relabel test', classes: [...FASHION_CLASSES], models, k: 3, imagesPerRow: 8 });
+  const study = buildStudyManifest({
+    id: 'relabel-test',
+    name: 'relabel test',
+    classes: [...FASHION_CLASSES],
+    models,
+    k: 3,
+    imagesPerRow: 8,
+  });
   let state: unknown = null;
   const ctx: StageContext = {
     roundId: 'r1',
@@ -50,7 +70,12 @@ async function trainOn(packages: StoredPackage[], dir: string): Promise<string> 
     progress: () => {},
     checkpoint: { get: () => state, set: (v) => void (state = v) },
   };
-  const stages = createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, device: 'cpu', batchSize: 8 });
+  const stages = createDiffusionStages({
+    generatorDir: models.generator.dir,
+    clipDir: models.clip.dir,
+    device: 'cpu',
+    batchSize: 8,
+  });
   await stages.synthesize(ctx);
   return (await stages.train(ctx)).modelDir;
 }
@@ -61,11 +86,19 @@ async function heldOutAccuracy(site: string, modelDir: string): Promise<number> 
   const ledger = Ledger.open(join(work, 'sites', site, 'ledger.sqlite'));
   const clip = await loadClip(models.clip.dir, { device: 'cpu' });
   try {
-    const held = await folderFeatures({ ledger, clipDigest: models.clip.sha256!, classes: FASHION_CLASSES }, join(work, 'data', site, 'eval'), clip);
+    const held = await folderFeatures(
+      { ledger, clipDigest: models.clip.sha256!, classes: FASHION_CLASSES },
+      join(work, 'data', site, 'eval'),
+      clip,
+    );
     const { tf } = await loadTf();
     const model = await loadModelFromDir(modelDir, tf);
     try {
-      return computeMetrics(predictProbabilities(tf, model, held.features), held.labels, FASHION_CLASSES).accuracy;
+      return computeMetrics(
+        predictProbabilities(tf, model, held.features),
+        held.labels,
+        FASHION_CLASSES,
+      ).accuracy;
     } finally {
       model.dispose();
     }
@@ -92,14 +125,25 @@ describe('a federation on the mini bundle learns (Fashion-MNIST, held-out site d
 
   it('permuting the labels in one site’s package measurably lowers that site’s accuracy', async () => {
     // The stored packages, each with the site that sent it.
-    const stored = (await readdir(join(work, 'server', 'packages'), { recursive: true })).filter((f) => f.endsWith('.safetensors'));
+    const stored = (await readdir(join(work, 'server', 'packages'), { recursive: true })).filter(
+      (f) => f.endsWith('.safetensors'),
+    );
     const bySite = new Map<string, StoredPackage>();
     for (const s of result.sites) {
       const ledger = Ledger.open(join(work, 'sites', s.site, 'ledger.sqlite'));
       const sha = ledger.uploads.list()[0]!.packageSha256;
       ledger.close();
       const rel = stored.find((f) => f.includes(sha))!;
-      bySite.set(s.site, { sha256: sha, studyId: result.studyId, siteId: s.siteId, bytes: s.bytesUploaded, rows: s.packageRows, metadata: {}, receivedAt: new Date().toISOString(), path: join(work, 'server', 'packages', rel) });
+      bySite.set(s.site, {
+        sha256: sha,
+        studyId: result.studyId,
+        siteId: s.siteId,
+        bytes: s.bytesUploaded,
+        rows: s.packageRows,
+        metadata: {},
+        receivedAt: new Date().toISOString(),
+        path: join(work, 'server', 'packages', rel),
+      });
     }
     const target = [...result.sites].sort((a, b) => b.packageRows - a.packageRows)[0]!.site;
     const honest = await trainOn([...bySite.values()], join(work, 'honest'));
@@ -112,12 +156,16 @@ describe('a federation on the mini bundle learns (Fashion-MNIST, held-out site d
     const tamperedPath = join(work, 'tampered.safetensors');
     await writeFile(tamperedPath, encodePackage({ ...pkg, labels: Int32Array.from(shifted) }));
     const tampered = await trainOn(
-      [...bySite.values()].map((p) => (p.siteId === original.siteId ? { ...p, sha256: 'f'.repeat(64), path: tamperedPath } : p)),
+      [...bySite.values()].map((p) =>
+        p.siteId === original.siteId ? { ...p, sha256: 'f'.repeat(64), path: tamperedPath } : p,
+      ),
       join(work, 'tampered'),
     );
     const tamperedAcc = await heldOutAccuracy(target, tampered);
     // Honest training reproduces what the site measured in the demo (same seeds, same synthetic images).
     expect(honestAcc).toBeCloseTo(result.sites.find((s) => s.site === target)!.accuracy, 1);
-    expect(tamperedAcc, `honest ${honestAcc}, tampered ${tamperedAcc}`).toBeLessThan(honestAcc - 0.2);
+    expect(tamperedAcc, `honest ${honestAcc}, tampered ${tamperedAcc}`).toBeLessThan(
+      honestAcc - 0.2,
+    );
   });
 });

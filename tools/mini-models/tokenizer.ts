@@ -20,7 +20,15 @@ if (cmd === 'write' && dir) {
   await writeFile(join(dir, 'special_tokens_map.json'), json(tok.specialTokensMap));
   await writeFile(join(dir, 'vocab.json'), json(tok.vocab));
   await writeFile(join(dir, 'merges.txt'), tok.mergesTxt);
-  process.stdout.write(json({ vocabSize: tok.vocabSize, bosId: tok.bosId, eosId: tok.eosId, padId: tok.padId, classes: FASHION_CLASSES }));
+  process.stdout.write(
+    json({
+      vocabSize: tok.vocabSize,
+      bosId: tok.bosId,
+      eosId: tok.eosId,
+      padId: tok.padId,
+      classes: FASHION_CLASSES,
+    }),
+  );
 } else if (cmd === 'encode' && dir && input && output) {
   const tokenizer = await loadClipTokenizer(dir);
   const prompts = JSON.parse(await readFile(input, 'utf8')) as string[];

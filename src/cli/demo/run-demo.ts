@@ -31,6 +31,8 @@ export type DemoOptions = {
   perClass: number;
   /** Mini bundle: Fashion-MNIST test images across all sites (train + held-out parts). */
   images?: number;
+  /** Mini bundle: where the Fashion-MNIST IDX files are (default: Debian's package, else the repo's subset). */
+  datasetDir?: string;
   seed: number;
   modelsDir: string;
   device: DeviceChoice;
@@ -111,7 +113,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // The study coordinator's part. The mini bundle knows Fashion-MNIST: its sites hold real test images
     // with a held-out part each; other models get drawn shapes.
     const fashion = models.mini
-      ? await makeFashionSampleData(join(work, 'data'), { sites: o.sites, beta: o.beta, seed: o.seed, images: o.images ?? 1500, minPerSite: 40, force: true })
+      ? await makeFashionSampleData(join(work, 'data'), { sites: o.sites, beta: o.beta, seed: o.seed, images: o.images ?? 1500, minPerSite: 40, force: true, ...(o.datasetDir ? { datasetDir: o.datasetDir } : {}) })
       : null;
     const data: SampleDataResult = fashion ?? (await makeSampleData(join(work, 'data'), { classes: o.classes, perClass: o.perClass, seed: o.seed, sites: o.sites, beta: o.beta, minPerSite: 10, force: true }));
     const manifest = buildStudyManifest({

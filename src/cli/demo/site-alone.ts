@@ -34,7 +34,15 @@ export async function folderFeatures(
   const index = new Map(o.classes.map((c, i) => [c, i]));
   const images = scan.usable.filter((u) => index.has(u.label));
   // The site's ledger cache: these are the very features prepare and evaluate computed.
-  const f = await computeLocalFeatures({ root: scan.root, images, ledger: o.ledger, clip, clipDigest: o.clipDigest, batchSize: 32, ...(o.signal ? { signal: o.signal } : {}) });
+  const f = await computeLocalFeatures({
+    root: scan.root,
+    images,
+    ledger: o.ledger,
+    clip,
+    clipDigest: o.clipDigest,
+    batchSize: 32,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   return { features: f.clip.map(l2Normalize), labels: images.map((u) => index.get(u.label)!) };
 }
 
@@ -54,9 +62,20 @@ export async function siteAloneMetrics(o: SiteAloneOptions): Promise<Metrics> {
     await clip.dispose();
   }
   const loaded = await loadTf();
-  const r = await trainProbe({ features: train.features, labels: train.labels, classes: [...o.classes], settings: o.settings, tf: loaded, ...(o.signal ? { signal: o.signal } : {}) });
+  const r = await trainProbe({
+    features: train.features,
+    labels: train.labels,
+    classes: [...o.classes],
+    settings: o.settings,
+    tf: loaded,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   try {
-    return computeMetrics(predictProbabilities(loaded.tf, r.model, held.features), held.labels, o.classes);
+    return computeMetrics(
+      predictProbabilities(loaded.tf, r.model, held.features),
+      held.labels,
+      o.classes,
+    );
   } finally {
     r.model.dispose();
   }

@@ -28,17 +28,25 @@ function hasTestSplit(dir: string): boolean {
 }
 
 /** The folder to read: `--dataset-dir`, else Debian's package, else the subset in the repo. */
-export function locateFashionMnist(datasetDir?: string): { dir: string; source: FashionMnistSplit['source'] } {
+export function locateFashionMnist(datasetDir?: string): {
+  dir: string;
+  source: FashionMnistSplit['source'];
+} {
   if (datasetDir !== undefined) {
     const dir = resolve(datasetDir);
     if (!hasTestSplit(dir))
-      throw Object.assign(new Error(`${dir} has no Fashion-MNIST test split (${TEST_IMAGES} and ${TEST_LABELS})`), {
-        hint: `Point --dataset-dir at the folder with the original IDX files, or leave it out to use ${DEBIAN_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist) or the subset in the repo.`,
-      });
+      throw Object.assign(
+        new Error(`${dir} has no Fashion-MNIST test split (${TEST_IMAGES} and ${TEST_LABELS})`),
+        {
+          hint: `Point --dataset-dir at the folder with the original IDX files, or leave it out to use ${DEBIAN_FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist) or the subset in the repo.`,
+        },
+      );
     return { dir, source: 'dataset-dir' };
   }
-  if (hasTestSplit(DEBIAN_FASHION_MNIST_DIR)) return { dir: DEBIAN_FASHION_MNIST_DIR, source: 'debian' };
-  if (hasTestSplit(BUNDLED_FASHION_MNIST_DIR)) return { dir: BUNDLED_FASHION_MNIST_DIR, source: 'bundled' };
+  if (hasTestSplit(DEBIAN_FASHION_MNIST_DIR))
+    return { dir: DEBIAN_FASHION_MNIST_DIR, source: 'debian' };
+  if (hasTestSplit(BUNDLED_FASHION_MNIST_DIR))
+    return { dir: BUNDLED_FASHION_MNIST_DIR, source: 'bundled' };
   throw Object.assign(new Error('No Fashion-MNIST copy found'), {
     hint: `Install Debian's package (apt-get install dataset-fashion-mnist), or pass --dataset-dir DIR with ${TEST_IMAGES} and ${TEST_LABELS}.`,
   });
@@ -55,8 +63,20 @@ export async function readFashionMnistTest(datasetDir?: string): Promise<Fashion
   const labels = await readIdx(join(dir, TEST_LABELS));
   const [n, rows, cols] = images.dims;
   if (images.dims.length !== 3 || rows !== cols || labels.dims.length !== 1 || labels.dims[0] !== n)
-    throw new Error(`${dir}: expected images [N, 28, 28] and labels [N], got [${images.dims.join(', ')}] and [${labels.dims.join(', ')}]; are these Fashion-MNIST IDX files?`);
+    throw new Error(
+      `${dir}: expected images [N, 28, 28] and labels [N], got [${images.dims.join(', ')}] and [${labels.dims.join(', ')}]; are these Fashion-MNIST IDX files?`,
+    );
   const bad = labels.data.findIndex((l) => l >= FASHION_CLASSES.length);
-  if (bad >= 0) throw new Error(`${join(dir, TEST_LABELS)}: label ${labels.data[bad]} at ${bad} is not one of Fashion-MNIST's 10 classes.`);
-  return { dir, source, pixels: images.data, labels: labels.data, side: rows!, classes: FASHION_CLASSES };
+  if (bad >= 0)
+    throw new Error(
+      `${join(dir, TEST_LABELS)}: label ${labels.data[bad]} at ${bad} is not one of Fashion-MNIST's 10 classes.`,
+    );
+  return {
+    dir,
+    source,
+    pixels: images.data,
+    labels: labels.data,
+    side: rows!,
+    classes: FASHION_CLASSES,
+  };
 }

@@ -24,7 +24,13 @@ export type FashionSampleOptions = {
 };
 
 export type FashionSampleResult = SampleDataResult & {
-  dataset: { name: 'fashion-mnist'; split: 'test'; dir: string; source: FashionMnistSplit['source']; available: number };
+  dataset: {
+    name: 'fashion-mnist';
+    split: 'test';
+    dir: string;
+    source: FashionMnistSplit['source'];
+    available: number;
+  };
 };
 
 function shuffle(items: number[], rand: () => number): number[] {
@@ -40,18 +46,31 @@ function shuffle(items: number[], rand: () => number): number[] {
  * with Dirichlet(β) label skew across sites. Each site gets `train/<class>/*.png` (what it
  * prepares a package from) and `eval/<class>/*.png` (held out, for its local evaluation).
  */
-export async function makeFashionSampleData(out: string, o: FashionSampleOptions): Promise<FashionSampleResult> {
+export async function makeFashionSampleData(
+  out: string,
+  o: FashionSampleOptions,
+): Promise<FashionSampleResult> {
   const split = await readFashionMnistTest(o.datasetDir);
   const available = split.labels.length;
   const wanted = o.images ?? available;
-  if (!Number.isInteger(wanted) || wanted < 1) throw new Error('--images must be a whole number ≥ 1');
-  if (wanted > available) throw new Error(`--images ${wanted} is more than the ${available} test images in ${split.dir}; lower --images or pass --dataset-dir with the full test split.`);
+  if (!Number.isInteger(wanted) || wanted < 1)
+    throw new Error('--images must be a whole number ≥ 1');
+  if (wanted > available)
+    throw new Error(
+      `--images ${wanted} is more than the ${available} test images in ${split.dir}; lower --images or pass --dataset-dir with the full test split.`,
+    );
   const evalFraction = o.evalFraction ?? 0.25;
-  if (!(evalFraction >= 0 && evalFraction < 1)) throw new Error('--eval-fraction must be in [0, 1)');
+  if (!(evalFraction >= 0 && evalFraction < 1))
+    throw new Error('--eval-fraction must be in [0, 1)');
   const rand = mulberry32(o.seed);
-  const chosen = shuffle([...Array(available).keys()], rand).slice(0, wanted).sort((a, b) => a - b);
+  const chosen = shuffle([...Array(available).keys()], rand)
+    .slice(0, wanted)
+    .sort((a, b) => a - b);
   const labels = chosen.map((i) => split.labels[i]!);
-  const parts = o.sites > 0 ? dirichletSplit(labels, o.sites, o.beta, o.seed, o.minPerSite ?? 10) : [labels.map((_, i) => i)];
+  const parts =
+    o.sites > 0
+      ? dirichletSplit(labels, o.sites, o.beta, o.seed, o.minPerSite ?? 10)
+      : [labels.map((_, i) => i)];
   const classes = [...split.classes];
   const px = split.side * split.side;
   const meter = createProgressMeter('sample-data', wanted, o.onProgress);
@@ -75,7 +94,11 @@ export async function makeFashionSampleData(out: string, o: FashionSampleOptions
           const dir = join(tmp, siteRel, part, classes[label]!);
           await mkdir(dir, { recursive: true });
           const src = chosen[m]!;
-          const png = await sharp(Buffer.from(split.pixels.subarray(src * px, (src + 1) * px)), { raw: { width: split.side, height: split.side, channels: 1 } }).png().toBuffer();
+          const png = await sharp(Buffer.from(split.pixels.subarray(src * px, (src + 1) * px)), {
+            raw: { width: split.side, height: split.side, channels: 1 },
+          })
+            .png()
+            .toBuffer();
           // The test-split index in the name: a file is traceable to the dataset, never duplicated.
           await writeFile(join(dir, `fmnist-test-${String(src).padStart(5, '0')}.png`), png);
           if (part === 'eval') evalCounts[classes[label]!]!++;
@@ -88,7 +111,13 @@ export async function makeFashionSampleData(out: string, o: FashionSampleOptions
       const evalImages = Object.values(evalCounts).reduce((a, b) => a + b, 0);
       result.push(
         o.sites > 0
-          ? { name, dir: join(dir, 'train'), counts, images, eval: { dir: join(dir, 'eval'), counts: evalCounts, images: evalImages } }
+          ? {
+              name,
+              dir: join(dir, 'train'),
+              counts,
+              images,
+              eval: { dir: join(dir, 'eval'), counts: evalCounts, images: evalImages },
+            }
           : { name, dir, counts, images },
       );
     }
@@ -99,6 +128,12 @@ export async function makeFashionSampleData(out: string, o: FashionSampleOptions
     classes,
     images: wanted,
     sites,
-    dataset: { name: 'fashion-mnist', split: 'test', dir: split.dir, source: split.source, available },
+    dataset: {
+      name: 'fashion-mnist',
+      split: 'test',
+      dir: split.dir,
+      source: split.source,
+      available,
+    },
   };
 }

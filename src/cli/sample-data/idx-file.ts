@@ -8,16 +8,24 @@ export type IdxArray = { dims: number[]; data: Uint8Array };
 export function parseIdx(bytes: Uint8Array, name = 'IDX file'): IdxArray {
   const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? new Uint8Array(gunzipSync(bytes)) : bytes;
   if (raw.length < 4 || raw[0] !== 0 || raw[1] !== 0)
-    throw new Error(`${name} is not an IDX file (it must start with two zero bytes); use the original *-idx?-ubyte(.gz) files.`);
-  if (raw[2] !== 0x08) throw new Error(`${name} holds IDX type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported.`);
+    throw new Error(
+      `${name} is not an IDX file (it must start with two zero bytes); use the original *-idx?-ubyte(.gz) files.`,
+    );
+  if (raw[2] !== 0x08)
+    throw new Error(
+      `${name} holds IDX type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported.`,
+    );
   const rank = raw[3]!;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (raw.length < 4 + 4 * rank) throw new Error(`${name} is truncated (its header is incomplete).`);
+  if (raw.length < 4 + 4 * rank)
+    throw new Error(`${name} is truncated (its header is incomplete).`);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const count = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * rank;
   if (raw.length < start + count)
-    throw new Error(`${name} is truncated: its header promises ${count} values of [${dims.join(', ')}], the file has ${raw.length - start}.`);
+    throw new Error(
+      `${name} is truncated: its header promises ${count} values of [${dims.join(', ')}], the file has ${raw.length - start}.`,
+    );
   return { dims, data: raw.subarray(start, start + count) };
 }
 
