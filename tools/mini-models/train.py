@@ -340,14 +340,18 @@ def main():
     extra = [t.replace("{c}", c).replace("{a}", ", ".join(p)) for c in classes for t in TEMPLATES for p in ([], ["dark"], ["bright"], ["large object"], ["small object"], ["high contrast", "dark"], ["low contrast"], ["bright", "large object", "high contrast"])]
     vocab_file = os.path.join(ROOT, "resources", "vocabulary", "general.txt")
     phrases = [l.strip() for l in open(vocab_file) if l.strip() and not l.startswith("#")]
-    distinct = sorted(set(c for cs in captions_per_epoch for c in cs) | set(extra) | set(phrases) | {""})
+    # Vocabulary prompts as sites make them (study instance template, top-3 phrases of the general
+    # vocabulary): the conditioning head must read the class through any phrases.
+    vocab_prompts = [f"{c}, {', '.join(rng.sample(phrases, 3))}, real world images, high resolution." for c in classes for _ in range(40)]
+    distinct = sorted(set(c for cs in captions_per_epoch for c in cs) | set(extra) | set(phrases) | set(vocab_prompts) | {""})
     with open(os.path.join(work, "prompts.json"), "w") as f:
         json.dump(distinct, f)
     tsx("encode", tokdir, os.path.join(work, "prompts.json"), os.path.join(work, "ids.json"))
     with open(os.path.join(work, "ids.json")) as f:
         ids_all = torch.tensor(json.load(f), dtype=torch.long)
     index = {p: i for i, p in enumerate(distinct)}
-    longest = int((ids_all == info["eosId"]).float().argmax(1).max()) + 1
+    clip_caps = sorted(set(c for cs in captions_per_epoch for c in cs))
+    longest = int((ids_all[[index[c] for c in clip_caps]] == info["eosId"]).float().argmax(1).max()) + 1
     if longest > TRAIN_LEN:
         raise SystemExit(f"a training caption has {longest} tokens; raise TRAIN_LEN")
     log(f"{len(distinct)} distinct prompts tokenized")
@@ -425,7 +429,10 @@ def main():
         zs_syn = (ie_syn @ te.t()).argmax(1).eq(labels[sub]).float().mean().item()
     log(f"CLIP zero-shot on train images: {zs:.3f} (as synthetic-path images: {zs_syn:.3f})")
 
-    # 2. Generator: latents = scale * pixel_unshuffle(16 px grey).
+    # 2. Generator: latents = scale * pixel_unshuffle(16 px grey). Its own seeded generator, so a
+    # run that reuses a CLIP checkpoint fits exactly what a full run would.
+    gen = torch.Generator().manual_seed(a.seed + 1)
+    rng = random.Random(a.seed + 1)
     lat = F.pixel_unshuffle(g16, 2).reshape(len(g16), -1)  # [N, 256]
     scale = float(1 / lat.std())
     lat = lat * scale

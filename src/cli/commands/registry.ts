@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
+import { experimentPaperCommand } from './experiment-paper';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
@@ -35,5 +36,6 @@ export const commands: readonly Command[] = [
   makeServerRoundRunCommand(diffusionStagesFactory),
   modelsMakeTinyCommand,
   sampleDataCommand,
+  experimentPaperCommand,
   benchCommand,
 ];
