@@ -160,5 +160,5 @@ describe('a federation on the mini bundle learns (Fashion-MNIST, held-out site d
     );
     const tamperedAcc = await heldOutAccuracy(target.site, tampered);
     expect(tamperedAcc, `honest ${target.accuracy}, tampered ${tamperedAcc}`).toBeLessThan(target.accuracy - 0.2);
-  });
+  }, 600_000);
 });
