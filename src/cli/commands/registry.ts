@@ -2,6 +2,7 @@ import type { Command } from '../command';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { modelsMakeRealSizeCommand } from './models-make-real-size';
+import { experimentPaperCommand } from './experiment-paper';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
 import { makeServerRoundRunCommand } from './server-round-run';
@@ -52,5 +53,6 @@ export const commands: readonly Command[] = [
   modelsMakeTinyCommand,
   modelsMakeRealSizeCommand,
   sampleDataCommand,
+  experimentPaperCommand,
   benchCommand,
 ];

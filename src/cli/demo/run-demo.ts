@@ -15,7 +15,10 @@ import { pullModel } from '../../site/client/pull-model';
 import { preparePackage } from '../../site/prepare/prepare-package';
 import { evaluateModel } from '../../site/evaluate/evaluate-model';
 import { aggregateMetricsForServer } from '../../site/evaluate/aggregate-metrics-for-server';
-import { makeSampleData } from '../sample-data/make-sample-data';
+import { makeSampleData, type SampleDataResult } from '../sample-data/make-sample-data';
+import { makeFashionSampleData } from '../sample-data/fashion-sample-data';
+import { siteAloneMetrics } from './site-alone';
+import { modelDigest } from '../../core/models/model-digest';
 import { buildStudyManifest } from '../study/build-study';
 import { describeModelsFolder } from '../study/models-folder';
 import { readPhraseList, resourcePath } from '../resources';
@@ -23,8 +26,13 @@ import { readPhraseList, resourcePath } from '../resources';
 export type DemoOptions = {
   sites: number;
   beta: number;
+  /** Shapes data set only (the mini bundle's sites always hold Fashion-MNIST's 10 classes). */
   classes: number;
   perClass: number;
+  /** Mini bundle: Fashion-MNIST test images across all sites (train + held-out parts). */
+  images?: number;
+  /** Mini bundle: where the Fashion-MNIST IDX files are (default: Debian's package, else the repo's subset). */
+  datasetDir?: string;
   seed: number;
   modelsDir: string;
   device: DeviceChoice;
@@ -50,11 +58,16 @@ export type DemoSiteResult = {
   evaluatedImages: number;
   accuracy: number;
   balancedAccuracy: number;
+  /** The same probe trained on this site's own images only, on the same held-out images (mini bundle). */
+  alone: { accuracy: number; balancedAccuracy: number } | null;
   reportMarkdown: string;
 };
 
 export type DemoResult = {
   tinyModels: boolean;
+  miniModels: boolean;
+  /** Where the sites' images came from. */
+  dataset: { name: 'fashion-mnist'; split: 'test'; source: string } | { name: 'shapes' };
   serverUrl: string;
   studyId: string;
   serverKeyFingerprint: string;
@@ -103,22 +116,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const admin = axios.create({ baseURL: `${url}/v1/`, headers: { authorization: `Bearer ${(await readFile(server.layout.adminKey, 'utf8')).trim()}` } });
     o.say(`Server on ${url} (data in ${server.layout.root}); signing key ${server.signingKey.fingerprint.slice(0, 16)}…`);
 
-    // The study coordinator's part.
-    const data = await makeSampleData(join(work, 'data'), { classes: o.classes, perClass: o.perClass, seed: o.seed, sites: o.sites, beta: o.beta, minPerSite: 10 });
+    // The study coordinator's part. The mini bundle knows Fashion-MNIST: its sites hold real test images
+    // with a held-out part each; other models get drawn shapes.
+    const fashion = models.mini
+      ? await makeFashionSampleData(join(work, 'data'), { sites: o.sites, beta: o.beta, seed: o.seed, images: o.images ?? 1500, minPerSite: 40, force: true, ...(o.datasetDir ? { datasetDir: o.datasetDir } : {}) })
+      : null;
+    const data: SampleDataResult = fashion ?? (await makeSampleData(join(work, 'data'), { classes: o.classes, perClass: o.perClass, seed: o.seed, sites: o.sites, beta: o.beta, minPerSite: 10, force: true }));
     const manifest = buildStudyManifest({
-      name: 'FGL demo: shapes and textures',
+      name: fashion ? 'FGL demo: Fashion-MNIST' : 'FGL demo: shapes and textures',
       classes: data.classes,
       models,
       k: 3,
       vocabulary: await readPhraseList(resourcePath('vocabulary/shapes.txt')),
-      imagesPerRow: models.tiny ? 8 : 4,
+      imagesPerRow: models.tiny || models.mini ? 8 : 4,
     });
     const { id: _id, createdAt: _c, ...body } = manifest;
     const studyId = StudyManifest.parse((await admin.post('studies', body satisfies CreateStudyBody)).data).id;
     o.say(`Study ${studyId}: ${data.classes.join(', ')}; k = 3; ${o.sites} sites, Dirichlet β = ${o.beta}`);
 
     // Each site: enroll, prepare, approve, upload.
-    const sites: (Omit<DemoSiteResult, 'modelVerified' | 'evaluatedImages' | 'accuracy' | 'balancedAccuracy' | 'reportMarkdown'> & { ledger: Ledger; home: string; dataDir: string })[] = [];
+    const sites: (Omit<DemoSiteResult, 'modelVerified' | 'evaluatedImages' | 'accuracy' | 'balancedAccuracy' | 'alone' | 'reportMarkdown'> & { ledger: Ledger; home: string; dataDir: string; evalDir: string })[] = [];
     for (const [i, s] of data.sites.entries()) {
       o.signal?.throwIfAborted();
       const home = join(work, 'sites', s.name);
@@ -144,7 +161,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const r = prepared.report;
       const audit = await uploadPackage(ledger, prepared.packagePath, { approvers: [`${s.name} operator`], ...(o.signal ? { signal: o.signal } : {}) });
       o.say(`[${s.name}] uploaded ${r.outgoing.rows} rows (${prepared.bytes} bytes; ${r.rows.filter((x) => x.blocked).length} blocked, ${r.suppressed.length} classes below k); audit #${audit.id}`);
-      sites.push({ site: s.name, siteId: enrolled.siteId, images: r.dataset.images, classes: s.counts, packageRows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, suppressedClasses: r.suppressed.length, bytesUploaded: prepared.bytes, ledger, home, dataDir: s.dir });
+      sites.push({ site: s.name, siteId: enrolled.siteId, images: r.dataset.images, classes: s.counts, packageRows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, suppressedClasses: r.suppressed.length, bytesUploaded: prepared.bytes, ledger, home, dataDir: s.dir, evalDir: s.eval?.dir ?? s.dir });
     }
 
     // The round.
@@ -183,26 +200,44 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         ledger: s.ledger,
         modelDir: pulled.row.dir,
         trust: null,
-        dataDir: s.dataDir,
+        // A site with a held-out part evaluates on it: never on the images its package came from.
+        dataDir: s.evalDir,
         clipDir: models.clip.dir,
         device: o.device,
         outDir: join(s.home, 'evaluations', `v${modelVersion}`),
         tinyModels: models.tiny,
         ...(o.signal ? { signal: o.signal } : {}),
       });
-      o.say(`[${s.site}] model v${modelVersion} verified; accuracy ${(ev.metrics.accuracy * 100).toFixed(1)}% on ${ev.metrics.samples} local images`);
+      const alone =
+        s.evalDir !== s.dataDir
+          ? await siteAloneMetrics({ ledger: s.ledger, clipDir: models.clip.dir, clipDigest: models.clip.sha256 ?? (await modelDigest(models.clip.dir, 'clip')), device: o.device, trainDir: s.dataDir, evalDir: s.evalDir, classes: data.classes, settings: manifest.training, ...(o.signal ? { signal: o.signal } : {}) })
+          : null;
+      o.say(
+        `[${s.site}] model v${modelVersion} verified; accuracy ${(ev.metrics.accuracy * 100).toFixed(1)}% on ${ev.metrics.samples} held-out local images` +
+          (alone ? ` (trained on this site's images alone: ${(alone.accuracy * 100).toFixed(1)}%)` : ''),
+      );
       if (o.shareMetrics) {
         const { client } = clientForStudy(s.ledger, studyId);
         const { privacy } = await client.getStudy(studyId);
         await client.shareMetrics(studyId, modelVersion, aggregateMetricsForServer(ev.metrics, privacy.k));
       }
-      const { ledger: _l, home: _h, dataDir: _d, ...rest } = s;
-      results.push({ ...rest, modelVerified: pulled.row.verified === 'verified', evaluatedImages: ev.metrics.samples, accuracy: ev.metrics.accuracy, balancedAccuracy: ev.metrics.balancedAccuracy, reportMarkdown: ev.reportPaths.markdown });
+      const { ledger: _l, home: _h, dataDir: _d, evalDir: _e, ...rest } = s;
+      results.push({
+        ...rest,
+        modelVerified: pulled.row.verified === 'verified',
+        evaluatedImages: ev.metrics.samples,
+        accuracy: ev.metrics.accuracy,
+        balancedAccuracy: ev.metrics.balancedAccuracy,
+        alone: alone ? { accuracy: alone.accuracy, balancedAccuracy: alone.balancedAccuracy } : null,
+        reportMarkdown: ev.reportPaths.markdown,
+      });
     }
     const syntheticDir = join(server.layout.roundsDir, status.id);
     const synthetic = (await listFiles(syntheticDir).catch(() => [])).filter((f) => f.endsWith('.png')).length;
     return {
       tinyModels: models.tiny,
+      miniModels: models.mini,
+      dataset: fashion ? { name: 'fashion-mnist', split: 'test', source: fashion.dataset.source } : { name: 'shapes' },
       serverUrl: url,
       studyId,
       serverKeyFingerprint: server.signingKey.fingerprint,

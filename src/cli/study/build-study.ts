@@ -44,8 +44,8 @@ export function parseClassList(s: string): string[] {
  * A study manifest, the same schema the server serves. The sampling recipe is the one the
  * generator's scheduler_config.json calls for (models.recipe): the paper's (PNDM 50 steps,
  * guidance 2) for PNDM/DDIM configs, one guidance-free step without a negative prompt for a
- * turbo (Euler, trailing) config, whatever the model is called. Tiny models run 20 steps instead
- * of 50, for speed.
+ * turbo (Euler, trailing) config, whatever the model is called. Tiny and mini models run 20 steps
+ * instead of 50, for speed.
  */
 export function buildStudyManifest(o: StudyOptions): StudyManifest {
   const scheduler = o.scheduler ?? o.models.recipe.scheduler;
@@ -70,7 +70,7 @@ export function buildStudyManifest(o: StudyOptions): StudyManifest {
     generator: {
       model: { id: o.models.generator.id, revision: o.models.generator.revision, sha256: o.models.generator.sha256 },
       scheduler,
-      steps: o.steps ?? (turbo ? 1 : o.models.tiny ? 20 : recipe.steps),
+      steps: o.steps ?? (turbo ? 1 : o.models.tiny || o.models.mini ? 20 : recipe.steps),
       guidance: o.guidance ?? (turbo ? 0 : recipe.guidance),
       negativePrompt: turbo ? '' : recipe.negativePrompt,
       height: o.models.imageSize,

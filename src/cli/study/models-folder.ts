@@ -13,6 +13,7 @@ import {
   recipeFromSchedulerConfig,
 } from '../../server/synthesis/schedulers/sampling-recipe';
 import { makeTinyModels } from '../tiny-models/make-tiny-models';
+import { resourcePath } from '../resources';
 
 /** Hub ids of the real default models (docs/architecture.md, "Models"). */
 export const DEFAULT_MODEL_IDS = {
@@ -29,9 +30,22 @@ export const TINY_MODEL_IDS = {
   encoder: 'fgl-tiny/encoder',
 } as const;
 
+/** The ids the mini bundle (resources/mini-models, trained on Fashion-MNIST) is published under. */
+export const MINI_MODEL_IDS = {
+  clip: 'fgl-mini/clip',
+  captioner: 'fgl-mini/captioner',
+  generator: 'fgl-mini/generator',
+  encoder: 'fgl-mini/encoder',
+} as const;
+
+/** The committed mini foundation bundle (tools/mini-models/train.py; Fashion-MNIST train split). */
+export const MINI_MODELS_DIR = resourcePath('mini-models');
+
 export type ModelsFolder = {
   dir: string;
   tiny: boolean;
+  /** The mini bundle: small models trained on Fashion-MNIST, a stand-in for CLIP + SD with real (if small) skill. */
+  mini: boolean;
   clip: ModelRef & { dir: string };
   captioner: (ModelRef & { dir: string }) | null;
   generator: ModelRef & { dir: string };
@@ -45,11 +59,18 @@ export type ModelsFolder = {
 };
 
 /**
- * `--models tiny|DIR`: `tiny` generates the deterministic tiny models once under `cacheDir`
- * (same bytes on every machine, so sites and server agree on digests); a DIR holds `clip/`,
- * `captioner/` (optional) and `generator/`.
+ * `--models tiny|mini|DIR`: `tiny` generates the deterministic tiny models once under `cacheDir`
+ * (same bytes on every machine, so sites and server agree on digests); `mini` is the committed
+ * mini bundle (resources/mini-models); a DIR holds `clip/`, `captioner/` (optional) and `generator/`.
  */
 export async function resolveModelsOption(value: string, cacheDir: string): Promise<string> {
+  if (value === 'mini') {
+    if (!existsSync(join(MINI_MODELS_DIR, 'generator', 'model_index.json')))
+      throw Object.assign(new Error(`The mini models are missing from ${MINI_MODELS_DIR}`), {
+        hint: 'They are committed with the repository: restore them with git (git checkout -- resources/mini-models), or retrain them (tools/mini-models/README.md).',
+      });
+    return MINI_MODELS_DIR;
+  }
   if (value === 'tiny') {
     const dir = join(cacheDir, 'fgl-tiny');
     if (!existsSync(join(dir, 'generator', 'model_index.json'))) await makeTinyModels(dir);
@@ -85,10 +106,14 @@ async function readJson(file: string): Promise<Record<string, unknown> | null> {
 export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   const located = await locateModelsFolder(dir);
   const tiny = located.tiny;
+  const gen = located.generator;
+  const index = await readJson(join(gen, 'model_index.json'));
+  const mini = Boolean(index && '_fgl_mini' in index);
   const ids = tiny
     ? TINY_MODEL_IDS
-    : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator`, encoder: 'local/encoder' };
-  const gen = located.generator;
+    : mini
+      ? MINI_MODEL_IDS
+      : { clip: `local/clip`, captioner: `local/captioner`, generator: `local/generator`, encoder: 'local/encoder' };
   // The encoder sites run, loaded on CPU as they load it: a CUDA-only export is refused here, saying so.
   const encoder = await loadTextEncoder(located.encoder, { device: 'cpu' }).catch((err: unknown) => {
     if (err instanceof NeedsCudaError && located.encoder === gen)
@@ -108,6 +133,7 @@ export async function describeModelsFolder(dir: string): Promise<ModelsFolder> {
   return {
     dir,
     tiny,
+    mini,
     clip: {
       id: ids.clip,
       revision: 'main',
