@@ -3,7 +3,7 @@ import type { Settings } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { ErrorBox } from '../components/error-box';
 import { useCall } from '../components/use-call';
-import { groupFingerprint } from '../format/format-values';
+import { groupFingerprint } from '../../shared/fingerprint';
 
 const DEVICES: { value: Settings['device']; label: string }[] = [
   { value: 'auto', label: 'Automatic (best available GPU, else CPU)' },
