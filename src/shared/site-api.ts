@@ -10,7 +10,7 @@ import { ProgressEvent } from './progress';
  * is untrusted input.
  */
 
-const DeviceChoice = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+import { DeviceChoice } from './device';
 
 export const Settings = z.object({
   dataHome: z.string(),

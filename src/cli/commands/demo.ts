@@ -1,9 +1,8 @@
 import type { Command } from '../command';
-import { intOption, numberOption, optionalString, UsageError } from '../command';
+import { DEVICE_OPTION, deviceOption, intOption, numberOption, optionalString, UsageError } from '../command';
 import { resolveDemoModels } from '../demo/demo-models';
 import { runDemo, type DemoResult } from '../demo/run-demo';
 import { siteHome, sitePaths } from '../../site/site-home';
-import type { DeviceChoice } from '../../core/ort/execution-device';
 
 const mb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 
@@ -45,7 +44,7 @@ FGL_ALLOW_NETWORK=1); without them it falls back to tiny models and says so.`,
     classes: { type: 'string', value: 'N', default: '4', description: 'number of sample classes' },
     'per-class': { type: 'string', value: 'M', default: '30', description: 'sample images per class (all sites together)' },
     seed: { type: 'string', value: 'S', default: '7', description: 'random seed for data and synthesis' },
-    device: { type: 'string', value: 'DEV', default: 'auto', description: 'auto | cpu | cuda | dml | coreml' },
+    device: DEVICE_OPTION,
     'work-dir': { type: 'string', value: 'DIR', description: 'keep everything (server data, site ledgers, reports) here' },
     'share-metrics': { type: 'boolean', description: 'sites opt in to send aggregate evaluation metrics to the server' },
   },
@@ -64,7 +63,7 @@ FGL_ALLOW_NETWORK=1); without them it falls back to tiny models and says so.`,
       perClass: intOption(ctx, 'per-class', 30, 5),
       seed: intOption(ctx, 'seed', 7, 0),
       modelsDir: models.dir,
-      device: (optionalString(ctx, 'device') ?? 'auto') as DeviceChoice,
+      device: deviceOption(ctx),
       ...(workDir ? { workDir } : {}),
       signal: ctx.signal,
       say,
