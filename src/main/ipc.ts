@@ -1,11 +1,9 @@
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
+import { IPC_CALL, IPC_EVENT } from '../shared/ipc-channels';
 import { isSiteMethod, siteApi, type SiteCallResult, type SiteEvent } from '../shared/site-api';
 import { formatZodIssues } from '../shared/zod-issues';
 import { isTrustedSender } from './security';
 
-/** The only IPC channels the app uses. */
-export const IPC_CALL = 'fgl:call';
-export const IPC_EVENT = 'fgl:event';
 
 export type Backend = {
   /** Runs one site API method (in the utility process). Resolves with data or a typed error. */
