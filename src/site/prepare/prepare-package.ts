@@ -17,7 +17,7 @@ import type { Rng } from '../privacy/seeded-rng';
 import { binRows, publicBins } from './dp-bins';
 import { checkReleasedVector, checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
-import { secureRng } from '../privacy/seeded-rng';
+import { secureRng } from '../privacy/secure-rng';
 import { pca2d, project } from '../report/pca';
 import { groupPrivacyUnits } from '../privacy/privacy-units';
 import { findDifferencing } from '../privacy/differencing';
