@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { clipTokenizer } from '../../src/cli/tiny-models/bpe-tokenizer';
+import { clipTokenizer, gpt2Tokenizer } from '../../src/cli/tiny-models/bpe-tokenizer';
 import { jsonBytes } from '../../src/cli/tiny-models/model-folder';
 import { TINY_WORDS } from '../../src/cli/tiny-models/tiny-vocabulary';
 import { clipTokenizerJson } from '../../src/core/inference/clip-tokenizer-json';
@@ -13,6 +13,12 @@ describe('the CLIP tokenizer.json (one writer: core/inference/clip-tokenizer.ts)
 
   it.each(['<|endoftext|>', '!'] as const)('the tiny CLIP tokenizer (pad %s) writes the same bytes as before', (pad) => {
     expect(sha256(jsonBytes(clipTokenizer(TINY_WORDS, pad).tokenizer))).toBe(PINNED);
+  });
+
+  it('the tiny GPT-2 tokenizer (which shares its added-token entries) writes the same bytes as before', () => {
+    expect(sha256(jsonBytes(gpt2Tokenizer(TINY_WORDS).tokenizer))).toBe(
+      'c7eac06b8c1b85ccbfb3984cb1aea31ca411ff6ddd521771ebca004f52b7445d',
+    );
   });
 
   it('is what a loader builds from the slow files (vocab.json + merges.txt + special tokens)', () => {

@@ -5,7 +5,7 @@
  * word list is learned by real BPE training so common words become single tokens.
  */
 
-import { clipTokenizerJson } from '../../core/inference/clip-tokenizer-json';
+import { addedToken, clipTokenizerJson } from '../../core/inference/clip-tokenizer-json';
 
 /** GPT-2's reversible byte → printable-character table, in the order GPT-2 and CLIP list it. */
 export function byteLevelAlphabet(): { ordered: string[]; byByte: string[] } {
@@ -79,18 +79,6 @@ export type TokenizerFiles = {
   eosId: number;
   padId: number;
 };
-
-function addedToken(id: number, content: string): Record<string, unknown> {
-  return {
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: true,
-    special: true,
-  };
-}
 
 function vocabFrom(
   base: readonly string[],

@@ -18,6 +18,19 @@ function tokenContent(v: TokenValue): string | null {
   return typeof v === 'string' ? v : v.content;
 }
 
+/** One `added_tokens` entry of a tokenizer.json: a special token, matched before BPE. */
+export function addedToken(id: number, content: string): Record<string, unknown> {
+  return {
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: true,
+    special: true,
+  };
+}
+
 /**
  * The tokenizer.json that Hugging Face's CLIPConverter (convert_slow_tokenizer.py) builds from a
  * slow CLIP tokenizer's vocab.json + merges.txt: byte-level BPE with `</w>` word ends, NFC +
@@ -41,15 +54,7 @@ export function clipTokenizerJson(
       throw new Error(`The tokenizer vocab.json has no entry for the special token ${t}.`);
     return id;
   };
-  const added = (content: string) => ({
-    id: idOf(content),
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: true,
-    special: true,
-  });
+  const added = (content: string) => addedToken(idOf(content), content);
   return {
     version: '1.0',
     truncation: null,

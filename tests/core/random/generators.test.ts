@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../../src/cli/tiny-models/seeded-random';
+import { mulberry32, uniform32 } from '../../../src/core/random/generators';
 import { createSeededRandom } from '../../../src/server/synthesis/schedulers/seeded-random';
 import { seededRng } from '../../../src/site/privacy/seeded-rng';
 
@@ -37,5 +38,10 @@ describe('seeded streams stay bit-identical', () => {
     expect([big.uniform(), big.normal()]).toEqual([0.3083568228977591, -1.1164295197723793]);
     const s0 = createSeededRandom(0);
     expect([s0.uniform(), s0.normal()]).toEqual([0.41675133265905573, -0.1254692113798806]);
+  });
+
+  it('the UI fixture\'s plots: plain mulberry32(seed) / 2^32', () => {
+    const r = uniform32(mulberry32(7));
+    expect([r(), r(), r()]).toEqual([0.011704753153026104, 0.06195825757458806, 0.97690763277933]);
   });
 });
