@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { LABEL_ATTRIBUTES, type LabelAttribute } from '../core/image/dicom/read-dicom';
+import { DEVICE_CHOICES, DeviceChoice } from '../shared/device';
 
 export type OptionSpec = {
   type: 'string' | 'boolean';
@@ -114,6 +115,22 @@ export function labelAttributeOption(ctx: CommandContext): { labelAttribute?: La
   const match = known.find((k) => k.toLowerCase() === v.toLowerCase());
   if (!match) throw new UsageError(`--label-attribute ${v} is not one FGL labels by`, `Use one of: ${known.join(', ')}`);
   return { labelAttribute: match };
+}
+
+/** The `--device DEV` option spec, shared by the commands that run models. */
+export const DEVICE_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'DEV',
+  default: 'auto',
+  description: `ONNX Runtime device: ${DEVICE_CHOICES.join(' | ')}`,
+};
+
+/** `--device`, checked against the one device list (`src/shared/device.ts`); `auto` when not given. */
+export function deviceOption(ctx: CommandContext): DeviceChoice {
+  const v = optionalString(ctx, 'device') ?? 'auto';
+  const parsed = DeviceChoice.safeParse(v);
+  if (!parsed.success) throw new UsageError(`--device must be one of ${DEVICE_CHOICES.join(', ')} (got ${v})`);
+  return parsed.data;
 }
 
 /** Resolves on Ctrl-C (the command's abort signal) or SIGTERM: how long-running commands wait. */

@@ -1,10 +1,9 @@
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
+import { IPC_CALL, IPC_EVENT } from '../shared/ipc-channels';
 import { isSiteMethod, siteApi, type SiteCallResult, type SiteEvent } from '../shared/site-api';
+import { formatZodIssues } from '../shared/zod-issues';
 import { isTrustedSender } from './security';
 
-/** The only IPC channels the app uses. */
-export const IPC_CALL = 'fgl:call';
-export const IPC_EVENT = 'fgl:event';
 
 export type Backend = {
   /** Runs one site API method (in the utility process). Resolves with data or a typed error. */
@@ -29,7 +28,7 @@ export function registerSiteIpc(
     if (!isSiteMethod(method)) return { ok: false, error: { code: 'unknown_method', message: `Unknown method ${typeof method === 'string' ? JSON.stringify(method.slice(0, 100)) : `(${method === null ? 'null' : typeof method}, not a method name)`}` } };
     const parsed = siteApi[method].req.safeParse(req ?? {});
     if (!parsed.success)
-      return { ok: false, error: { code: 'invalid_request', message: `Invalid request for ${method}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` } };
+      return { ok: false, error: { code: 'invalid_request', message: `Invalid request for ${method}: ${formatZodIssues(parsed.error.issues)}` } };
     return opts.backend.call(method, parsed.data);
   });
   return () => ipcMain.removeHandler(IPC_CALL);

@@ -1,10 +1,6 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { IPC_CALL, IPC_EVENT } from '../shared/ipc-channels';
 import type { SiteApiClient, SiteCallResult, SiteEvent } from '../shared/site-api';
-
-// Channel names are repeated here (not imported from main) because the preload may import
-// only shared code; tests/main/preload.test.ts checks they match src/main/ipc.ts.
-const IPC_CALL = 'fgl:call';
-const IPC_EVENT = 'fgl:event';
 
 /**
  * Exactly the SiteApiClient contract and nothing else: no channel names, no ipcRenderer, no

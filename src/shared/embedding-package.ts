@@ -4,9 +4,9 @@
  * PackageMetadata string map. Both ends use this codec, so a package the site writes is exactly
  * what the server accepts.
  */
-import type { ZodError } from 'zod';
 import { float16BitsToFloat32, float32ToFloat16Bits, isFloat16NonFinite } from './float16';
 import { metadataToStrings, PACKAGE_TENSORS, PackageMetadata } from './package-format';
+import { formatZodIssues } from './zod-issues';
 import {
   littleEndianBytes,
   readSafetensors,
@@ -57,18 +57,12 @@ export type EncodePackageInput = {
   counts: Int32Array;
 };
 
-function formatZodIssues(error: ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 function parseMetadata(strings: Record<string, string>): PackageMetadata {
   const parsed = PackageMetadata.safeParse(strings);
   if (!parsed.success) {
     throw new PackageError(
       'bad_metadata',
-      `package metadata is invalid: ${formatZodIssues(parsed.error)}`,
+      `package metadata is invalid: ${formatZodIssues(parsed.error.issues)}`,
       'Prepare the package again with a matching FGL app version.',
     );
   }

@@ -10,7 +10,7 @@ import { ProgressEvent } from './progress';
  * is untrusted input.
  */
 
-const DeviceChoice = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+import { DeviceChoice } from './device';
 
 export const Settings = z.object({
   dataHome: z.string(),
@@ -34,8 +34,9 @@ export const ScanSummary = z.object({
 });
 export type ScanSummary = z.infer<typeof ScanSummary>;
 
-export const StudySummary = z.object({ id: z.string(), name: z.string(), classes: z.array(z.string()), k: z.number().int(), maxEpsilon: z.number().nullable(), allowInstance: z.boolean() });
-export type StudySummary = z.infer<typeof StudySummary>;
+/** A study as the site lists it: its classes and privacy floor (the server's own list entry is `StudySummary` in server-api.ts). */
+export const SiteStudy = z.object({ id: z.string(), name: z.string(), classes: z.array(z.string()), k: z.number().int(), maxEpsilon: z.number().nullable(), allowInstance: z.boolean() });
+export type SiteStudy = z.infer<typeof SiteStudy>;
 
 export const PrepareRequest = z.object({
   dataDir: z.string().min(1),
@@ -94,13 +95,15 @@ export const AuditEntry = z.object({
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
-export const ModelVersion = z.object({
+/** A model version as the site holds it: downloaded and verified or not (the server's published entry is `ModelVersion` in server-api.ts). */
+export const SiteModel = z.object({
   studyId: z.string(),
   version: z.number().int(),
   downloaded: z.boolean(),
   verified: z.boolean().nullable(),
   verification: z.string().nullable(),
 });
+export type SiteModel = z.infer<typeof SiteModel>;
 
 export const EvaluationResult = z.object({
   evaluationId: z.number().int(),
@@ -160,7 +163,7 @@ export const siteApi = {
       .strict(),
     res: z.object({ serverKeyFingerprint: z.string(), siteId: z.string(), studies: z.array(z.string()), tlsCaFingerprint: z.string().nullable() }),
   },
-  'studies.list': { req: none, res: z.object({ studies: z.array(StudySummary) }) },
+  'studies.list': { req: none, res: z.object({ studies: z.array(SiteStudy) }) },
   'datasets.pickFolder': { req: none, res: z.object({ path: z.string().nullable() }) },
   'datasets.scan': { req: z.object({ dir: z.string().min(1).max(4096), k: z.number().int().min(1).optional() }).strict(), res: ScanSummary },
   'prepare.start': { req: PrepareRequest.strict(), res: z.object({ runId: z.string() }) },
@@ -170,8 +173,8 @@ export const siteApi = {
   'packages.list': { req: none, res: z.object({ packages: z.array(PreparedPackage) }) },
   'upload.resume': { req: z.object({ runId: z.string() }).strict(), res: AuditEntry },
   'upload.approve': { req: z.object({ runId: z.string(), approver: z.string().min(1).max(200), secondApprover: z.string().min(1).max(200).optional(), confirm: z.literal(true) }).strict(), res: AuditEntry },
-  'models.list': { req: z.object({ studyId: z.string() }).strict(), res: z.object({ models: z.array(ModelVersion) }) },
-  'models.pull': { req: z.object({ studyId: z.string(), version: z.number().int().optional() }).strict(), res: ModelVersion },
+  'models.list': { req: z.object({ studyId: z.string() }).strict(), res: z.object({ models: z.array(SiteModel) }) },
+  'models.pull': { req: z.object({ studyId: z.string(), version: z.number().int().optional() }).strict(), res: SiteModel },
   'evaluate.run': { req: z.object({ studyId: z.string(), version: z.number().int(), dataDir: z.string().min(1) }).strict(), res: EvaluationResult },
   'evaluate.export': { req: z.object({ evaluationId: z.number().int() }).strict(), res: z.object({ paths: z.array(z.string()) }) },
   'audit.list': { req: z.object({ search: z.string().max(200).optional() }).strict(), res: z.object({ entries: z.array(AuditEntry) }) },

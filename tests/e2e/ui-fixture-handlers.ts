@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import { mulberry32, uniform32 } from '../../src/core/random/generators';
 import type {
   AuditEntry,
   EvaluationResult,
@@ -68,14 +69,7 @@ const CLASS_RGB: Record<string, [number, number, number]> = {
 
 /** Deterministic pseudo-random numbers (mulberry32) so plots look the same every run. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return uniform32(mulberry32(seed));
 }
 
 function evaluation(id: number, version: number): EvaluationResult {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IPC_CALL, registerSiteIpc } from '../../src/main/ipc';
+import { registerSiteIpc } from '../../src/main/ipc';
+import { IPC_CALL } from '../../src/shared/ipc-channels';
 
 type Handler = (event: unknown, method: unknown, req: unknown) => Promise<unknown>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { IPC_CALL, IPC_EVENT } from '../../src/main/ipc';
+import { IPC_CALL, IPC_EVENT } from '../../src/shared/ipc-channels';
 import { SITE_METHODS } from '../../src/shared/site-api';
 
 // Electron is the one thing mocked: its binary cannot be downloaded here.

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FromBackend, ToBackend } from '../../src/shared/backend-protocol';
+import { pollUntil } from '../helpers/child-process';
 
 // Electron's utilityProcess gives the child `process.parentPort`; this stands in for it (the one
 // Electron piece mocked). Everything behind it — handlers, ledger, validation — is real.
@@ -17,14 +18,8 @@ await import('../../src/main/site-backend');
 const home = await mkdtemp(join(tmpdir(), 'fgl-backend-'));
 afterAll(() => rm(home, { recursive: true, force: true }));
 
-const until = async <T>(pick: () => T | undefined): Promise<T> => {
-  for (let i = 0; i < 500; i++) {
-    const v = pick();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('no answer from the backend');
-};
+const until = <T>(pick: () => T | undefined): Promise<T> =>
+  pollUntil(pick, { what: 'an answer from the backend', timeoutMs: 5_000, intervalMs: 10 });
 const result = (id: number) => until(() => sent.find((m): m is Extract<FromBackend, { type: 'result' }> => m.type === 'result' && m.id === id)?.result);
 
 describe('site backend utility process entry', () => {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { UtilityBackend, type ChildLike } from '../../src/main/utility-host';
 import type { SiteEvent } from '../../src/shared/site-api';
+import { pollUntil } from '../helpers/child-process';
 
 const script = fileURLToPath(new URL('../fixtures/backend/echo-backend.mjs', import.meta.url));
 
@@ -16,13 +17,8 @@ function forkChild(): ChildLike {
   };
 }
 
-const waitFor = async (pred: () => boolean, ms = 10_000) => {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const waitFor = (pred: () => boolean, what: string) =>
+  pollUntil(() => (pred() ? true : undefined), { what, timeoutMs: 10_000, intervalMs: 20 });
 
 describe('utility-process host', () => {
   it('relays calls and events, and restarts a crashed backend, failing the pending call clearly', async () => {
@@ -37,7 +33,7 @@ describe('utility-process host', () => {
     const crashed = await host.call('crash', {});
     expect(crashed).toMatchObject({ ok: false, error: { code: 'backend_crashed' } });
     expect(events.some((e) => e.type === 'backend' && e.state === 'crashed')).toBe(true);
-    await waitFor(() => events.some((e) => e.type === 'backend' && e.state === 'restarted'));
+    await waitFor(() => events.some((e) => e.type === 'backend' && e.state === 'restarted'), 'the backend to restart');
 
     const r2 = await host.call('settings.get', {});
     expect(r2).toMatchObject({ ok: true });
@@ -49,7 +45,7 @@ describe('utility-process host', () => {
     const host = new UtilityBackend(forkChild, (e) => events.push(e), () => ({ type: 'configure', home: '/tmp', keyEncryptionKey: null }), 2);
     host.start();
     for (let i = 0; i < 3; i++) {
-      await waitFor(() => events.filter((e) => e.type === 'backend' && e.state === 'ready').length > i);
+      await waitFor(() => events.filter((e) => e.type === 'backend' && e.state === 'ready').length > i, `ready event ${i + 1}`);
       await host.call('crash', {});
     }
     expect(events.at(-1)).toMatchObject({ type: 'backend', state: 'crashed' });

@@ -6,10 +6,9 @@ import {
   formatDuration,
   formatPercent,
   formatRate,
-  groupFingerprint,
-  sameFingerprint,
   shortHash,
 } from '../../src/renderer/format/format-values';
+import { groupFingerprint, sameFingerprint } from '../../src/shared/fingerprint';
 import {
   heatColour,
   linearScale,

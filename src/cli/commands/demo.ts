@@ -1,9 +1,8 @@
 import type { Command } from '../command';
-import { intOption, numberOption, optionalString, UsageError } from '../command';
+import { DEVICE_OPTION, deviceOption, intOption, numberOption, optionalString, UsageError } from '../command';
 import { resolveDemoModels } from '../demo/demo-models';
 import { runDemo, type DemoResult } from '../demo/run-demo';
 import { siteHome, sitePaths } from '../../site/site-home';
-import type { DeviceChoice } from '../../core/ort/execution-device';
 
 const mb = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 
@@ -70,7 +69,7 @@ trained on that site's images alone. Offline, a few minutes on 2 cores.
     classes: { type: 'string', value: 'N', default: '4', description: 'tiny/real: number of sample classes (shapes)' },
     'per-class': { type: 'string', value: 'M', default: '30', description: 'tiny/real: sample images per class (all sites together)' },
     seed: { type: 'string', value: 'S', default: '7', description: 'random seed for data and synthesis' },
-    device: { type: 'string', value: 'DEV', default: 'auto', description: 'auto | cpu | cuda | dml | coreml' },
+    device: DEVICE_OPTION,
     'work-dir': { type: 'string', value: 'DIR', description: 'keep everything (server data, site ledgers, reports) here' },
     'share-metrics': { type: 'boolean', description: 'sites opt in to send aggregate evaluation metrics to the server' },
   },
@@ -91,7 +90,7 @@ trained on that site's images alone. Offline, a few minutes on 2 cores.
       ...(optionalString(ctx, 'dataset-dir') !== undefined ? { datasetDir: optionalString(ctx, 'dataset-dir')! } : {}),
       seed: intOption(ctx, 'seed', 7, 0),
       modelsDir: models.dir,
-      device: (optionalString(ctx, 'device') ?? 'auto') as DeviceChoice,
+      device: deviceOption(ctx),
       ...(workDir ? { workDir } : {}),
       signal: ctx.signal,
       say,

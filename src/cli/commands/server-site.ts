@@ -7,7 +7,8 @@ import {
   UsageError,
 } from '../command';
 import { DEFAULT_TOKEN_TTL_SEC, issueEnrollmentToken } from '../../server/auth/enrollment';
-import { displayFingerprint, ensureSigningKey } from '../../server/auth/server-signing-key';
+import { groupFingerprint } from '../../shared/fingerprint';
+import { ensureSigningKey } from '../../server/auth/server-signing-key';
 import { readServerTlsCa } from '../../server/tls/server-tls';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
@@ -111,10 +112,10 @@ async function handOutToken(
         '',
         `  ${token}`,
         '',
-        `Server key fingerprint: ${displayFingerprint(key.fingerprint)}`,
+        `Server key fingerprint: ${groupFingerprint(key.fingerprint)}`,
         ...(tls
           ? [
-              `TLS CA fingerprint:     ${displayFingerprint(tls.caFingerprint)}  (fgl site enroll --expect-ca-fingerprint)`,
+              `TLS CA fingerprint:     ${groupFingerprint(tls.caFingerprint)}  (fgl site enroll --expect-ca-fingerprint)`,
             ]
           : []),
         ...(siteId ? ["Redeeming it replaces the site's API key."] : []),

@@ -7,7 +7,7 @@ import {
   untilStopped,
   UsageError,
 } from '../command';
-import { displayFingerprint } from '../../server/auth/server-signing-key';
+import { groupFingerprint } from '../../shared/fingerprint';
 import { createServer } from '../../server/create-server';
 import type { RoundStages } from '../../server/jobs/round-stages';
 import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
@@ -177,10 +177,10 @@ next start. The API is described at /v1/openapi.json.`,
             `FGL server listening on ${url}`,
             `  data dir         ${server.layout.root}`,
             `  admin key        ${server.layout.adminKey} (keep it secret)`,
-            `  key fingerprint  ${displayFingerprint(fp)}`,
+            `  key fingerprint  ${groupFingerprint(fp)}`,
             ...(tls
               ? [
-                  `  TLS CA           ${displayFingerprint(tls.caFingerprint)}  (sites pin it: --expect-ca-fingerprint)`,
+                  `  TLS CA           ${groupFingerprint(tls.caFingerprint)}  (sites pin it: --expect-ca-fingerprint)`,
                   `  TLS names        ${tls.subjectAltNames.join(', ')}`,
                 ]
               : [

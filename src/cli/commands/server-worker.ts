@@ -1,14 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
-import { type Command, intOption, optionalString, requireString, untilStopped, UsageError } from '../command';
+import { type Command, DEVICE_OPTION, deviceOption, intOption, optionalString, requireString, untilStopped, UsageError } from '../command';
 import { newSecret, randomIdPart, secretHash } from '../../server/auth/secret-token';
 import { createLogger } from '../../server/logger';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
 import { WorkerStore } from '../../server/store/worker-store';
 import { startSynthesisWorker } from '../../server/worker/synthesis-worker';
-import { DEVICE_CHOICES, type DeviceChoice } from '../../core/ort/execution-device';
 import { resolveModelsOption } from '../study/models-folder';
 
 /** Worker keys carry a prefix so a leaked one is recognisable (and never mistaken for a site key). */
@@ -83,7 +82,7 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
     server: { type: 'string', value: 'URL', description: 'the FGL server base URL' },
     models: { type: 'string', value: 'DIR', description: "a copy of the server's models folder (generator/)" },
     'key-file': { type: 'string', value: 'FILE', description: 'file holding the worker key (else FGL_WORKER_KEY)' },
-    device: { type: 'string', value: DEVICE_CHOICES.join('|'), default: 'auto', description: 'ONNX Runtime device' },
+    device: DEVICE_OPTION,
     'unet-batch': { type: 'string', value: 'N', default: '1', description: 'images per UNet call' },
     threads: { type: 'string', value: 'N', default: '0', description: 'CPU threads for ONNX Runtime (0 = all cores); several workers on one CPU box: cores / workers' },
     'lock-sec': { type: 'string', value: 'SEC', default: '30', description: 'batch lease: a dead worker\'s batch is taken again after this' },
@@ -94,9 +93,7 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
   async run(ctx) {
     const queueUrl = requireString(ctx, 'queue');
     const serverUrl = requireString(ctx, 'server');
-    const device = requireString(ctx, 'device') as DeviceChoice;
-    if (!DEVICE_CHOICES.includes(device))
-      throw new UsageError(`--device must be one of ${DEVICE_CHOICES.join(', ')} (got ${device})`);
+    const device = deviceOption(ctx);
     const modelsDir = await resolveModelsOption(requireString(ctx, 'models'), process.cwd());
     const apiKey = await workerKey(ctx);
     const lockMs = intOption(ctx, 'lock-sec', 30, 2) * 1000;

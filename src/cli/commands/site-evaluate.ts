@@ -2,10 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
-import { LABEL_ATTRIBUTE_OPTION, UsageError, intOption, labelAttributeOption, optionalString, requireString } from '../command';
+import { DEVICE_OPTION, LABEL_ATTRIBUTE_OPTION, UsageError, deviceOption, intOption, labelAttributeOption, optionalString, requireString } from '../command';
 import { progressPrinter } from '../progress-printer';
 import { resolveModelsOption } from '../study/models-folder';
-import { DEVICE_CHOICES, type DeviceChoice } from '../../core/ort/execution-device';
 import { MANIFEST_FILE } from '../../shared/model-manifest';
 import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 import { compareEvaluations } from '../../site/evaluate/compare-evaluations';
@@ -100,7 +99,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
     model: { type: 'string', value: 'N|DIR', description: 'a model version in the ledger (with --study) or a model folder' },
     study: { type: 'string', value: 'ID', description: 'study id, for --model N (optional when only one study has that version)' },
     models: { type: 'string', value: 'tiny|DIR', default: 'tiny', description: 'models folder with clip/ (probe models need the CLIP they were trained on)' },
-    device: { type: 'string', value: 'DEV', default: 'auto', description: 'auto | cpu | cuda | dml | coreml | webgpu (for CLIP)' },
+    device: { ...DEVICE_OPTION, description: `${DEVICE_OPTION.description} (for CLIP)` },
     out: { type: 'string', value: 'DIR', description: 'folder for the reports' },
     compare: { type: 'string', value: 'EVAL_ID', description: 'also compare with this earlier evaluation (Markdown side by side)' },
     'trust-key': { type: 'string', value: 'FILE.pem', description: "the server's Ed25519 public key, when this site is not enrolled in the study" },
@@ -114,8 +113,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
     'fgl site evaluate --data ./test-images --model ./v3 --trust-key server.pem --trust-fingerprint 9f2c…',
   ],
   async run(ctx) {
-    const device = (optionalString(ctx, 'device') ?? 'auto') as DeviceChoice;
-    if (!DEVICE_CHOICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICE_CHOICES.join(', ')}`);
+    const device = deviceOption(ctx);
     const dataDir = requireString(ctx, 'data');
     const modelArg = requireString(ctx, 'model');
     const compareId = optionalString(ctx, 'compare');

@@ -6,7 +6,8 @@ import { progressPrinter } from '../progress-printer';
 import { readEnrollToken } from '../secret-input';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
-import { displayFingerprint, enrollSite } from '../../site/client/enroll-site';
+import { groupFingerprint } from '../../shared/fingerprint';
+import { enrollSite } from '../../site/client/enroll-site';
 import { packageFile, resumePendingUploads, uploadPackage } from '../../site/client/upload-package';
 import { pullModel } from '../../site/client/pull-model';
 
@@ -69,8 +70,8 @@ one with --expect-fingerprint only after the coordinator confirmed it.`,
     ctx.out.result(res, () =>
       [
         `Enrolled as site ${res.siteId} at ${res.serverUrl} for ${res.studies.join(', ')}.`,
-        `Server key fingerprint (pinned): ${displayFingerprint(res.serverKeyFingerprint)}`,
-        ...(res.tlsCaFingerprint ? [`TLS CA fingerprint (pinned):     ${displayFingerprint(res.tlsCaFingerprint)}`] : []),
+        `Server key fingerprint (pinned): ${groupFingerprint(res.serverKeyFingerprint)}`,
+        ...(res.tlsCaFingerprint ? [`TLS CA fingerprint (pinned):     ${groupFingerprint(res.tlsCaFingerprint)}`] : []),
         'Check it against the fingerprint the study coordinator gave you.',
       ].join('\n'),
     );

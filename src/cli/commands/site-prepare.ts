@@ -7,6 +7,8 @@ import {
   LABEL_ATTRIBUTE_OPTION,
   labelAttributeOption,
   numberOption,
+  DEVICE_OPTION,
+  deviceOption,
   optionalString,
   requireString,
   UsageError,
@@ -19,9 +21,7 @@ import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
 import { preparePackage } from '../../site/prepare/prepare-package';
-import type { DeviceChoice } from '../../core/ort/execution-device';
 
-const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 
 /**
  * `--study FILE` reads a manifest; `--study ID` fetches it from the server this site enrolled
@@ -125,12 +125,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       value: 'E',
       description: 'add Gaussian noise for (ε, δ)-differential privacy with this ε',
     },
-    device: {
-      type: 'string',
-      value: 'DEV',
-      default: 'auto',
-      description: 'auto | cpu | cuda | dml | coreml | webgpu',
-    },
+    device: DEVICE_OPTION,
     'site-id': {
       type: 'string',
       value: 'ID',
@@ -165,9 +160,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
     const aggregation = Aggregation.safeParse(optionalString(ctx, 'aggregate') ?? 'class');
     if (!aggregation.success)
       throw new UsageError('--aggregate must be class, cluster or instance');
-    const device = (optionalString(ctx, 'device') ?? 'auto') as DeviceChoice;
-    if (!DEVICES.includes(device as (typeof DEVICES)[number]))
-      throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
+    const device = deviceOption(ctx);
     const paths = sitePaths(siteHome());
     const modelsDir = await resolveModelsOption(
       optionalString(ctx, 'models') ?? 'tiny',

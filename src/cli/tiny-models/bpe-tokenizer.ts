@@ -5,6 +5,8 @@
  * word list is learned by real BPE training so common words become single tokens.
  */
 
+import { addedToken, clipTokenizerJson } from '../../core/inference/clip-tokenizer-json';
+
 /** GPT-2's reversible byte → printable-character table, in the order GPT-2 and CLIP list it. */
 export function byteLevelAlphabet(): { ordered: string[]; byByte: string[] } {
   const bs: number[] = [];
@@ -78,18 +80,6 @@ export type TokenizerFiles = {
   padId: number;
 };
 
-function addedToken(id: number, content: string): Record<string, unknown> {
-  return {
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: true,
-    special: true,
-  };
-}
-
 function vocabFrom(
   base: readonly string[],
   merges: readonly [string, string][],
@@ -100,9 +90,6 @@ function vocabFrom(
   for (const [a, b] of merges) if (!(a + b in vocab)) vocab[a + b] = id++;
   return vocab;
 }
-
-/** CLIP's split: contractions, letter runs, single digits, punctuation runs; whitespace dropped. */
-const CLIP_SPLIT = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
 /**
  * The CLIP tokenizer as `openai/clip-vit-base-patch32` and Stable Diffusion ship it. `padToken`
@@ -125,47 +112,7 @@ export function clipTokenizer(
   vocab['<|startoftext|>'] = bosId;
   vocab['<|endoftext|>'] = eosId;
   const padId = vocab[padToken]!;
-  const mergeLines = merges.map(([a, b]) => `${a} ${b}`);
-  const tokenizer = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [addedToken(bosId, '<|startoftext|>'), addedToken(eosId, '<|endoftext|>')],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'NFC' },
-        { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
-        { type: 'Lowercase' },
-      ],
-    },
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: CLIP_SPLIT }, behavior: 'Removed', invert: true },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: {
-      type: 'RobertaProcessing',
-      sep: ['<|endoftext|>', eosId],
-      cls: ['<|startoftext|>', bosId],
-      trim_offsets: false,
-      add_prefix_space: false,
-    },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: '<|endoftext|>',
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '</w>',
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: mergeLines,
-    },
-  };
+  const mergesTxt = ['#version: 0.2', ...merges.map(([a, b]) => `${a} ${b}`)].join('\n') + '\n';
   const special = {
     bos_token: '<|startoftext|>',
     eos_token: '<|endoftext|>',
@@ -173,7 +120,7 @@ export function clipTokenizer(
     pad_token: padToken,
   };
   return {
-    tokenizer,
+    tokenizer: clipTokenizerJson(vocab, mergesTxt, special),
     tokenizerConfig: {
       add_prefix_space: false,
       clean_up_tokenization_spaces: true,
@@ -185,7 +132,7 @@ export function clipTokenizer(
     },
     specialTokensMap: special,
     vocab,
-    mergesTxt: ['#version: 0.2', ...mergeLines].join('\n') + '\n',
+    mergesTxt,
     vocabSize: eosId + 1,
     bosId,
     eosId,

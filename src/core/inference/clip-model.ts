@@ -14,7 +14,7 @@ import {
   clipInputSize,
   createClipImagePreprocessor,
 } from './clip-image-preprocessor';
-import { l2Normalize, splitRows } from './embedding-rows';
+import { normalizeEmbedding, splitRows } from './embedding-rows';
 import { type RgbImage, toRawImage } from './rgb-image';
 
 export type ClipModel = {
@@ -113,7 +113,7 @@ export async function loadClip(dir: string, opts: LoadClipOptions): Promise<Clip
           const result = (await vision({ pixel_values: pixelValues })) as {
             image_embeds: Tensor;
           };
-          out.push(...splitRows(result.image_embeds).map(l2Normalize));
+          out.push(...splitRows(result.image_embeds).map(normalizeEmbedding));
         } finally {
           // ONNX Runtime is done with the input once run() resolves: the buffer is free again.
           if (buffer) spare = buffer;
@@ -129,7 +129,7 @@ export async function loadClip(dir: string, opts: LoadClipOptions): Promise<Clip
           truncation: true,
         }) as Record<string, Tensor>;
         const result = (await text(inputs)) as { text_embeds: Tensor };
-        out.push(...splitRows(result.text_embeds).map(l2Normalize));
+        out.push(...splitRows(result.text_embeds).map(normalizeEmbedding));
       }
       return check(out, 'text');
     },

@@ -1,15 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CLIPTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
-
-type TokenValue = string | { __type?: string; content: string } | null | undefined;
-type TokenizerConfig = Record<string, unknown> & {
-  bos_token?: TokenValue;
-  eos_token?: TokenValue;
-  unk_token?: TokenValue;
-  pad_token?: TokenValue;
-  model_max_length?: number;
-};
+import { clipTokenizerJson, type TokenizerConfig } from './clip-tokenizer-json';
 
 async function readJson<T>(file: string): Promise<T | null> {
   try {
@@ -18,11 +10,6 @@ async function readJson<T>(file: string): Promise<T | null> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new Error(`Cannot read ${file}: ${(err as Error).message}`);
   }
-}
-
-function tokenContent(v: TokenValue): string | null {
-  if (v === null || v === undefined) return null;
-  return typeof v === 'string' ? v : v.content;
 }
 
 /**
@@ -41,85 +28,6 @@ export function plainSpecialTokens(config: TokenizerConfig): TokenizerConfig {
     out[key] = content;
   }
   return out;
-}
-
-/**
- * The tokenizer.json that Hugging Face's CLIPConverter (convert_slow_tokenizer.py) builds from a
- * slow CLIP tokenizer's vocab.json + merges.txt: byte-level BPE with `</w>` word ends, NFC +
- * whitespace collapse + lowercase, and <|startoftext|> … <|endoftext|> around each sequence.
- */
-export function clipTokenizerJson(
-  vocab: Record<string, number>,
-  mergesText: string,
-  config: TokenizerConfig,
-): object {
-  const merges = mergesText
-    .split('\n')
-    .map((l) => l.trimEnd())
-    .filter((l) => l !== '' && !l.startsWith('#version'));
-  const bos = tokenContent(config.bos_token) ?? '<|startoftext|>';
-  const eos = tokenContent(config.eos_token) ?? '<|endoftext|>';
-  const unk = tokenContent(config.unk_token) ?? eos;
-  const idOf = (t: string) => {
-    const id = vocab[t];
-    if (id === undefined)
-      throw new Error(`The tokenizer vocab.json has no entry for the special token ${t}.`);
-    return id;
-  };
-  const added = (content: string) => ({
-    id: idOf(content),
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: true,
-    special: true,
-  });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [added(bos), added(eos)],
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'NFC' },
-        { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
-        { type: 'Lowercase' },
-      ],
-    },
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        {
-          type: 'Split',
-          pattern: { Regex: "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
-          behavior: 'Removed',
-          invert: true,
-        },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: {
-      type: 'RobertaProcessing',
-      sep: [eos, idOf(eos)],
-      cls: [bos, idOf(bos)],
-      trim_offsets: false,
-      add_prefix_space: false,
-    },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: unk,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '</w>',
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges,
-    },
-  };
 }
 
 /**

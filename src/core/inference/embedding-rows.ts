@@ -1,3 +1,5 @@
+import { l2NormalizeVector } from '../tfjs/l2-normalize';
+
 /** A tensor-like value: flat data + dims (transformers.js Tensor and ORT Tensor both fit). */
 export type FlatTensor = { data: unknown; dims: readonly number[] };
 
@@ -11,13 +13,7 @@ export function splitRows(t: FlatTensor): Float32Array[] {
   return Array.from({ length: n }, (_, i) => data.slice(i * d, (i + 1) * d));
 }
 
-/** v / ‖v‖ in place; a zero vector (which has no direction) is an error, not NaNs. */
-export function l2Normalize(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of v) sum += x * x;
-  const norm = Math.sqrt(sum);
-  if (!(norm > 0) || !Number.isFinite(norm))
-    throw new Error(`Cannot normalise an embedding with norm ${norm}.`);
-  for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
-  return v;
+/** A CLIP embedding as a unit vector; a zero vector (which has no direction) is an error, not NaNs. */
+export function normalizeEmbedding(v: Float32Array): Float32Array {
+  return l2NormalizeVector(v, 'throw');
 }

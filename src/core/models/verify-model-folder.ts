@@ -1,8 +1,8 @@
 import { type KeyObject, createHash, createPublicKey, verify } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { MANIFEST_FILE, ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
+import { hashFile } from './model-digest';
 
 export type VerificationCheck = 'key_pin' | 'signature' | 'manifest' | 'path' | 'file_missing' | 'file_size' | 'file_hash' | 'unexpected_file' | 'downgrade';
 
@@ -22,12 +22,6 @@ export class ModelVerificationError extends Error {
 export function publicKeyFingerprint(publicKey: KeyObject | string): string {
   const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
   return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 export type ModelTrust = { publicKeyPem: string; pinnedFingerprint: string; minVersion?: number };
@@ -97,7 +91,7 @@ export async function checkModelFiles(dir: string, manifest: ModelManifest, what
     if (real !== root && !real.startsWith(root + sep)) throw new ModelVerificationError('path', `${f.path} resolves outside the model folder`);
     const st = await stat(real);
     if (st.size !== f.bytes) throw new ModelVerificationError('file_size', `${f.path} has ${st.size} bytes, the manifest says ${f.bytes}`);
-    if ((await sha256File(real)) !== f.sha256) throw new ModelVerificationError('file_hash', `${f.path} does not match its sha256 in the manifest`);
+    if ((await hashFile(real)).sha256 !== f.sha256) throw new ModelVerificationError('file_hash', `${f.path} does not match its sha256 in the manifest`);
     listed.add(relative(root, real).split(sep).join('/'));
   }
   for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {

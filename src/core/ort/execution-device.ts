@@ -4,9 +4,10 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 
-/** What the user asks for (`--device`). */
-export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
-export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
+import type { DeviceChoice } from '../../shared/device';
+
+/** What the user asks for (`--device`): the one list lives in `src/shared/device.ts`. */
+export { DEVICE_CHOICES, type DeviceChoice } from '../../shared/device';
 /** An onnxruntime-node execution provider; also the device name recorded in reports. */
 export type OrtProvider = Exclude<DeviceChoice, 'auto'>;
 

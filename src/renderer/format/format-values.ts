@@ -36,28 +36,6 @@ export function formatPercent(x: number | null, digits = 1): string {
   return `${(x * 100).toFixed(digits)}%`;
 }
 
-/**
- * A key fingerprint in groups of four for reading aloud and comparing by eye; separators the
- * server may use (`:`, spaces) and an algorithm prefix such as `SHA256:` are kept out of the groups.
- */
-export function groupFingerprint(fp: string): string {
-  const m = /^([A-Za-z0-9-]+):(?=[^:]{5})/.exec(fp);
-  const prefix = m ? `${m[1]}:` : '';
-  const body = fp.slice(prefix.length).replace(/[\s:]/g, '');
-  const groups = body.match(/.{1,4}/g) ?? [];
-  return (prefix ? `${prefix} ` : '') + groups.join(' ');
-}
-
-/** Two fingerprints are the same key when they agree ignoring case, spaces and colons. */
-export function sameFingerprint(a: string, b: string): boolean {
-  const norm = (s: string) =>
-    s
-      .replace(/^[A-Za-z0-9-]+:(?=[^:]{5})/, '')
-      .replace(/[\s:]/g, '')
-      .toLowerCase();
-  return norm(a) !== '' && norm(a) === norm(b);
-}
-
 /** `ab12cd…ef90` for long hashes in tables; the full value goes in a title or a copyable field. */
 export function shortHash(h: string, keep = 8): string {
   return h.length <= keep * 2 + 1 ? h : `${h.slice(0, keep)}…${h.slice(-keep)}`;

@@ -3,7 +3,7 @@ import type { SiteResponse } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { ErrorBox } from '../components/error-box';
 import { useCall } from '../components/use-call';
-import { groupFingerprint, sameFingerprint } from '../format/format-values';
+import { groupFingerprint, sameFingerprint } from '../../shared/fingerprint';
 
 /** Enroll this site with a study server and pin the server's signing key. */
 export function ConnectScreen() {

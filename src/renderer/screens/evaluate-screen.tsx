@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { EvaluationResult, SiteResponse } from '../../shared/site-api';
+import type { EvaluationResult, SiteModel } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { CalibrationPlot } from '../components/calibration-plot';
 import { ClassBars } from '../components/class-bars';
@@ -12,8 +12,6 @@ import { JOB_NAMES } from '../../shared/site-api';
 import { formatPercent } from '../format/format-values';
 import { StudySelect } from './study-select';
 import { useStudies } from './use-studies';
-
-type ModelVersion = SiteResponse<'models.pull'>;
 
 function Metric({ label, value, help }: { label: string; value: string; help: string }) {
   return (
@@ -29,7 +27,7 @@ function Metric({ label, value, help }: { label: string; value: string; help: st
 export function EvaluateScreen() {
   const { client, studyId, dataDir, setDataDir, settings, progress, clearProgress } = useApp();
   const studies = useStudies();
-  const models = useCall<ModelVersion[]>();
+  const models = useCall<SiteModel[]>();
   const evaluation = useCall<EvaluationResult>();
   const exported = useCall<string[]>();
   const [version, setVersion] = useState('');

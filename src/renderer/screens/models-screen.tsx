@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { SiteResponse } from '../../shared/site-api';
+import type { SiteModel } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { ErrorBox } from '../components/error-box';
 import { ProgressView } from '../components/progress-view';
@@ -8,9 +8,7 @@ import { JOB_NAMES } from '../../shared/site-api';
 import { StudySelect } from './study-select';
 import { useStudies } from './use-studies';
 
-type ModelVersion = SiteResponse<'models.pull'>;
-
-function Verification({ m }: { m: ModelVersion }) {
+function Verification({ m }: { m: SiteModel }) {
   if (!m.downloaded) return <span className="muted">not downloaded</span>;
   if (m.verified === true) return <span className="tag tag-ok">✓ signature verified</span>;
   if (m.verified === false) return <span className="tag tag-blocked">✗ verification failed</span>;
@@ -21,8 +19,8 @@ function Verification({ m }: { m: ModelVersion }) {
 export function ModelsScreen() {
   const { client, studyId, progress, clearProgress, navigate } = useApp();
   const studies = useStudies();
-  const list = useCall<ModelVersion[]>();
-  const pull = useCall<ModelVersion>();
+  const list = useCall<SiteModel[]>();
+  const pull = useCall<SiteModel>();
   const [pulling, setPulling] = useState<number | 'latest' | null>(null);
   const { run } = list;
 

@@ -1,18 +1,21 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { DEVICE_CHOICES, type DeviceChoice } from '../../shared/device';
 import type { Settings } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { ErrorBox } from '../components/error-box';
 import { useCall } from '../components/use-call';
-import { groupFingerprint } from '../format/format-values';
+import { groupFingerprint } from '../../shared/fingerprint';
 
-const DEVICES: { value: Settings['device']; label: string }[] = [
-  { value: 'auto', label: 'Automatic (best available GPU, else CPU)' },
-  { value: 'cpu', label: 'CPU' },
-  { value: 'cuda', label: 'NVIDIA CUDA (Linux)' },
-  { value: 'dml', label: 'DirectML (Windows)' },
-  { value: 'coreml', label: 'Core ML (macOS)' },
-  { value: 'webgpu', label: 'WebGPU' },
-];
+/** A label for every device of the one list: a device added there must get one here. */
+const DEVICE_LABELS: Record<DeviceChoice, string> = {
+  auto: 'Automatic (best available GPU, else CPU)',
+  cpu: 'CPU',
+  cuda: 'NVIDIA CUDA (Linux)',
+  dml: 'DirectML (Windows)',
+  coreml: 'Core ML (macOS)',
+  webgpu: 'WebGPU',
+};
+const DEVICES = DEVICE_CHOICES.map((value) => ({ value, label: DEVICE_LABELS[value] }));
 
 /** Where things are kept, which device runs the models, and whether the network may be used. */
 export function SettingsScreen() {

@@ -1,4 +1,4 @@
-import type { StudySummary } from '../../shared/site-api';
+import type { SiteStudy } from '../../shared/site-api';
 import { useApp } from '../app-state';
 
 /** The study picker every study-bound screen shares. */
@@ -6,7 +6,7 @@ export function StudySelect({
   studies,
   id = 'study',
 }: {
-  studies: readonly StudySummary[] | null;
+  studies: readonly SiteStudy[] | null;
   id?: string;
 }) {
   const { studyId, setStudyId } = useApp();

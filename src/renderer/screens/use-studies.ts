@@ -1,12 +1,12 @@
 import { useEffect } from 'react';
-import type { StudySummary } from '../../shared/site-api';
+import type { SiteStudy } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { useCall } from '../components/use-call';
 
 /** The studies this site is enrolled in, loaded once per screen; selects the first if none is chosen. */
 export function useStudies() {
   const { client, studyId, setStudyId } = useApp();
-  const studies = useCall<StudySummary[]>();
+  const studies = useCall<SiteStudy[]>();
   const { run } = studies;
   useEffect(() => {
     void run(async () => (await client.call('studies.list', {})).studies);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { formatZodIssues } from '../../shared/zod-issues';
 import { HttpError } from './http-error';
 
 /** Who is calling: resolved from `Authorization: Bearer <key>` before the handler runs. */
@@ -78,13 +79,6 @@ export function defineRoute<
   return spec as unknown as AnyRouteSpec;
 }
 
-function issuesText(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
-
 function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (schema === undefined) return undefined;
   const r = schema.safeParse(value);
@@ -92,7 +86,7 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
     throw new HttpError(
       400,
       'invalid_request',
-      `invalid ${where}: ${issuesText(r.error)}`,
+      `invalid ${where}: ${formatZodIssues(r.error.issues, 5)}`,
       `See /v1/openapi.json for the ${where} schema.`,
     );
   return r.data;

@@ -21,10 +21,6 @@ export type ServerSigningKey = {
 /** sha256 (hex) of a public key's SPKI DER encoding: the value sites compare out of band. */
 export { publicKeyFingerprint };
 
-/** `ab12 cd34 …`: the fingerprint grouped in 4s, for reading aloud over the phone. */
-export function displayFingerprint(fingerprint: string): string {
-  return (fingerprint.match(/.{1,4}/g) ?? []).join(' ');
-}
 
 /**
  * The server's Ed25519 signing key: generated on first start into `<data>/keys/server-ed25519.pem`

@@ -1,19 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { hashFile } from '../../core/models/model-digest';
 import {
   MANIFEST_FILE,
   type ModelFile,
   SafeRelativePath,
   SIGNATURE_FILE,
 } from '../../shared/model-manifest';
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /**
  * Every regular file of a model folder with its sha256 and size, sorted by path ('/'-separated),
@@ -34,7 +27,7 @@ export async function listModelFiles(dir: string): Promise<ModelFile[]> {
           throw new Error(`model file name "${relPath}" is not a safe relative path; rename it`);
         const abs = path.join(dir, relPath);
         const st = await fs.stat(abs);
-        out.push({ path: relPath, sha256: await sha256File(abs), bytes: st.size });
+        out.push({ path: relPath, sha256: (await hashFile(abs)).sha256, bytes: st.size });
       } else
         throw new Error(
           `${path.join(dir, relPath)} is not a regular file or folder (symlink?); a model folder holds plain files only`,

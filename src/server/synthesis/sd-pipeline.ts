@@ -21,7 +21,7 @@ import { floatFeed, timestepFeed } from './ort-feeds';
 import { createScheduler } from './schedulers/create-scheduler';
 import type { Scheduler, SchedulerName } from './schedulers/scheduler';
 import { parseSchedulerConfig, type SchedulerConfig } from './schedulers/scheduler-config';
-import { createSeededRandom, type SeededRandom } from './schedulers/seeded-random';
+import { createSeededRandom, type SynthesisRandom } from './schedulers/seeded-random';
 
 const L = TEXT_SEQUENCE_LENGTH;
 const LATENT_CHANNELS = 4;
@@ -334,7 +334,7 @@ export class StableDiffusionPipeline {
     const io = this.unetIo;
 
     // One generator and one scheduler per image: its noise (initial and ancestral) depends on its seed alone.
-    const rngs: SeededRandom[] = [];
+    const rngs: SynthesisRandom[] = [];
     const schedulers: Scheduler[] = [];
     let latents: Float32Array[] = [];
     for (let i = 0; i < n; i++) {

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { isSiteMethod, SiteEvent, type SiteCallResult, type SiteHandlers } from '../../shared/site-api';
 import { CONTENT_SECURITY_POLICY } from '../../shared/content-security-policy';
-import { dispatchSiteCall, formatIssues } from '../api/dispatch-site-call';
+import { formatZodIssues } from '../../shared/zod-issues';
+import { dispatchSiteCall } from '../api/dispatch-site-call';
 import { EventStream } from './event-stream';
 import { newSessionToken, tokenMatches } from './session-token';
 import { openStaticFile, resolveStaticFile } from './static-files';
@@ -75,7 +76,7 @@ export async function startSiteAgent(opts: SiteAgentOptions): Promise<SiteAgent>
     if (parsed.success) events.send(parsed.data);
     else
       opts.log?.(
-        `dropped an event that does not match the contract: ${formatIssues(parsed.error.issues)}`,
+        `dropped an event that does not match the contract: ${formatZodIssues(parsed.error.issues)}`,
       );
   };
   let allowedHosts = new Set<string>();

@@ -1,10 +1,8 @@
+import { formatZodIssues } from '../../shared/zod-issues';
 import { isSiteMethod, siteApi, type SiteApiError, type SiteCallResult, type SiteEvent, type SiteHandlers } from '../../shared/site-api';
 
 type Handler = (req: unknown, ctx: { signal: AbortSignal; emit: (e: SiteEvent) => void }) => Promise<unknown>;
 
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
-}
 
 /** A thrown error becomes data: its message, a code when it carries one, and its hint. */
 export function toApiError(err: unknown): SiteApiError {
@@ -32,7 +30,7 @@ export async function dispatchSiteCall(
   const contract = siteApi[method];
   const parsed = contract.req.safeParse(req ?? {});
   if (!parsed.success)
-    return { status: 400, result: { ok: false, error: { code: 'invalid_request', message: `Invalid request for ${method}: ${formatIssues(parsed.error.issues)}` } } };
+    return { status: 400, result: { ok: false, error: { code: 'invalid_request', message: `Invalid request for ${method}: ${formatZodIssues(parsed.error.issues)}` } } };
   try {
     const data = await (handlers[method] as Handler)(parsed.data, ctx);
     const checked = contract.res.safeParse(data);
@@ -43,7 +41,7 @@ export async function dispatchSiteCall(
         ok: false,
         error: {
           code: 'invalid_response',
-          message: `The site backend answered ${method} with data that does not match the contract: ${formatIssues(checked.error.issues)}`,
+          message: `The site backend answered ${method} with data that does not match the contract: ${formatZodIssues(checked.error.issues)}`,
           hint: 'This is a bug in FGL: report it with this message.',
         },
       },

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DeviceChoice } from '../../shared/device';
 
 /** Site preferences kept in $FGL_HOME/settings.json (not secrets: the API key is elsewhere). */
 export const StoredSettings = z.object({
-  device: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']).default('auto'),
+  device: DeviceChoice.default('auto'),
   offline: z.boolean().default(true),
   /** 'tiny' or a folder with clip/, captioner/, generator/. */
   modelsDir: z.string().default('tiny'),

@@ -2,6 +2,7 @@ import type { Ledger } from '../ledger/ledger';
 import { checkServerUrl, ENROLL_RETRY, SiteClient } from './site-client';
 import { caPinForEnrollment, type CaPinOptions, normalizeFingerprint } from './tls-pinning';
 import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
+import { groupFingerprint } from '../../shared/fingerprint';
 import { plainVault, type SiteKeyVault } from './site-key-vault';
 
 export type EnrollResult = {
@@ -13,13 +14,8 @@ export type EnrollResult = {
   tlsCaFingerprint: string | null;
 };
 
-/** Groups a hex fingerprint in fours for people to compare by eye. */
-export function displayFingerprint(hex: string): string {
-  return hex.match(/.{1,4}/g)?.join(' ') ?? hex;
-}
-
 function fingerprintMismatch(got: string, expected: string): Error {
-  return Object.assign(new Error(`Server key fingerprint ${displayFingerprint(got)} does not match the expected ${displayFingerprint(expected)}. The enrollment token was NOT used.`), {
+  return Object.assign(new Error(`Server key fingerprint ${groupFingerprint(got)} does not match the expected ${groupFingerprint(expected)}. The enrollment token was NOT used.`), {
     code: 'fingerprint_mismatch',
     hint: 'Check the fingerprint you typed against the coordinator\'s message and try again with the same token. If it really differs, do not continue: someone may be intercepting the connection.',
   });
@@ -59,7 +55,7 @@ export async function enrollSite(
   if (changedFrom !== undefined && expected !== fingerprint)
     throw Object.assign(
       new Error(
-        `The server at ${origin} now signs with a different key: pinned ${displayFingerprint(changedFrom)}, offered ${displayFingerprint(fingerprint)}. Refusing to replace the pinned key; the enrollment token was NOT used.`,
+        `The server at ${origin} now signs with a different key: pinned ${groupFingerprint(changedFrom)}, offered ${groupFingerprint(fingerprint)}. Refusing to replace the pinned key; the enrollment token was NOT used.`,
       ),
       {
         code: 'server_key_changed',

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import tls, { type DetailedPeerCertificate, type PeerCertificate } from 'node:tls';
+import { groupFingerprint } from '../../shared/fingerprint';
 
 /**
  * The server's TLS CA as this site pinned it at enrollment. Afterwards the site trusts ONLY this
@@ -40,8 +41,6 @@ export function certFingerprint(cert: X509Certificate | string | Buffer): string
   return x.fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
-const groups = (hex: string) => hex.match(/.{1,4}/g)?.join(' ') ?? hex;
-
 /** The presented chain, leaf first, each certificate once (a root is its own issuer). */
 function peerChain(cert: PeerCertificate): PeerCertificate[] {
   const out: PeerCertificate[] = [];
@@ -77,7 +76,7 @@ export function pinnedHttpsAgent(pin: TlsPin): https.Agent {
       )
         return Object.assign(
           new Error(
-            `the server's certificate does not chain to the TLS CA pinned at enrollment (${groups(expected)})`,
+            `the server's certificate does not chain to the TLS CA pinned at enrollment (${groupFingerprint(expected)})`,
           ),
           { code: TLS_PIN_MISMATCH },
         );
@@ -213,7 +212,7 @@ export async function caPinForEnrollment(url: URL, opts: CaPinOptions): Promise<
     if (expected !== info.caFingerprint)
       throw Object.assign(
         new Error(
-          `The server's TLS CA fingerprint ${groups(info.caFingerprint)} does not match the expected ${groups(expected)}.`,
+          `The server's TLS CA fingerprint ${groupFingerprint(info.caFingerprint)} does not match the expected ${groupFingerprint(expected)}.`,
         ),
         {
           code: 'tls_ca_mismatch',
@@ -231,7 +230,7 @@ export async function caPinForEnrollment(url: URL, opts: CaPinOptions): Promise<
   throw Object.assign(
     new Error(
       `The server's TLS certificate is not trusted by this system (${info.systemTrustError ?? 'unknown issuer'}); ` +
-        `its CA fingerprint is ${groups(info.caFingerprint)} ("${info.caSubject}").`,
+        `its CA fingerprint is ${groupFingerprint(info.caFingerprint)} ("${info.caSubject}").`,
     ),
     {
       code: 'tls_ca_unconfirmed',

@@ -17,7 +17,7 @@ import type { Rng } from '../privacy/seeded-rng';
 import { binRows, publicBins } from './dp-bins';
 import { checkReleasedVector, checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
-import { secureRng } from '../privacy/seeded-rng';
+import { secureRng } from '../privacy/secure-rng';
 import { pca2d, project } from '../report/pca';
 import { groupPrivacyUnits } from '../privacy/privacy-units';
 import { findDifferencing } from '../privacy/differencing';
@@ -26,6 +26,7 @@ import { buildPrompts } from '../prompts/build-prompts';
 import { computeLocalFeatures } from './local-features';
 import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
+import { l2Normalize } from '../../core/tfjs/l2-normalize';
 import { memberMean, outgoingRows, unitVectors } from './outgoing-rows';
 import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
@@ -122,12 +123,6 @@ const mean = (vs: readonly Float32Array[]): Float32Array => {
   for (const v of vs) for (let i = 0; i < v.length; i++) out[i]! += v[i]!;
   for (let i = 0; i < out.length; i++) out[i]! /= vs.length;
   return out;
-};
-const normalize = (v: Float32Array): Float32Array => {
-  let n = 0;
-  for (const x of v) n += x * x;
-  n = Math.sqrt(n) || 1;
-  return v.map((x) => x / n);
 };
 
 /**
@@ -284,7 +279,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       cohorts = { mode: 'class', k: policy.k, rows, suppressed: [] };
       if (o.aggregation === 'cluster') messages.push('With differential privacy the rows are the study’s public bins (class, or class × vocabulary phrase), not clusters: clusters of private embeddings would fall outside the guarantee.');
     } else cohorts = buildCohorts(items, { mode: o.aggregation, policy, seed: o.seed ?? 0 });
-    const rowText = (i: number) => (rowPrompts[i]!.length > 0 ? normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))) : null);
+    const rowText = (i: number) => (rowPrompts[i]!.length > 0 ? l2Normalize(mean(rowPrompts[i]!.map((p) => textClip.get(p)!))) : null);
 
     // 6. Singling-out on what is sent: each aggregated row's released mean against its own units'
     // vectors (duplicates collapsed). Instance rows (one image each): the row's text against every

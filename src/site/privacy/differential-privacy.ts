@@ -26,7 +26,7 @@
  */
 import { logNormalCdf, normalCdf } from './normal-cdf';
 import type { Rng } from './seeded-rng';
-import { secureRng } from './seeded-rng';
+import { secureRng } from './secure-rng';
 
 export interface GaussianEpsilonInput {
   /** L2 sensitivity Δ of the released vector. */

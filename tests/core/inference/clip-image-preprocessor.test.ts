@@ -12,7 +12,7 @@ import {
   createClipImagePreprocessor,
 } from '../../../src/core/inference/clip-image-preprocessor';
 import { type ClipModel, loadClip } from '../../../src/core/inference/clip-model';
-import { l2Normalize, splitRows } from '../../../src/core/inference/embedding-rows';
+import { normalizeEmbedding as l2Normalize, splitRows } from '../../../src/core/inference/embedding-rows';
 import { type RgbImage, toRawImage } from '../../../src/core/inference/rgb-image';
 import { type TinyModels, getTinyModels } from '../../helpers/tiny-models';
 

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { IPC_CALL, IPC_EVENT, registerSiteIpc } from '../../../src/main/ipc';
+import { registerSiteIpc } from '../../../src/main/ipc';
+import { IPC_CALL, IPC_EVENT } from '../../../src/shared/ipc-channels';
 import {
   CONTENT_SECURITY_POLICY,
   installNavigationGuards,
@@ -332,8 +333,10 @@ describe('preload (checklist 3, 20): executed with electron replaced by a record
     // ipcRenderer is used only with the two fixed channels.
     for (const m of src.matchAll(/ipcRenderer\.(\w+)\(\s*([^,)]+)/g))
       expect([`IPC_CALL`, `IPC_EVENT`]).toContain(m[2]!.trim());
-    expect(src).toContain(`'${IPC_CALL}'`);
-    expect(src).toContain(`'${IPC_EVENT}'`);
+    // …whose names are the one shared definition main registers too.
+    expect(src).toMatch(/import \{ IPC_CALL, IPC_EVENT \} from '\.\.\/shared\/ipc-channels';/);
+    expect(code('src/shared/ipc-channels.ts')).toContain(`'${IPC_CALL}'`);
+    expect(code('src/shared/ipc-channels.ts')).toContain(`'${IPC_EVENT}'`);
     figures.sourceChecks += 6;
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IPC_CALL, registerSiteIpc } from '../../../src/main/ipc';
+import { registerSiteIpc } from '../../../src/main/ipc';
+import { IPC_CALL } from '../../../src/shared/ipc-channels';
 import {
   isSiteMethod,
   SITE_METHODS,

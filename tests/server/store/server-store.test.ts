@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureAdminKey } from '../../../src/server/auth/admin-key';
 import {
-  displayFingerprint,
   ensureSigningKey,
   publicKeyFingerprint,
 } from '../../../src/server/auth/server-signing-key';
+import { groupFingerprint as displayFingerprint } from '../../../src/shared/fingerprint';
 import { dataLayout } from '../../../src/server/store/data-layout';
 import { writeFileDurable } from '../../../src/core/fs/durable-file';
 import { MIGRATIONS } from '../../../src/server/store/migrations';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { secureRng, seededRng } from '../../../src/site/privacy/seeded-rng';
+import { secureRng } from '../../../src/site/privacy/secure-rng';
+import { seededRng } from '../../../src/site/privacy/seeded-rng';
 
 describe('random sources', () => {
   it('the seeded generator repeats for a seed and differs across seeds', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatZodIssues } from '../../../shared/zod-issues';
 
 /**
  * A diffusers `scheduler/scheduler_config.json`, as far as our schedulers read it. Unknown keys
@@ -43,9 +44,7 @@ export function parseSchedulerConfig(
 ): SchedulerConfig {
   const parsed = SchedulerConfig.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
+    const issues = formatZodIssues(parsed.error.issues);
     throw new Error(
       `Scheduler config ${source} is not usable: ${issues}. ` +
         'Fix the file or re-export the generator folder with diffusers.',

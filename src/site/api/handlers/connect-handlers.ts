@@ -1,4 +1,4 @@
-import type { StudySummary } from '../../../shared/site-api';
+import type { SiteStudy } from '../../../shared/site-api';
 import { enrollSite } from '../../client/enroll-site';
 import type { HandlerSlice, SiteContext } from './site-context';
 
@@ -16,7 +16,7 @@ export function connectHandlers(c: SiteContext) {
     },
     async 'studies.list'() {
       const ids = [...new Set(c.ledger.enrollments.list().map((e) => e.studyId))];
-      const studies: StudySummary[] = [];
+      const studies: SiteStudy[] = [];
       for (const id of ids) {
         const m = await c.studyManifest(id);
         studies.push({

@@ -1,7 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { JOB_NAMES } from '../../../shared/site-api';
-import type { DeviceChoice } from '../../../core/ort/execution-device';
 import { clientForStudy } from '../../client/enroll-site';
 import { evaluateModel } from '../../evaluate/evaluate-model';
 import { SiteApiFailure } from '../site-api-failure';
@@ -23,7 +22,7 @@ export function evaluateHandlers(c: SiteContext) {
         trust: { publicKeyPem: enrollment.serverPublicKey, pinnedFingerprint: enrollment.serverKeyFingerprint },
         dataDir: req.dataDir,
         clipDir: models.clip,
-        device: loadSettings(c.home).device as DeviceChoice,
+        device: loadSettings(c.home).device,
         outDir: join(c.paths.reports, 'evaluations', `${req.studyId}-v${req.version}-${Date.now()}`),
         tinyModels: models.tiny,
         signal: ctx.signal,

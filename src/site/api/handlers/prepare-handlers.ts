@@ -3,7 +3,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { thumbnailPng } from '../../../core/image/thumbnail';
 import { JOB_NAMES, type PackagePreview, type PackageState, type PreparedPackage, type SiteEvent } from '../../../shared/site-api';
-import type { DeviceChoice } from '../../../core/ort/execution-device';
 import { clientForStudy } from '../../client/enroll-site';
 import { resumeUpload, uploadPackage } from '../../client/upload-package';
 import type { UploadRow } from '../../ledger/uploads-repo';
@@ -57,7 +56,7 @@ export function prepareHandlers(c: SiteContext) {
         ...(req.dpEpsilon ? { dpEpsilon: req.dpEpsilon } : {}),
         ...(req.classMap ? { classMap: req.classMap } : {}),
         outDir: packageDir(c.paths, runId),
-        device: settings.device as DeviceChoice,
+        device: settings.device,
         signal: controller.signal,
         onProgress: (progress) => emit({ type: 'progress', job: runId, progress }),
       });

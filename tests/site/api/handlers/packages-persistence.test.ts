@@ -12,6 +12,7 @@ import { dispatchSiteCall } from '../../../../src/site/api/dispatch-site-call';
 import { enrollSite } from '../../../../src/site/client/enroll-site';
 import { issueToken, startTestServer, type TestServer } from '../../../helpers/server-fixture';
 import { getTinyModels, type TinyModels } from '../../../helpers/tiny-models';
+import { pollUntil } from '../../../helpers/child-process';
 
 let t: TestServer;
 let tiny: TinyModels;
@@ -52,7 +53,7 @@ describe('prepared packages survive a reload and a restart (issue #15 item 2)', 
     const { token } = await issueToken(t, study.id, 'restart site');
     await enrollSite(first.b.ledger, t.url, token);
     const { runId } = data<{ runId: string }>(await first.call('prepare.start', { dataDir, studyId: study.id, promptMode: 'class', aggregation: 'class' }));
-    for (let i = 0; i < 600 && !first.events.some((e) => e.type === 'job-finished' && e.job === runId); i++) await new Promise((r) => setTimeout(r, 50));
+    await pollUntil(() => first.events.find((e) => e.type === 'job-finished' && e.job === runId), { what: `${runId} to finish`, timeoutMs: 30_000, intervalMs: 50 });
     expect(first.events.find((e) => e.type === 'job-finished')).toMatchObject({ ok: true });
     // Give the local-images note a moment to be written beside the package.
     await new Promise((r) => setTimeout(r, 50));

@@ -9,6 +9,7 @@ import type { StudyManifest } from '../../../../src/shared/study';
 import type { PackagePreview, SiteEvent } from '../../../../src/shared/site-api';
 import { startTestServer, type TestServer } from '../../../helpers/server-fixture';
 import { getTinyModels, type TinyModels } from '../../../helpers/tiny-models';
+import { pollUntil } from '../../../helpers/child-process';
 import { enrollFixture, siteContextFixture, type SiteContextFixture } from '../../../helpers/site-context-fixture';
 
 let t: TestServer;
@@ -31,15 +32,10 @@ beforeEach(async () => void (f = await siteContextFixture({ resolveModels: async
 afterEach(() => f.close());
 
 const finished = (events: SiteEvent[], job: string) =>
-  new Promise<Extract<SiteEvent, { type: 'job-finished' }>>((resolve, reject) => {
-    const deadline = Date.now() + 60_000;
-    const poll = () => {
-      const e = events.find((x): x is Extract<SiteEvent, { type: 'job-finished' }> => x.type === 'job-finished' && x.job === job);
-      if (e) resolve(e);
-      else if (Date.now() > deadline) reject(new Error(`${job} did not finish`));
-      else setTimeout(poll, 20);
-    };
-    poll();
+  pollUntil(() => events.find((x): x is Extract<SiteEvent, { type: 'job-finished' }> => x.type === 'job-finished' && x.job === job), {
+    what: `${job} to finish`,
+    timeoutMs: 60_000,
+    intervalMs: 20,
   });
 
 describe('prepare handlers', () => {
