@@ -37,6 +37,6 @@ it('fgl bench gpu runs the GPU script in its own process and saves what it print
 
 it('names the areas when given an unknown one', async () => {
   await expect(benchCommand.run(recordingContext({ out }, true, ['gpus']).ctx)).rejects.toThrow(
-    new UsageError('expected one area, site, server, gpu or all; got "gpus"'),
+    new UsageError('expected one area, site, server, cli, scale, gpu or all; got "gpus"'),
   );
 });

@@ -36,5 +36,6 @@ export const commandLoaders: Record<string, () => Promise<Command>> = {
   'models make-real-size': async () => (await import('./models-make-real-size')).modelsMakeRealSizeCommand,
   'models make-tiny': async () => (await import('./models-make-tiny')).modelsMakeTinyCommand,
   'sample-data': async () => (await import('./sample-data')).sampleDataCommand,
+  'experiment paper': async () => (await import('./experiment-paper')).experimentPaperCommand,
   bench: async () => (await import('./bench')).benchCommand,
 };
