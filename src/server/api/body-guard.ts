@@ -5,7 +5,7 @@ import { HttpError } from './http-error';
 
 type BodyGuardLimits = Pick<
   ServerLimits,
-  'bodyTimeoutMs' | 'minUploadBytesPerSec' | 'uploadWindowMs'
+  'bodyTimeoutMs' | 'minUploadBytesPerSec' | 'uploadWindowMs' | 'connectionTimeoutMs'
 >;
 
 function bodyTimeout(ms: number): HttpError {
@@ -89,6 +89,15 @@ export function installBodyGuard(app: FastifyInstance, limits: BodyGuardLimits):
   // otherwise Node would keep reading (draining) a trickling body for the next request.
   app.addHook('onSend', async (req, reply) => {
     if (!req.raw.complete) reply.header('connection', 'close');
+    // The answer is on its way: a client that stops reading it is idle again.
+    req.raw.socket?.setTimeout(limits.connectionTimeoutMs);
+  });
+  // The idle timeout (`connectionTimeout`) is for clients that stop sending or reading. While a
+  // handler works (real models make some answers take minutes) the socket is quiet through no
+  // fault of the client, so it is paused from here until the answer starts (onSend above).
+  // Slow bodies stay bounded by the guard below (deadline, or minimum rate for uploads).
+  app.addHook('preHandler', async (req) => {
+    req.raw.socket?.setTimeout(0);
   });
   app.addHook('preParsing', async (req, reply, payload) => {
     const hasBody =
