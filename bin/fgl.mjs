@@ -2,7 +2,7 @@
 // Entry point for `npx fgl`. Starts from a bundle of the CLI built from the TypeScript sources
 // (.fgl-tmp/cli/, rebuilt here whenever a source changed), so help and every command start
 // without transpiling the whole tree; if no bundle can be built, it runs the sources through tsx.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -31,27 +31,60 @@ async function runBundle() {
 }
 
 const stamp = sourceStamp();
-let built = false;
-try {
-  built = JSON.parse(readFileSync(`${bundle}/stamp.json`, 'utf8')).stamp === stamp;
-} catch {
-  // no bundle yet
-}
-if (built) {
-  process.exitCode = await runBundle();
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
+const isCurrent = () => {
   try {
-    const { buildCliBundle } = await import('../src/cli/cli-bundle.ts');
-    await buildCliBundle(stamp);
-    built = true;
+    return JSON.parse(readFileSync(`${bundle}/stamp.json`, 'utf8')).stamp === stamp;
+  } catch {
+    return false; // no bundle yet
+  }
+};
+
+/**
+ * One builder at a time: concurrent first starts (tests, several workers) wait for the one that
+ * holds `.fgl-tmp/cli.lock` instead of replacing the bundle under each other. A lock older than
+ * two minutes is a builder that died. Returns a release function, or null after waiting 60 s.
+ */
+async function buildLock() {
+  const lock = `${root}/.fgl-tmp/cli.lock`;
+  mkdirSync(`${root}/.fgl-tmp`, { recursive: true });
+  for (const until = Date.now() + 60_000; Date.now() < until; ) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      return () => rmSync(lock, { force: true });
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { force: true });
+      } catch {
+        // released meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return null;
+}
+
+let built = isCurrent();
+if (!built) {
+  const release = await buildLock();
+  try {
+    built = isCurrent(); // another process may have built it while we waited
+    if (!built && release) {
+      const { register } = await import('tsx/esm/api');
+      register();
+      const { buildCliBundle } = await import('../src/cli/cli-bundle.ts');
+      await buildCliBundle(stamp);
+      built = true;
+    }
   } catch (e) {
     if (process.env.FGL_DEBUG) process.stderr.write(`fgl: could not build the CLI bundle (${e?.message ?? e}); running the sources\n`);
+  } finally {
+    release?.();
   }
-  if (built) process.exitCode = await runBundle();
-  else {
-    const { main } = await import('../src/cli/main.ts');
-    process.exitCode = await main(process.argv.slice(2));
-  }
+}
+if (built) process.exitCode = await runBundle();
+else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { main } = await import('../src/cli/main.ts');
+  process.exitCode = await main(process.argv.slice(2));
 }

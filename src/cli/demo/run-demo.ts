@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -113,7 +114,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const ledgers: Ledger[] = [];
   try {
     const url = await server.start();
-    const admin = axios.create({ baseURL: `${url}/v1/`, headers: { authorization: `Bearer ${(await readFile(server.layout.adminKey, 'utf8')).trim()}` } });
+    // No keep-alive: this process also runs the round, and ONNX Runtime loads a model
+    // synchronously (seconds to a minute at real size), so a kept-alive socket can time out under
+    // a poll that is already on its way (read ECONNRESET). A fresh connection just waits.
+    const admin = axios.create({ baseURL: `${url}/v1/`, httpAgent: new http.Agent({ keepAlive: false }), headers: { authorization: `Bearer ${(await readFile(server.layout.adminKey, 'utf8')).trim()}` } });
     o.say(`Server on ${url} (data in ${server.layout.root}); signing key ${server.signingKey.fingerprint.slice(0, 16)}…`);
 
     // The study coordinator's part. The mini bundle knows Fashion-MNIST: its sites hold real test images
