@@ -44,6 +44,28 @@ function cosine(a: Float32Array, b: Float32Array, normA: number): number {
   return denom > 0 ? dot / denom : 0; // a zero vector resembles nothing
 }
 
+/**
+ * The cosine of `query` to its nearest vector and to its k-th nearest (ties by index), and the
+ * ratio (1 + s₁)/(1 + s_k) both singling-out tests compare with the study's threshold. With fewer
+ * than k vectors `kth` and `ratio` are NaN (the callers block such rows).
+ */
+function nearestVsKth(
+  query: Float32Array,
+  vectors: readonly Float32Array[],
+  k: number,
+): { nearest: number; nearestIndex: number; kth: number; ratio: number } {
+  let qn = 0;
+  for (let i = 0; i < query.length; i++) qn += query[i]! * query[i]!;
+  qn = Math.sqrt(qn);
+  const sims = vectors.map((v, i) => ({ i, s: cosine(query, v, qn) })).sort((a, b) => b.s - a.s || a.i - b.i);
+  const nearest = sims[0]?.s ?? NaN;
+  const nearestIndex = sims[0]?.i ?? -1;
+  if (sims.length < k) return { nearest, nearestIndex, kth: NaN, ratio: NaN };
+  const kth = sims[k - 1]!.s;
+  const ratio = 1 + kth > 0 ? (1 + nearest) / (1 + kth) : 1 + nearest > 0 ? Infinity : 1;
+  return { nearest, nearestIndex, kth, ratio };
+}
+
 /** Run the singling-out test on every row against all local image CLIP embeddings. */
 export function checkSinglingOut(
   rows: readonly SinglingOutRow[],
@@ -60,27 +82,17 @@ export function checkSinglingOut(
         throw new Error(
           `row ${r}: query has ${query.length} values but image embeddings have ${img.length}; use the same CLIP model for text and images`,
         );
-    let qn = 0;
-    for (let i = 0; i < query.length; i++) qn += query[i]! * query[i]!;
-    qn = Math.sqrt(qn);
-    const sims = images.map((img, i) => ({ i, s: cosine(query, img, qn) }));
-    sims.sort((a, b) => b.s - a.s || a.i - b.i);
-    const nearest = sims[0]?.s ?? NaN;
-    const nearestIndex = sims[0]?.i ?? -1;
+    const { nearest, nearestIndex, kth, ratio } = nearestVsKth(query, images, k);
     // Why: with fewer than k local images no row can hide among k, so nothing passes.
-    if (sims.length < k)
+    if (images.length < k)
       return {
         ratio: NaN,
         nearest,
         kth: NaN,
         nearestIndex,
         blocked: true,
-        reason: `only ${sims.length} local image(s), fewer than k = ${k}`,
+        reason: `only ${images.length} local image(s), fewer than k = ${k}`,
       };
-    const kth = sims[k - 1]!.s;
-    const num = 1 + nearest;
-    const den = 1 + kth;
-    const ratio = den > 0 ? num / den : num > 0 ? Infinity : 1;
     // Why: a nearest image much closer than the k-th means the row describes that image, not a group.
     const blocked = ratio > threshold;
     const reason = blocked
@@ -102,25 +114,16 @@ export function checkReleasedVector(
   policy: Pick<PrivacyPolicy, 'k' | 'singlingOutRatio'>,
 ): SinglingOutResult {
   const k = policy.k;
-  let qn = 0;
-  for (let i = 0; i < released.length; i++) qn += released[i]! * released[i]!;
-  qn = Math.sqrt(qn);
-  const sims = unitVectors
-    .map((v, i) => ({ i, s: cosine(released, v, qn) }))
-    .sort((a, b) => b.s - a.s || a.i - b.i);
-  const nearest = sims[0]?.s ?? NaN;
-  const nearestIndex = sims[0]?.i ?? -1;
-  if (sims.length < k)
+  const { nearest, nearestIndex, kth, ratio } = nearestVsKth(released, unitVectors, k);
+  if (unitVectors.length < k)
     return {
       ratio: NaN,
       nearest,
       kth: NaN,
       nearestIndex,
       blocked: true,
-      reason: `only ${sims.length} distinct patient(s)/picture(s), fewer than k = ${k}`,
+      reason: `only ${unitVectors.length} distinct patient(s)/picture(s), fewer than k = ${k}`,
     };
-  const kth = sims[k - 1]!.s;
-  const ratio = 1 + kth > 0 ? (1 + nearest) / (1 + kth) : 1 + nearest > 0 ? Infinity : 1;
   const blocked = ratio > policy.singlingOutRatio;
   return {
     ratio,
