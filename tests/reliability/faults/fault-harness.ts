@@ -268,3 +268,6 @@ export async function recordFault(r: FaultRecord): Promise<void> {
     await fs.rm(lock, { recursive: true, force: true });
   }
 }
+
+/** Package metadata of a package without differential privacy. */
+export const NO_DP = { dp_epsilon: null, dp_delta: null, dp_clip: null, dp_sigma: null };

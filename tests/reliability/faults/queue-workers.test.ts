@@ -23,6 +23,7 @@ import {
   enrollOn,
   freePort,
   integrityCheck,
+  NO_DP,
   queryOnce,
   readAdminKeyFile,
   recordFault,
@@ -33,7 +34,6 @@ import {
 } from './fault-harness';
 
 const SUITE = 'queue-workers';
-const NO_DP = { dp_epsilon: null, dp_delta: null, dp_clip: null, dp_sigma: null };
 const CLI = 'bin/fgl.mjs';
 
 let modelsDir: string;

@@ -18,6 +18,7 @@ import {
   exists,
   freePort,
   integrityCheck,
+  NO_DP,
   queryOnce,
   readAdminKeyFile,
   recordFault,
@@ -28,7 +29,6 @@ import {
 } from './fault-harness';
 
 const SUITE = 'server-round-kill';
-const NO_DP = { dp_epsilon: null, dp_delta: null, dp_clip: null, dp_sigma: null };
 
 let modelsDir: string;
 let dataDir: string;
