@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { clientForStudy } from '../../site/client/enroll-site';
 import type { Command } from '../command';
 import {
   LABEL_ATTRIBUTE_OPTION,
@@ -15,12 +14,25 @@ import {
   intOption,
 } from '../command';
 import { progressPrinter } from '../progress-printer';
-import { locateModelsFolder } from '../../core/models/model-folders';
-import { resolveModelsOption } from '../study/models-folder';
 import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
-import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
-import { preparePackage } from '../../site/prepare/prepare-package';
+
+/**
+ * The heavy part of this command (ONNX Runtime, transformers.js and sharp behind the pipeline and
+ * the models folder; better-sqlite3 behind the ledger; axios behind the client), imported only
+ * once the options are read: a usage error, `--help` and the start of the work do not wait for
+ * them (`npm run bench -- cli`, "site prepare").
+ */
+async function heavy() {
+  const [{ clientForStudy }, { locateModelsFolder }, { resolveModelsOption }, { Ledger }, { preparePackage }] = await Promise.all([
+    import('../../site/client/enroll-site'),
+    import('../../core/models/model-folders'),
+    import('../study/models-folder'),
+    import('../../site/ledger/ledger'),
+    import('../../site/prepare/prepare-package'),
+  ]);
+  return { clientForStudy, locateModelsFolder, resolveModelsOption, Ledger, preparePackage };
+}
 
 
 /**
@@ -29,6 +41,7 @@ import { preparePackage } from '../../site/prepare/prepare-package';
  */
 async function loadStudy(arg: string, paths: ReturnType<typeof sitePaths>): Promise<StudyManifest> {
   if (existsSync(arg)) return StudyManifest.parse(JSON.parse(await readFile(arg, 'utf8')));
+  const { Ledger, clientForStudy } = await heavy();
   const cache = join(paths.home, 'studies', `${arg}.json`);
   const ledger = Ledger.open(paths.ledger);
   try {
@@ -162,6 +175,9 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       throw new UsageError('--aggregate must be class, cluster or instance');
     const device = deviceOption(ctx);
     const paths = sitePaths(siteHome());
+    requireString(ctx, 'data');
+    requireString(ctx, 'out');
+    const { locateModelsFolder, resolveModelsOption, Ledger, preparePackage } = await heavy();
     const modelsDir = await resolveModelsOption(
       optionalString(ctx, 'models') ?? 'tiny',
       paths.models,
