@@ -10,6 +10,7 @@ import { installBodyGuard } from './api/body-guard';
 import { enrollRoutes } from './api/enroll-routes';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './api/error-handler';
 import { modelRoutes } from './api/model-routes';
+import { siteModelRoutes, type SiteModelSource } from './api/site-model-routes';
 import { packageRoutes } from './api/package-routes';
 import { installRateLimit, RateLimitConfig, type RateLimitInput } from './api/rate-limit';
 import { callerResolver } from './api/resolve-caller';
@@ -42,6 +43,11 @@ export type CreateServerOptions = ServerConfigInput & {
   tls?: { dir?: string; hostnames?: string[] } | null;
   /** Per-site and per-address request limits (api/rate-limit.ts); false turns them off. */
   rateLimit?: RateLimitInput | false;
+  /**
+   * The site-side models (encoder, CLIP, captioner folders) sites may fetch from this server
+   * (GET /v1/studies/:id/site-models): each is offered only for studies whose digest it matches.
+   */
+  siteModels?: SiteModelSource | null;
 };
 
 export type FglServer = {
@@ -165,6 +171,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     runner,
     limits: config.limits,
     version: SERVER_VERSION,
+    siteModels: opts.siteModels ?? null,
   };
   const routes: AnyRouteSpec[] = [];
   routes.push(
@@ -174,6 +181,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     ...packageRoutes(deps),
     ...roundRoutes(deps),
     ...modelRoutes(deps),
+    ...siteModelRoutes(deps),
     ...(opts.stages?.remote ? workerRoutes(deps, opts.stages.remote) : []),
   );
   registerRoutes(app, routes, callerResolver(store, admin.sha256));

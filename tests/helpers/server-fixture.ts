@@ -15,6 +15,7 @@ import { createServer, type FglServer } from '../../src/server/create-server';
 import { publishModel } from '../../src/server/publish/publish-model';
 import type { RoundStages } from '../../src/server/jobs/round-stages';
 import type { ServerLimits } from '../../src/server/server-config';
+import type { SiteModelSource } from '../../src/server/api/site-model-routes';
 
 export type ApiResponse = {
   status: number;
@@ -43,7 +44,7 @@ export type TestServer = {
 
 /** Start a real server on 127.0.0.1:<free port> over a fresh temp data dir, logs captured. */
 export async function startTestServer(
-  opts: { limits?: Partial<ServerLimits>; stages?: RoundStages | null; dataDir?: string } = {},
+  opts: { limits?: Partial<ServerLimits>; stages?: RoundStages | null; dataDir?: string; siteModels?: SiteModelSource | null } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-server-test-')));
   const logs: string[] = [];
@@ -54,6 +55,7 @@ export async function startTestServer(
     port: 0,
     ...(opts.limits ? { limits: opts.limits } : {}),
     stages: opts.stages ?? null,
+    ...(opts.siteModels ? { siteModels: opts.siteModels } : {}),
     clock: () => new Date(Date.now() + offsetMs),
     logger: { level: 'debug', destination: { write: (s: string) => void logs.push(s) } },
   });

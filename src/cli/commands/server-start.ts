@@ -156,6 +156,10 @@ next start. The API is described at /v1/openapi.json.`,
         stages,
         ...(ctx.values.tls ? { tls: { ...(tlsDir ? { dir: tlsDir } : {}), hostnames } } : {}),
         ...(rateLimit !== undefined ? { rateLimit } : {}),
+        // Sites fetch the models they run from here (fgl site models fetch), checked against the study's digests.
+        ...(models
+          ? { siteModels: { encoder: models.encoderDir, clip: models.clip.dir, captioner: models.captioner?.dir ?? null } }
+          : {}),
       });
       const url = await server.start();
       const fp = server.signingKey.fingerprint;
@@ -187,6 +191,7 @@ next start. The API is described at /v1/openapi.json.`,
                   '  TLS              off (plain http: loopback only, or behind a TLS reverse proxy)',
                 ]),
             `  models           ${models ? `${models.dir}${models.tiny ? ' (tiny: plumbing only, never accuracy)' : ''}` : 'none given'}`,
+            ...(models ? ['  site models      encoder, CLIP, captioner served to enrolled sites (fgl site models fetch)'] : []),
             `  rounds           ${stages ? 'synthesis and training wired' : 'can be opened, but synthesis/training are not wired in this build'}`,
             ...(queueShown ? [`  synthesis queue  ${queueShown} (start workers: fgl server worker)`] : []),
             '  API              ' + url + '/v1/openapi.json',

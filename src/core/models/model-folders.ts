@@ -18,6 +18,17 @@ export async function isTinyModel(dir: string, role: keyof typeof MARKER_FILE): 
   }
 }
 
+/**
+ * Whether a folder holds what a site runs: clip/ and the conditioning encoder (encoder/, or the
+ * generator's own text encoder). The server needs generator/ as well; a site does not.
+ */
+export function hasSiteModels(dir: string): boolean {
+  return (
+    existsSync(path.join(dir, 'clip')) &&
+    (existsSync(path.join(dir, 'encoder', 'text_encoder', 'model.onnx')) || existsSync(path.join(dir, 'generator')))
+  );
+}
+
 /** Where each model of a `--models DIR` folder is. */
 export type LocatedModels = {
   clip: string;
@@ -28,7 +39,7 @@ export type LocatedModels = {
    * export of the generator's text encoder) when present, else the generator folder itself.
    */
   encoder: string;
-  /** True when the generator is a generated tiny model. */
+  /** True when the generator (a site's folder without one: its CLIP) is a generated tiny model. */
   tiny: boolean;
 };
 
@@ -44,6 +55,7 @@ export async function locateModelsFolder(dir: string): Promise<LocatedModels> {
     generator,
     captioner: existsSync(path.join(dir, 'captioner', 'config.json')) ? path.join(dir, 'captioner') : null,
     encoder: existsSync(path.join(encoder, 'text_encoder', 'model.onnx')) ? encoder : generator,
-    tiny: await isTinyModel(generator, 'generator'),
+    // A site's models folder (fgl site models fetch|import) has no generator: its CLIP says.
+    tiny: existsSync(path.join(generator, 'model_index.json')) ? await isTinyModel(generator, 'generator') : await isTinyModel(path.join(dir, 'clip'), 'clip'),
   };
 }

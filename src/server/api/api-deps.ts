@@ -5,6 +5,7 @@ import type { DataLayout } from '../store/data-layout';
 import type { ServerStore, StoredStudy } from '../store/server-store';
 import { notFound } from './http-error';
 import type { Caller } from './route-def';
+import type { SiteModelSource } from './site-model-routes';
 
 /** Everything the route handlers need, passed explicitly (no globals). */
 export type ApiDeps = {
@@ -14,6 +15,8 @@ export type ApiDeps = {
   runner: RoundRunner;
   limits: ServerLimits;
   version: string;
+  /** The site-side models this server hands out (its --models folder), or null. */
+  siteModels: SiteModelSource | null;
 };
 
 /**

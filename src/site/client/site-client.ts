@@ -1,17 +1,15 @@
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { ApiError } from '../../shared/api-error';
 import { ModelVerificationError, type ModelTrust, verifySignedManifest } from '../../core/models/verify-model-folder';
 import type { ModelManifest } from '../../shared/model-manifest';
 import { MANIFEST_FILE, SIGNATURE_FILE } from '../../shared/model-manifest';
 import { StudyManifest } from '../../shared/study';
+import { SiteModelList, type SiteModelRole } from '../../shared/site-model-bundle';
 import { EnrollResponse, ModelVersionList, ServerKeyResponse, PackageUploadResponse, RoundStatus, SharedMetricsRecord, StudyList, type SharedMetrics } from '../../shared/server-api';
 export type { RoundStatus } from '../../shared/server-api';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
@@ -246,6 +244,30 @@ export class SiteClient {
     return { dir: dest, ...r };
   }
 
+  /** The site-side models (encoder, CLIP, captioner) the study server holds for a study, file by file. */
+  async listSiteModels(studyId: string, signal?: AbortSignal): Promise<SiteModelList> {
+    return this.get(`studies/${encodeURIComponent(studyId)}/site-models`, SiteModelList, signal);
+  }
+
+  /**
+   * One file of a site model into `target`, resuming a partial `target` with Range (also after a
+   * connection drops mid-file: retried with backoff), never more than `bytes`. The caller checks
+   * its sha256.
+   */
+  async downloadSiteModelFile(
+    studyId: string,
+    role: SiteModelRole,
+    rel: string,
+    target: string,
+    bytes: number,
+    meter: { advance(n: number): void },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const url = `studies/${encodeURIComponent(studyId)}/site-models/${role}/files/${rel.split('/').map(encodeURIComponent).join('/')}`;
+    await mkdir(dirname(target), { recursive: true });
+    await this.withRetry(() => this.fetchWithResume(url, target, bytes, meter, signal), signal);
+  }
+
   /** A small file read whole, refused (as a bad manifest, not retried) once it passes `cap` bytes. */
   private async getCapped(path: string, cap: number, signal?: AbortSignal): Promise<Buffer> {
     const res = await this.withRetry(async () => {
@@ -279,20 +301,30 @@ export class SiteClient {
     });
     // A server that ignores Range answers 200 with the whole file: start over then.
     const append = res.status === 206 && from > 0;
-    if (!append && from > 0) await (await open(target, 'w')).close();
-    const out = createWriteStream(target, { flags: append ? 'a' : 'w' });
     const stream = res.data as Readable;
     // Never more than the signed size: the first byte past it ends the download as tampering.
     let size = append ? from : 0;
-    const cap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    // Each chunk is written before the next is read, so a connection dropped mid-file leaves
+    // every byte that arrived in `target` (a destroyed write stream would drop its buffer) and
+    // the retry resumes from there.
+    const out = await open(target, append ? 'a' : 'w');
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > expected) return cb(new ModelVerificationError('file_size', `the server sent more than the ${expected} bytes signed for ${path.split('/files/').pop()}`));
+        if (size > expected) {
+          stream.destroy();
+          throw new ModelVerificationError('file_size', `the server sent more than the ${expected} bytes signed for ${path.split('/files/').pop()}`);
+        }
+        await out.write(chunk);
         meter.advance(chunk.length);
-        cb(null, chunk);
-      },
-    });
-    await pipeline(stream, cap, out);
+      }
+    } catch (e) {
+      if (e instanceof ModelVerificationError || signal?.aborted) throw e;
+      const at = await out.stat().then((st) => st.size, () => 0);
+      throw new TransientError(`download of ${path} interrupted at ${at} of ${expected} bytes (${(e as Error).message})`);
+    } finally {
+      await out.close();
+    }
     size = (await stat(target)).size;
     if (size !== expected) throw new TransientError(`download of ${path} ended at ${size} of ${expected} bytes`);
   }
