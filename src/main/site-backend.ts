@@ -3,10 +3,9 @@
  * evaluation and the ledger run here, never in main or the renderer. Main relays typed
  * messages (src/shared/backend-protocol.ts); a crash here is survivable (main restarts it).
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FromBackend, ToBackend } from '../shared/backend-protocol';
-import { locateModelsFolder } from '../core/models/model-folders';
+import { hasSiteModels, locateModelsFolder } from '../core/models/model-folders';
 import { createSiteHandlers, SiteApiFailure } from '../site/api/site-handlers';
 import { dispatchSiteCall } from '../site/api/dispatch-site-call';
 import { aesVault, plainVault } from '../site/client/site-key-vault';
@@ -18,11 +17,11 @@ const port = (process as unknown as { parentPort: ParentPort }).parentPort;
 function resolveModelsFor(home: string) {
   return async (setting: string) => {
     const dir = setting === 'tiny' ? join(home, 'models', 'fgl-tiny') : resolve(setting);
-    if (!existsSync(join(dir, 'clip')) || !existsSync(join(dir, 'generator')))
+    if (!hasSiteModels(dir))
       throw new SiteApiFailure(
         'models_missing',
-        `No models in ${dir}: it needs clip/ and generator/ (and optionally captioner/).`,
-        setting === 'tiny' ? `Generate test models with \`npx fgl models make-tiny --out ${dir}\`, or choose a real models folder in Settings.` : 'Copy the model folders there, or choose another folder in Settings.',
+        `No models in ${dir}: it needs clip/ and encoder/ or generator/ (and optionally captioner/).`,
+        setting === 'tiny' ? `Generate test models with \`npx fgl models make-tiny --out ${dir}\`, or choose a real models folder in Settings.` : 'Get the models from the study server (Models → Get site models), import a folder, or choose another folder in Settings.',
       );
     return locateModelsFolder(dir);
   };

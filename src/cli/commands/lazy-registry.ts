@@ -14,6 +14,8 @@ export const commandLoaders: Record<string, () => Promise<Command>> = {
   'site prepare': async () => (await import('./site-prepare')).sitePrepareCommand,
   'site upload': async () => (await import('./site-federation')).siteUploadCommand,
   'site model pull': async () => (await import('./site-federation')).siteModelPullCommand,
+  'site models fetch': async () => (await import('./site-models')).siteModelsFetchCommand,
+  'site models import': async () => (await import('./site-models')).siteModelsImportCommand,
   'site evaluate': async () => (await import('./site-evaluate')).siteEvaluateCommand,
   'site ui': async () => (await import('./site-ui')).siteUiCommand,
   'study init': async () => (await import('./study-init')).studyInitCommand,

@@ -20,6 +20,7 @@ import { serverWorkerCommand, serverWorkerEnrollCommand } from './server-worker'
 import { sitePrepareCommand } from './site-prepare';
 import { siteEnrollCommand, siteModelPullCommand, siteUploadCommand } from './site-federation';
 import { siteImportCommand } from './site-import';
+import { siteModelsFetchCommand, siteModelsImportCommand } from './site-models';
 import { siteScanCommand } from './site-scan';
 import { siteUiCommand } from './site-ui';
 import { siteEvaluateCommand } from './site-evaluate';
@@ -37,6 +38,8 @@ export const commands: readonly Command[] = [
   sitePrepareCommand,
   siteUploadCommand,
   siteModelPullCommand,
+  siteModelsFetchCommand,
+  siteModelsImportCommand,
   siteEvaluateCommand,
   siteUiCommand,
   studyInitCommand,

@@ -159,7 +159,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
       if (trust && publicKeyFingerprint(trust.publicKeyPem) !== trust.pinnedFingerprint.toLowerCase())
         ctx.out.warn('the given server key does not match the pinned fingerprint: verification will refuse the model.');
 
-      const clipDir = peek.kind === 'probe' ? join(await resolveModelsOption(optionalString(ctx, 'models') ?? 'tiny', paths.models), 'clip') : undefined;
+      const clipDir = peek.kind === 'probe' ? join(await resolveModelsOption(optionalString(ctx, 'models') ?? 'tiny', paths.models, { site: true }), 'clip') : undefined;
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       const outDir = optionalString(ctx, 'out') ?? join(paths.reports, 'evaluations', `${peek.studyId.replace(/[^\w.-]/g, '_')}-v${peek.version}-${stamp}`);
       const progress = progressPrinter(ctx.out);

@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from '../command';
 import {
   LABEL_ATTRIBUTE_OPTION,
@@ -14,48 +11,26 @@ import {
   intOption,
 } from '../command';
 import { progressPrinter } from '../progress-printer';
-import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
+import { PromptMode, Aggregation } from '../../shared/study';
 import { siteHome, sitePaths } from '../../site/site-home';
+import { loadStudy } from '../study/load-study';
 
 /**
  * The heavy part of this command (ONNX Runtime, transformers.js and sharp behind the pipeline and
- * the models folder; better-sqlite3 behind the ledger; axios behind the client), imported only
+ * the models folder; better-sqlite3 behind the ledger), imported only
  * once the options are read: a usage error, `--help` and the start of the work do not wait for
  * them (`npm run bench -- cli`, "site prepare").
  */
 async function heavy() {
-  const [{ clientForStudy }, { locateModelsFolder }, { resolveModelsOption }, { Ledger }, { preparePackage }] = await Promise.all([
-    import('../../site/client/enroll-site'),
+  const [{ locateModelsFolder }, { resolveModelsOption }, { Ledger }, { preparePackage }] = await Promise.all([
     import('../../core/models/model-folders'),
     import('../study/models-folder'),
     import('../../site/ledger/ledger'),
     import('../../site/prepare/prepare-package'),
   ]);
-  return { clientForStudy, locateModelsFolder, resolveModelsOption, Ledger, preparePackage };
+  return { locateModelsFolder, resolveModelsOption, Ledger, preparePackage };
 }
 
-
-/**
- * `--study FILE` reads a manifest; `--study ID` fetches it from the server this site enrolled
- * with and keeps a copy in $FGL_HOME/studies, so an offline machine can prepare later.
- */
-async function loadStudy(arg: string, paths: ReturnType<typeof sitePaths>): Promise<StudyManifest> {
-  if (existsSync(arg)) return StudyManifest.parse(JSON.parse(await readFile(arg, 'utf8')));
-  const { Ledger, clientForStudy } = await heavy();
-  const cache = join(paths.home, 'studies', `${arg}.json`);
-  const ledger = Ledger.open(paths.ledger);
-  try {
-    const study = await clientForStudy(ledger, arg).client.getStudy(arg);
-    await mkdir(join(paths.home, 'studies'), { recursive: true });
-    await writeFile(cache, JSON.stringify(study, null, 2));
-    return study;
-  } catch (e) {
-    if (existsSync(cache)) return StudyManifest.parse(JSON.parse(await readFile(cache, 'utf8')));
-    throw e;
-  } finally {
-    ledger.close();
-  }
-}
 
 /** `Normal=normal,Scans=` → { Normal: 'normal', Scans: null } (empty = leave the folder out). */
 export function parseClassMapOption(s: string): Record<string, string | null> {
@@ -178,10 +153,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
     requireString(ctx, 'data');
     requireString(ctx, 'out');
     const { locateModelsFolder, resolveModelsOption, Ledger, preparePackage } = await heavy();
-    const modelsDir = await resolveModelsOption(
-      optionalString(ctx, 'models') ?? 'tiny',
-      paths.models,
-    );
+    const modelsDir = await resolveModelsOption(optionalString(ctx, 'models') ?? 'tiny', paths.models, { site: true });
     const models = await locateModelsFolder(modelsDir);
     const ledger = Ledger.open(paths.ledger);
     try {

@@ -78,7 +78,7 @@ export const siteUiCommand: Command = {
       home,
       // 'tiny' or a folder, as in the desktop app's Settings → models folder.
       resolveModels: async (setting) =>
-        locateModelsFolder(await resolveModelsOption(setting, sitePaths(home).models)),
+        locateModelsFolder(await resolveModelsOption(setting, sitePaths(home).models, { site: true })),
     });
     let agent;
     try {

@@ -5,7 +5,7 @@ import type { ModelRef } from '../../shared/model-ref';
 import type { EncoderRef } from '../../shared/study';
 import { loadTextEncoder } from '../../core/inference/text-encoder';
 import { generatorImageSize } from '../../core/models/generator-geometry';
-import { locateModelsFolder } from '../../core/models/model-folders';
+import { hasSiteModels, locateModelsFolder } from '../../core/models/model-folders';
 import { NeedsCudaError } from '../../core/ort/execution-device';
 import { modelDigest } from '../../core/models/model-digest';
 import {
@@ -61,9 +61,10 @@ export type ModelsFolder = {
 /**
  * `--models tiny|mini|DIR`: `tiny` generates the deterministic tiny models once under `cacheDir`
  * (same bytes on every machine, so sites and server agree on digests); `mini` is the committed
- * mini bundle (resources/mini-models); a DIR holds `clip/`, `captioner/` (optional) and `generator/`.
+ * mini bundle (resources/mini-models); a DIR holds `clip/`, `captioner/` (optional) and `generator/`
+ * (for a site, `site: true`, `encoder/` in place of `generator/` is enough).
  */
-export async function resolveModelsOption(value: string, cacheDir: string): Promise<string> {
+export async function resolveModelsOption(value: string, cacheDir: string, o: { site?: boolean } = {}): Promise<string> {
   if (value === 'mini') {
     if (!existsSync(join(MINI_MODELS_DIR, 'generator', 'model_index.json')))
       throw Object.assign(new Error(`The mini models are missing from ${MINI_MODELS_DIR}`), {
@@ -77,6 +78,8 @@ export async function resolveModelsOption(value: string, cacheDir: string): Prom
     return dir;
   }
   const dir = resolve(value);
+  // A site runs CLIP and the conditioning encoder only: `fgl site models fetch|import` installs no generator.
+  if (o.site && hasSiteModels(dir)) return dir;
   if (!existsSync(join(dir, 'clip')) || !existsSync(join(dir, 'generator')))
     throw Object.assign(
       new Error(

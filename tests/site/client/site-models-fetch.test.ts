@@ -17,6 +17,8 @@ import { Ledger } from '../../../src/site/ledger/ledger';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy';
 import { issueToken, startTestServer, type TestServer } from '../../helpers/server-fixture';
 import { getTinyModels, type TinyModels } from '../../helpers/tiny-models';
+import { recordingContext } from '../../helpers/command-context';
+import { siteModelsFetchCommand, siteModelsImportCommand } from '../../../src/cli/commands/site-models';
 
 let tiny: TinyModels;
 let models: ModelsFolder;
@@ -179,5 +181,35 @@ describe('site models from the study server (real HTTP on loopback, tiny-model s
     expect(err).toBeInstanceOf(ModelVerificationError);
     expect(err.message).toMatch(/the clip model in .*bad-bundle\/clip \(sha256 [0-9a-f]{12}…\) is not the study's fgl-tiny\/clip \(sha256 [0-9a-f]{12}…\); nothing was installed/);
     expect(existsSync(siteModelsDir(third, study.id))).toBe(false);
+  });
+
+  it('fgl site models fetch / import: the same through the CLI, into $FGL_HOME/models/studies/<study>', async () => {
+    const saved = process.env.FGL_HOME;
+    const home = await mkdtemp(join(work, 'home-'));
+    const home2 = await mkdtemp(join(work, 'home-'));
+    try {
+      process.env.FGL_HOME = home;
+      const ledger = Ledger.open(join(home, 'ledger.sqlite'));
+      const { token } = await issueToken(t, study.id, 'cli-site');
+      await enrollSite(ledger, proxy.url, token, { vault: plainVault });
+      ledger.close();
+      const fetched = recordingContext({ study: study.id }, false);
+      await siteModelsFetchCommand.run(fetched.ctx);
+      const dir = join(home, 'models', 'studies', study.id);
+      expect(fetched.results[0]).toMatchObject({ studyId: study.id, dir });
+      expect(fetched.human[0]).toContain(`Use them: fgl site prepare --models ${dir}`);
+      expect(fetched.human[0]).toMatch(/ {2}encoder {3}fgl-tiny\/generator {2}sha256 [0-9a-f]{12}… {2}\d+ files, \d+ bytes {2}fetched, every file checked by sha256/);
+      // Another, offline site: the study from a file, the models from the first site's folder.
+      process.env.FGL_HOME = home2;
+      const studyFile = join(work, 'study.json');
+      await writeFile(studyFile, JSON.stringify(study));
+      const imported = recordingContext({ study: studyFile }, true, [dir]);
+      await siteModelsImportCommand.run(imported.ctx);
+      expect(imported.results[0]).toMatchObject({ dir: join(home2, 'models', 'studies', study.id) });
+      expect((imported.results[0] as { models: { source: string }[] }).models.map((m) => m.source)).toEqual(['imported', 'imported', 'imported']);
+    } finally {
+      if (saved === undefined) delete process.env.FGL_HOME;
+      else process.env.FGL_HOME = saved;
+    }
   });
 });
