@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Aggregation, PromptMode } from './study';
 import { ProgressEvent } from './progress';
+import { SiteModelsInstall } from './site-model-bundle';
 
 /**
  * The site API the UI talks to: one zod schema per request and response, the single source of
@@ -175,7 +176,11 @@ export const siteApi = {
   'upload.approve': { req: z.object({ runId: z.string(), approver: z.string().min(1).max(200), secondApprover: z.string().min(1).max(200).optional(), confirm: z.literal(true) }).strict(), res: AuditEntry },
   'models.list': { req: z.object({ studyId: z.string() }).strict(), res: z.object({ models: z.array(SiteModel) }) },
   'models.pull': { req: z.object({ studyId: z.string(), version: z.number().int().optional() }).strict(), res: SiteModel },
-  'evaluate.run': { req: z.object({ studyId: z.string(), version: z.number().int(), dataDir: z.string().min(1) }).strict(), res: EvaluationResult },
+  /** The models this site runs (encoder, CLIP, captioner), from the study server; progress as JOB_NAMES.siteModels. */
+  'models.siteFetch': { req: z.object({ studyId: z.string() }).strict(), res: SiteModelsInstall },
+  /** The same from a folder or USB bundle, verified against the study's digests. */
+  'models.siteImport': { req: z.object({ studyId: z.string(), dir: z.string().min(1).max(4096) }).strict(), res: SiteModelsInstall },
+  'evaluate.run': { req: z.object({ studyId: z.string(), version: z.number().int(), dataDir: z.string().min(1), classMap: PrepareRequest.shape.classMap }).strict(), res: EvaluationResult },
   'evaluate.export': { req: z.object({ evaluationId: z.number().int() }).strict(), res: z.object({ paths: z.array(z.string()) }) },
   'audit.list': { req: z.object({ search: z.string().max(200).optional() }).strict(), res: z.object({ entries: z.array(AuditEntry) }) },
 } as const;
@@ -223,6 +228,7 @@ export const SITE_METHODS = Object.keys(siteApi) as SiteMethod[];
 export const JOB_NAMES = {
   scan: 'scan',
   pull: (studyId: string) => `pull-${studyId}`,
+  siteModels: (studyId: string) => `site-models-${studyId}`,
   upload: (runId: string) => `upload-${runId}`,
   evaluate: (studyId: string) => `evaluate-${studyId}`,
 } as const;

@@ -78,6 +78,8 @@ export async function startRealStack(o: {
         device: 'cpu',
         batchSize: 4,
       }),
+      // What `fgl server start --models DIR` hands sites: the models they run (issue #15 item 11).
+      siteModels: { encoder: models.encoderDir, clip: models.clip.dir, captioner: models.captioner?.dir ?? null },
     });
     cleanups.push(() => server.close());
     const serverUrl = await server.start();

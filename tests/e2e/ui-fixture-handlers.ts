@@ -436,6 +436,12 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       });
       return { ...m };
     },
+    async 'models.siteFetch'(req) {
+      return siteModelsInstall(req.studyId, 'fetched');
+    },
+    async 'models.siteImport'(req) {
+      return siteModelsInstall(req.studyId, 'imported');
+    },
     async 'evaluate.run'(req) {
       return evaluation(1, req.version);
     },
@@ -450,6 +456,15 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       };
     },
   } satisfies SiteHandlers;
+
+  function siteModelsInstall(studyId: string, source: 'fetched' | 'imported') {
+    return {
+      studyId,
+      dir: `/home/site/models/studies/${studyId}`,
+      models: (['encoder', 'clip', 'captioner'] as const).map((role, i) => ({ role, id: `fgl-tiny/${role}`, sha256: String(i + 1).repeat(64), files: 4, bytes: 1000 * (i + 1), source })),
+      bytes: 6000,
+    };
+  }
   const cancel = new Map<string, () => void>();
 
   const recorded = Object.fromEntries(

@@ -5,6 +5,7 @@ import { ErrorBox } from '../components/error-box';
 import { ProgressView } from '../components/progress-view';
 import { useCall } from '../components/use-call';
 import { JOB_NAMES } from '../../shared/site-api';
+import { SiteModelsCard } from './site-models-card';
 import { StudySelect } from './study-select';
 import { useStudies } from './use-studies';
 
@@ -125,6 +126,7 @@ export function ModelsScreen() {
           )}
         </section>
       )}
+      <SiteModelsCard />
     </>
   );
 }

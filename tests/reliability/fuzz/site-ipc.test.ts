@@ -73,6 +73,8 @@ const VALID: Record<SiteMethod, unknown> = {
   'packages.list': {},
   'models.list': { studyId: 's' },
   'models.pull': { studyId: 's', version: 2 },
+  'models.siteFetch': { studyId: 's' },
+  'models.siteImport': { studyId: 's', dir: '/media/usb/fgl-models' },
   'evaluate.run': { studyId: 's', version: 1, dataDir: '/data' },
   'evaluate.export': { evaluationId: 1 },
   'audit.list': { search: 'x' },

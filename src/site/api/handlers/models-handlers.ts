@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { JOB_NAMES } from '../../../shared/site-api';
 import { clientForStudy } from '../../client/enroll-site';
 import { pullModel } from '../../client/pull-model';
+import { fetchSiteModels, importSiteModels } from '../../client/site-models-install';
 import type { HandlerSlice, SiteContext } from './site-context';
 
 function verificationText(state: string, error: string | null): string {
@@ -10,7 +11,10 @@ function verificationText(state: string, error: string | null): string {
   return 'not verified yet';
 }
 
-/** Models: the study's published versions, and pulling one with signature + digest checks. */
+/**
+ * Models: the study's published versions, and pulling one with signature + digest checks; the
+ * models the site runs itself, from the study server or a folder, checked against the study's digests.
+ */
 export function modelsHandlers(c: SiteContext) {
   return {
     async 'models.list'(req, ctx) {
@@ -50,5 +54,20 @@ export function modelsHandlers(c: SiteContext) {
         verification: `${verificationText(r.row.verified, r.row.verifyError)} (${r.manifest.files.length} files)`,
       };
     },
-  } satisfies HandlerSlice<'models.list' | 'models.pull'>;
+    async 'models.siteFetch'(req, ctx) {
+      return fetchSiteModels(c.ledger, req.studyId, {
+        vault: c.vault,
+        modelsRoot: c.paths.models,
+        signal: ctx.signal,
+        onProgress: (progress) => ctx.emit({ type: 'progress', job: JOB_NAMES.siteModels(req.studyId), progress }),
+      });
+    },
+    async 'models.siteImport'(req, ctx) {
+      return importSiteModels(await c.studyManifest(req.studyId), req.dir, {
+        modelsRoot: c.paths.models,
+        signal: ctx.signal,
+        onProgress: (progress) => ctx.emit({ type: 'progress', job: JOB_NAMES.siteModels(req.studyId), progress }),
+      });
+    },
+  } satisfies HandlerSlice<'models.list' | 'models.pull' | 'models.siteFetch' | 'models.siteImport'>;
 }
