@@ -22,6 +22,12 @@ export function sameClassPair(classes: readonly string[]): [string, string] | nu
 /** An operator's explicit choice per dataset label: a class name of the study, or null to leave it out. */
 export type ClassMap = Readonly<Record<string, string | null>>;
 
+/** The first entry of an operator's map that names a class the study does not have, or null. */
+export function unknownClassTarget(classMap: ClassMap, classes: readonly string[]): [folder: string, cls: string] | null {
+  const hit = Object.entries(classMap).find(([, c]) => c !== null && !classes.includes(c));
+  return hit ? [hit[0], hit[1]!] : null;
+}
+
 export type LabelMatch = {
   /** Dataset label → index into the model's classes, for every label the model knows. */
   index: Map<string, number>;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePackage } from '../../src/shared/embedding-package';
+import { describeSiteModel } from '../../src/core/models/site-model-files';
 import { buildRenderer } from './build-renderer';
 import { launchChromium } from './launch-chromium';
 import { BROKEN_FILE, startRealStack, type RealStack } from './real-stack';
@@ -289,6 +290,27 @@ describe('site UI in Chromium against the real site backend and a real server (t
     const local = s().site.ledger.models.byVersion(s().study.id, 1);
     expect(local?.verified).toBe('verified');
     await shot('06-models');
+  });
+
+  it('Models: the site gets the models it runs (encoder, CLIP, captioner) from the study server, each checked against the study (issue #15 item 11)', async () => {
+    expect(await heading()).toBe('Models');
+    await page.getByRole('button', { name: 'Get models from the study server' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: new RegExp(`^3 models verified against study ${s().study.id} \\([\\d.]+ [KM]iB downloaded\\)\\.$`) })
+      .waitFor({ timeout: 60_000 });
+    const table = page.getByTestId('site-models-table');
+    for (const role of ['encoder', 'clip', 'captioner'])
+      expect(await table.getByRole('row', { name: new RegExp(`^${role}`) }).textContent()).toContain('downloaded, every file checked by sha256');
+    // The progress bar was on screen while the bytes came.
+    expect((await progressSeen('Site models progress')).length).toBeGreaterThan(0);
+    // Installed where the button says, and byte for byte what the study pins.
+    const dir = join(s().siteHome, 'models', 'studies', s().study.id);
+    await page.getByRole('heading', { name: `Installed in ${dir}` }).waitFor();
+    expect((await describeSiteModel(join(dir, 'encoder'), 'encoder')).sha256).toBe(s().study.encoder.sha256);
+    expect((await describeSiteModel(join(dir, 'clip'), 'clip')).sha256).toBe(s().study.clip.sha256);
+    await page.getByRole('button', { name: 'Use these models for preparing packages' }).waitFor();
+    await shot('06b-site-models');
   });
 
   it('Evaluate: offline on the same folder, every usable image counted; metric cards and the tiny-model banner', async () => {

@@ -1,7 +1,9 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { EvaluationResult, SiteModel } from '../../shared/site-api';
+import type { ClassMap } from '../../shared/class-names';
+import type { EvaluationResult, ScanSummary, SiteModel } from '../../shared/site-api';
 import { useApp } from '../app-state';
 import { CalibrationPlot } from '../components/calibration-plot';
+import { ClassMapping, effectiveClassMap } from '../components/class-mapping';
 import { ClassBars } from '../components/class-bars';
 import { ConfusionMatrix } from '../components/confusion-matrix';
 import { ErrorBox } from '../components/error-box';
@@ -25,8 +27,23 @@ function Metric({ label, value, help }: { label: string; value: string; help: st
 
 /** Evaluate a downloaded model on local labelled images, offline; results stay here unless exported. */
 export function EvaluateScreen() {
-  const { client, studyId, dataDir, setDataDir, settings, progress, clearProgress } = useApp();
+  const { client, studyId, dataDir, setDataDir, settings, progress, clearProgress, scan, setScan } = useApp();
   const studies = useStudies();
+  const study = studies.study;
+  const [overrides, setOverrides] = useState<ClassMap>({});
+  const finding = useCall<ScanSummary>();
+  // The same folder → class step as Prepare (one class-name rule): once the folder is scanned, here or on Datasets.
+  const scanned = scan && study && scan.root === dataDir.trim() ? scan : null;
+  const classMap = scanned && study ? effectiveClassMap(scanned, study.classes, overrides) : null;
+  const findClasses = async () => {
+    clearProgress(JOB_NAMES.scan);
+    const r = await finding.run(() => client.call('datasets.scan', { dir: dataDir.trim() }));
+    if (r) {
+      setOverrides({});
+      setDataDir(r.root);
+      setScan(r);
+    }
+  };
   const models = useCall<SiteModel[]>();
   const evaluation = useCall<EvaluationResult>();
   const exported = useCall<string[]>();
@@ -51,7 +68,7 @@ export function EvaluateScreen() {
     exported.reset();
     clearProgress(JOB_NAMES.evaluate(studyId));
     await evaluation.run(() =>
-      client.call('evaluate.run', { studyId, version: Number(version), dataDir: dataDir.trim() }),
+      client.call('evaluate.run', { studyId, version: Number(version), dataDir: dataDir.trim(), ...(classMap ? { classMap } : {}) }),
     );
   };
 
@@ -90,8 +107,27 @@ export function EvaluateScreen() {
           onChange={(e) => setDataDir(e.target.value)}
           spellCheck={false}
         />
+        {scanned && study && classMap ? (
+          <ClassMapping
+            scan={scanned}
+            classes={study.classes}
+            map={classMap}
+            onChange={(folder, cls) => setOverrides((o) => ({ ...o, [folder]: cls }))}
+          />
+        ) : (
+          <div className="actions">
+            <button type="button" onClick={() => void findClasses()} disabled={!dataDir.trim() || finding.pending || !study}>
+              {finding.pending ? 'Looking…' : 'Find the classes in this folder'}
+            </button>
+          </div>
+        )}
+        <ErrorBox error={finding.error} title="Could not read the folder" />
         <div className="actions">
-          <button type="submit" className="primary" disabled={!version || evaluation.pending}>
+          <button
+            type="submit"
+            className="primary"
+            disabled={!version || evaluation.pending || (classMap !== null && Object.values(classMap).every((c) => c === null))}
+          >
             {evaluation.pending ? 'Evaluating…' : 'Evaluate'}
           </button>
         </div>

@@ -26,7 +26,7 @@ import { cnnModelInput } from './cnn-model-input';
 import { EvaluationError } from './evaluation-error';
 import type { EvaluationRecord } from './evaluation-record';
 import { metricsCsv, metricsHtml, metricsMarkdown } from './evaluation-report';
-import { matchLabels } from '../../shared/class-names';
+import { matchLabels, unknownClassTarget, type ClassMap } from '../../shared/class-names';
 import { recheckVerifiedModel } from './recheck-verified-model';
 
 /** The server key pinned at enrollment (see verifyModelFolder). */
@@ -44,6 +44,8 @@ export type EvaluateModelOptions = {
   manifest?: string;
   /** Label DICOM files by this attribute instead of their folder. */
   labelAttribute?: LabelAttribute;
+  /** The operator's folder → class choices (null = leave out), as in prepare; other labels follow the class-name rule. */
+  classMap?: ClassMap;
   /** Resolved local CLIP folder; needed for `probe` models, which run on CLIP image features. */
   clipDir?: string;
   device: DeviceChoice;
@@ -163,7 +165,14 @@ export async function evaluateModel(o: EvaluateModelOptions): Promise<EvaluateMo
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (p) => o.onProgress?.({ stage: 'scan', done: p.done, total: p.total, ratePerSec: p.ratePerSec, etaSec: p.etaSec }),
   });
-  const match = matchLabels(new Map(scan.classes.map((c) => [c.name, c.count])), manifest.classes);
+  // One class-name rule with prepare and the UI (shared/class-names.ts), then the operator's mapping.
+  const unknown = unknownClassTarget(o.classMap ?? {}, manifest.classes);
+  if (unknown)
+    throw new EvaluationError(
+      `The folder "${unknown[0]}" is mapped to "${unknown[1]}", which is not a class of the model (${manifest.classes.join(', ')}).`,
+      "Map it to one of the model's classes, or leave it out.",
+    );
+  const match = matchLabels(new Map(scan.classes.map((c) => [c.name, c.count])), manifest.classes, o.classMap);
   const images = scan.usable.filter((u) => match.index.has(u.label));
   if (images.length === 0)
     throw new EvaluationError(

@@ -21,6 +21,7 @@ export function evaluateHandlers(c: SiteContext) {
         modelDir: row.dir,
         trust: { publicKeyPem: enrollment.serverPublicKey, pinnedFingerprint: enrollment.serverKeyFingerprint },
         dataDir: req.dataDir,
+        ...(req.classMap ? { classMap: req.classMap } : {}),
         clipDir: models.clip,
         device: loadSettings(c.home).device,
         outDir: join(c.paths.reports, 'evaluations', `${req.studyId}-v${req.version}-${Date.now()}`),
