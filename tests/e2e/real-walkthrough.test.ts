@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -356,6 +356,27 @@ describe('site UI in Chromium against the real site backend and a real server (t
       .poll(() => page.getByText('Tiny test models in use.').first().isVisible())
       .toBe(true);
     await shot('07-evaluate');
+  }, 90_000);
+
+  it('Evaluate: folders are mapped to classes by the one class-name rule, the folders found are listed, and a folder left out is not evaluated (issue #15 item 4)', async () => {
+    const copy = join(s().work, 'renamed-folders');
+    const [first, second, third] = s().classes as [string, string, string];
+    const renamed = first.toUpperCase().replace(/ /g, '_');
+    for (const c of s().classes) await cp(join(s().dataDir, c), join(copy, c === first ? renamed : c), { recursive: true });
+    await cp(join(s().dataDir, third), join(copy, 'Unsorted'), { recursive: true });
+    await nav('Evaluate');
+    await page.getByLabel('Labelled image folder').fill(copy);
+    await page.getByRole('button', { name: 'Find the classes in this folder' }).click();
+    const mapping = page.getByTestId('class-mapping');
+    await mapping.waitFor();
+    expect(await mapping.textContent()).toContain(`Found ${CLASSES + 1} folders in ${copy}`);
+    // `RED_CIRCLE` is the class `red circle`; `Unsorted` names no class and is left out.
+    expect(await page.getByLabel(`Class for folder ${renamed}`).inputValue()).toBe(first);
+    expect(await page.getByLabel('Class for folder Unsorted').inputValue()).toBe('');
+    await page.getByLabel(`Class for folder ${second}`).selectOption('');
+    await shot('07b-evaluate-class-mapping');
+    await page.getByRole('main').getByRole('button', { name: 'Evaluate', exact: true }).click();
+    await page.getByRole('heading', { name: `Model v1 on ${(CLASSES - 1) * PER_CLASS} local images` }).waitFor({ timeout: 60_000 });
   }, 90_000);
 
   it('Audit log: the one upload, with approver and hash; Settings: the pinned fingerprint', async () => {

@@ -5,6 +5,7 @@ import type { Command, CommandContext } from '../command';
 import { DEVICE_OPTION, LABEL_ATTRIBUTE_OPTION, UsageError, deviceOption, intOption, labelAttributeOption, optionalString, requireString } from '../command';
 import { progressPrinter } from '../progress-printer';
 import { resolveModelsOption } from '../study/models-folder';
+import { parseClassMapOption } from './site-prepare';
 import { MANIFEST_FILE } from '../../shared/model-manifest';
 import { publicKeyFingerprint } from '../../core/models/verify-model-folder';
 import { compareEvaluations } from '../../site/evaluate/compare-evaluations';
@@ -105,6 +106,11 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
     'trust-key': { type: 'string', value: 'FILE.pem', description: "the server's Ed25519 public key, when this site is not enrolled in the study" },
     'trust-fingerprint': { type: 'string', value: 'HEX', description: 'sha256 fingerprint of that key, obtained out of band' },
     'batch-size': { type: 'string', value: 'N', default: '32', description: 'images per model call' },
+    'class-map': {
+      type: 'string',
+      value: 'MAP',
+      description: 'folder → class where names differ, as for site prepare: "Folder=class,Other=" (empty = leave the folder out); other folders match class names ignoring case, spaces, _ and -',
+    },
     'share-metrics': { type: 'boolean', description: 'opt in: send the aggregate metrics (never per-image results) to the study server' },
   },
   examples: [
@@ -170,6 +176,7 @@ $FGL_HOME/reports/evaluations) and records the evaluation in the site ledger.`,
         dataDir,
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
         ...labelAttributeOption(ctx),
+        ...(optionalString(ctx, 'class-map') ? { classMap: parseClassMapOption(optionalString(ctx, 'class-map')!) } : {}),
         ...(clipDir ? { clipDir } : {}),
         device,
         outDir,

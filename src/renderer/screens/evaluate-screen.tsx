@@ -29,6 +29,11 @@ function Metric({ label, value, help }: { label: string; value: string; help: st
 export function EvaluateScreen() {
   const { client, studyId, dataDir, setDataDir, settings, progress, clearProgress, scan, setScan } = useApp();
   const studies = useStudies();
+  const models = useCall<SiteModel[]>();
+  const evaluation = useCall<EvaluationResult>();
+  const exported = useCall<string[]>();
+  const [version, setVersion] = useState('');
+  const { run } = models;
   const study = studies.study;
   const [overrides, setOverrides] = useState<ClassMap>({});
   const finding = useCall<ScanSummary>();
@@ -37,6 +42,9 @@ export function EvaluateScreen() {
   const classMap = scanned && study ? effectiveClassMap(scanned, study.classes, overrides) : null;
   const findClasses = async () => {
     clearProgress(JOB_NAMES.scan);
+    // Results of another folder must not stay on screen under this one's mapping.
+    evaluation.reset();
+    exported.reset();
     const r = await finding.run(() => client.call('datasets.scan', { dir: dataDir.trim() }));
     if (r) {
       setOverrides({});
@@ -44,11 +52,6 @@ export function EvaluateScreen() {
       setScan(r);
     }
   };
-  const models = useCall<SiteModel[]>();
-  const evaluation = useCall<EvaluationResult>();
-  const exported = useCall<string[]>();
-  const [version, setVersion] = useState('');
-  const { run } = models;
 
   useEffect(() => {
     if (studyId)

@@ -161,6 +161,21 @@ describe('evaluateModel with a probe model', () => {
     expect(() => compareEvaluations(ledger, firstId, 9999)).toThrow(/Evaluation 9999 is not in the ledger/);
   });
 
+  it("follows the operator's folder → class map as prepare does: a folder left out, another named; a class the model lacks is refused", async () => {
+    // green triangle is used as "red circle" here (a deliberate, visible choice); Blue_Square is left out.
+    const r = await evaluateModel(options(ledger, { classMap: { 'green triangle': 'red circle', Blue_Square: null } }));
+    expect(r.metrics.samples).toBe(16);
+    expect(r.record.dataset).toMatchObject({
+      excluded: [{ label: 'Blue_Square', images: 8 }],
+      renamed: [{ label: 'green triangle', class: 'red circle' }],
+      classesWithoutImages: ['blue square'],
+    });
+    expect(r.metrics.perClass.map((c) => c.support)).toEqual([16, 0]);
+    const err = await evaluateModel(options(ledger, { classMap: { Blue_Square: 'Blue Square' } })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EvaluationError);
+    expect((err as Error).message).toBe('The folder "Blue_Square" is mapped to "Blue Square", which is not a class of the model (red circle, blue square).');
+  });
+
   it('evaluates a model the ledger already verified without a key, and rechecks its files', async () => {
     const r = await evaluateModel(options(ledger, { trust: null }));
     expect(r.manifest.version).toBe(1);
