@@ -310,6 +310,10 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
   it('Evaluate: metric cards, confusion matrix, per-class bars, calibration plot, export', async () => {
     await nav('Evaluate');
     await page.getByLabel('Model version').selectOption('2');
+    // The folder scanned on Datasets: its folders, matched to the study's classes (issue #15 item 4).
+    const mapping = page.getByTestId('class-mapping');
+    await mapping.waitFor();
+    expect(await page.getByLabel('Class for folder normal').inputValue()).toBe('normal');
     await page.getByRole('main').getByRole('button', { name: 'Evaluate', exact: true }).click();
     const metrics = page.getByTestId('metrics');
     await metrics.waitFor();
@@ -344,6 +348,7 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
       studyId: FIXTURE.study.id,
       version: 2,
       dataDir: FIXTURE.dataDir,
+      classMap: { effusion: 'effusion', normal: 'normal', pneumonia: 'pneumonia' },
     });
     await shot('07-evaluate');
   });
