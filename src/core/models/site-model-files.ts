@@ -24,6 +24,7 @@ export async function describeSiteModel(dir: string, role: SiteModelRole): Promi
   const missing = requiredSiteModelFiles(role).filter((f) => !present.includes(f));
   if (missing.length > 0)
     throw Object.assign(new Error(`The ${role} model folder ${dir} is missing ${missing.join(', ')}.`), {
+      code: 'site_models_incomplete',
       hint: 'Copy the complete model folder there (hub layout), or get the models from the study server.',
     });
   const files = await hashFiles(dir, present);

@@ -8,6 +8,8 @@ export type VerificationCheck = 'key_pin' | 'signature' | 'manifest' | 'path' | 
 
 /** A model that failed verification; `check` names which check failed so the UI can say so. */
 export class ModelVerificationError extends Error {
+  /** What the site API reports (dispatch-site-call.ts): a refused model, never an `internal_error`. */
+  readonly code = 'model_refused';
   constructor(
     readonly check: VerificationCheck,
     message: string,

@@ -39,6 +39,7 @@ const HINT_TAMPERED =
 function pinnedDigest(pin: SiteModelPin): string {
   if (pin.sha256) return pin.sha256;
   throw Object.assign(new Error(`The study pins no digest for its ${pin.role} model ${pin.id}: this site cannot verify it.`), {
+    code: 'site_model_unpinned',
     hint: 'Ask the study coordinator to name the model with its sha256 (fgl study init records it), or copy a model you trust into Settings → models folder.',
   });
 }
@@ -118,6 +119,7 @@ export async function fetchSiteModels(
     if (!entry) {
       const why = list!.unavailable.find((u) => u.role === p.pin.role)?.reason ?? 'it does not list it';
       throw Object.assign(new Error(`The study server cannot provide the study's ${p.pin.role} model ${p.pin.id}: ${why}.`), {
+        code: 'site_models_unavailable',
         hint: `Ask the study coordinator to start the server with the study's models (fgl server start --models DIR), or import them from a folder or USB stick: fgl site models import --study ${study.id} DIR.`,
       });
     }
@@ -174,7 +176,7 @@ export async function fetchSiteModels(
  */
 export async function importSiteModels(study: StudyManifest, srcDir: string, opts: SiteModelsOptions): Promise<SiteModelsInstall> {
   if (!existsSync(srcDir))
-    throw Object.assign(new Error(`${srcDir} does not exist.`), { hint: 'Give the folder holding encoder/ (or generator/), clip/ and captioner/, e.g. the USB stick from the study coordinator.' });
+    throw Object.assign(new Error(`${srcDir} does not exist.`), { code: 'not_found', hint: 'Give the folder holding encoder/ (or generator/), clip/ and captioner/, e.g. the USB stick from the study coordinator.' });
   const dest = siteModelsDir(opts.modelsRoot, study.id);
   const planned = await plan(study, dest);
   const dirs = await siteModelDirs(srcDir);
@@ -183,6 +185,7 @@ export async function importSiteModels(study: StudyManifest, srcDir: string, opt
     const dir = dirs[p.pin.role];
     if (!dir || !existsSync(dir))
       throw Object.assign(new Error(`${srcDir} has no ${p.pin.role} model (the study needs ${p.pin.id}).`), {
+        code: 'site_models_incomplete',
         hint: `The folder needs ${p.pin.role === 'encoder' ? 'encoder/ (text_encoder/ + tokenizer/) or generator/' : `${p.pin.role}/`}; ask the study coordinator for the complete bundle, or fetch the models from the study server.`,
       });
     const d = await describeSiteModel(dir, p.pin.role);
