@@ -27,16 +27,36 @@ never the generator) from the study server this site enrolled with: usually the 
 hospital firewall lets it reach. The server's file list must add up to the study manifest's
 digest before anything is fetched; each file resumes from a partial copy with HTTP Range after
 a dropped connection or Ctrl-C, and is checked by sha256 as it arrives. Only when every model
-checks out are they installed, atomically, into $FGL_HOME/models/studies/<study>/. Nothing is
-fetched from the Hugging Face hub.`,
+checks out are they installed, atomically, into $FGL_HOME/models/studies/<study>/.
+
+--from-hub fetches them from the Hugging Face hub instead, by the study's model ids, and only
+with explicit consent (FGL_ALLOW_NETWORK=1); they are checked against the study's digests the
+same way. Without --from-hub nothing but the study server is contacted.`,
   options: {
-    study: { type: 'string', value: 'ID', description: 'study id (this site must be enrolled in it)' },
+    study: { type: 'string', value: 'ID|FILE', description: 'study id (this site must be enrolled in it; with --from-hub also a manifest file)' },
+    'from-hub': { type: 'boolean', description: 'fetch from the Hugging Face hub (needs FGL_ALLOW_NETWORK=1)' },
   },
-  examples: ['fgl site models fetch --study shapes-1a2b3c'],
+  examples: ['fgl site models fetch --study shapes-1a2b3c', 'FGL_ALLOW_NETWORK=1 fgl site models fetch --study shapes-1a2b3c --from-hub'],
   async run(ctx) {
     const studyId = requireString(ctx, 'study');
     const onProgress = progressPrinter(ctx.out);
     const paths = sitePaths(siteHome());
+    if (ctx.values['from-hub'] === true) {
+      const study = await loadStudy(studyId, paths);
+      const [{ fetchSiteModelsFromHub }, { networkAllowedByEnv }] = await Promise.all([
+        import('../../site/client/site-models-install'),
+        import('../../core/models/model-store'),
+      ]);
+      const r = await fetchSiteModelsFromHub(study, {
+        modelsRoot: paths.models,
+        cacheDir: paths.models,
+        allowNetwork: networkAllowedByEnv(),
+        signal: ctx.signal,
+        ...(onProgress ? { onProgress } : {}),
+      });
+      report(ctx, r, 'installed from the hub');
+      return;
+    }
     const [{ Ledger }, { fetchSiteModels }] = await Promise.all([import('../../site/ledger/ledger'), import('../../site/client/site-models-install')]);
     const ledger = Ledger.open(paths.ledger);
     try {

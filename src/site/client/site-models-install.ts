@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { digestOfHashes, hashFile } from '../../core/models/model-digest';
 import { describeSiteModel, siteModelDirs } from '../../core/models/site-model-files';
 import { ModelVerificationError } from '../../core/models/verify-model-folder';
+import { ModelStore } from '../../core/models/model-store';
 import type { ModelFile } from '../../shared/model-manifest';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 import {
@@ -230,4 +231,42 @@ export async function importSiteModels(study: StudyManifest, srcDir: string, opt
     }),
     bytes: meter.done,
   };
+}
+
+/**
+ * `fgl site models fetch --from-hub`: the same models from the Hugging Face hub (or a mirror),
+ * only with the operator's explicit consent (`FGL_ALLOW_NETWORK=1`, passed as `allowNetwork`).
+ * CLIP and the captioner are fetched by the study's hub ids (resumable, into the hub cache
+ * `cacheDir`); the encoder comes with the generator repository the study names it by. Then they
+ * are installed exactly as an imported folder: every model checked against the study's digest.
+ */
+export async function fetchSiteModelsFromHub(
+  study: StudyManifest,
+  opts: SiteModelsOptions & { allowNetwork: boolean; cacheDir: string; remoteHost?: string },
+): Promise<SiteModelsInstall> {
+  if (!opts.allowNetwork)
+    throw Object.assign(new Error('Downloading models from the Hugging Face hub is not allowed on this computer.'), {
+      code: 'network_not_allowed',
+      hint: 'Get them from the study server (fgl site models fetch without --from-hub) or a folder (fgl site models import), or allow the hub explicitly with FGL_ALLOW_NETWORK=1.',
+    });
+  const store = new ModelStore({ cacheDir: opts.cacheDir, allowNetwork: true, ...(opts.remoteHost ? { remoteHost: opts.remoteHost } : {}) });
+  const dest = siteModelsDir(opts.modelsRoot, study.id);
+  // A bundle of links to the hub cache, laid out as a models folder, imported (and checked) as any folder.
+  await mkdir(join(opts.modelsRoot, 'studies'), { recursive: true });
+  const bundle = await mkdtemp(join(opts.modelsRoot, 'studies', `.${study.id}.hub-`));
+  try {
+    for (const p of await plan(study, dest)) {
+      if (p.already) continue;
+      opts.signal?.throwIfAborted();
+      const ref = { id: p.pin.id, revision: p.pin.revision };
+      const resolved =
+        p.pin.role === 'encoder'
+          ? await store.resolve(ref, 'generator', { ...(opts.signal ? { signal: opts.signal } : {}) })
+          : await store.resolve({ ...ref, sha256: p.sha256 }, p.pin.role, { ...(opts.signal ? { signal: opts.signal } : {}) });
+      await symlink(resolved.dir, join(bundle, p.pin.role === 'encoder' ? 'generator' : p.pin.role), 'dir');
+    }
+    return await importSiteModels(study, bundle, opts);
+  } finally {
+    await rm(bundle, { recursive: true, force: true });
+  }
 }

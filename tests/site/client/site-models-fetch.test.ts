@@ -12,7 +12,8 @@ import type { ProgressEvent } from '../../../src/shared/progress';
 import type { StudyManifest } from '../../../src/shared/study';
 import { enrollSite } from '../../../src/site/client/enroll-site';
 import { plainVault } from '../../../src/site/client/site-key-vault';
-import { fetchSiteModels, importSiteModels, siteModelsDir } from '../../../src/site/client/site-models-install';
+import { fetchSiteModels, fetchSiteModelsFromHub, importSiteModels, siteModelsDir } from '../../../src/site/client/site-models-install';
+import { startHubServer } from '../../helpers/hub-server';
 import { Ledger } from '../../../src/site/ledger/ledger';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy';
 import { issueToken, startTestServer, type TestServer } from '../../helpers/server-fixture';
@@ -210,6 +211,33 @@ describe('site models from the study server (real HTTP on loopback, tiny-model s
     } finally {
       if (saved === undefined) delete process.env.FGL_HOME;
       else process.env.FGL_HOME = saved;
+    }
+  });
+
+  it('from the hub only with explicit consent; then by the study’s ids, checked against its digests', async () => {
+    const modelsRoot = await mkdtemp(join(work, 'models-'));
+    const refused = (await fetchSiteModelsFromHub(study, { modelsRoot, cacheDir: modelsRoot, allowNetwork: false }).catch((e: unknown) => e)) as Error & { code: string; hint: string };
+    expect(refused.code).toBe('network_not_allowed');
+    expect(refused.hint).toContain('FGL_ALLOW_NETWORK=1');
+    const hub = await startHubServer();
+    try {
+      // The ids the tiny study names: the encoder comes with its generator repository.
+      hub.addRepo(study.encoder.id, models.generator.dir);
+      hub.addRepo(study.clip.id, models.clip.dir);
+      hub.addRepo(study.captioner!.id, models.captioner!.dir);
+      expect(hub.requests).toHaveLength(0);
+      const r = await fetchSiteModelsFromHub(study, { modelsRoot, cacheDir: join(modelsRoot, 'hub'), allowNetwork: true, remoteHost: hub.url });
+      expect(r.models.map((m) => [m.role, m.source])).toEqual([
+        ['encoder', 'imported'],
+        ['clip', 'imported'],
+        ['captioner', 'imported'],
+      ]);
+      expect(hub.requests.length).toBeGreaterThan(0);
+      expect((await locateModelsFolder(r.dir)).encoder).toBe(join(r.dir, 'encoder'));
+      // No links or temporary bundle left beside the installed folder.
+      expect((await readdir(join(modelsRoot, 'studies'))).sort()).toEqual([study.id]);
+    } finally {
+      await hub.close();
     }
   });
 });
