@@ -63,6 +63,8 @@ describe('OpenAPI document and log hygiene', () => {
         'GET /v1/studies/{studyId}/models/{version}/files/{path}',
         'PUT /v1/studies/{studyId}/models/{version}/evaluation',
         'GET /v1/studies/{studyId}/evaluations',
+        'GET /v1/studies/{studyId}/site-models',
+        'GET /v1/studies/{studyId}/site-models/{role}/files/{path}',
       ].sort(),
     );
     const createStudyOp = doc.paths['/v1/studies']!.post!;
