@@ -12,12 +12,11 @@ import { scanDataset } from '../dataset/scan-dataset';
 import type { LabelAttribute } from '../../core/image/dicom/read-dicom';
 import type { Ledger } from '../ledger/ledger';
 import { buildCohorts, type CohortItem, type CohortResult } from '../privacy/k-cohort';
-import { dpGuaranteeText, dpReleaseParameters, noisyBinRow, noisyCounts } from '../privacy/dp-release';
-import type { Rng } from '../privacy/seeded-rng';
+import { dpGuaranteeText, dpReleaseParameters } from '../privacy/dp-release';
+import type { MachineSpend } from '../privacy/machine-spend';
 import { binRows, publicBins } from './dp-bins';
 import { checkReleasedVector, checkSinglingOut } from '../privacy/singling-out';
 import { budgetCheck } from '../privacy/differential-privacy';
-import { secureRng } from '../privacy/secure-rng';
 import { pca2d, project } from '../report/pca';
 import { groupPrivacyUnits } from '../privacy/privacy-units';
 import { findDifferencing } from '../privacy/differencing';
@@ -28,6 +27,7 @@ import { loadDefaultPhiNames } from '../site-resources';
 import { loadSiteModels, type SiteModelDirs } from './site-models';
 import { l2Normalize } from '../../core/tfjs/l2-normalize';
 import { memberMean, outgoingRows, unitVectors } from './outgoing-rows';
+import { PLAN_FILE, writePlanFiles } from './release-plan';
 import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
 
@@ -65,8 +65,12 @@ export type PrepareOptions = {
   /** Names list for the PHI scrub (resources/phi/names.txt). */
   phiNames?: ReadonlySet<string>;
   seed?: number;
-  /** Generator of the DP noise; tests only (default: the secure generator). */
-  rng?: Rng;
+  /**
+   * The machine-wide ε record (privacy/machine-spend.ts) checked beside this ledger, so a second
+   * FGL_HOME of this account finds what the first spent. The CLI and the app pass it; omitted =
+   * this ledger only.
+   */
+  machine?: MachineSpend;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
 };
@@ -74,27 +78,23 @@ export type PrepareOptions = {
 export type PrepareResult = {
   runId: number;
   datasetId: number;
+  /** Where the package is (without DP), or will be written when the plan is approved (with DP). */
   packagePath: string;
   reportJsonPath: string;
   reportMarkdownPath: string;
-  sha256: string;
-  bytes: number;
+  /** The package's sha256 and size; null for a DP plan, whose noise is drawn only on approval. */
+  sha256: string | null;
+  bytes: number | null;
+  /** The DP release plan awaiting approval (ledger.plans), or null for a package made without DP. */
+  plan: { id: number; path: string } | null;
   report: PrivacyReport;
   /** The images behind `report.projection.local[i].imageId` (local only: for on-device thumbnails). */
   localImages: { path: string; label: string }[];
   dataRoot: string;
 };
 
-/** A user-facing refusal: what is wrong and what to do. */
-export class PrepareError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = 'PrepareError';
-  }
-}
+import { PrepareError } from './prepare-error';
+export { PrepareError };
 
 /** ENOSPC / quota / file-size limit from the OS, or SQLITE_FULL from the ledger. */
 function isDiskFull(e: unknown): boolean {
@@ -199,6 +199,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         }),
       o.ledger.secrets.get('patient-key'),
       o.signal,
+      o.machine?.patientKey(),
     );
     const unitCount = units.keys.length;
     if (unitCount < images.length)
@@ -300,24 +301,21 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     // 7. Which rows leave. With DP: the bins whose noisy count reaches the public threshold (ε is
     // checked against what every unit read has spent, by content, before any noise is drawn).
     // Without: the k-cohort rows the singling-out test does not block.
+    // With DP this is a plan: no noise is drawn and no ε charged here (a preview costs nothing);
+    // release-plan.ts draws the noise once, on approval, and charges ε then.
     let dp: PrivacyReport['dp'] = null;
-    let noisy: number[] = [];
-    let dpRng: Rng | null = null;
     const dpPlan = withDp ? dpReleaseParameters({ epsilon: o.dpEpsilon!, delta: policy.delta, clip: o.dpClip ?? Math.sqrt(rowLen), k: policy.k }) : null;
     if (dpPlan) {
-      const spent = Math.max(o.ledger.dp.spentByUnits(units.keys), o.ledger.dp.spent(dataset.id));
+      const spent = Math.max(o.ledger.dp.spentByUnits(units.keys), o.ledger.dp.spent(dataset.id), o.machine?.spentByUnits(units.machineKeys) ?? 0);
       const check = budgetCheck(spent, dpPlan.epsilon, policy.maxEpsilon);
-      if (!check.ok) throw new PrepareError(check.message, 'ε is charged to the images themselves (by content): another folder, a copy or a link to the same images finds the same spend.');
-      dpRng = o.rng ?? secureRng();
-      noisy = noisyCounts(cohorts.rows.map((r) => r.count), dpPlan, dpRng);
+      if (!check.ok) throw new PrepareError(check.message, 'ε is charged to the images themselves (by content): another folder, a copy, a link or another FGL_HOME of this account finds the same spend.');
       dp = { epsilon: dpPlan.epsilon, delta: dpPlan.delta, clip: dpPlan.clip, sigmaMax: dpPlan.sigma, sigmaCount: dpPlan.sigmaCount, threshold: dpPlan.threshold, adjacency: dpPlan.adjacency, unit: units.kind, ...dpGuaranteeText(dpPlan, units.kind), spentBefore: spent, totalAfter: check.total, budget: policy.maxEpsilon };
     }
-    const blocked = (i: number) => (dpPlan ? noisy[i]! < dpPlan.threshold : singling[i]!.blocked && (o.aggregation !== 'instance' || imageDerived));
+    // With DP every public bin is in the plan; which are sent is decided by the noisy count on approval.
+    const blocked = (i: number) => (dpPlan ? false : singling[i]!.blocked && (o.aggregation !== 'instance' || imageDerived));
     const sendIdx = cohorts.rows.map((_, i) => i).filter((i) => !blocked(i));
     if (sendIdx.length === 0)
-      throw dpPlan
-        ? new PrepareError(`No bin's noisy count reached the threshold ${dpPlan.threshold.toFixed(1)} (k + 2σ, σ = ${dpPlan.sigmaCount.toFixed(2)} at ε ${dpPlan.epsilon}); nothing would leave. No ε was charged.`, 'Use a larger ε, more images per class, or class prompts (fewer, larger bins).')
-        : new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
+      throw new PrepareError('Every row was blocked by the privacy checks; nothing would leave.', 'Use a coarser aggregation (class), a larger dataset, or class prompts.');
     // Members' vectors by reference (images with one prompt share one vector), grouped by unit:
     // each unit adds one bounded vector to its row.
     const groups = sendIdx.map((i) => cohorts.rows[i]!.units.map((u) => u.map(condOf)));
@@ -363,26 +361,23 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     const dtype = o.dtype ?? 'F16';
     await mkdir(o.outDir, { recursive: true });
     const packagePath = join(o.outDir, 'package.safetensors');
-    const rowsOut = dpPlan
-      ? (function* () {
-          for (const i of sendIdx) yield noisyBinRow(unitVectors(cohorts.rows[i]!.units.map((u) => u.map(condOf))), rowLen, noisy[i]!, dpPlan, dpRng!);
-        })()
-      : outgoingRows(groups);
-    staged = await stagePackageFile(
-      packagePath,
-      {
-        metadata,
-        n,
-        dim: D,
-        dtype,
-        labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
-        // With DP the counts are the rounded noisy counts (post-processing); without, the exact units.
-        counts: Int32Array.from(sendIdx.map((i) => (dpPlan ? Math.max(1, Math.round(noisy[i]!)) : cohorts.rows[i]!.count))),
-      },
-      rowsOut,
-      { mode: 0o600, ...(o.signal ? { signal: o.signal } : {}) },
-    );
-    const { sha256, bytes } = staged;
+    // Without DP nothing is random: the plan and the package are the same bytes, written now.
+    if (!dpPlan)
+      staged = await stagePackageFile(
+        packagePath,
+        {
+          metadata,
+          n,
+          dim: D,
+          dtype,
+          labels: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.label)),
+          counts: Int32Array.from(sendIdx.map((i) => cohorts.rows[i]!.count)),
+        },
+        outgoingRows(groups),
+        { mode: 0o600, ...(o.signal ? { signal: o.signal } : {}) },
+      );
+    const sha256 = staged?.sha256 ?? null;
+    const bytes = staged?.bytes ?? null;
 
     // 9. Report (local), with a 2-D projection of outgoing rows among the local images.
     // One point per row (blocked rows included, so point i is row i in the preview), among the local images.
@@ -395,7 +390,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       const s = singling[i]!;
       const checks: RowCheck[] = [
         dpPlan
-          ? { name: 'k-cohort', passed: !blocked(i), detail: `DP: noisy count ${noisy[i]!.toFixed(1)} ${blocked(i) ? '<' : '≥'} threshold ${dpPlan.threshold.toFixed(1)} (exact: ${r.count} distinct ${unitWord}, local only)` }
+          ? { name: 'k-cohort', passed: true, detail: `DP: sent only if its noisy count, drawn once on approval, reaches ${dpPlan.threshold.toFixed(1)} (exact: ${r.count} distinct ${unitWord}, local only)` }
           : o.aggregation === 'instance'
             ? { name: 'k-cohort', passed: true, detail: 'waived by the study (instance rows allowed): one image per row, k = 1' }
             : { name: 'k-cohort', passed: r.count >= policy.k, detail: `${r.count} distinct ${unitWord} in ${r.members.length} files (k = ${policy.k})` },
@@ -431,6 +426,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
       dataset: { root, images: images.length, units: { kind: units.kind, count: unitCount, merged: units.merged }, classes: scan.classes, skipped: [...skippedByReason].map(([reason, count]) => ({ reason, count })) },
       settings: { promptMode: o.promptMode, aggregation: o.aggregation, k: metadata.k, singlingOutRatio: policy.singlingOutRatio, dpEpsilon: o.dpEpsilon ?? null },
       outgoing: { rows: n, bytes, shape: [n, 77, D], dtype, sha256, tensors: Object.values(PACKAGE_TENSORS) },
+      ...(dpPlan ? { release: { state: 'plan' as const } } : {}),
       rows,
       suppressed: cohorts.suppressed.map((s) => ({ label: o.study.classes[s.label]!, images: s.count, reason: s.reason })),
       phi,
@@ -446,33 +442,51 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     // 10. Files (durable), then the ledger rows in one transaction.
     const reportJsonPath = join(o.outDir, 'privacy-report.json');
     const reportMarkdownPath = join(o.outDir, 'privacy-report.md');
-    await staged.commit();
+    if (dpPlan) {
+      // The plan (local only): every bin's units as indices into the distinct prompts' vectors.
+      const planSha256 = await writePlanFiles(o.outDir, {
+        metadata,
+        dp: dpPlan,
+        dim: D,
+        dtype,
+        prompts: distinct,
+        vectorOf: (p) => cond.get(p)!,
+        rows: cohorts.rows.map((r, i) => ({ label: r.label, count: r.count, units: r.units.map((u) => u.map((m) => prompts[m]!)), unitKeys: released[i]!.units })),
+        unitKeys: units.keys,
+        machineKeys: units.machineKeys,
+        signal: o.signal,
+      });
+      await writeFileDurable(reportJsonPath, JSON.stringify(report, null, 2), 0o600);
+      await writeFileDurable(reportMarkdownPath, reportMarkdown(report), 0o600);
+      const plan = o.ledger.transaction(() => {
+        const row = o.ledger.plans.insert({ runId: run.id, datasetId: dataset.id, studyId: o.study.id, dir: resolve(o.outDir), planSha256, epsilon: dpPlan.epsilon, delta: dpPlan.delta, report: report as unknown as Record<string, unknown> });
+        o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
+        return row;
+      });
+      return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256: null, bytes: null, plan: { id: plan.id, path: join(o.outDir, PLAN_FILE) }, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
+    }
+    await staged!.commit();
     await writeFileDurable(reportJsonPath, JSON.stringify(report, null, 2), 0o600);
     await writeFileDurable(reportMarkdownPath, reportMarkdown(report), 0o600);
+    const pkgSha = sha256!;
     o.ledger.transaction(() => {
       // The created_at is a day, so an unchanged non-DP release is byte-identical to one made earlier that
       // day: the ledger already holds it (and its rows); the new file is the same package.
-      const again = o.ledger.packages.get(sha256) !== undefined;
+      const again = o.ledger.packages.get(pkgSha) !== undefined;
       if (!again)
         o.ledger.packages.insert({
           runId: run.id,
-          sha256,
-          bytes,
+          sha256: pkgSha,
+          bytes: bytes!,
           path: packagePath,
           rows: n,
           privacy: { k: metadata.k, aggregation: o.aggregation, promptMode: o.promptMode, dp },
           report: report as unknown as Record<string, unknown>,
         });
-      if (!again) o.ledger.releasedRows.record(released.map((r) => ({ ...r, packageSha256: sha256, studyId: o.study.id, dp: dp !== null })));
-      // ε is charged when the package is made, not when it is uploaded: the noise was drawn.
-      if (dp) {
-        o.ledger.dp.record({ datasetId: dataset.id, studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
-        // Charged to every unit the mechanism read, by content: another path to the same images finds it.
-        o.ledger.dp.recordUnits(units.keys, { studyId: o.study.id, epsilon: dp.epsilon, delta: dp.delta, packageSha256: sha256 });
-      }
+      if (!again) o.ledger.releasedRows.record(released.map((r) => ({ ...r, packageSha256: pkgSha, studyId: o.study.id, dp: false })));
       o.ledger.runs.update(run.id, { status: 'done', progress: { stage: 'done' } });
     });
-    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
+    return { runId: run.id, datasetId: dataset.id, packagePath, reportJsonPath, reportMarkdownPath, sha256, bytes, plan: null, report, localImages: images.map((i) => ({ path: i.path, label: i.label })), dataRoot: root };
   } catch (e) {
     await staged?.discard().catch(() => undefined);
     const cancelled = o.signal?.aborted ?? false;
