@@ -15,7 +15,7 @@ import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
 import { DEFAULT_CLASS_TEMPLATE, studyManifestCanonicalJson } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
-import { seededRng } from '../../../src/site/privacy/seeded-rng';
+import { seededRng, type Rng } from '../../../src/site/privacy/seeded-rng';
 import { prepareAndApprove } from '../../helpers/prepare-and-approve';
 import { cudaProviderInstalled } from '../../../src/core/ort/execution-device';
 import { treeFingerprint } from '../../helpers/broken-images';
@@ -40,7 +40,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-function options(ledger: Ledger, over: Partial<PrepareOptions> = {}): PrepareOptions {
+function options(ledger: Ledger, over: Partial<PrepareOptions> & { rng?: Rng } = {}): PrepareOptions & { rng?: Rng } {
   return {
     ledger,
     dataDir: data,

@@ -29,7 +29,7 @@ import {
   type PrepareOptions,
 } from '../../../src/site/prepare/prepare-package';
 import { getTinyModels } from '../../helpers/tiny-models';
-import { seededRng } from '../../../src/site/privacy/seeded-rng';
+import { seededRng, type Rng } from '../../../src/site/privacy/seeded-rng';
 import { prepareAndApprove } from '../../helpers/prepare-and-approve';
 
 const PHOTOS = join(__dirname, '..', '..', 'fixtures', 'real-photos');
@@ -56,8 +56,8 @@ afterAll(() => rm(tmp, { recursive: true, force: true }));
 function options(
   ledger: Ledger,
   dataDir: string,
-  over: Partial<PrepareOptions> = {},
-): PrepareOptions {
+  over: Partial<PrepareOptions> & { rng?: Rng } = {},
+): PrepareOptions & { rng?: Rng } {
   return {
     ledger,
     dataDir,
