@@ -21,6 +21,7 @@ import { StudyManifest, PromptMode, Aggregation } from '../../shared/study';
 import { Ledger } from '../../site/ledger/ledger';
 import { siteHome, sitePaths } from '../../site/site-home';
 import { preparePackage } from '../../site/prepare/prepare-package';
+import { MachineSpend } from '../../site/privacy/machine-spend';
 
 
 /**
@@ -68,6 +69,9 @@ encoder, aggregates them into rows of at least k images, blocks rows that single
 image, optionally adds differential-privacy noise, and writes to --out:
 
   package.safetensors    what would leave this computer (nothing is uploaded here)
+                         with --dp-epsilon: plan.json instead, a plan with no noise drawn and
+                         no ε charged; \`fgl site upload\` approves it (draws the noise once,
+                         charges ε, writes the package) and sends it
   privacy-report.md      what leaves, every check per row, what was blocked and why
   privacy-report.json    the same for programs (and the app's preview screen)
 
@@ -176,7 +180,10 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
           `this site is not enrolled in study ${study.id}: the package is marked site "unenrolled" and the server will refuse it. Enroll first (fgl site enroll) or pass --site-id.`,
         );
       const dpEpsilon = numberOption(ctx, 'dp-epsilon', undefined);
+      // The machine-wide ε record: what every FGL_HOME of this account has spent on these images.
+      const machine = dpEpsilon !== undefined ? MachineSpend.open() : undefined;
       const result = await preparePackage({
+        ...(machine ? { machine } : {}),
         ledger,
         dataDir: requireString(ctx, 'data'),
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
@@ -195,7 +202,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         batchSize: intOption(ctx, 'batch-size', 16, 1),
         signal: ctx.signal,
         ...(progressPrinter(ctx.out) ? { onProgress: progressPrinter(ctx.out)! } : {}),
-      });
+      }).finally(() => machine?.close());
       const r = result.report;
       if (r.tinyModels)
         ctx.out.warn(
@@ -204,7 +211,8 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       ctx.out.result(
         {
           runId: result.runId,
-          package: result.packagePath,
+          package: result.plan ? null : result.packagePath,
+          plan: result.plan?.path ?? null,
           sha256: result.sha256,
           bytes: result.bytes,
           reportJson: result.reportJsonPath,
@@ -219,14 +227,20 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         },
         () =>
           [
-            `Package ${result.packagePath}`,
-            `  ${r.outgoing.rows} rows [${r.outgoing.shape.join('×')}] ${r.outgoing.dtype}, ${result.bytes} bytes, sha256 ${result.sha256}`,
+            ...(result.plan
+              ? [
+                  `Plan ${result.plan.path} (differential privacy: no noise drawn, no ε charged yet)`,
+                  `  up to ${r.outgoing.rows} rows [n×${r.outgoing.shape.slice(1).join('×')}] ${r.outgoing.dtype}: the bins whose noisy count reaches ${r.dp?.threshold.toFixed(1)} when approved`,
+                ]
+              : [`Package ${result.packagePath}`, `  ${r.outgoing.rows} rows [${r.outgoing.shape.join('×')}] ${r.outgoing.dtype}, ${result.bytes} bytes, sha256 ${result.sha256}`]),
             `  from ${r.dataset.images} images: ${r.dataset.classes.map((c) => `${c.name} ${c.count}`).join(', ')}`,
-            `  blocked rows: ${r.rows.filter((x) => x.blocked).length}; suppressed classes: ${r.suppressed.length}${r.dp ? `; ε ${r.dp.epsilon.toFixed(3)} (total ${r.dp.totalAfter.toFixed(3)})` : ''}`,
+            `  blocked rows: ${r.rows.filter((x) => x.blocked).length}; suppressed classes: ${r.suppressed.length}${r.dp ? `; ε ${r.dp.epsilon.toFixed(3)} on approval (total then ${r.dp.totalAfter.toFixed(3)})` : ''}`,
             `  devices: ${Object.entries(r.devices)
               .map(([k, v]) => `${k} ${v}`)
               .join(', ')}`,
-            `Review ${result.reportMarkdownPath} before uploading (fgl site upload --package ${requireString(ctx, 'out')}).`,
+            result.plan
+              ? `Review ${result.reportMarkdownPath}; approving it draws the noise, charges ε and uploads: fgl site upload --package ${requireString(ctx, 'out')} --approver NAME.`
+              : `Review ${result.reportMarkdownPath} before uploading (fgl site upload --package ${requireString(ctx, 'out')}).`,
           ].join('\n'),
       );
     } finally {

@@ -90,7 +90,9 @@ export function prepareHandlers(c: SiteContext) {
     },
     async 'prepare.preview'(req) {
       const j = await c.job(req.runId);
-      const r = await j.done.catch(() => undefined);
+      await j.done.catch(() => undefined);
+      // j.result, not the promise: an approved DP plan has become its package.
+      const r = j.result;
       if (!r)
         throw new SiteApiFailure(
           'prepare_failed',
