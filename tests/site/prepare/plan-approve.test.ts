@@ -139,6 +139,7 @@ describe('ε by content across FGL_HOMEs (issue #12 item 4)', () => {
     const homeA = Ledger.open(join(tmp, 'home-a', 'ledger.sqlite'));
     const homeB = Ledger.open(join(tmp, 'home-b', 'ledger.sqlite'));
     // What the CLI and the app open: $FGL_PRIVACY_LEDGER, outside both FGL_HOMEs.
+    const before = process.env.FGL_PRIVACY_LEDGER;
     process.env.FGL_PRIVACY_LEDGER = join(tmp, 'state', 'privacy-spend.sqlite');
     const machineA = MachineSpend.open(machineSpendPath());
     const machineB = MachineSpend.open(machineSpendPath());
@@ -159,7 +160,7 @@ describe('ε by content across FGL_HOMEs (issue #12 item 4)', () => {
       homeB.close();
       machineA.close();
       machineB.close();
-      delete process.env.FGL_PRIVACY_LEDGER;
+      process.env.FGL_PRIVACY_LEDGER = before;
     }
   });
 });

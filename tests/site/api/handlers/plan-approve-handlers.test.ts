@@ -30,6 +30,7 @@ let study: StudyManifest;
 let dataDir: string;
 let home: string;
 let tmp: string;
+const envBefore = { home: process.env.FGL_HOME, spend: process.env.FGL_PRIVACY_LEDGER };
 beforeAll(async () => {
   tiny = await getTinyModels();
   t = await startTestServer();
@@ -44,8 +45,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await t.close();
-  delete process.env.FGL_HOME;
-  delete process.env.FGL_PRIVACY_LEDGER;
+  if (envBefore.home === undefined) delete process.env.FGL_HOME;
+  else process.env.FGL_HOME = envBefore.home;
+  if (envBefore.spend === undefined) delete process.env.FGL_PRIVACY_LEDGER;
+  else process.env.FGL_PRIVACY_LEDGER = envBefore.spend;
   await rm(tmp, { recursive: true, force: true });
 });
 
