@@ -30,6 +30,7 @@ import { memberMean, outgoingRows, unitVectors } from './outgoing-rows';
 import { PLAN_FILE, writePlanFiles } from './release-plan';
 import { stagePackageFile, type StagedPackage } from './package-writer';
 import { reportMarkdown, type PrivacyReport, type ReportRow, type RowCheck } from './privacy-report';
+import { checkedReport } from '../../shared/privacy-report';
 
 export const APP_VERSION = '0.1.0';
 
@@ -409,7 +410,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
     });
     const skippedByReason = new Map<string, number>();
     for (const s of scan.skipped) skippedByReason.set(s.reason, (skippedByReason.get(s.reason) ?? 0) + 1);
-    const report: PrivacyReport = {
+    const report: PrivacyReport = checkedReport({
       format: 'fgl-privacy-report',
       version: 1,
       createdAt: new Date().toISOString(),
@@ -437,7 +438,7 @@ export async function preparePackage(o: PrepareOptions): Promise<PrepareResult> 
         explainedVariance: fit.explainedVariance,
       },
       messages,
-    };
+    });
 
     // 10. Files (durable), then the ledger rows in one transaction.
     const reportJsonPath = join(o.outDir, 'privacy-report.json');

@@ -1,71 +1,7 @@
-import type { PhiSummary } from '../prompts/build-prompts';
+import type { PrivacyReport } from '../../shared/privacy-report';
 
-/** The privacy report: what leaves, what was checked, what was blocked and why. Stays local. */
-export type RowCheck = { name: 'k-cohort' | 'singling-out' | 'phi-scrub' | 'differential-privacy'; passed: boolean; detail: string };
-
-export type ReportRow = {
-  index: number;
-  label: string;
-  /** The prompt text when the row has exactly one, else null. Local only. */
-  prompt: string | null;
-  /** Every distinct prompt averaged into the row (at most 20 shown). Local only. */
-  prompts: string[];
-  /** Files averaged into the row. */
-  images: number;
-  /** Distinct privacy units (patients / distinct pictures) among them: what k and the `counts` tensor count. */
-  units: number;
-  blocked: boolean;
-  checks: RowCheck[];
-};
-
-export type PrivacyReport = {
-  format: 'fgl-privacy-report';
-  version: 1;
-  createdAt: string;
-  appVersion: string;
-  study: { id: string; name: string };
-  siteId: string;
-  tinyModels: boolean;
-  models: { clip: { id: string; digest: string }; encoder: { id: string; digest: string; dim: number }; captioner: { id: string; digest: string } | null };
-  devices: Record<string, string>;
-  dataset: { root: string; images: number; units: { kind: 'patient' | 'image' | 'mixed'; count: number; merged: { patient: number; identical: number; nearDuplicate: number } }; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
-  settings: { promptMode: string; aggregation: string; k: number; singlingOutRatio: number; dpEpsilon: number | null };
-  /**
-   * Exactly what the package holds. For a DP plan (release.state 'plan'): every public bin, no
-   * bytes or hash yet; which bins are sent is decided by the noise drawn on approval.
-   */
-  outgoing: { rows: number; bytes: number | null; shape: [number, number, number]; dtype: 'F16' | 'F32'; sha256: string | null; tensors: string[] };
-  /**
-   * DP only. 'plan': no noise drawn, no ε charged (a preview costs nothing); 'released': the
-   * noise was drawn once on approval, ε charged before anything was sent, `outgoing` is the package.
-   */
-  release?: { state: 'plan' } | { state: 'released'; approvers: string[]; releasedAt: string; noisyCounts: number[] };
-  rows: ReportRow[];
-  suppressed: { label: string; images: number; reason: string }[];
-  phi: PhiSummary | null;
-  dp: {
-    epsilon: number;
-    delta: number;
-    clip: number;
-    /** σ of the noise on each coordinate of a bin's sum (dp-release.ts). */
-    sigmaMax: number;
-    /** σ of the noise on a bin's count, and the public threshold a noisy count must reach. */
-    sigmaCount: number;
-    threshold: number;
-    adjacency: 'add-remove-one-unit';
-    unit: 'patient' | 'image' | 'mixed';
-    /** The guarantee, word for word, and what it does and does not cover. */
-    statement: string;
-    covered: string[];
-    notCovered: string[];
-    spentBefore: number;
-    totalAfter: number;
-    budget: number | null;
-  } | null;
-  /** outgoing[i] is rows[i] (blocked rows too); local[j] are this site's images. */
-  projection: { outgoing: [number, number][]; local: { x: number; y: number; label: string; imageId: number }[]; explainedVariance: [number, number] };
-  messages: string[];
-};
+/** The report's contract lives in src/shared/privacy-report.ts; this file renders it. */
+export type { PrivacyReport, ReportRow, RowCheck } from '../../shared/privacy-report';
 
 const fmtBytes = (b: number) => (b < 1024 ? `${b} B` : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
 

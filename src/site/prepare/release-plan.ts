@@ -29,6 +29,7 @@ import type { Rng } from '../privacy/seeded-rng';
 import { memberMean } from './outgoing-rows';
 import { stagePackageFile } from './package-writer';
 import { reportMarkdown, type PrivacyReport } from './privacy-report';
+import { checkedReport, parseReport } from '../../shared/privacy-report';
 import { PrepareError } from './prepare-error';
 
 export const PLAN_FILE = 'plan.json';
@@ -173,7 +174,7 @@ export async function releasePlan(o: {
       sha256: pkg.sha256,
       bytes: pkg.bytes,
       packagePath: pkg.path,
-      report: pkg.report as unknown as PrivacyReport,
+      report: parseReport(pkg.report, `of package ${pkg.sha256.slice(0, 12)}… in the ledger`),
       reused: true,
     };
   }
@@ -191,7 +192,7 @@ export async function releasePlan(o: {
       `The plan's vectors in ${plan.dir} changed since it was prepared.`,
       'Prepare the package again.',
     );
-  const report = JSON.parse(await readFile(reportJsonPath, 'utf8')) as PrivacyReport;
+  const report = parseReport(JSON.parse(await readFile(reportJsonPath, 'utf8')), reportJsonPath);
   const rowLen = 77 * p.dim;
   const all = new Float32Array(new Uint8Array(vbytes).buffer);
   const vec = (i: number) => all.subarray(i * rowLen, (i + 1) * rowLen);
@@ -277,7 +278,7 @@ export async function releasePlan(o: {
     { mode: 0o600, ...(o.signal ? { signal: o.signal } : {}) },
   );
   const sent = new Set(sendIdx);
-  const released: PrivacyReport = {
+  const released: PrivacyReport = checkedReport({
     ...report,
     rows: report.rows.map((r, i) => ({
       ...r,
@@ -306,7 +307,7 @@ export async function releasePlan(o: {
       releasedAt,
       noisyCounts: sendIdx.map((i) => noisy[i]!),
     },
-  };
+  });
   try {
     // ε on disk before the package can be found: machine-wide record first (over-counting is the
     // safe side), then the site ledger in one transaction with the package and the plan's outcome.

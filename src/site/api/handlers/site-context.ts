@@ -9,7 +9,7 @@ import { sitePaths } from '../../site-home';
 import { clientForStudy } from '../../client/enroll-site';
 import type { SiteKeyVault } from '../../client/site-key-vault';
 import type { PrepareResult } from '../../prepare/prepare-package';
-import type { PrivacyReport } from '../../prepare/privacy-report';
+import { parseReport } from '../../../shared/privacy-report';
 import type { SiteModelDirs } from '../../prepare/site-models';
 import { MachineSpend, machineSpendPath } from '../../privacy/machine-spend';
 import { PLAN_FILE } from '../../prepare/release-plan';
@@ -99,7 +99,7 @@ export function createSiteContext(o: {
     if ((!pkg && !plan) || !run) return undefined;
     const dir = pkg ? dirname(pkg.path) : plan!.dir;
     const reportJsonPath = join(dir, 'privacy-report.json');
-    const report = JSON.parse(await readFile(reportJsonPath, 'utf8')) as PrivacyReport;
+    const report = parseReport(JSON.parse(await readFile(reportJsonPath, 'utf8')), reportJsonPath);
     const local = (await readFile(join(dir, LOCAL_IMAGES_FILE), 'utf8')
       .then((t) => JSON.parse(t) as { dataRoot: string; images: PrepareResult['localImages'] })
       .catch(() => null)) ?? { dataRoot: report.dataset.root, images: [] };
