@@ -10,6 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Model-file digests memoized by the tests stay out of the user's own cache folder.
-    env: { FGL_DIGEST_CACHE: join(tmpdir(), 'fgl-test-file-digests.json') },
+    // The machine-wide ε record likewise (tests that charge ε set their own per file).
+    env: { FGL_DIGEST_CACHE: join(tmpdir(), 'fgl-test-file-digests.json'), FGL_PRIVACY_LEDGER: join(tmpdir(), `fgl-test-privacy-spend-${process.pid}.sqlite`) },
   },
 });

@@ -66,8 +66,11 @@ export const OutgoingRow = z.object({
 
 export const PackagePreview = z.object({
   runId: z.string(),
-  sha256: z.string(),
-  bytes: z.number().int(),
+  /** null for a DP plan: its noise is drawn, and its package written, only on approval. */
+  sha256: z.string().nullable(),
+  bytes: z.number().int().nullable(),
+  /** A DP plan awaiting approval: no noise drawn, no ε charged yet; rows are every public bin. */
+  plan: z.boolean().default(false),
   rows: z.array(OutgoingRow),
   dims: z.object({ rows: z.number().int(), tokens: z.number().int(), dim: z.number().int(), dtype: z.string() }),
   blockedRows: z.number().int(),
@@ -126,16 +129,18 @@ export type EvaluationResult = z.infer<typeof EvaluationResult>;
 
 /**
  * A package prepared on this site, as the ledger keeps it across reloads and restarts:
- * prepared (not approved), approved (audit row written, not yet accepted: retry it), uploading
+ * planned (a DP plan: no noise drawn, no ε charged until it is approved), prepared (not approved), approved (audit row written, not yet accepted: retry it), uploading
  * (being sent now), uploaded (the server accepted it), failed (the server refused it).
  */
-export const PackageState = z.enum(['prepared', 'approved', 'uploading', 'uploaded', 'failed']);
+export const PackageState = z.enum(['planned', 'prepared', 'approved', 'uploading', 'uploaded', 'failed']);
 export type PackageState = z.infer<typeof PackageState>;
 export const PreparedPackage = z.object({
+  /** The app's id: a folder name, or `run-<n>` for one prepared with `fgl site prepare`. */
   runId: z.string(),
   studyId: z.string(),
-  sha256: z.string(),
-  bytes: z.number().int(),
+  /** null while a DP plan awaits approval. */
+  sha256: z.string().nullable(),
+  bytes: z.number().int().nullable(),
   rows: z.number().int(),
   createdAt: z.string(),
   state: PackageState,

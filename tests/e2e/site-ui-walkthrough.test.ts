@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -422,6 +423,48 @@ describe('site UI walkthrough in Chromium (UI-only: scripted in-test handlers, n
       dataDir: FIXTURE.messyDir,
       classMap: { Normal: 'normal', Pneumonia_cases: 'pneumonia', misc: null },
     });
+  });
+
+  it('DP: prepare makes a plan (no noise, no sha256, no ε), listed as a plan; approving it draws the noise and uploads the package', async () => {
+    await nav('Datasets');
+    await page.getByLabel('Folder path').fill(FIXTURE.dataDir);
+    await page.getByRole('button', { name: 'Scan folder' }).click();
+    await page.getByTestId('scan-summary').waitFor();
+    await page.getByRole('button', { name: 'Next: prepare a package' }).click();
+    await page.getByLabel('Study', { exact: true }).selectOption(FIXTURE.study.id);
+    await page.getByLabel('Add differential-privacy noise').check();
+    await page.getByLabel(/^DP ε/).fill('1');
+    await page.getByRole('button', { name: 'Prepare package' }).click();
+    // The fixture numbers its runs by the prepare.start calls it has had.
+    await expect.poll(() => backend.calls.filter((c) => c.method === 'prepare.start').length).toBeGreaterThan(3);
+    const runId = `run-${backend.calls.filter((c) => c.method === 'prepare.start').length}`;
+    await page.getByRole('heading', { name: `Run ${runId}` }).waitFor();
+    backend.releasePrepare();
+    await page.getByText('✓ Package prepared. Nothing has been sent yet.').waitFor();
+    await page.getByRole('button', { name: 'Review what will leave this computer' }).click();
+    await page.getByTestId('plan-notice').waitFor();
+    expect(await text('plan-notice')).toContain('no noise drawn, no ε charged');
+    expect(await text('bytes')).toBe('known once approved (the bins whose noisy count passes)');
+    expect(await text('rows-sent')).toBe('5');
+    expect(await page.getByTestId('outgoing-row').first().textContent()).toContain('drawn once on approval');
+    await shot('04b-preview-plan');
+    // The list shows it as a plan until it is approved.
+    await nav('Approve & upload');
+    await page.getByRole('heading', { name: 'Plan to approve' }).waitFor();
+    expect(await text('plan-approval-note')).toContain('draws the differential-privacy noise once and charges ε = 1');
+    const row = page.getByTestId('package-row').filter({ hasText: 'plan — no noise drawn' });
+    expect(await row.count()).toBe(1);
+    await page.getByLabel('Your name (approver)').fill('Dr. M. Rossi');
+    await page.getByLabel(/Second approver/).fill('P. Chen (privacy officer)');
+    await page.getByRole('checkbox', { name: /I have reviewed the plan and approve drawing its noise \(ε = 1\)/ }).check();
+    await page.getByRole('button', { name: 'Approve and upload' }).click();
+    await page.getByTestId('audit-result').waitFor();
+    expect(backend.calls.filter((c) => c.method === 'upload.approve').at(-1)?.req).toEqual({ runId, approver: 'Dr. M. Rossi', secondApprover: 'P. Chen (privacy officer)', confirm: true });
+    await expect.poll(() => page.getByTestId('package-row').filter({ hasText: 'plan — no noise drawn' }).count()).toBe(0);
+    // The card now shows the package the approval drew, with the hash the audit entry holds.
+    await page.getByRole('heading', { name: 'Package sent' }).waitFor();
+    await expect.poll(() => page.locator('[aria-labelledby="pkg-h"] code').getAttribute('title')).toBe(createHash('sha256').update(runId).digest('hex'));
+    await shot('05b-plan-approved');
   });
 
   it('shows a banner when the backend crashes and when it restarts', async () => {

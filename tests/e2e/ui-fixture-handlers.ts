@@ -168,6 +168,9 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
   let run = 0;
   let release: (() => void) | null = null;
   const finishedRuns = new Set<string>();
+  // Runs prepared with DP: plans (no sha256, no noise) until approved (issue #12 item 3).
+  const dpRuns = new Map<string, number>();
+  const approvedDp = new Set<string>();
 
   // The dataset's local images and their 2-D projection: three clusters.
   const r = rng(7);
@@ -316,6 +319,7 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
     },
     async 'prepare.start'(req, ctx) {
       const runId = `run-${++run}`;
+      if (req.dpEpsilon) dpRuns.set(runId, req.dpEpsilon);
       emitLater(ctx.emit, {
         type: 'progress',
         job: runId,
@@ -357,15 +361,19 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       if (!finishedRuns.has(req.runId))
         throw Object.assign(new Error('Not prepared yet.'), { code: 'not_ready' });
       const bytes = outgoingRows * 77 * 768 * 2 + outgoingRows * 8 + 1184;
+      const epsilon = dpRuns.get(req.runId) ?? null;
+      const plan = epsilon !== null && !approvedDp.has(req.runId);
+      const planRows = rows.map((x) => ({ ...x, blocked: false, checks: [{ name: 'k-cohort', passed: true, detail: `DP: sent only if its noisy count, drawn once on approval, reaches 9.1 (exact: ${x.images} distinct pictures, local only)` }] }));
       const preview: PackagePreview = {
         runId: req.runId,
-        sha256: createHash('sha256').update(req.runId).digest('hex'),
-        bytes,
-        rows,
-        dims: { rows: outgoingRows, tokens: 77, dim: 768, dtype: 'F16' },
-        blockedRows: rows.filter((x) => x.blocked).length,
+        sha256: plan ? null : createHash('sha256').update(req.runId).digest('hex'),
+        bytes: plan ? null : bytes,
+        plan,
+        rows: plan ? planRows : rows,
+        dims: { rows: plan ? rows.length : outgoingRows, tokens: 77, dim: 768, dtype: 'F16' },
+        blockedRows: plan ? 0 : rows.filter((x) => x.blocked).length,
         redactions: 0,
-        epsilon: null,
+        epsilon,
         projection: {
           outgoing: [
             [-2.4, 1.2],
@@ -388,6 +396,7 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
       return { dataUrl: thumbs.get(img.label)! };
     },
     async 'upload.approve'(req, ctx) {
+      if (dpRuns.has(req.runId)) approvedDp.add(req.runId);
       ctx.emit({
         type: 'progress',
         job: `upload-${req.runId}`,
@@ -412,6 +421,8 @@ export async function createFixtureBackend(): Promise<FixtureBackend> {
         packages: [...finishedRuns].reverse().map((runId) => {
           const sha256 = createHash('sha256').update(runId).digest('hex');
           const upload = audit.find((a) => a.packageSha256 === sha256) ?? null;
+          if (dpRuns.has(runId) && !approvedDp.has(runId))
+            return { runId, studyId: FIXTURE.study.id, sha256: null, bytes: null, rows: rows.length, createdAt: '2025-11-24T10:00:00Z', state: 'planned' as const, upload: null };
           return { runId, studyId: FIXTURE.study.id, sha256, bytes, rows: outgoingRows, createdAt: '2025-11-24T10:00:00Z', state: upload ? ('uploaded' as const) : ('prepared' as const), upload };
         }),
       };

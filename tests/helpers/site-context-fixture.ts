@@ -42,6 +42,7 @@ export async function siteContextFixture(o: { resolveModels?: ResolveModels } = 
     async close() {
       for (const j of c.jobs.values()) j.controller.abort(new Error('test over'));
       await Promise.allSettled([...c.jobs.values()].map((j) => j.done));
+      c.close();
       ledger.close();
       await rm(home, { recursive: true, force: true });
     },

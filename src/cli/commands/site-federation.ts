@@ -1,5 +1,6 @@
+import { stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command';
 import { intOption, optionalString, requireString } from '../command';
 import { progressPrinter } from '../progress-printer';
@@ -10,6 +11,28 @@ import { groupFingerprint } from '../../shared/fingerprint';
 import { enrollSite } from '../../site/client/enroll-site';
 import { packageFile, resumePendingUploads, uploadPackage } from '../../site/client/upload-package';
 import { pullModel } from '../../site/client/pull-model';
+import { clientForStudy } from '../../site/client/enroll-site';
+import { releasePlan } from '../../site/prepare/release-plan';
+import { MachineSpend } from '../../site/privacy/machine-spend';
+
+/**
+ * The file to upload from --package: the package itself, or, for a DP plan (fgl site prepare
+ * --dp-epsilon), the package its approval draws now (once: approving again reuses it).
+ */
+async function approvedPackageFile(ledger: Ledger, arg: string, approvers: string[], signal: AbortSignal): Promise<string> {
+  const dir = (await stat(arg)).isDirectory() ? resolve(arg) : dirname(resolve(arg));
+  const plan = ledger.plans.byDir(dir);
+  const newestPackage = ledger.packages.list({ limit: 10_000 }).find((p) => dirname(p.path) === dir);
+  if (!plan || (newestPackage && newestPackage.runId > plan.runId)) return packageFile(arg);
+  // Enrolled first: a site that cannot send must not spend ε on a package it cannot upload.
+  clientForStudy(ledger, plan.studyId);
+  const machine = MachineSpend.open();
+  try {
+    return (await releasePlan({ ledger, planId: plan.id, approvers, machine, signal })).packagePath;
+  } finally {
+    machine.close();
+  }
+}
 
 async function withLedger<T>(fn: (ledger: Ledger, paths: ReturnType<typeof sitePaths>) => Promise<T>): Promise<T> {
   const paths = sitePaths(siteHome());
@@ -85,6 +108,11 @@ export const siteUploadCommand: Command = {
 Uploads package.safetensors from a folder made by \`fgl site prepare\` to the server of the
 study it was made for. Read privacy-report.md first: uploading is the approval.
 
+With differential privacy the folder holds a plan, not a package: approving it (this command)
+draws the noise once, charges ε in the site ledger and the machine-wide record
+($FGL_PRIVACY_LEDGER) before anything is sent, writes package.safetensors and uploads it.
+Running it again sends that same package; it never draws fresh noise.
+
 An audit entry (package sha256, bytes, server, study, approvers, time) is written before
 anything is sent. Network errors and server errors are retried with backoff; the upload is
 idempotent by sha256, so retrying never stores a second copy. If the app stops mid-upload,
@@ -101,7 +129,8 @@ idempotent by sha256, so retrying never stores a second copy. If the app stops m
       if (ctx.values.resume) return resumePendingUploads(ledger, { signal: ctx.signal });
       const approvers = [optionalString(ctx, 'approver') ?? userInfo().username, ...listOption(ctx, 'second-approver')];
       const onProgress = progressPrinter(ctx.out);
-      return [await uploadPackage(ledger, await packageFile(requireString(ctx, 'package')), { approvers, signal: ctx.signal, ...(onProgress ? { onProgress } : {}) })];
+      const file = await approvedPackageFile(ledger, requireString(ctx, 'package'), approvers, ctx.signal);
+      return [await uploadPackage(ledger, file, { approvers, signal: ctx.signal, ...(onProgress ? { onProgress } : {}) })];
     });
     ctx.out.result({ uploads: rows }, () =>
       rows.length === 0

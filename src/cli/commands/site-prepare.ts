@@ -22,15 +22,21 @@ import { loadStudy } from '../study/load-study';
  * them (`npm run bench -- cli`, "site prepare").
  */
 async function heavy() {
-  const [{ locateModelsFolder }, { resolveModelsOption }, { Ledger }, { preparePackage }] = await Promise.all([
+  const [
+    { locateModelsFolder },
+    { resolveModelsOption },
+    { Ledger },
+    { preparePackage },
+    { MachineSpend },
+  ] = await Promise.all([
     import('../../core/models/model-folders'),
     import('../study/models-folder'),
     import('../../site/ledger/ledger'),
     import('../../site/prepare/prepare-package'),
+    import('../../site/privacy/machine-spend'),
   ]);
-  return { locateModelsFolder, resolveModelsOption, Ledger, preparePackage };
+  return { locateModelsFolder, resolveModelsOption, Ledger, preparePackage, MachineSpend };
 }
-
 
 /** `Normal=normal,Scans=` → { Normal: 'normal', Scans: null } (empty = leave the folder out). */
 export function parseClassMapOption(s: string): Record<string, string | null> {
@@ -39,7 +45,10 @@ export function parseClassMapOption(s: string): Record<string, string | null> {
     const eq = part.indexOf('=');
     const folder = part.slice(0, eq).trim();
     if (eq < 0 || folder === '')
-      throw new UsageError(`--class-map entry "${part.trim()}" is not FOLDER=CLASS`, 'Write it as --class-map "Normal=normal,Other=" (an empty class leaves that folder out).');
+      throw new UsageError(
+        `--class-map entry "${part.trim()}" is not FOLDER=CLASS`,
+        'Write it as --class-map "Normal=normal,Other=" (an empty class leaves that folder out).',
+      );
     const cls = part.slice(eq + 1).trim();
     map[folder] = cls === '' ? null : cls;
   }
@@ -56,6 +65,9 @@ encoder, aggregates them into rows of at least k images, blocks rows that single
 image, optionally adds differential-privacy noise, and writes to --out:
 
   package.safetensors    what would leave this computer (nothing is uploaded here)
+                         with --dp-epsilon: plan.json instead, a plan with no noise drawn and
+                         no ε charged; \`fgl site upload\` approves it (draws the noise once,
+                         charges ε, writes the package) and sends it
   privacy-report.md      what leaves, every check per row, what was blocked and why
   privacy-report.json    the same for programs (and the app's preview screen)
 
@@ -152,8 +164,13 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
     const paths = sitePaths(siteHome());
     requireString(ctx, 'data');
     requireString(ctx, 'out');
-    const { locateModelsFolder, resolveModelsOption, Ledger, preparePackage } = await heavy();
-    const modelsDir = await resolveModelsOption(optionalString(ctx, 'models') ?? 'tiny', paths.models, { site: true });
+    const { locateModelsFolder, resolveModelsOption, Ledger, preparePackage, MachineSpend } =
+      await heavy();
+    const modelsDir = await resolveModelsOption(
+      optionalString(ctx, 'models') ?? 'tiny',
+      paths.models,
+      { site: true },
+    );
     const models = await locateModelsFolder(modelsDir);
     const ledger = Ledger.open(paths.ledger);
     try {
@@ -164,7 +181,10 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
           `this site is not enrolled in study ${study.id}: the package is marked site "unenrolled" and the server will refuse it. Enroll first (fgl site enroll) or pass --site-id.`,
         );
       const dpEpsilon = numberOption(ctx, 'dp-epsilon', undefined);
+      // The machine-wide ε record: what every FGL_HOME of this account has spent on these images.
+      const machine = dpEpsilon !== undefined ? MachineSpend.open() : undefined;
       const result = await preparePackage({
+        ...(machine ? { machine } : {}),
         ledger,
         dataDir: requireString(ctx, 'data'),
         ...(optionalString(ctx, 'manifest') ? { manifest: optionalString(ctx, 'manifest')! } : {}),
@@ -175,7 +195,9 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         models,
         promptMode: promptMode.data,
         aggregation: aggregation.data,
-        ...(optionalString(ctx, 'class-map') ? { classMap: parseClassMapOption(optionalString(ctx, 'class-map')!) } : {}),
+        ...(optionalString(ctx, 'class-map')
+          ? { classMap: parseClassMapOption(optionalString(ctx, 'class-map')!) }
+          : {}),
         ...(ctx.values.k !== undefined ? { k: intOption(ctx, 'k', study.privacy.k, 1) } : {}),
         ...(dpEpsilon !== undefined ? { dpEpsilon } : {}),
         outDir: requireString(ctx, 'out'),
@@ -183,7 +205,7 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         batchSize: intOption(ctx, 'batch-size', 16, 1),
         signal: ctx.signal,
         ...(progressPrinter(ctx.out) ? { onProgress: progressPrinter(ctx.out)! } : {}),
-      });
+      }).finally(() => machine?.close());
       const r = result.report;
       if (r.tinyModels)
         ctx.out.warn(
@@ -192,7 +214,8 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
       ctx.out.result(
         {
           runId: result.runId,
-          package: result.packagePath,
+          package: result.plan ? null : result.packagePath,
+          plan: result.plan?.path ?? null,
           sha256: result.sha256,
           bytes: result.bytes,
           reportJson: result.reportJsonPath,
@@ -207,14 +230,23 @@ Site state (ledger, caches) lives in $FGL_HOME. Ctrl-C cancels; a rerun reuses c
         },
         () =>
           [
-            `Package ${result.packagePath}`,
-            `  ${r.outgoing.rows} rows [${r.outgoing.shape.join('×')}] ${r.outgoing.dtype}, ${result.bytes} bytes, sha256 ${result.sha256}`,
+            ...(result.plan
+              ? [
+                  `Plan ${result.plan.path} (differential privacy: no noise drawn, no ε charged yet)`,
+                  `  up to ${r.outgoing.rows} rows [n×${r.outgoing.shape.slice(1).join('×')}] ${r.outgoing.dtype}: the bins whose noisy count reaches ${r.dp?.threshold.toFixed(1)} when approved`,
+                ]
+              : [
+                  `Package ${result.packagePath}`,
+                  `  ${r.outgoing.rows} rows [${r.outgoing.shape.join('×')}] ${r.outgoing.dtype}, ${result.bytes} bytes, sha256 ${result.sha256}`,
+                ]),
             `  from ${r.dataset.images} images: ${r.dataset.classes.map((c) => `${c.name} ${c.count}`).join(', ')}`,
-            `  blocked rows: ${r.rows.filter((x) => x.blocked).length}; suppressed classes: ${r.suppressed.length}${r.dp ? `; ε ${r.dp.epsilon.toFixed(3)} (total ${r.dp.totalAfter.toFixed(3)})` : ''}`,
+            `  blocked rows: ${r.rows.filter((x) => x.blocked).length}; suppressed classes: ${r.suppressed.length}${r.dp ? `; ε ${r.dp.epsilon.toFixed(3)} on approval (total then ${r.dp.totalAfter.toFixed(3)})` : ''}`,
             `  devices: ${Object.entries(r.devices)
               .map(([k, v]) => `${k} ${v}`)
               .join(', ')}`,
-            `Review ${result.reportMarkdownPath} before uploading (fgl site upload --package ${requireString(ctx, 'out')}).`,
+            result.plan
+              ? `Review ${result.reportMarkdownPath}; approving it draws the noise, charges ε and uploads: fgl site upload --package ${requireString(ctx, 'out')} --approver NAME.`
+              : `Review ${result.reportMarkdownPath} before uploading (fgl site upload --package ${requireString(ctx, 'out')}).`,
           ].join('\n'),
       );
     } finally {

@@ -164,8 +164,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       });
       const r = prepared.report;
       const audit = await uploadPackage(ledger, prepared.packagePath, { approvers: [`${s.name} operator`], ...(o.signal ? { signal: o.signal } : {}) });
-      o.say(`[${s.name}] uploaded ${r.outgoing.rows} rows (${prepared.bytes} bytes; ${r.rows.filter((x) => x.blocked).length} blocked, ${r.suppressed.length} classes below k); audit #${audit.id}`);
-      sites.push({ site: s.name, siteId: enrolled.siteId, images: r.dataset.images, classes: s.counts, packageRows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, suppressedClasses: r.suppressed.length, bytesUploaded: prepared.bytes, ledger, home, dataDir: s.dir, evalDir: s.eval?.dir ?? s.dir });
+      o.say(`[${s.name}] uploaded ${r.outgoing.rows} rows (${prepared.bytes ?? 0} bytes; ${r.rows.filter((x) => x.blocked).length} blocked, ${r.suppressed.length} classes below k); audit #${audit.id}`);
+      sites.push({ site: s.name, siteId: enrolled.siteId, images: r.dataset.images, classes: s.counts, packageRows: r.outgoing.rows, blockedRows: r.rows.filter((x) => x.blocked).length, suppressedClasses: r.suppressed.length, bytesUploaded: prepared.bytes ?? 0, ledger, home, dataDir: s.dir, evalDir: s.eval?.dir ?? s.dir });
     }
 
     // The round.

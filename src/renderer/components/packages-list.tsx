@@ -8,6 +8,7 @@ import { ProgressView } from './progress-view';
 import { useCall } from './use-call';
 
 const STATE_TEXT: Record<PackageState, { text: string; tag: string }> = {
+  planned: { text: 'plan — no noise drawn, not approved', tag: 'tag' },
   prepared: { text: 'prepared — not approved', tag: 'tag' },
   approved: { text: 'approved — not sent yet', tag: 'tag tag-warn' },
   uploading: { text: 'uploading', tag: 'tag tag-warn' },
@@ -62,10 +63,8 @@ export function PackagesList() {
                 <td>{p.createdAt.replace('T', ' ').slice(0, 16)}</td>
                 <td>{p.studyId}</td>
                 <td className="num">{p.rows}</td>
-                <td className="num">{formatBytes(p.bytes)}</td>
-                <td>
-                  <code title={p.sha256}>{shortHash(p.sha256, 8)}</code>
-                </td>
+                <td className="num">{p.bytes === null ? '—' : formatBytes(p.bytes)}</td>
+                <td>{p.sha256 === null ? '—' : <code title={p.sha256}>{shortHash(p.sha256, 8)}</code>}</td>
                 <td>
                   <span className={STATE_TEXT[p.state].tag} data-testid="package-state">
                     {STATE_TEXT[p.state].text}
@@ -76,9 +75,9 @@ export function PackagesList() {
                     type="button"
                     onClick={() => {
                       openPackage(p.runId);
-                      navigate(p.state === 'prepared' ? 'preview' : 'approve');
+                      navigate(p.state === 'prepared' || p.state === 'planned' ? 'preview' : 'approve');
                     }}
-                    aria-label={`Open package ${shortHash(p.sha256, 8)}`}
+                    aria-label={`Open package ${p.sha256 === null ? p.runId : shortHash(p.sha256, 8)}`}
                   >
                     Open
                   </button>
@@ -88,7 +87,7 @@ export function PackagesList() {
                       className="primary"
                       disabled={retry.pending}
                       onClick={() => void resume(p.runId)}
-                      aria-label={`Retry the upload of package ${shortHash(p.sha256, 8)}`}
+                      aria-label={`Retry the upload of package ${shortHash(p.sha256 ?? '', 8)}`}
                     >
                       Retry upload
                     </button>

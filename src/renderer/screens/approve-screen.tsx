@@ -20,9 +20,11 @@ export function ApproveScreen() {
   const [confirmed, setConfirmed] = useState(false);
   const ready = runId !== null && finished.get(runId)?.ok === true;
 
+  // Reloaded after an approval too: a DP plan becomes the package its approval drew.
+  const approvedId = upload.data?.id;
   useEffect(() => {
     if (runId && ready) void run(() => client.call('prepare.preview', { runId }));
-  }, [client, run, runId, ready]);
+  }, [client, run, runId, ready, approvedId]);
 
   if (!runId || !ready)
     return (
@@ -59,7 +61,14 @@ export function ApproveScreen() {
       <ErrorBox error={preview.error} title="Could not load the package" />
       {p && (
         <section className="card" aria-labelledby="pkg-h">
-          <h2 id="pkg-h">{upload.data || p.uploaded ? 'Package sent' : 'Package to send'}</h2>
+          <h2 id="pkg-h">{upload.data || p.uploaded ? 'Package sent' : p.plan ? 'Plan to approve' : 'Package to send'}</h2>
+          {p.plan && !upload.data && (
+            <p data-testid="plan-approval-note">
+              Approving draws the differential-privacy noise once and charges ε = {p.epsilon} to
+              these images before anything is sent; the package that results is what is uploaded
+              and its sha256 is recorded in the audit log.
+            </p>
+          )}
           <dl className="facts">
             <dt>To</dt>
             <dd>{settings?.serverUrl ?? 'the enrolled server'}</dd>
@@ -68,10 +77,14 @@ export function ApproveScreen() {
               {sent} sent, {p.blockedRows} blocked and left out
             </dd>
             <dt>Size</dt>
-            <dd>{formatBytes(p.bytes)}</dd>
+            <dd>{p.bytes === null ? 'known once the noise is drawn' : formatBytes(p.bytes)}</dd>
             <dt>sha256</dt>
             <dd>
-              <code title={p.sha256}>{shortHash(p.sha256, 12)}</code>
+              {p.sha256 === null ? (
+                'recorded in the audit log when the package is written'
+              ) : (
+                <code title={p.sha256}>{shortHash(p.sha256, 12)}</code>
+              )}
             </dd>
           </dl>
           <button type="button" className="link" onClick={() => navigate('preview')}>
@@ -117,8 +130,9 @@ export function ApproveScreen() {
               onChange={(e) => setConfirmed(e.target.checked)}
               required
             />{' '}
-            I have reviewed what will leave this computer and approve sending these {sent} rows. I
-            understand no images leave, and that this approval is recorded with my name.
+            {p?.plan
+              ? `I have reviewed the plan and approve drawing its noise (ε = ${p.epsilon}) and sending the bins that pass. I understand no images leave, and that this approval is recorded with my name.`
+              : `I have reviewed what will leave this computer and approve sending these ${sent} rows. I understand no images leave, and that this approval is recorded with my name.`}
           </label>
           <div className="actions">
             <button

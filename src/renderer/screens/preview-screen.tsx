@@ -122,10 +122,22 @@ export function PreviewScreen() {
       {p && (
         <>
           {p.tinyModels && !settings?.tinyModels && <TinyModelsBanner />}
+          {p.plan && (
+            <section className="card notice" aria-labelledby="plan-h" data-testid="plan-notice">
+              <h2 id="plan-h">A plan — no noise drawn, no ε charged</h2>
+              <p>
+                With differential privacy this preview is a plan: the rows are the study’s public
+                bins with their exact counts (shown here only). Nothing that could leave exists yet.
+                When you approve it, the noise is drawn once, ε = {p.epsilon} is charged (saved
+                before anything is sent), the package is written and its sha256 goes into the audit
+                log. Approving it again sends that same package; fresh noise is never free.
+              </p>
+            </section>
+          )}
           <section className="card" aria-labelledby="leave-h">
             <h2 id="leave-h">Summary</h2>
             <dl className="facts" data-testid="preview-facts">
-              <dt>Rows to send</dt>
+              <dt>{p.plan ? 'Rows that may be sent (bins)' : 'Rows to send'}</dt>
               <dd data-testid="rows-sent">{sending.length}</dd>
               <dt>Rows blocked (not sent)</dt>
               <dd data-testid="rows-blocked">{p.blockedRows}</dd>
@@ -133,7 +145,9 @@ export function PreviewScreen() {
               <dd>{sending.reduce((a, r) => a + r.images, 0)}</dd>
               <dt>Total size</dt>
               <dd data-testid="bytes">
-                {formatBytes(p.bytes)} ({p.bytes.toLocaleString('en')} bytes)
+                {p.bytes === null
+                  ? 'known once approved (the bins whose noisy count passes)'
+                  : `${formatBytes(p.bytes)} (${p.bytes.toLocaleString('en')} bytes)`}
               </dd>
               <dt>Contents</dt>
               <dd>
@@ -146,7 +160,11 @@ export function PreviewScreen() {
               <dd>{p.redactions}</dd>
               <dt>Package sha256</dt>
               <dd>
-                <code title={p.sha256}>{shortHash(p.sha256, 12)}</code>
+                {p.sha256 === null ? (
+                  'none yet: the package is written on approval'
+                ) : (
+                  <code title={p.sha256}>{shortHash(p.sha256, 12)}</code>
+                )}
               </dd>
             </dl>
           </section>

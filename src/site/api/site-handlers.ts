@@ -60,6 +60,7 @@ export function createSiteHandlers(o: SiteBackendOptions): {
     ledger,
     close() {
       for (const j of c.jobs.values()) j.controller.abort(new Error('the backend is shutting down'));
+      c.close();
       ledger.close();
     },
   };

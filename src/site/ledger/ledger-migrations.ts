@@ -7,6 +7,7 @@ import { migration004ClipDecode224 } from './migrations/004-clip-decode-224';
 import { migration005ReleasedRows } from './migrations/005-released-rows';
 import { migration006DpUnitSpend } from './migrations/006-dp-unit-spend';
 import { migration007SiteSecrets } from './migrations/007-site-secrets';
+import { migration008ReleasePlans } from './migrations/008-release-plans';
 
 export type Migration = { version: number; name: string; sql: string };
 
@@ -19,6 +20,7 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
   migration005ReleasedRows,
   migration006DpUnitSpend,
   migration007SiteSecrets,
+  migration008ReleasePlans,
 ];
 
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

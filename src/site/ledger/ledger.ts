@@ -14,6 +14,7 @@ import type { Clock } from './ledger-json';
 import { LEDGER_MIGRATIONS, migrateLedger, type Migration } from './ledger-migrations';
 import { ModelsRepo } from './models-repo';
 import { PackagesRepo } from './packages-repo';
+import { PlansRepo } from './plans-repo';
 import { ReleasedRowsRepo } from './released-rows-repo';
 import { SiteSecretsRepo } from './site-secrets-repo';
 import { RunsRepo } from './runs-repo';
@@ -79,6 +80,7 @@ export class Ledger {
   readonly captions: CaptionsRepo;
   readonly runs: RunsRepo;
   readonly packages: PackagesRepo;
+  readonly plans: PlansRepo;
   readonly uploads: UploadsRepo;
   readonly dp: DpBudgetRepo;
   readonly enrollments: EnrollmentsRepo;
@@ -99,6 +101,7 @@ export class Ledger {
     this.captions = new CaptionsRepo(db, now);
     this.runs = new RunsRepo(db, now);
     this.packages = new PackagesRepo(db, now);
+    this.plans = new PlansRepo(db, now);
     this.uploads = new UploadsRepo(db, now);
     this.dp = new DpBudgetRepo(db, now);
     this.enrollments = new EnrollmentsRepo(db, now);

@@ -1,63 +1,7 @@
-import type { PhiSummary } from '../prompts/build-prompts';
+import type { PrivacyReport } from '../../shared/privacy-report';
 
-/** The privacy report: what leaves, what was checked, what was blocked and why. Stays local. */
-export type RowCheck = { name: 'k-cohort' | 'singling-out' | 'phi-scrub' | 'differential-privacy'; passed: boolean; detail: string };
-
-export type ReportRow = {
-  index: number;
-  label: string;
-  /** The prompt text when the row has exactly one, else null. Local only. */
-  prompt: string | null;
-  /** Every distinct prompt averaged into the row (at most 20 shown). Local only. */
-  prompts: string[];
-  /** Files averaged into the row. */
-  images: number;
-  /** Distinct privacy units (patients / distinct pictures) among them: what k and the `counts` tensor count. */
-  units: number;
-  blocked: boolean;
-  checks: RowCheck[];
-};
-
-export type PrivacyReport = {
-  format: 'fgl-privacy-report';
-  version: 1;
-  createdAt: string;
-  appVersion: string;
-  study: { id: string; name: string };
-  siteId: string;
-  tinyModels: boolean;
-  models: { clip: { id: string; digest: string }; encoder: { id: string; digest: string; dim: number }; captioner: { id: string; digest: string } | null };
-  devices: Record<string, string>;
-  dataset: { root: string; images: number; units: { kind: 'patient' | 'image' | 'mixed'; count: number; merged: { patient: number; identical: number; nearDuplicate: number } }; classes: { name: string; count: number }[]; skipped: { reason: string; count: number }[] };
-  settings: { promptMode: string; aggregation: string; k: number; singlingOutRatio: number; dpEpsilon: number | null };
-  /** Exactly what the package holds. */
-  outgoing: { rows: number; bytes: number; shape: [number, number, number]; dtype: 'F16' | 'F32'; sha256: string; tensors: string[] };
-  rows: ReportRow[];
-  suppressed: { label: string; images: number; reason: string }[];
-  phi: PhiSummary | null;
-  dp: {
-    epsilon: number;
-    delta: number;
-    clip: number;
-    /** σ of the noise on each coordinate of a bin's sum (dp-release.ts). */
-    sigmaMax: number;
-    /** σ of the noise on a bin's count, and the public threshold a noisy count must reach. */
-    sigmaCount: number;
-    threshold: number;
-    adjacency: 'add-remove-one-unit';
-    unit: 'patient' | 'image' | 'mixed';
-    /** The guarantee, word for word, and what it does and does not cover. */
-    statement: string;
-    covered: string[];
-    notCovered: string[];
-    spentBefore: number;
-    totalAfter: number;
-    budget: number | null;
-  } | null;
-  /** outgoing[i] is rows[i] (blocked rows too); local[j] are this site's images. */
-  projection: { outgoing: [number, number][]; local: { x: number; y: number; label: string; imageId: number }[]; explainedVariance: [number, number] };
-  messages: string[];
-};
+/** The report's contract lives in src/shared/privacy-report.ts; this file renders it. */
+export type { PrivacyReport, ReportRow, RowCheck } from '../../shared/privacy-report';
 
 const fmtBytes = (b: number) => (b < 1024 ? `${b} B` : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
 
@@ -72,8 +16,17 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '## What will leave this computer',
     '',
-    `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (distinct patients/pictures each row represents).`,
-    `- File \`package.safetensors\`: ${fmtBytes(r.outgoing.bytes)}, sha256 \`${r.outgoing.sha256}\`.`,
+    ...(r.release?.state === 'plan'
+      ? [
+          '**This is a plan: no noise has been drawn, no ε charged, and no package exists yet.** On approval the noise is drawn once, ε is charged in the site ledger and the machine-wide record (durably, before anything is sent), the package is written and its sha256 goes into the audit log. Approving this plan again sends that same package; it never draws fresh noise.',
+          '',
+          `- **At most ${r.outgoing.rows} conditioning rows** (the public bins whose noisy count reaches the threshold), tensor \`conditioning\` of shape [n, ${r.outgoing.shape.slice(1).join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (rounded noisy counts).`,
+        ]
+      : [
+          `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (distinct patients/pictures each row represents).`,
+          `- File \`package.safetensors\`: ${fmtBytes(r.outgoing.bytes ?? 0)}, sha256 \`${r.outgoing.sha256}\`.`,
+          ...(r.release?.state === 'released' ? [`- Noise drawn once when ${r.release.approvers.join(' and ')} approved the plan (${r.release.releasedAt}); ε was charged before the package was written.`] : []),
+        ]),
     '- No image, file name, caption text or per-image CLIP embedding is in the package.',
     `- Prompt mode \`${r.settings.promptMode}\`, aggregation \`${r.settings.aggregation}\`, k = ${r.settings.k}, singling-out ratio ≤ ${r.settings.singlingOutRatio}` +
       (r.dp ? `, differential privacy ε = ${r.dp.epsilon.toFixed(3)}, δ = ${r.dp.delta}.` : ', no differential-privacy noise.'),
@@ -114,7 +67,7 @@ export function reportMarkdown(r: PrivacyReport): string {
       `Covered: ${r.dp.covered.join('; ')}.`,
       `Not covered: ${r.dp.notCovered.join('; ')}.`,
       '',
-      `This package spends ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}) on every image it read; the most any of them had spent before was ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
+      `${r.release?.state === 'plan' ? 'Approving this plan spends' : 'This package spent'} ε = ${r.dp.epsilon.toFixed(3)} (δ = ${r.dp.delta}) on every image it read; the most any of them had spent before was ${r.dp.spentBefore.toFixed(3)}, now ${r.dp.totalAfter.toFixed(3)}${r.dp.budget !== null ? ` of a budget of ${r.dp.budget}` : ''}.`,
       '',
     );
   }
@@ -126,6 +79,6 @@ export function reportMarkdown(r: PrivacyReport): string {
     lines.push('', '## Skipped files', '', ...r.dataset.skipped.map((s) => `- ${s.reason}: ${s.count}`));
   }
   if (r.messages.length > 0) lines.push('', '## Notes', '', ...r.messages.map((m) => `- ${m}`));
-  lines.push('', `${sent.length} of ${r.rows.length} rows will be sent.`, '');
+  lines.push('', r.release?.state === 'plan' ? `Up to ${r.rows.length} rows will be sent, decided by the noise drawn on approval.` : `${sent.length} of ${r.rows.length} rows will be sent.`, '');
   return lines.join('\n');
 }

@@ -25,6 +25,11 @@ export type PrivacyUnits = {
   unitOf: number[];
   /** Stable key of each unit (local only: it names content, never leaves the site). */
   keys: string[];
+  /**
+   * The same units keyed for the machine-wide ε record (machine-spend.ts): image keys are the
+   * same; patient keys are HMACs under the record's own key, so every FGL_HOME agrees on them.
+   */
+  machineKeys: string[];
   /** What the units are: patients where every image names one, images where none does. */
   kind: 'patient' | 'image' | 'mixed';
   /** Images folded into another image's unit, by why. */
@@ -64,6 +69,8 @@ export async function groupPrivacyUnits(
   /** The site's patient key (ledger.secrets): patient ids are stored only as HMACs under it. */
   patientKey: Buffer,
   signal?: AbortSignal,
+  /** The machine-wide record's patient key (default: the site's, i.e. machineKeys = keys). */
+  machinePatientKey: Buffer = patientKey,
 ): Promise<PrivacyUnits> {
   const uf = new UnionFind(images.length);
   const merged = { patient: 0, identical: 0, nearDuplicate: 0 };
@@ -121,15 +128,18 @@ export async function groupPrivacyUnits(
       patients[u] = img.patientId;
     if (minSha[u] === undefined || img.sha256 < minSha[u]!) minSha[u] = img.sha256;
   });
-  const keys = minSha.map((s, u) =>
-    patients[u] !== undefined
-      ? `patient:${createHmac('sha256', patientKey).update(patients[u]!).digest('hex')}`
-      : `image:${s}`,
-  );
+  const keysUnder = (key: Buffer) =>
+    minSha.map((s, u) =>
+      patients[u] !== undefined
+        ? `patient:${createHmac('sha256', key).update(patients[u]!).digest('hex')}`
+        : `image:${s}`,
+    );
+  const keys = keysUnder(patientKey);
   const named = images.filter((i) => i.patientId !== undefined).length;
   return {
     unitOf,
     keys,
+    machineKeys: machinePatientKey === patientKey ? keys : keysUnder(machinePatientKey),
     kind: named === 0 ? 'image' : named === images.length ? 'patient' : 'mixed',
     merged,
   };

@@ -5,16 +5,12 @@
  * class prompt: the image still counts, its text never leaves.
  */
 import type { PromptMode, StudyManifest } from '../../shared/study';
+import type { PhiSummary } from '../../shared/privacy-report';
 import { type PhiFinding, scrubPhi } from '../privacy/phi-scrub';
 import { classPrompts, fillTemplate } from './prompt-templates';
 import { topVocabulary } from './vocabulary-prompts';
 
-export type PhiSummary = {
-  captions: number;
-  redacted: number;
-  dropped: number;
-  findings: Record<string, number>;
-};
+export type { PhiSummary } from '../../shared/privacy-report';
 
 export type BuiltPrompts = {
   prompts: string[];

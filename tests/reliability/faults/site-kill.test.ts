@@ -177,7 +177,7 @@ describe('site killed with SIGKILL, then run again', () => {
       'privacy-report.json',
       'privacy-report.md',
     ]);
-    prepared = { sha256: r.sha256, packagePath: r.packagePath };
+    prepared = { sha256: r.sha256!, packagePath: r.packagePath };
 
     await recordFault({
       suite: SUITE,

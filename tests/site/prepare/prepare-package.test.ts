@@ -15,7 +15,8 @@ import { EncoderMismatchError } from '../../../src/site/prepare/site-models';
 import { loadTextEncoder } from '../../../src/core/inference/text-encoder';
 import { DEFAULT_CLASS_TEMPLATE, studyManifestCanonicalJson } from '../../../src/shared/study';
 import { getTinyModels } from '../../helpers/tiny-models';
-import { seededRng } from '../../../src/site/privacy/seeded-rng';
+import { seededRng, type Rng } from '../../../src/site/privacy/seeded-rng';
+import { prepareAndApprove } from '../../helpers/prepare-and-approve';
 import { cudaProviderInstalled } from '../../../src/core/ort/execution-device';
 import { treeFingerprint } from '../../helpers/broken-images';
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-function options(ledger: Ledger, over: Partial<PrepareOptions> = {}): PrepareOptions {
+function options(ledger: Ledger, over: Partial<PrepareOptions> & { rng?: Rng } = {}): PrepareOptions & { rng?: Rng } {
   return {
     ledger,
     dataDir: data,
@@ -80,7 +81,7 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(r.report.dataset.skipped.reduce((a, s) => a + s.count, 0)).toBe(3);
       expect(r.report.outgoing).toMatchObject({ rows: 4, bytes: r.bytes, shape: [4, 77, models.encoder.dim] });
       expect(r.report.projection.outgoing).toHaveLength(r.report.rows.length);
-      expect(ledger.packages.get(r.sha256)?.rows).toBe(4);
+      expect(ledger.packages.get(r.sha256!)?.rows).toBe(4);
       expect(ledger.runs.get(r.runId)?.status).toBe('done');
       expect(await readFile(r.reportMarkdownPath, 'utf8')).toContain('What will leave this computer');
     } finally {
@@ -138,7 +139,7 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       }
       expect([...pkg.labels].sort()).toEqual([0, 1, 2, 3]);
       // ε 8: σ of the noisy counts 0.85, so classes of ~8 images clear the threshold k + 2σ ≈ 4.7.
-      const withDp = await preparePackage(options(ledger, { dtype: 'F32', dpEpsilon: 8, rng: seededRng(1) }));
+      const withDp = await prepareAndApprove(options(ledger, { dtype: 'F32', dpEpsilon: 8, rng: seededRng(1) }));
       const noisy = decodePackage(new Uint8Array(await readFile(withDp.packagePath)));
       expect(noisy.n).toBe(4);
       expect(noisy.metadata.dp_sigma).toBe(withDp.report.dp?.sigmaMax);
@@ -216,11 +217,11 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
     const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 12 } };
     try {
       await expect(preparePackage(options(ledger, { study: dpStudy }))).rejects.toThrow(/requires differential privacy/);
-      const first = await preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(2) }));
+      const first = await prepareAndApprove(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(2) }));
       expect(first.report.dp).toMatchObject({ epsilon: 8, spentBefore: 0, totalAfter: 8, budget: 12 });
       const p1 = decodePackage(new Uint8Array(await readFile(first.packagePath)));
       expect(p1.metadata.dp_epsilon).toBe(8);
-      const second = preparePackage(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(3) }));
+      const second = prepareAndApprove(options(ledger, { study: dpStudy, dpEpsilon: 8, rng: seededRng(3) }));
       await expect(second).rejects.toBeInstanceOf(PrepareError);
       await expect(second).rejects.toThrow(/only 4 of the budget 12 is left for these images/);
       expect(ledger.dp.spent(first.datasetId)).toBe(8);

@@ -29,7 +29,8 @@ import {
   type PrepareOptions,
 } from '../../../src/site/prepare/prepare-package';
 import { getTinyModels } from '../../helpers/tiny-models';
-import { seededRng } from '../../../src/site/privacy/seeded-rng';
+import { seededRng, type Rng } from '../../../src/site/privacy/seeded-rng';
+import { prepareAndApprove } from '../../helpers/prepare-and-approve';
 
 const PHOTOS = join(__dirname, '..', '..', 'fixtures', 'real-photos');
 const REPLACEMENT = Number(process.env.FGL_ATTACK_REPLACEMENT ?? 18);
@@ -55,8 +56,8 @@ afterAll(() => rm(tmp, { recursive: true, force: true }));
 function options(
   ledger: Ledger,
   dataDir: string,
-  over: Partial<PrepareOptions> = {},
-): PrepareOptions {
+  over: Partial<PrepareOptions> & { rng?: Rng } = {},
+): PrepareOptions & { rng?: Rng } {
   return {
     ledger,
     dataDir,
@@ -189,7 +190,7 @@ describe('attack: differencing two releases', () => {
         /differ from an earlier package .* by 1 patient\(s\)\/picture\(s\), fewer than k = 5/,
       );
       // DP covers what one image changes: the same release with noise is allowed.
-      const noisy = await preparePackage(options(ledger, dir, { dpEpsilon: 8, rng: seededRng(4) }));
+      const noisy = await prepareAndApprove(options(ledger, dir, { dpEpsilon: 8, rng: seededRng(4) }));
       expect(noisy.report.dp?.epsilon).toBe(8);
     } finally {
       await encoder.dispose();
@@ -215,13 +216,13 @@ describe('attack: a fresh ε budget from another path to the same images', () =>
     const ledger = Ledger.open(join(tmp, 'budget.sqlite'));
     const dpStudy = { ...study, privacy: { ...study.privacy, maxEpsilon: 9 } };
     try {
-      await preparePackage(
+      await prepareAndApprove(
         options(ledger, dir, { study: dpStudy, dpEpsilon: 6, rng: seededRng(5) }),
       );
-      const viaLink = await preparePackage(
+      const viaLink = await prepareAndApprove(
         options(ledger, link, { study: dpStudy, dpEpsilon: 6, rng: seededRng(6) }),
       ).catch((e: unknown) => e as Error);
-      const viaCopy = await preparePackage(
+      const viaCopy = await prepareAndApprove(
         options(ledger, copy, { study: dpStudy, dpEpsilon: 6, rng: seededRng(7) }),
       ).catch((e: unknown) => e as Error);
       const said = (r: unknown) =>
@@ -268,7 +269,7 @@ describe('attack: DP that covers the vectors but not the row structure', () => {
     const dpStudy = { ...study, privacy: { ...study.privacy, k: 3 } };
     try {
       const structure = async (dir: string) => {
-        const r = await preparePackage(
+        const r = await prepareAndApprove(
           options(ledger, dir, {
             study: dpStudy,
             k: 3,

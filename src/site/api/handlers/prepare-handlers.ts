@@ -6,16 +6,18 @@ import { JOB_NAMES, type PackagePreview, type PackageState, type PreparedPackage
 import { clientForStudy } from '../../client/enroll-site';
 import { resumeUpload, uploadPackage } from '../../client/upload-package';
 import type { UploadRow } from '../../ledger/uploads-repo';
-import { preparePackage } from '../../prepare/prepare-package';
+import { PrepareError, preparePackage } from '../../prepare/prepare-package';
+import { releasePlan } from '../../prepare/release-plan';
 import { SiteApiFailure } from '../site-api-failure';
 import { loadSettings } from '../site-settings';
-import { auditEntry, LOCAL_IMAGES_FILE, packageDir, runIdOf, type HandlerSlice, type PrepareJob, type SiteContext } from './site-context';
+import { appRunId, auditEntry, LOCAL_IMAGES_FILE, packageDir, type HandlerSlice, type PrepareJob, type SiteContext } from './site-context';
 
 function latestUpload(c: SiteContext, sha256: string): UploadRow | undefined {
   return c.ledger.uploads.list({ search: sha256, limit: 50 }).find((u) => u.packageSha256 === sha256);
 }
 
-function packageState(c: SiteContext, sha256: string, u: UploadRow | undefined): PackageState {
+function packageState(c: SiteContext, sha256: string | null, u: UploadRow | undefined): PackageState {
+  if (sha256 === null) return 'planned';
   if (c.uploading.has(sha256)) return 'uploading';
   if (!u) return 'prepared';
   if (u.status === 'accepted') return 'uploaded';
@@ -55,6 +57,7 @@ export function prepareHandlers(c: SiteContext) {
         ...(req.k ? { k: req.k } : {}),
         ...(req.dpEpsilon ? { dpEpsilon: req.dpEpsilon } : {}),
         ...(req.classMap ? { classMap: req.classMap } : {}),
+        ...(req.dpEpsilon ? { machine: c.machine() } : {}),
         outDir: packageDir(c.paths, runId),
         device: settings.device,
         signal: controller.signal,
@@ -87,7 +90,9 @@ export function prepareHandlers(c: SiteContext) {
     },
     async 'prepare.preview'(req) {
       const j = await c.job(req.runId);
-      const r = await j.done.catch(() => undefined);
+      await j.done.catch(() => undefined);
+      // j.result, not the promise: an approved DP plan has become its package.
+      const r = j.result;
       if (!r)
         throw new SiteApiFailure(
           'prepare_failed',
@@ -99,6 +104,7 @@ export function prepareHandlers(c: SiteContext) {
         runId: req.runId,
         sha256: r.sha256,
         bytes: r.bytes,
+        plan: r.plan !== null && r.sha256 === null,
         rows: rep.rows.map((x) => ({
           index: x.index,
           label: x.label,
@@ -122,7 +128,8 @@ export function prepareHandlers(c: SiteContext) {
         reportMarkdown: await readFile(r.reportMarkdownPath, 'utf8'),
         tinyModels: rep.tinyModels,
         uploaded: (() => {
-          const u = c.ledger.uploads.list({ search: r.sha256 }).find((x) => x.packageSha256 === r.sha256 && x.status === 'accepted');
+          const sha = r.sha256;
+          const u = sha === null ? undefined : c.ledger.uploads.list({ search: sha }).find((x) => x.packageSha256 === sha && x.status === 'accepted');
           return u ? auditEntry(u) : null;
         })(),
       };
@@ -148,15 +155,32 @@ export function prepareHandlers(c: SiteContext) {
       return { dataUrl: `data:image/png;base64,${png.toString('base64')}` };
     },
     async 'upload.approve'(req, ctx) {
-      const r = (await c.job(req.runId)).result;
+      const j = await c.job(req.runId);
+      let r = j.result;
       if (!r) throw new SiteApiFailure('not_ready', 'This preparation has no package yet.');
+      const approvers = [req.approver, ...(req.secondApprover ? [req.secondApprover] : [])];
+      if (r.plan && r.sha256 === null) {
+        // A DP plan: approving it draws the noise (once), charges ε durably, writes the package;
+        // only then is anything sent. The enrollment is checked first, so a site that could not
+        // send does not spend ε on a package it cannot upload.
+        clientForStudy(c.ledger, j.studyId, c.vault);
+        try {
+          const rel = await releasePlan({ ledger: c.ledger, planId: r.plan.id, approvers, machine: c.machine(), signal: ctx.signal });
+          r = j.result = { ...r, sha256: rel.sha256, bytes: rel.bytes, packagePath: rel.packagePath, report: rel.report };
+        } catch (e) {
+          if (e instanceof PrepareError) throw new SiteApiFailure('approval_refused', e.message, e.hint);
+          throw e;
+        }
+      }
+      const sha = r.sha256!;
       // One approval per package: an approved upload that has not gone through is retried, not approved again.
-      if (latestUpload(c, r.sha256)?.status === 'pending')
+      if (latestUpload(c, sha)?.status === 'pending')
         throw new SiteApiFailure('already_approved', 'This package is already approved; its upload has not finished.', 'Retry the upload from the list of prepared packages.');
-      const row = await sending(c, r.sha256, () =>
-        uploadPackage(c.ledger, r.packagePath, {
+      const file = r.packagePath;
+      const row = await sending(c, sha, () =>
+        uploadPackage(c.ledger, file, {
           vault: c.vault,
-          approvers: [req.approver, ...(req.secondApprover ? [req.secondApprover] : [])],
+          approvers,
           signal: ctx.signal,
           onProgress: (progress) =>
             ctx.emit({ type: 'progress', job: JOB_NAMES.upload(req.runId), progress }),
@@ -166,8 +190,8 @@ export function prepareHandlers(c: SiteContext) {
     },
     async 'upload.resume'(req, ctx) {
       const r = (await c.job(req.runId)).result;
-      const pending = r && latestUpload(c, r.sha256);
-      if (!r || pending?.status !== 'pending')
+      const pending = r?.sha256 ? latestUpload(c, r.sha256) : undefined;
+      if (!r?.sha256 || pending?.status !== 'pending')
         throw new SiteApiFailure('nothing_to_resume', 'This package has no approved upload waiting to be sent.', pending?.status === 'accepted' ? 'It was uploaded already.' : 'Approve it first.');
       const row = await sending(c, r.sha256, () =>
         resumeUpload(c.ledger, pending, {
@@ -181,13 +205,20 @@ export function prepareHandlers(c: SiteContext) {
     },
     async 'packages.list'() {
       const packages: PreparedPackage[] = [];
+      // Packages and DP plans not yet approved, from the app and from `fgl site prepare` alike
+      // (one ledger): the CLI's are named run-<id>, as they live in a folder the operator chose.
       for (const p of c.ledger.packages.list({ limit: 200 })) {
-        const runId = runIdOf(c.paths, p.path);
         const run = c.ledger.runs.get(p.runId);
-        if (!runId || !run) continue; // prepared with the CLI into a folder of its own choosing
+        if (!run) continue;
         const u = latestUpload(c, p.sha256);
-        packages.push({ runId, studyId: run.studyId, sha256: p.sha256, bytes: p.bytes, rows: p.rows, createdAt: p.createdAt, state: packageState(c, p.sha256, u), upload: u ? auditEntry(u) : null });
+        packages.push({ runId: appRunId(c.paths, run.id, p.path), studyId: run.studyId, sha256: p.sha256, bytes: p.bytes, rows: p.rows, createdAt: p.createdAt, state: packageState(c, p.sha256, u), upload: u ? auditEntry(u) : null });
       }
+      for (const p of c.ledger.plans.list(200)) {
+        if (p.outcome !== null) continue; // approved: listed as its package (or nothing was sent)
+        const report = p.report as { outgoing?: { rows?: number } };
+        packages.push({ runId: appRunId(c.paths, p.runId, join(p.dir, 'plan.json')), studyId: p.studyId, sha256: null, bytes: null, rows: report.outgoing?.rows ?? 0, createdAt: p.createdAt, state: 'planned', upload: null });
+      }
+      packages.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
       return { packages };
     },
   } satisfies HandlerSlice<

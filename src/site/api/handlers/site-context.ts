@@ -9,8 +9,10 @@ import { sitePaths } from '../../site-home';
 import { clientForStudy } from '../../client/enroll-site';
 import type { SiteKeyVault } from '../../client/site-key-vault';
 import type { PrepareResult } from '../../prepare/prepare-package';
-import type { PrivacyReport } from '../../prepare/privacy-report';
+import { parseReport } from '../../../shared/privacy-report';
 import type { SiteModelDirs } from '../../prepare/site-models';
+import { MachineSpend, machineSpendPath } from '../../privacy/machine-spend';
+import { PLAN_FILE } from '../../prepare/release-plan';
 import { SiteApiFailure } from '../site-api-failure';
 
 export type ResolveModels = (setting: string) => Promise<SiteModelDirs & { tiny: boolean }>;
@@ -36,6 +38,10 @@ export type SiteContext = {
   studyManifest(studyId: string): Promise<StudyManifest>;
   /** Packages (by sha256) being sent right now by this backend. */
   uploading: Set<string>;
+  /** The machine-wide ε record ($FGL_PRIVACY_LEDGER or the per-user default), opened on first use. */
+  machine(): MachineSpend;
+  /** Close what this context opened (the machine-wide record). */
+  close(): void;
   /**
    * A preparation by its runId: one of this session's, else one restored from the ledger and its
    * package folder (after a reload or a restart); a `not_found` failure when there is none.
@@ -59,6 +65,17 @@ export function runIdOf(paths: ReturnType<typeof sitePaths>, packagePath: string
   return dirname(dir) === resolve(paths.packages) && RUN_ID.test(id) ? id : null;
 }
 
+/** How the app names a package or plan prepared with the CLI into a folder of its own choosing. */
+const CLI_RUN = /^run-([1-9][0-9]*)$/;
+
+/**
+ * The app's id of a preparation: its folder's name when the app made it, else `run-<ledger run
+ * id>` (`fgl site prepare --out DIR`): both are in the same ledger and listed together.
+ */
+export function appRunId(paths: ReturnType<typeof sitePaths>, ledgerRunId: number, fileInDir: string): string {
+  return runIdOf(paths, fileInDir) ?? `run-${ledgerRunId}`;
+}
+
 /** The handlers of one domain: a slice of the contract, checked with `satisfies`. */
 export type HandlerSlice<M extends keyof SiteHandlers> = Pick<SiteHandlers, M>;
 
@@ -70,25 +87,31 @@ export function createSiteContext(o: {
 }): SiteContext {
   const jobs = new Map<string, PrepareJob>();
   const paths = sitePaths(o.home);
+  let machine: MachineSpend | undefined;
   const restore = async (runId: string): Promise<PrepareJob | undefined> => {
-    if (!RUN_ID.test(runId)) return undefined;
-    const dir = packageDir(paths, runId);
-    const pkg = o.ledger.packages.list({ limit: 10_000 }).find((p) => runIdOf(paths, p.path) === runId);
-    const run = pkg && o.ledger.runs.get(pkg.runId);
-    if (!pkg || !run) return undefined;
+    const cli = CLI_RUN.exec(runId);
+    if (!RUN_ID.test(runId) && !cli) return undefined;
+    const ofRun = (n: number) => (cli ? n === Number(cli[1]) : false);
+    const pkg = o.ledger.packages.list({ limit: 10_000 }).find((p) => runIdOf(paths, p.path) === runId || (ofRun(p.runId) && runIdOf(paths, p.path) === null));
+    // A DP plan not approved yet has no package row.
+    const plan = pkg ? undefined : o.ledger.plans.list(10_000).find((p) => runIdOf(paths, join(p.dir, PLAN_FILE)) === runId || (ofRun(p.runId) && runIdOf(paths, join(p.dir, PLAN_FILE)) === null));
+    const run = o.ledger.runs.get(pkg?.runId ?? plan?.runId ?? -1);
+    if ((!pkg && !plan) || !run) return undefined;
+    const dir = pkg ? dirname(pkg.path) : plan!.dir;
     const reportJsonPath = join(dir, 'privacy-report.json');
-    const report = JSON.parse(await readFile(reportJsonPath, 'utf8')) as PrivacyReport;
+    const report = parseReport(JSON.parse(await readFile(reportJsonPath, 'utf8')), reportJsonPath);
     const local = (await readFile(join(dir, LOCAL_IMAGES_FILE), 'utf8')
       .then((t) => JSON.parse(t) as { dataRoot: string; images: PrepareResult['localImages'] })
       .catch(() => null)) ?? { dataRoot: report.dataset.root, images: [] };
     const result: PrepareResult = {
-      runId: pkg.runId,
+      runId: run.id,
       datasetId: run.datasetId,
-      packagePath: pkg.path,
+      packagePath: pkg?.path ?? join(dir, 'package.safetensors'),
       reportJsonPath,
       reportMarkdownPath: join(dir, 'privacy-report.md'),
-      sha256: pkg.sha256,
-      bytes: pkg.bytes,
+      sha256: pkg?.sha256 ?? null,
+      bytes: pkg?.bytes ?? null,
+      plan: plan ? { id: plan.id, path: join(dir, PLAN_FILE) } : null,
       report,
       localImages: local.images,
       dataRoot: local.dataRoot,
@@ -105,6 +128,11 @@ export function createSiteContext(o: {
     resolveModels: o.resolveModels,
     jobs,
     uploading: new Set(),
+    machine: () => (machine ??= MachineSpend.open(machineSpendPath())),
+    close() {
+      machine?.close();
+      machine = undefined;
+    },
     async studyManifest(studyId) {
       const cacheFile = join(o.home, 'studies', `${studyId}.json`);
       try {

@@ -5,7 +5,7 @@
  * disjoint units.
  */
 import type { PromptMode, StudyManifest } from '../../shared/study';
-import type { CohortRow } from '../privacy/k-cohort';
+import type { CohortRow } from './k-cohort';
 
 export type PublicBin = { label: number; phrase: string | null };
 
