@@ -23,7 +23,8 @@ import type { RoundStages } from './jobs/round-stages';
 import { createLogger, type LoggerOptions } from './logger';
 import { ServerConfig, type ServerConfigInput } from './server-config';
 import { dataLayout, type DataLayout } from './store/data-layout';
-import { type Clock, ServerStore } from './store/server-store';
+import { type Clock, systemClock } from '../shared/clock';
+import { ServerStore } from './store/server-store';
 import { ensureServerTls, type ServerTls } from './tls/server-tls';
 
 export const SERVER_VERSION = '0.1.0';
@@ -47,6 +48,8 @@ export type CreateServerOptions = ServerConfigInput & {
 export type FglServer = {
   app: FastifyInstance;
   store: ServerStore;
+  /** The clock the store and the routes take their time from. */
+  clock: Clock;
   layout: DataLayout;
   signingKey: ServerSigningKey;
   /** The TLS material when serving HTTPS (its `caFingerprint` is what sites pin), else null. */
@@ -117,9 +120,11 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
         : 'issued a new TLS server certificate',
     );
 
-  const store = ServerStore.open(layout.db, opts.clock);
+  const clock = opts.clock ?? systemClock;
+  const store = ServerStore.open(layout.db, clock);
   const runner = new RoundRunner({
     store,
+    clock,
     layout,
     signingKey,
     stages: opts.stages ?? null,
@@ -160,6 +165,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
 
   const deps: ApiDeps = {
     store,
+    clock,
     layout,
     signingKey,
     runner,
@@ -183,6 +189,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   return {
     app,
     store,
+    clock,
     layout,
     signingKey,
     tls,

@@ -15,6 +15,7 @@ import { createServer, type FglServer } from '../../src/server/create-server';
 import { publishModel } from '../../src/server/publish/publish-model';
 import type { RoundStages } from '../../src/server/jobs/round-stages';
 import type { ServerLimits } from '../../src/server/server-config';
+import { storeSql } from './store-sql';
 
 export type ApiResponse = {
   status: number;
@@ -220,7 +221,7 @@ export async function packageStoreSnapshot(
   t: TestServer,
 ): Promise<{ files: string[]; rows: unknown[] }> {
   const files = (await fs.readdir(t.server.layout.packagesDir)).sort();
-  const rows = t.server.store.db.prepare('SELECT * FROM packages ORDER BY sha256').all();
+  const rows = storeSql(t.server.store).all('SELECT * FROM packages ORDER BY sha256');
   return { files, rows };
 }
 
@@ -229,7 +230,7 @@ export async function packageStoreSnapshot(
  * version through the real publisher: signed manifest, sha256 per file, version row.
  */
 export async function publishTestModel(
-  server: Pick<FglServer, 'store' | 'layout' | 'signingKey'>,
+  server: Pick<FglServer, 'store' | 'clock' | 'layout' | 'signingKey'>,
   study: StudyManifest,
   o: { roundId: string; srcDir: string; files: Record<string, Uint8Array | string> },
 ): Promise<void> {
@@ -237,9 +238,10 @@ export async function publishTestModel(
     await fs.mkdir(path.dirname(path.join(o.srcDir, rel)), { recursive: true });
     await fs.writeFile(path.join(o.srcDir, rel), data);
   }
-  server.store.insertRound(o.roundId, study.id);
+  server.store.rounds.insert(o.roundId, study.id);
   await publishModel({
     store: server.store,
+    clock: server.clock,
     layout: server.layout,
     signingKey: server.signingKey,
     study,

@@ -6,6 +6,7 @@ import { STAGES_NOT_WIRED } from '../../server/jobs/round-stages';
 import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
+import { systemClock } from '../../shared/clock';
 import { resolveServerModels } from './server-models';
 import type { StagesFactory } from './server-start';
 
@@ -42,6 +43,7 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
       const store = ServerStore.open(layout.db);
       const runner = new RoundRunner({
         store,
+        clock: systemClock,
         layout,
         signingKey,
         stages,
@@ -50,20 +52,20 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
       const onAbort = () => void runner.close();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        if (!store.getStudy(studyId))
+        if (!store.studies.get(studyId))
           throw new UsageError(
             `no study "${studyId}" in ${layout.root}`,
             'Create one with `fgl server study create`.',
           );
-        let round = store.openRound(studyId);
-        if (!round && store.listPackages(studyId).length === 0)
+        let round = store.rounds.open(studyId);
+        if (!round && store.packages.list(studyId).length === 0)
           throw new UsageError(
             `study "${studyId}" has no packages yet; nothing to synthesize from`,
             'Wait for sites to upload (GET /v1/studies/:id/packages), then run the round.',
           );
         if (!round) {
-          store.insertRound(newRoundId(store.clock()), studyId);
-          round = store.openRound(studyId)!;
+          store.rounds.insert(newRoundId(systemClock()), studyId);
+          round = store.rounds.open(studyId)!;
         }
         if (!runner.available) {
           ctx.out.result({ round, started: false, note: STAGES_NOT_WIRED }, () =>

@@ -2,7 +2,7 @@ import { type Command, optionalString, requireString, UsageError } from '../comm
 import type { RoundStatus } from '../../shared/server-api';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
-import { WorkerStore, type WorkerRoundProgress } from '../../server/store/worker-store';
+import type { WorkerRoundProgress } from '../../server/store/server-store';
 
 function duration(sec: number | null): string {
   if (sec === null) return '—';
@@ -42,13 +42,13 @@ delivered. Give --round, or --study for the study's latest round.`,
     if (!roundId === !studyId) throw new UsageError('give exactly one of --round ID or --study ID');
     const store = ServerStore.open(dataLayout(dataDir).db);
     try {
-      const round: RoundStatus | undefined = roundId ? store.getRound(roundId) : store.latestRound(studyId!);
+      const round: RoundStatus | undefined = roundId ? store.rounds.get(roundId) : store.rounds.latest(studyId!);
       if (!round)
         throw new UsageError(
           roundId ? `no round "${roundId}" in ${dataDir}` : `study "${studyId}" has no rounds in ${dataDir}`,
           'Start one with `fgl server round run` or POST /v1/studies/:id/rounds.',
         );
-      const workers = new WorkerStore(store).roundProgress(round.id);
+      const workers = store.workers.roundProgress(round.id);
       const p = round.progress;
       const remaining = p && p.stage === 'synthesize' ? p.total - p.done : 0;
       const eta = workers.length > 0 && remaining > 0 ? workersEta(remaining, workers) : (p?.etaSec ?? null);

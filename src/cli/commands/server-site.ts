@@ -12,6 +12,7 @@ import { ensureSigningKey } from '../../server/auth/server-signing-key';
 import { readServerTlsCa } from '../../server/tls/server-tls';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
+import { systemClock } from '../../shared/clock';
 
 /*
  * The coordinator's site commands, run on the server's data dir (also while it serves):
@@ -44,7 +45,7 @@ async function withStore<T>(
 ): Promise<T> {
   const store = ServerStore.open(dataLayout(dataDir).db);
   try {
-    if (studyId !== null && !store.getStudy(studyId))
+    if (studyId !== null && !store.studies.get(studyId))
       throw new UsageError(
         `no study "${studyId}" in ${dataDir}`,
         'List studies with GET /v1/studies, or create one with `fgl server study create`.',
@@ -70,14 +71,14 @@ async function handOutToken(
       return {
         siteName: a.site.name,
         siteId: null,
-        ...issueEnrollmentToken(store, {
+        ...issueEnrollmentToken(store, systemClock, {
           studyId: a.studyId,
           siteName: a.site.name,
           ttlSec: a.ttlSec,
         }),
       };
     const id = a.site.id;
-    const site = store.studySites(a.studyId).find((s) => s.siteId === id);
+    const site = store.sites.records(a.studyId).find((s) => s.siteId === id);
     if (!site)
       throw new UsageError(
         `site "${id}" is not enrolled in study ${a.studyId}`,
@@ -86,7 +87,7 @@ async function handOutToken(
     return {
       siteName: site.name,
       siteId: id,
-      ...issueEnrollmentToken(store, {
+      ...issueEnrollmentToken(store, systemClock, {
         studyId: a.studyId,
         siteName: site.name,
         ttlSec: a.ttlSec,
@@ -163,7 +164,7 @@ the admin key at GET /v1/studies/:id/sites.`,
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const studyId = requireString(ctx, 'study');
-    const sites = await withStore(dataDir, studyId, (store) => store.studySites(studyId));
+    const sites = await withStore(dataDir, studyId, (store) => store.sites.records(studyId));
     ctx.out.result({ studyId, sites }, () =>
       sites.length === 0
         ? `No sites in study ${studyId} yet: issue a token with \`fgl server site enroll\`.`
@@ -190,7 +191,7 @@ a new key, re-issue a token: \`fgl server site reissue\`.`,
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const siteId = requireString(ctx, 'site');
-    const res = await withStore(dataDir, null, (store) => store.revokeSite(siteId));
+    const res = await withStore(dataDir, null, (store) => store.sites.revoke(siteId));
     if (!res)
       throw new UsageError(
         `no site "${siteId}" in ${dataDir}`,

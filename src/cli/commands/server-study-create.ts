@@ -93,7 +93,7 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
     });
     const store = ServerStore.open(dataLayout(dataDir).db);
     try {
-      store.insertStudy(manifest);
+      store.studies.insert(manifest);
     } finally {
       store.close();
     }

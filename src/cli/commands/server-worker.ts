@@ -6,7 +6,6 @@ import { newSecret, randomIdPart, secretHash } from '../../server/auth/secret-to
 import { createLogger } from '../../server/logger';
 import { dataLayout } from '../../server/store/data-layout';
 import { ServerStore } from '../../server/store/server-store';
-import { WorkerStore } from '../../server/store/worker-store';
 import { startSynthesisWorker } from '../../server/worker/synthesis-worker';
 import { resolveModelsOption } from '../study/models-folder';
 
@@ -33,7 +32,7 @@ by the worker's user and pass it with --key-file (or FGL_WORKER_KEY). See docs/s
     const store = ServerStore.open(dataLayout(dataDir).db);
     try {
       const key = newSecret(WORKER_KEY_PREFIX);
-      const w = new WorkerStore(store).insertWorker({
+      const w = store.workers.insert({
         id: `worker-${randomIdPart(6)}`,
         name,
         keySha256: secretHash(key),

@@ -1,3 +1,4 @@
+import type { Clock } from '../../shared/clock';
 import type { ServerSigningKey } from '../auth/server-signing-key';
 import type { RoundRunner } from '../jobs/round-runner';
 import type { ServerLimits } from '../server-config';
@@ -9,6 +10,8 @@ import type { Caller } from './route-def';
 /** Everything the route handlers need, passed explicitly (no globals). */
 export type ApiDeps = {
   store: ServerStore;
+  /** Where request handlers take the time from (the one injected into the store at open). */
+  clock: Clock;
   layout: DataLayout;
   signingKey: ServerSigningKey;
   runner: RoundRunner;
@@ -21,11 +24,11 @@ export type ApiDeps = {
  * in. Anything else is 404 — the same answer as for a study that does not exist.
  */
 export function studyForCaller(deps: ApiDeps, caller: Caller, studyId: string): StoredStudy {
-  const study = deps.store.getStudy(studyId);
+  const study = deps.store.studies.get(studyId);
   const visible =
     study !== undefined &&
     (caller.kind === 'admin' ||
-      (caller.kind === 'site' && deps.store.isSiteEnrolled(caller.siteId, studyId)));
+      (caller.kind === 'site' && deps.store.sites.isEnrolled(caller.siteId, studyId)));
   if (!visible)
     throw notFound(
       'study_not_found',

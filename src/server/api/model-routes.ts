@@ -25,7 +25,7 @@ function wire(m: StoredModel) {
 export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
   const modelFor = (caller: Caller, studyId: string, version: number): StoredModel => {
     const study = studyForCaller(deps, caller, studyId);
-    const m = deps.store.getModel(study.id, version);
+    const m = deps.store.models.get(study.id, version);
     if (!m)
       throw notFound(
         'model_not_found',
@@ -62,7 +62,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
               : `Metrics refused: class${small.length > 1 ? 'es' : ''} ${small.map((c) => `"${c.name}" (support ${c.support})`).join(', ')} below the study's k = ${k}`,
             'Leave out classes with fewer than k images (FGL does this when it shares metrics) and share nothing from fewer than k images.',
           );
-        const { receivedAt } = deps.store.putModelEvaluation(m.studyId, m.version, siteId, body);
+        const { receivedAt } = deps.store.models.putEvaluation(m.studyId, m.version, siteId, body);
         return { studyId: m.studyId, version: m.version, siteId, metrics: body, receivedAt };
       },
     }),
@@ -76,7 +76,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       responses: { 200: { description: 'Shared metrics, by version and site', schema: SharedMetricsList } },
       handler: async ({ params, caller }) => {
         const study = studyForCaller(deps, caller, params.studyId);
-        const evaluations = deps.store.listModelEvaluations(study.id, caller.kind === 'site' ? caller.siteId : undefined);
+        const evaluations = deps.store.models.listEvaluations(study.id, caller.kind === 'site' ? caller.siteId : undefined);
         return { evaluations };
       },
     }),
@@ -90,7 +90,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       responses: { 200: { description: 'Versions, oldest first', schema: ModelVersionList } },
       handler: async ({ params, caller }) => {
         const study = studyForCaller(deps, caller, params.studyId);
-        return { models: deps.store.listModels(study.id).map(wire) };
+        return { models: deps.store.models.list(study.id).map(wire) };
       },
     }),
     defineRoute({

@@ -49,6 +49,7 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
         const cl = req.headers['content-length'];
         const { record, created } = await acceptPackage({
           store: deps.store,
+          clock: deps.clock,
           layout: deps.layout,
           study: study.manifest,
           siteId: caller.siteId,
@@ -81,7 +82,7 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
       handler: async ({ params, caller }) => {
         const study = studyForCaller(deps, caller, params.studyId);
         const siteId = caller.kind === 'site' ? caller.siteId : undefined;
-        return { packages: deps.store.listPackages(study.id, siteId).map(wire) };
+        return { packages: deps.store.packages.list(study.id, siteId).map(wire) };
       },
     }),
     defineRoute({
@@ -94,7 +95,7 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
       responses: { 200: { description: 'The package record', schema: PackageRecord } },
       handler: async ({ params, caller }) => {
         const study = studyForCaller(deps, caller, params.studyId);
-        const p = deps.store.getPackage(params.sha256);
+        const p = deps.store.packages.get(params.sha256);
         if (!p || p.studyId !== study.id || (caller.kind === 'site' && p.siteId !== caller.siteId))
           throw notFound(
             'package_not_found',

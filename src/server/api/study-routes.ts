@@ -28,7 +28,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       body: CreateStudyBody,
       responses: { 201: { description: 'The stored study manifest', schema: StudyManifest } },
       handler: async ({ body, reply }) => {
-        const manifest = createStudy(deps.store, body);
+        const manifest = createStudy(deps.store, body, deps.clock);
         return reply.code(201).send(manifest);
       },
     }),
@@ -40,7 +40,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       auth: 'any',
       responses: { 200: { description: 'Studies', schema: StudyList } },
       handler: async ({ caller }) => ({
-        studies: deps.store.listStudies(caller.kind === 'site' ? caller.siteId : undefined),
+        studies: deps.store.studies.list(caller.kind === 'site' ? caller.siteId : undefined),
       }),
     }),
     defineRoute({
@@ -54,7 +54,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       handler: async ({ params, caller }) => {
         const study = studyForCaller(deps, caller, params.studyId);
         const sites = deps.store
-          .sitesOfStudy(study.id)
+          .sites.ofStudy(study.id)
           .filter(
             (s) => caller.kind === 'admin' || (caller.kind === 'site' && s.id === caller.siteId),
           );
@@ -87,7 +87,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       },
       handler: async ({ params, body, caller, reply }) => {
         const study = studyForCaller(deps, caller, params.studyId);
-        const { token, expiresAt } = issueEnrollmentToken(deps.store, {
+        const { token, expiresAt } = issueEnrollmentToken(deps.store, deps.clock, {
           studyId: study.id,
           siteName: body.siteName,
           ttlSec: body.ttlSec,

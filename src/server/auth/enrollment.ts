@@ -1,3 +1,4 @@
+import type { Clock } from '../../shared/clock';
 import type { ServerStore } from '../store/server-store';
 import { newSecret, randomIdPart, secretHash } from './secret-token';
 
@@ -8,13 +9,14 @@ export const DEFAULT_TOKEN_TTL_SEC = 24 * 3600;
 /** Issue a one-time enrollment token for `siteName` in `studyId`; only its sha256 is stored. */
 export function issueEnrollmentToken(
   store: ServerStore,
+  clock: Clock,
   a: { studyId: string; siteName: string; ttlSec?: number; siteId?: string },
 ): { token: string; expiresAt: string } {
   const token = newSecret(ENROLLMENT_TOKEN_PREFIX);
   const expiresAt = new Date(
-    store.clock().getTime() + (a.ttlSec ?? DEFAULT_TOKEN_TTL_SEC) * 1000,
+    clock().getTime() + (a.ttlSec ?? DEFAULT_TOKEN_TTL_SEC) * 1000,
   ).toISOString();
-  store.insertEnrollmentToken({
+  store.enrollment.insertToken({
     tokenSha256: secretHash(token),
     studyId: a.studyId,
     siteName: a.siteName,
@@ -38,7 +40,7 @@ export function redeemEnrollmentToken(
   existingSiteId?: string,
 ): EnrollResult {
   const apiKey = newSecret(SITE_KEY_PREFIX);
-  const out = store.enrollWithToken({
+  const out = store.enrollment.redeem({
     tokenSha256: secretHash(token),
     newSiteId: `site-${randomIdPart(8)}`,
     apiKeySha256: secretHash(apiKey),

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { MIGRATIONS } from './migrations';
+import { SERVER_MIGRATIONS as MIGRATIONS, schemaTooNewError } from './server-migrations';
 
 /** An arbitrary constant: the advisory lock every replica takes while it migrates. */
 const MIGRATION_LOCK = 0x46474c31; // "FGL1"
 
 /**
- * The server store's numbered migrations (the same `MIGRATIONS` SQLite runs, written in the SQL
+ * The server store's numbered migrations (the same SERVER_MIGRATIONS SQLite runs, written in the SQL
  * both engines accept) applied to PostgreSQL. The version lives in `fgl_schema_version` (SQLite
  * keeps it in `PRAGMA user_version`). Each migration runs in its own transaction under an
  * advisory lock, so several API replicas starting at once migrate exactly once.
@@ -32,15 +32,12 @@ export async function migratePostgres(client: pg.ClientBase): Promise<number> {
       const r = await client.query<{ version: number }>('SELECT version FROM fgl_schema_version');
       const current = r.rows[0]?.version ?? 0;
       if (current > MIGRATIONS.length)
-        throw new Error(
-          `the PostgreSQL store is at schema version ${current} but this fgl knows only ${MIGRATIONS.length}; ` +
-            'run the newer fgl that created it, or restore a backup',
-        );
+        throw schemaTooNewError('the PostgreSQL store', current, MIGRATIONS.length, 'a backup');
       if (current === MIGRATIONS.length) {
         await client.query('COMMIT');
         return current;
       }
-      await client.query(MIGRATIONS[current]!);
+      await client.query(MIGRATIONS[current]!.sql);
       if (r.rows.length === 0) await client.query('INSERT INTO fgl_schema_version (version) VALUES (1)');
       else await client.query('UPDATE fgl_schema_version SET version = $1', [current + 1]);
       await client.query('COMMIT');

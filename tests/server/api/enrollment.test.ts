@@ -8,6 +8,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../helpers/server-fixture';
+import { storeSql } from '../../helpers/store-sql';
 
 describe('enrollment and API keys over HTTP', () => {
   let t: TestServer;
@@ -38,9 +39,9 @@ describe('enrollment and API keys over HTTP', () => {
       study.id,
     ]);
     // Only the hash of the key is stored.
-    const rows = t.server.store.db.prepare('SELECT key_sha256 FROM api_keys').all() as {
+    const rows = storeSql(t.server.store).all<{
       key_sha256: string;
-    }[];
+    }>('SELECT key_sha256 FROM api_keys');
     expect(JSON.stringify(rows)).not.toContain(body.apiKey!);
   });
 
@@ -63,7 +64,7 @@ describe('enrollment and API keys over HTTP', () => {
   it('refuses an expired token (410) and creates no site', async () => {
     const study = await createStudy(t);
     const tok = await issueToken(t, study.id, 'Late Lab', 60);
-    const sitesBefore = t.server.store.db.prepare('SELECT COUNT(*) AS n FROM sites').get();
+    const sitesBefore = storeSql(t.server.store).get('SELECT COUNT(*) AS n FROM sites');
     t.advanceClock(61_000);
     const res = await t.api('POST', '/v1/enroll', { json: { token: tok.token } });
     expect(res.status).toBe(410);
@@ -73,7 +74,7 @@ describe('enrollment and API keys over HTTP', () => {
         hint: expect.stringContaining('new enrollment token'),
       },
     });
-    expect(t.server.store.db.prepare('SELECT COUNT(*) AS n FROM sites').get()).toEqual(sitesBefore);
+    expect(storeSql(t.server.store).get('SELECT COUNT(*) AS n FROM sites')).toEqual(sitesBefore);
   });
 
   it('lets only one of many concurrent redemptions of a token succeed', async () => {

@@ -128,7 +128,7 @@ describe('rounds', () => {
     const { round, started } = res.json as { round: RoundStatus; started: boolean };
     expect(started).toBe(true);
     trainObserver = (id) => {
-      const r = t.server.store.getRound(id)!;
+      const r = t.server.store.rounds.get(id)!;
       return { state: r.state, progress: r.progress };
     };
     const done = await t.server.runner.run(round.id);
@@ -203,7 +203,7 @@ describe('rounds', () => {
       state: 'failed',
       error: 'synthesizing: UNet session could not be created: out of memory',
     });
-    expect(t.server.store.getStage(r1.round.id, 'synthesize')).toMatchObject({ status: 'failed' });
+    expect(t.server.store.stages.get(r1.round.id, 'synthesize')).toMatchObject({ status: 'failed' });
   });
 
   it('resumes an interrupted round from its last state and checkpoint after a restart', async () => {
@@ -241,7 +241,7 @@ describe('rounds', () => {
     const done = await t2.server.runner.run(round.id); // joins the run resumeRounds() started
     expect(done).toMatchObject({ state: 'published', modelVersion: 1 });
     expect(log[0]).toBe('synthesize packages=1 checkpoint={"batch":1}');
-    expect(t2.server.store.getStage(round.id, 'synthesize')).toMatchObject({
+    expect(t2.server.store.stages.get(round.id, 'synthesize')).toMatchObject({
       status: 'done',
       attempts: 2,
     });

@@ -58,7 +58,7 @@ describe('shared metrics have a k floor on per-class support', () => {
     );
     expect(res.status).toBe(422);
     expect(res.text).toMatch(/metrics_below_k/);
-    expect(t.server.store.listModelEvaluations(study.id)).toEqual([]);
+    expect(t.server.store.models.listEvaluations(study.id)).toEqual([]);
   });
 
   it('accepts metrics whose small classes were suppressed by the site', async () => {

@@ -12,7 +12,6 @@ import { createQueuedStages } from '../../../src/server/jobs/queued-round-stages
 import { modelDigest } from '../../../src/core/models/model-digest';
 import { imageSeed } from '../../../src/server/synthesis/image-seed';
 import { SynthesizedImageRecord } from '../../../src/server/synthesis/synthesized-image-record';
-import { WorkerStore } from '../../../src/server/store/worker-store';
 import { buildPackage, createStudy, enrollSite, sha256Hex, startTestServer, type TestServer } from '../../helpers/server-fixture';
 import { getTinyModels } from '../../helpers/tiny-models';
 
@@ -47,7 +46,7 @@ beforeAll(async () => {
   siteKey = (await enrollSite(t, study.id, 'Site A')).apiKey;
   pkgBytes = buildPackage(study, 'site-placeholder', { n: 3 });
   // buildPackage needs the real site id in its metadata.
-  const sites = t.server.store.sitesOfStudy(study.id);
+  const sites = t.server.store.sites.ofStudy(study.id);
   pkgBytes = buildPackage(study, sites[0]!.id, { n: 3 });
   sha = sha256Hex(pkgBytes);
   expect((await t.api('PUT', `/v1/studies/${study.id}/packages/${sha}`, { key: siteKey, body: pkgBytes })).status).toBe(201);
@@ -55,7 +54,7 @@ beforeAll(async () => {
   roundId = (r.json as { round: { id: string } }).round.id;
   workerKey = 'fglw_test-worker-key-0123456789abcdefghijklmnop';
   workerId = 'worker-abc123';
-  new WorkerStore(t.server.store).insertWorker({ id: workerId, name: 'gpu-1', keySha256: secretHash(workerKey) });
+  t.server.store.workers.insert({ id: workerId, name: 'gpu-1', keySha256: secretHash(workerKey) });
 }, 60_000);
 
 afterAll(async () => {
@@ -63,8 +62,8 @@ afterAll(async () => {
 });
 
 function toSynthesizing() {
-  t.server.store.snapshotRoundPackages(roundId, study.id);
-  t.server.store.transitionRound(roundId, 'collecting', 'synthesizing');
+  t.server.store.rounds.snapshotPackages(roundId, study.id);
+  t.server.store.rounds.transition(roundId, 'collecting', 'synthesizing');
 }
 
 describe('worker keys', () => {
@@ -94,9 +93,9 @@ describe('worker keys', () => {
     expect((await t.api('GET', rows)).status).toBe(401);
     expect((await t.api('GET', rows, { key: 'fglw_not-a-key-that-exists-anywhere-at-all' })).status).toBe(401);
     const other = 'fglw_revoked-worker-key-0123456789abcdefghijkl';
-    const ws = new WorkerStore(t.server.store);
-    ws.insertWorker({ id: 'worker-revoked', name: 'old', keySha256: secretHash(other) });
-    expect(ws.revokeWorker('worker-revoked')).toBe(true);
+    const ws = t.server.store.workers;
+    ws.insert({ id: 'worker-revoked', name: 'old', keySha256: secretHash(other) });
+    expect(ws.revoke('worker-revoked')).toBe(true);
     expect((await t.api('GET', rows, { key: other })).status).toBe(401);
   });
 });

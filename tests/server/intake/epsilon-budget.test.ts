@@ -53,7 +53,7 @@ describe('server-side ε budget per site and study', () => {
       statuses.push(res.status);
       if (res.status !== 201) refusal ||= res.text;
     }
-    const stored = t.server.store.listPackages(study.id, siteId).length;
+    const stored = t.server.store.packages.list(study.id, siteId).length;
     console.log(
       `5 uploads at ε 0.8 against a budget of 2: statuses ${statuses.join(', ')}; stored ${stored} (ε ${(stored * 0.8).toFixed(1)})`,
     );

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretHash } from '../../../src/server/auth/secret-token';
 import { createDiffusionStages } from '../../../src/server/jobs/diffusion-round-stages';
 import { createQueuedStages } from '../../../src/server/jobs/queued-round-stages';
-import { WorkerStore } from '../../../src/server/store/worker-store';
 import { startSynthesisWorker, type RunningWorker } from '../../../src/server/worker/synthesis-worker';
 import { tinyStudyBody } from '../../reliability/faults/fault-harness';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
@@ -54,7 +53,7 @@ describe('queued synthesis', () => {
     const pkg = buildPackage(study, site.siteId, { n: 3, metadata: { dp_epsilon: null, dp_delta: null, dp_clip: null, dp_sigma: null } });
     expect((await t.api('PUT', `/v1/studies/${study.id}/packages/${sha256Hex(pkg)}`, { key: site.apiKey, body: pkg })).status).toBe(201);
     const key = 'fglw_wrong-generator-worker-0123456789abcdefghij';
-    new WorkerStore(t.server.store).insertWorker({ id: 'worker-wrong', name: 'wrong', keySha256: secretHash(key) });
+    t.server.store.workers.insert({ id: 'worker-wrong', name: 'wrong', keySha256: secretHash(key) });
     worker = await startSynthesisWorker({
       queueUrl: redis.url,
       serverUrl: t.url,
@@ -69,6 +68,6 @@ describe('queued synthesis', () => {
     expect(final.state).toBe('failed');
     expect(final.error).toMatch(/synthesizing: synthesis batch .* failed after 1 attempt\(s\): this worker's generator .* is not the server's .*models folder/);
     expect(worker.totals).toEqual({ batches: 0, stored: 0, repeated: 0, dropped: 0 });
-    expect(new WorkerStore(t.server.store).receiptCount(roundId)).toBe(0);
+    expect(t.server.store.workers.receiptCount(roundId)).toBe(0);
   }, 60_000);
 });

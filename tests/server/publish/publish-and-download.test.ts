@@ -65,8 +65,8 @@ describe('publishing a signed model and downloading it', () => {
     other = await enrollSite(t, otherStudy.id, 'Outsider');
     srcDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-model-src-'));
     await writeModelDir(srcDir, weights);
-    t.server.store.insertRound('round-test-0001', study.id);
-    t.server.store.insertRound('round-test-0002', study.id);
+    t.server.store.rounds.insert('round-test-0001', study.id);
+    t.server.store.rounds.insert('round-test-0002', study.id);
   });
   afterAll(async () => {
     await t.close();
@@ -76,6 +76,7 @@ describe('publishing a signed model and downloading it', () => {
   const publish = (roundId: string) =>
     publishModel({
       store: t.server.store,
+      clock: t.server.clock,
       layout: t.server.layout,
       signingKey: t.server.signingKey,
       study,
@@ -203,7 +204,7 @@ describe('publishing a signed model and downloading it', () => {
   });
 
   it('the self-check (the same verifyModelFolder sites run) catches a tampered file, a foreign key and a symlink out', async () => {
-    const m = t.server.store.getModel(study.id, 1)!;
+    const m = t.server.store.models.get(study.id, 1)!;
     const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-model-copy-'));
     const trust = { publicKeyPem: site.serverPublicKey, pinnedFingerprint: site.serverKeyFingerprint };
     try {

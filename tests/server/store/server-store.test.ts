@@ -10,7 +10,7 @@ import {
 import { groupFingerprint as displayFingerprint } from '../../../src/shared/fingerprint';
 import { dataLayout } from '../../../src/server/store/data-layout';
 import { writeFileDurable } from '../../../src/core/fs/durable-file';
-import { MIGRATIONS } from '../../../src/server/store/migrations';
+import { SERVER_MIGRATIONS as MIGRATIONS } from '../../../src/server/store/server-migrations';
 import { ServerStore } from '../../../src/server/store/server-store';
 import {
   buildPackage,
@@ -19,6 +19,7 @@ import {
   sha256Hex,
   startTestServer,
 } from '../../helpers/server-fixture';
+import { storeSql } from '../../helpers/store-sql';
 
 const dirs: string[] = [];
 async function tmp(): Promise<string> {
@@ -63,13 +64,12 @@ describe('server data dir', () => {
   it('runs the numbered migrations once, in WAL mode, and refuses a newer schema', async () => {
     const db = path.join(await tmp(), 'server.db');
     const s1 = ServerStore.open(db);
-    expect(s1.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(s1.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
-    const tables = (
-      s1.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
-        name: string;
-      }[]
-    ).map((r) => r.name);
+    const sql = storeSql(s1);
+    expect(sql.pragma('journal_mode')).toBe('wal');
+    expect(sql.pragma('user_version')).toBe(MIGRATIONS.length);
+    const tables = sql
+      .all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .map((r) => r.name);
     expect(tables).toEqual([
       'api_keys',
       'enrollment_tokens',
@@ -85,7 +85,7 @@ describe('server data dir', () => {
       'synthesis_receipts',
       'workers',
     ]);
-    s1.db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    sql.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     s1.close();
     expect(() => ServerStore.open(db)).toThrow(/schema version/);
   });
@@ -121,7 +121,7 @@ describe('server data dir', () => {
       expect(
         (list.json as { packages: { sha256: string }[] }).packages.map((p) => p.sha256),
       ).toEqual([sha]);
-      const stored = t2.server.store.getPackage(sha)!;
+      const stored = t2.server.store.packages.get(sha)!;
       expect(stored.path.startsWith(moved)).toBe(true);
       expect(sha256Hex(await fs.readFile(stored.path))).toBe(sha);
     } finally {

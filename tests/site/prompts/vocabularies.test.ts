@@ -54,7 +54,7 @@ describe('`--vocabulary NAME` chooses the study’s list', () => {
     expect(vocabulary).toBe('radiology');
     const store = ServerStore.open(dataLayout(dataDir).db);
     try {
-      expect(store.getStudy(studyId)!.manifest.prompts.vocabulary).toEqual((await readVocabulary('radiology')).phrases);
+      expect(store.studies.get(studyId)!.manifest.prompts.vocabulary).toEqual((await readVocabulary('radiology')).phrases);
     } finally {
       store.close();
     }

@@ -1,4 +1,4 @@
-import type { ServerStore } from './server-store';
+import type { RepoContext } from './repo-context';
 
 export type WorkerRecord = { id: string; name: string; createdAt: string; revokedAt: string | null };
 
@@ -18,19 +18,18 @@ export type WorkerRoundProgress = {
 };
 
 /**
- * The synthesis workers' part of the server store (tables of migration 3): worker keys, stored
- * only as sha256 like site keys, and one receipt per returned image. Kept beside ServerStore
- * (same database, same transactions) so the site/round repositories stay as they are.
+ * Synthesis workers on other machines (tables `workers`, `synthesis_receipts` of migration 4):
+ * worker keys, stored only as sha256 like site keys, and one receipt per returned image.
  */
-export class WorkerStore {
-  constructor(private readonly store: ServerStore) {}
+export class WorkersRepo {
+  constructor(private readonly c: RepoContext) {}
 
   private get db() {
-    return this.store.db;
+    return this.c.db;
   }
 
-  insertWorker(w: { id: string; name: string; keySha256: string }): WorkerRecord {
-    const createdAt = this.store.now();
+  insert(w: { id: string; name: string; keySha256: string }): WorkerRecord {
+    const createdAt = this.c.now();
     this.db
       .prepare('INSERT INTO workers (id, name, key_sha256, created_at) VALUES (?, ?, ?, ?)')
       .run(w.id, w.name, w.keySha256, createdAt);
@@ -38,14 +37,14 @@ export class WorkerStore {
   }
 
   /** The worker an API key (by its sha256) belongs to, if it is not revoked. */
-  workerForKey(keySha256: string): string | undefined {
+  forKey(keySha256: string): string | undefined {
     const r = this.db
       .prepare('SELECT id FROM workers WHERE key_sha256 = ? AND revoked_at IS NULL')
       .get(keySha256) as { id: string } | undefined;
     return r?.id;
   }
 
-  listWorkers(): WorkerRecord[] {
+  list(): WorkerRecord[] {
     return (
       this.db
         .prepare('SELECT id, name, created_at, revoked_at FROM workers ORDER BY created_at, id')
@@ -54,11 +53,11 @@ export class WorkerStore {
   }
 
   /** Revoke a worker's key; returns false when there is no such worker. */
-  revokeWorker(id: string): boolean {
+  revoke(id: string): boolean {
     return (
       this.db
         .prepare('UPDATE workers SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?')
-        .run(this.store.now(), id).changes === 1
+        .run(this.c.now(), id).changes === 1
     );
   }
 
@@ -70,7 +69,7 @@ export class WorkerStore {
           `INSERT OR IGNORE INTO synthesis_receipts (round_id, package_sha256, row, image_index, worker_id, batch_id, stored_at)
            VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(k.roundId, k.packageSha256, k.row, k.index, workerId, batchId, this.store.now())
+        .run(k.roundId, k.packageSha256, k.row, k.index, workerId, batchId, this.c.now())
         .changes === 1
     );
   }
