@@ -37,6 +37,11 @@ export type CreateServerOptions = ServerConfigInput & {
   /** Injected time (tests: token expiry). */
   clock?: Clock;
   /**
+   * The store: a `postgres://user@host:port/db` URL (several replicas may share it), or absent
+   * for the embedded SQLite file `<data>/server.db`. Files stay in the data dir either way.
+   */
+  store?: string;
+  /**
    * Serve HTTPS with the server's own CA (created once in `dir`, default `<data>/tls`); sites pin
    * the CA fingerprint at enrollment. `hostnames`: extra names/IPs the certificate must cover.
    */
@@ -121,7 +126,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     );
 
   const clock = opts.clock ?? systemClock;
-  const store = ServerStore.open(layout.db, clock);
+  const store = await ServerStore.open(opts.store ?? layout.db, clock, layout.root);
   const runner = new RoundRunner({
     store,
     clock,
@@ -201,7 +206,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     async start() {
       const address = await app.listen({ host: config.host, port: config.port });
       url = address;
-      const resumed = runner.resumeRounds();
+      const resumed = await runner.resumeRounds();
       logger.info(
         {
           url,
@@ -218,7 +223,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
       closed = true;
       await app.close();
       await runner.close();
-      store.close();
+      await store.close();
     },
   };
 }

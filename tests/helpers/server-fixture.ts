@@ -44,7 +44,13 @@ export type TestServer = {
 
 /** Start a real server on 127.0.0.1:<free port> over a fresh temp data dir, logs captured. */
 export async function startTestServer(
-  opts: { limits?: Partial<ServerLimits>; stages?: RoundStages | null; dataDir?: string } = {},
+  opts: {
+    limits?: Partial<ServerLimits>;
+    stages?: RoundStages | null;
+    dataDir?: string;
+    /** A PostgreSQL store URL (tests/helpers/store-engines.ts); default: SQLite in the data dir. */
+    store?: string;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-server-test-')));
   const logs: string[] = [];
@@ -55,6 +61,7 @@ export async function startTestServer(
     port: 0,
     ...(opts.limits ? { limits: opts.limits } : {}),
     stages: opts.stages ?? null,
+    ...(opts.store !== undefined ? { store: opts.store } : {}),
     clock: () => new Date(Date.now() + offsetMs),
     logger: { level: 'debug', destination: { write: (s: string) => void logs.push(s) } },
   });
@@ -221,7 +228,7 @@ export async function packageStoreSnapshot(
   t: TestServer,
 ): Promise<{ files: string[]; rows: unknown[] }> {
   const files = (await fs.readdir(t.server.layout.packagesDir)).sort();
-  const rows = storeSql(t.server.store).all('SELECT * FROM packages ORDER BY sha256');
+  const rows = await storeSql(t.server.store).all('SELECT * FROM packages ORDER BY sha256');
   return { files, rows };
 }
 
@@ -238,7 +245,7 @@ export async function publishTestModel(
     await fs.mkdir(path.dirname(path.join(o.srcDir, rel)), { recursive: true });
     await fs.writeFile(path.join(o.srcDir, rel), data);
   }
-  server.store.rounds.insert(o.roundId, study.id);
+  await server.store.rounds.insert(o.roundId, study.id);
   await publishModel({
     store: server.store,
     clock: server.clock,

@@ -18,7 +18,8 @@ export type MigrationErrors = {
 /** Throws when `migrations` are not numbered 1, 2, 3… in order (a programming error). */
 export function checkMigrationNumbers(migrations: readonly Migration[], what: string): void {
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`${what} migration #${i + 1} is numbered ${m.version}`);
+    if (m.version !== i + 1)
+      throw new Error(`${what} migration #${i + 1} is numbered ${m.version}`);
   });
 }
 

@@ -23,12 +23,12 @@ export type ApiDeps = {
  * The study, if the caller may see it: admins see every study, a site only those it is enrolled
  * in. Anything else is 404 — the same answer as for a study that does not exist.
  */
-export function studyForCaller(deps: ApiDeps, caller: Caller, studyId: string): StoredStudy {
-  const study = deps.store.studies.get(studyId);
+export async function studyForCaller(deps: ApiDeps, caller: Caller, studyId: string): Promise<StoredStudy> {
+  const study = await deps.store.studies.get(studyId);
   const visible =
     study !== undefined &&
     (caller.kind === 'admin' ||
-      (caller.kind === 'site' && deps.store.sites.isEnrolled(caller.siteId, studyId)));
+      (caller.kind === 'site' && (await deps.store.sites.isEnrolled(caller.siteId, studyId))));
   if (!visible)
     throw notFound(
       'study_not_found',

@@ -41,7 +41,7 @@ export type PublishModelInput = {
  * of that version replaces.
  */
 export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
-  const version = a.store.models.latestVersion(a.study.id) + 1;
+  const version = await a.store.models.latestVersion(a.study.id) + 1;
   await fs.mkdir(a.layout.tmpDir, { recursive: true });
   const staging = path.join(a.layout.tmpDir, `publish-${a.study.id}-${version}-${randomIdPart(4)}`);
   try {
@@ -89,7 +89,7 @@ export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
       publishedAt: manifest.createdAt,
       dir: target,
     };
-    a.store.models.insert(record);
+    await a.store.models.insert(record);
     return record;
   } finally {
     await fs.rm(staging, { recursive: true, force: true });

@@ -17,13 +17,17 @@ export function newStudyId(name: string): string {
 }
 
 /** Validate a study definition, assign its id and creation time, and store it. */
-export function createStudy(store: ServerStore, input: CreateStudyBody, clock: Clock): StudyManifest {
+export async function createStudy(
+  store: ServerStore,
+  input: CreateStudyBody,
+  clock: Clock,
+): Promise<StudyManifest> {
   const body = CreateStudyBody.parse(input);
   const manifest = StudyManifest.parse({
     ...body,
     id: newStudyId(body.name),
     createdAt: clock().toISOString(),
   });
-  store.studies.insert(manifest);
+  await store.studies.insert(manifest);
   return manifest;
 }

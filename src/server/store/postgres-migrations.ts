@@ -9,9 +9,7 @@ const MIGRATION_LOCK = 0x46474c31; // "FGL1"
  * both engines accept) applied to PostgreSQL. The version lives in `fgl_schema_version` (SQLite
  * keeps it in `PRAGMA user_version`). Each migration runs in its own transaction under an
  * advisory lock, so several API replicas starting at once migrate exactly once.
- *
- * This is the first step towards `--store postgres://…` (docs/scale.md): the schema and its
- * versioning on both engines. The repositories (ServerStore) are still SQLite-only.
+ * `fgl server start --store postgres://…` runs it on open (sql/open-sql-db.ts).
  */
 export async function migratePostgres(client: pg.ClientBase): Promise<number> {
   // Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog
@@ -38,7 +36,8 @@ export async function migratePostgres(client: pg.ClientBase): Promise<number> {
         return current;
       }
       await client.query(MIGRATIONS[current]!.sql);
-      if (r.rows.length === 0) await client.query('INSERT INTO fgl_schema_version (version) VALUES (1)');
+      if (r.rows.length === 0)
+        await client.query('INSERT INTO fgl_schema_version (version) VALUES (1)');
       else await client.query('UPDATE fgl_schema_version SET version = $1', [current + 1]);
       await client.query('COMMIT');
     } catch (err) {

@@ -17,7 +17,12 @@ export const SERVER_MIGRATIONS: readonly Migration[] = [
 ];
 
 /** The newer-schema refusal, worded the same on both engines. */
-export function schemaTooNewError(where: string, current: number, known: number, backup: string): Error {
+export function schemaTooNewError(
+  where: string,
+  current: number,
+  known: number,
+  backup: string,
+): Error {
   return new Error(
     `${where} is at schema version ${current} but this fgl knows only ${known}; ` +
       `run the newer fgl that created it, or restore ${backup}`,
@@ -33,7 +38,8 @@ export function migrateServerSqlite(
     db,
     migrations,
     {
-      tooNew: (current, known) => schemaTooNewError('server.db', current, known, 'a backup of the data dir'),
+      tooNew: (current, known) =>
+        schemaTooNewError('server.db', current, known, 'a backup of the data dir'),
       failed: (m, e) =>
         new Error(
           `Upgrading server.db to schema ${m.version} (${m.name}) failed: ${(e as Error).message}; ` +

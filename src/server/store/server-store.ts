@@ -1,7 +1,3 @@
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ownerOnlySqliteFiles } from '../../core/fs/owner-only';
 import { type Clock, systemClock } from '../../shared/clock';
 import { EnrollmentRepo } from './repos/enrollment-repo';
 import { ModelsRepo } from './repos/models-repo';
@@ -12,7 +8,8 @@ import { SitesRepo } from './repos/sites-repo';
 import { StagesRepo } from './repos/stages-repo';
 import { StudiesRepo } from './repos/studies-repo';
 import { WorkersRepo } from './repos/workers-repo';
-import { migrateServerSqlite } from './server-migrations';
+import { openSqlDb } from './sql/open-sql-db';
+import type { SqlDb } from './sql/sql-db';
 
 export type { Clock };
 export type { StoredStudy } from './repos/studies-repo';
@@ -22,14 +19,8 @@ export type { StageRecord } from './repos/stages-repo';
 export type { StoredModel, ModelEvaluation } from './repos/models-repo';
 export type { WorkerRecord, ReceiptKey, WorkerRoundProgress } from './repos/workers-repo';
 
-/**
- * The server's store (docs/architecture.md, "Storage"): one SQLite file, server.db, behind one
- * repository per group of tables (repos/), like the site ledger. One writer (this process, or a
- * CLI admin command between requests — WAL lets them coexist), synchronous typed queries, every
- * multi-row change in a transaction. Files referenced by rows are written durably BEFORE their
- * row is inserted. Timestamps come from the clock injected at open.
- */
-export class ServerStore {
+/** Every repository of the store, on the database or on one transaction's connection. */
+export class StoreRepos {
   readonly studies: StudiesRepo;
   readonly sites: SitesRepo;
   readonly enrollment: EnrollmentRepo;
@@ -39,45 +30,64 @@ export class ServerStore {
   readonly models: ModelsRepo;
   readonly workers: WorkersRepo;
 
+  constructor(protected readonly ctx: RepoContext) {
+    this.studies = new StudiesRepo(ctx);
+    this.sites = new SitesRepo(ctx);
+    this.enrollment = new EnrollmentRepo(ctx);
+    this.packages = new PackagesRepo(ctx);
+    this.rounds = new RoundsRepo(ctx);
+    this.stages = new StagesRepo(ctx);
+    this.models = new ModelsRepo(ctx);
+    this.workers = new WorkersRepo(ctx);
+  }
+}
+
+/**
+ * The server's store (docs/architecture.md, "Storage"): one repository per group of tables
+ * (repos/), like the site ledger, with Promise-returning methods over one of two engines —
+ * SQLite (server.db in the data dir, the embedded default) or PostgreSQL (`--store postgres://…`,
+ * so several API replicas share it). Multi-row changes run in transactions; files referenced by
+ * rows are written durably BEFORE their row is inserted. Timestamps come from the clock
+ * injected at open.
+ */
+export class ServerStore extends StoreRepos {
   private constructor(
-    private readonly db: Database.Database,
-    /** The server.db file: what an operator (or a test) opens to inspect it. */
-    readonly file: string,
-    clock: Clock,
+    private readonly sql: SqlDb,
+    ctx: RepoContext,
   ) {
-    // File paths in rows are relative to the data dir, so the whole dir can be moved.
-    const c = new RepoContext(db, () => clock().toISOString(), path.dirname(file));
-    this.studies = new StudiesRepo(c);
-    this.sites = new SitesRepo(c);
-    this.enrollment = new EnrollmentRepo(c);
-    this.packages = new PackagesRepo(c);
-    this.rounds = new RoundsRepo(c);
-    this.stages = new StagesRepo(c);
-    this.models = new ModelsRepo(c);
-    this.workers = new WorkersRepo(c);
+    super(ctx);
   }
 
-  static open(dbPath: string, clock: Clock = systemClock): ServerStore {
-    const file = path.resolve(dbPath);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const db = new Database(file);
-    try {
-      db.pragma('journal_mode = WAL');
-      // WAL + NORMAL is durable across application crashes; FULL adds power-cut durability of the last commit.
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      migrateServerSqlite(db);
-    } catch (e) {
-      db.close();
-      throw e;
-    }
-    // Keys' and tokens' hashes, packages' metadata: readable by the server's account only.
-    ownerOnlySqliteFiles(file);
-    return new ServerStore(db, file, clock);
+  /**
+   * Open (creating and migrating as needed) the store at `location`: a `postgres://` URL, or the
+   * path of a SQLite file. File paths in rows are kept relative to `dataDir` (default: the SQLite
+   * file's folder), so the whole data dir can be moved.
+   */
+  static async open(
+    location: string,
+    clock: Clock = systemClock,
+    dataDir?: string,
+  ): Promise<ServerStore> {
+    const { db, root } = await openSqlDb(location, dataDir);
+    return new ServerStore(db, new RepoContext(db, () => clock().toISOString(), root));
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** 'sqlite' or 'postgres'. */
+  get engine(): 'sqlite' | 'postgres' {
+    return this.sql.dialect.engine;
+  }
+
+  /** Where the store is: the server.db path, or the PostgreSQL URL without its password. */
+  get location(): string {
+    return this.sql.location;
+  }
+
+  /** Run `fn` atomically on both engines: if it throws, nothing written through `tx` is kept. */
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T>): Promise<T> {
+    return this.sql.transaction((runner) => fn(new StoreRepos(this.ctx.on(runner))));
+  }
+
+  close(): Promise<void> {
+    return this.sql.close();
   }
 }

@@ -60,9 +60,9 @@ describe('migrateSqlite', () => {
     const ledger = Ledger.open(await tmpFile('ledger.db'));
     expect(ledger.schemaVersion()).toBe(LEDGER_MIGRATIONS.length);
     ledger.close();
-    const store = ServerStore.open(await tmpFile('server.db'));
-    expect(storeSql(store).pragma('user_version')).toBe(SERVER_MIGRATIONS.length);
-    store.close();
+    const store = await ServerStore.open(await tmpFile('server.db'));
+    expect(await storeSql(store).pragma('user_version')).toBe(SERVER_MIGRATIONS.length);
+    await store.close();
     SERVER_MIGRATIONS.forEach((m, i) => expect(m.version).toBe(i + 1));
   });
 });

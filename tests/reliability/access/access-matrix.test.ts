@@ -84,7 +84,7 @@ describe('access control matrix (reliability)', () => {
     ] as const) {
       for (let v = 1; v <= n; v++) {
         const roundId = `round-${study.id.slice(0, 20)}-${v}`.replace(/-+$/, '');
-        t.server.store.rounds.insert(roundId, study.id);
+        await t.server.store.rounds.insert(roundId, study.id);
         roundOf[study.id] = roundId;
         await publishModel({
           store: t.server.store,
@@ -346,14 +346,14 @@ describe('access control matrix (reliability)', () => {
         'POST /v1/studies/{studyId}/sites/{siteId}/enrollment-tokens',
       ].sort(),
     );
-    const count = (sql: string) => storeSql(t.server.store).get<{ n: number }>(sql)!.n;
-    const state = () => ({
-      studies: count('SELECT COUNT(*) AS n FROM studies'),
-      tokens: count('SELECT COUNT(*) AS n FROM enrollment_tokens'),
-      rounds: count('SELECT COUNT(*) AS n FROM rounds'),
-      revoked: count('SELECT COUNT(*) AS n FROM sites WHERE revoked_at IS NOT NULL'),
+    const count = async (sql: string) => (await storeSql(t.server.store).get<{ n: number }>(sql))!.n;
+    const state = async () => ({
+      studies: await count('SELECT COUNT(*) AS n FROM studies'),
+      tokens: await count('SELECT COUNT(*) AS n FROM enrollment_tokens'),
+      rounds: await count('SELECT COUNT(*) AS n FROM rounds'),
+      revoked: await count('SELECT COUNT(*) AS n FROM sites WHERE revoked_at IS NOT NULL'),
     });
-    const before = state();
+    const before = await state();
     const credentials: {
       name: string;
       headers: Record<string, string>;
@@ -436,7 +436,7 @@ describe('access control matrix (reliability)', () => {
         });
       }
     }
-    expect(state()).toEqual(before);
+    expect(await state()).toEqual(before);
     // Site B was never revoked by any of those attempts.
     expect((await t.api('GET', '/v1/studies', { key: b.apiKey })).status).toBe(200);
     // The one site-only route refuses the admin key (the admin must not upload as a site).

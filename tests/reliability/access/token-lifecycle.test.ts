@@ -97,10 +97,10 @@ describe('enrollment tokens and keys (reliability)', () => {
     // Still expired later, and moving the clock back for one request does not make it "used".
     now = T0 + 10 * 3_600_000;
     expect((await enroll(late.token)).body.error?.code).toBe('enrollment_token_expired');
-    const row = storeSql(server.store).get<{ used_at: string | null }>(
+    const row = (await storeSql(server.store).get<{ used_at: string | null }>(
       'SELECT used_at FROM enrollment_tokens WHERE token_sha256 = ?',
       secretHash(late.token),
-    )!;
+    ))!;
     expect(row.used_at).toBeNull();
     now = T0;
   });
@@ -121,14 +121,14 @@ describe('enrollment tokens and keys (reliability)', () => {
     const list = await call('GET', '/v1/studies', { key: outsider.apiKey! });
     expect((list.body.studies as { id: string }[]).map((s) => s.id)).toEqual([other.id]);
     // Replayed after the site that used it was revoked: still used, no new site appears.
-    const sites = () =>
-      storeSql(server.store).get<{ n: number }>('SELECT COUNT(*) AS n FROM sites')!.n;
+    const sites = async () =>
+      (await storeSql(server.store).get<{ n: number }>('SELECT COUNT(*) AS n FROM sites'))!.n;
     expect(
       (await call('POST', `/v1/sites/${firstSite.siteId}/revoke`, { key: adminKey })).status,
     ).toBe(200);
-    const n = sites();
+    const n = await sites();
     expect((await enroll(tok.token)).body.error?.code).toBe('enrollment_token_used');
-    expect(sites()).toBe(n);
+    expect(await sites()).toBe(n);
   });
 
   it('the admin key cannot redeem a token, and trying does not burn it', async () => {

@@ -74,11 +74,11 @@ async function snapshot(): Promise<Snapshot> {
   files.sort();
   const tables: Snapshot['tables'] = {};
   const db = storeSql(t.server.store);
-  const names = db.all<{ name: string }>(
+  const names = await db.all<{ name: string }>(
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
   );
   for (const { name } of names) {
-    const rows = db.all(`SELECT * FROM "${name}" ORDER BY rowid`);
+    const rows = await db.all(`SELECT * FROM "${name}" ORDER BY rowid`);
     tables[name] = {
       rows: rows.length,
       sha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),

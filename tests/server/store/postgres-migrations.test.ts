@@ -33,7 +33,7 @@ async function freshDb(): Promise<{ url: string; client: pg.Client }> {
 beforeAll(async () => {
   server = await startTestPostgres();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-pg-sqlite-'));
-  sqlite = ServerStore.open(path.join(dir, 'server.db'));
+  sqlite = await ServerStore.open(path.join(dir, 'server.db'));
 }, 90_000);
 
 afterAll(async () => {
@@ -61,12 +61,12 @@ describe('server store migrations on PostgreSQL 15', () => {
         )
       ).rows.map((r) => `${r.table_name}.${r.column_name}`);
       const tables = (
-        storeSql(sqlite).all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        await storeSql(sqlite).all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       ).map((t) => t.name);
       const liteCols: string[] = [];
       const liteKeys: string[] = [];
       for (const t of tables) {
-        const info = storeSql(sqlite).all<{ name: string; pk: number }>(`PRAGMA table_info(${t})`);
+        const info = await storeSql(sqlite).all<{ name: string; pk: number }>(`PRAGMA table_info(${t})`);
         for (const c of info) liteCols.push(`${t}.${c.name}`);
         for (const c of info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk)) liteKeys.push(`${t}.${c.name}`);
       }
@@ -89,7 +89,7 @@ describe('server store migrations on PostgreSQL 15', () => {
         `INSERT INTO workers (id, name, key_sha256, created_at) VALUES ('w1', 'a', 'k', ${at})`,
       ]) {
         await client.query(sql);
-        storeSql(sqlite).run(sql);
+        await storeSql(sqlite).run(sql);
       }
       for (const sql of [
         // a round of a study that does not exist
@@ -102,7 +102,7 @@ describe('server store migrations on PostgreSQL 15', () => {
         `INSERT INTO synthesis_receipts (round_id, package_sha256, row, image_index, worker_id, batch_id, stored_at) VALUES ('r9', 'p', 0, 0, 'w1', 'b', ${at})`,
       ]) {
         await expect(client.query(sql), sql).rejects.toThrow();
-        expect(() => storeSql(sqlite).run(sql), sql).toThrow();
+        await expect(storeSql(sqlite).run(sql), sql).rejects.toThrow();
       }
     } finally {
       await client.end();

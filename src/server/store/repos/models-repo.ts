@@ -38,65 +38,64 @@ export class ModelsRepo {
     };
   }
 
-  latestVersion(studyId: string): number {
-    const r = this.c.db
-      .prepare('SELECT MAX(version) AS v FROM models WHERE study_id = ?')
-      .get(studyId) as { v: number | null };
-    return r.v ?? 0;
+  async latestVersion(studyId: string): Promise<number> {
+    const r = await this.c.db.get<{ v: number | null }>(
+      'SELECT MAX(version) AS v FROM models WHERE study_id = ?',
+      [studyId],
+    );
+    return r?.v ?? 0;
   }
 
-  insert(m: StoredModel): void {
-    this.c.db
-      .prepare(
-        'INSERT INTO models (study_id, version, round_id, dir, manifest_sha256, published_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(m.studyId, m.version, m.roundId, this.c.rel(m.dir), m.manifestSha256, m.publishedAt);
+  async insert(m: StoredModel): Promise<void> {
+    await this.c.db.run(
+      'INSERT INTO models (study_id, version, round_id, dir, manifest_sha256, published_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [m.studyId, m.version, m.roundId, this.c.rel(m.dir), m.manifestSha256, m.publishedAt],
+    );
   }
 
-  list(studyId: string): StoredModel[] {
-    return (
-      this.c.db
-        .prepare('SELECT * FROM models WHERE study_id = ? ORDER BY version')
-        .all(studyId) as ModelRow[]
-    ).map((r) => this.toModel(r));
+  async list(studyId: string): Promise<StoredModel[]> {
+    const rows = await this.c.db.all<ModelRow>(
+      'SELECT * FROM models WHERE study_id = ? ORDER BY version',
+      [studyId],
+    );
+    return rows.map((r) => this.toModel(r));
   }
 
-  get(studyId: string, version: number): StoredModel | undefined {
-    const r = this.c.db
-      .prepare('SELECT * FROM models WHERE study_id = ? AND version = ?')
-      .get(studyId, version) as ModelRow | undefined;
+  async get(studyId: string, version: number): Promise<StoredModel | undefined> {
+    const r = await this.c.db.get<ModelRow>(
+      'SELECT * FROM models WHERE study_id = ? AND version = ?',
+      [studyId, version],
+    );
     return r && this.toModel(r);
   }
 
   /** A site's opt-in aggregate metrics for a model version; a new report replaces its last one. */
-  putEvaluation(
+  async putEvaluation(
     studyId: string,
     version: number,
     siteId: string,
     metrics: unknown,
-  ): { receivedAt: string } {
+  ): Promise<{ receivedAt: string }> {
     const receivedAt = this.c.now();
-    this.c.db
-      .prepare(
-        `INSERT INTO model_evaluations (study_id, version, site_id, metrics, received_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (study_id, version, site_id) DO UPDATE SET metrics = excluded.metrics, received_at = excluded.received_at`,
-      )
-      .run(studyId, version, siteId, JSON.stringify(metrics), receivedAt);
+    await this.c.db.run(
+      `INSERT INTO model_evaluations (study_id, version, site_id, metrics, received_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (study_id, version, site_id) DO UPDATE SET metrics = excluded.metrics, received_at = excluded.received_at`,
+      [studyId, version, siteId, JSON.stringify(metrics), receivedAt],
+    );
     return { receivedAt };
   }
 
-  listEvaluations(studyId: string, siteId?: string): ModelEvaluation[] {
-    const rows = this.c.db
-      .prepare(
-        `SELECT study_id, version, site_id, metrics, received_at FROM model_evaluations WHERE study_id = ? ${siteId ? 'AND site_id = ?' : ''} ORDER BY version, site_id`,
-      )
-      .all(...(siteId ? [studyId, siteId] : [studyId])) as {
+  async listEvaluations(studyId: string, siteId?: string): Promise<ModelEvaluation[]> {
+    const rows = await this.c.db.all<{
       study_id: string;
       version: number;
       site_id: string;
       metrics: string;
       received_at: string;
-    }[];
+    }>(
+      `SELECT study_id, version, site_id, metrics, received_at FROM model_evaluations WHERE study_id = ? ${siteId ? 'AND site_id = ?' : ''} ORDER BY version, site_id`,
+      siteId ? [studyId, siteId] : [studyId],
+    );
     return rows.map((r) => ({
       studyId: r.study_id,
       version: r.version,

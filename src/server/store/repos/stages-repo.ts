@@ -26,10 +26,11 @@ type Raw = {
 export class StagesRepo {
   constructor(private readonly c: RepoContext) {}
 
-  get(roundId: string, stage: string): StageRecord | undefined {
-    const r = this.c.db
-      .prepare('SELECT * FROM round_stages WHERE round_id = ? AND stage = ?')
-      .get(roundId, stage) as Raw | undefined;
+  async get(roundId: string, stage: string): Promise<StageRecord | undefined> {
+    const r = await this.c.db.get<Raw>(
+      'SELECT * FROM round_stages WHERE round_id = ? AND stage = ?',
+      [roundId, stage],
+    );
     if (!r) return undefined;
     return {
       roundId: r.round_id,
@@ -43,26 +44,31 @@ export class StagesRepo {
     };
   }
 
-  start(roundId: string, stage: string): void {
-    this.c.db
-      .prepare(
-        `INSERT INTO round_stages (round_id, stage, status, attempts, started_at) VALUES (?, ?, 'running', 1, ?)
-         ON CONFLICT (round_id, stage) DO UPDATE SET status = 'running', attempts = attempts + 1, finished_at = NULL`,
-      )
-      .run(roundId, stage, this.c.now());
+  async start(roundId: string, stage: string): Promise<void> {
+    await this.c.db.run(
+      `INSERT INTO round_stages (round_id, stage, status, attempts, started_at) VALUES (?, ?, 'running', 1, ?)
+       ON CONFLICT (round_id, stage) DO UPDATE SET status = 'running', attempts = round_stages.attempts + 1, finished_at = NULL`,
+      [roundId, stage, this.c.now()],
+    );
   }
 
-  setCheckpoint(roundId: string, stage: string, checkpoint: unknown): void {
-    this.c.db
-      .prepare('UPDATE round_stages SET checkpoint = ? WHERE round_id = ? AND stage = ?')
-      .run(JSON.stringify(checkpoint), roundId, stage);
+  async setCheckpoint(roundId: string, stage: string, checkpoint: unknown): Promise<void> {
+    await this.c.db.run('UPDATE round_stages SET checkpoint = ? WHERE round_id = ? AND stage = ?', [
+      JSON.stringify(checkpoint),
+      roundId,
+      stage,
+    ]);
   }
 
-  finish(roundId: string, stage: string, status: 'done' | 'failed', output: unknown): void {
-    this.c.db
-      .prepare(
-        'UPDATE round_stages SET status = ?, output = ?, finished_at = ? WHERE round_id = ? AND stage = ?',
-      )
-      .run(status, JSON.stringify(output ?? null), this.c.now(), roundId, stage);
+  async finish(
+    roundId: string,
+    stage: string,
+    status: 'done' | 'failed',
+    output: unknown,
+  ): Promise<void> {
+    await this.c.db.run(
+      'UPDATE round_stages SET status = ?, output = ?, finished_at = ? WHERE round_id = ? AND stage = ?',
+      [status, JSON.stringify(output ?? null), this.c.now(), roundId, stage],
+    );
   }
 }

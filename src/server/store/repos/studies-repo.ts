@@ -10,16 +10,19 @@ type Raw = { id: string; manifest: string; created_at: string };
 export class StudiesRepo {
   constructor(private readonly c: RepoContext) {}
 
-  insert(manifest: StudyManifest): void {
-    this.c.db
-      .prepare('INSERT INTO studies (id, manifest, created_at) VALUES (?, ?, ?)')
-      .run(manifest.id, JSON.stringify(manifest), manifest.createdAt);
+  async insert(manifest: StudyManifest): Promise<void> {
+    await this.c.db.run('INSERT INTO studies (id, manifest, created_at) VALUES (?, ?, ?)', [
+      manifest.id,
+      JSON.stringify(manifest),
+      manifest.createdAt,
+    ]);
   }
 
-  get(id: string): StoredStudy | undefined {
-    const row = this.c.db
-      .prepare('SELECT id, manifest, created_at FROM studies WHERE id = ?')
-      .get(id) as Raw | undefined;
+  async get(id: string): Promise<StoredStudy | undefined> {
+    const row = await this.c.db.get<Raw>(
+      'SELECT id, manifest, created_at FROM studies WHERE id = ?',
+      [id],
+    );
     if (!row) return undefined;
     return {
       id: row.id,
@@ -29,19 +32,17 @@ export class StudiesRepo {
   }
 
   /** Every study, or only those `siteId` is enrolled in. */
-  list(siteId?: string): StudySummary[] {
-    const rows = (
+  async list(siteId?: string): Promise<StudySummary[]> {
+    const rows =
       siteId === undefined
-        ? this.c.db
-            .prepare('SELECT id, manifest, created_at FROM studies ORDER BY created_at, id')
-            .all()
-        : this.c.db
-            .prepare(
-              `SELECT s.id, s.manifest, s.created_at FROM studies s
-               JOIN site_studies ss ON ss.study_id = s.id WHERE ss.site_id = ? ORDER BY s.created_at, s.id`,
-            )
-            .all(siteId)
-    ) as Raw[];
+        ? await this.c.db.all<Raw>(
+            'SELECT id, manifest, created_at FROM studies ORDER BY created_at, id',
+          )
+        : await this.c.db.all<Raw>(
+            `SELECT s.id, s.manifest, s.created_at FROM studies s
+             JOIN site_studies ss ON ss.study_id = s.id WHERE ss.site_id = ? ORDER BY s.created_at, s.id`,
+            [siteId],
+          );
     return rows.map((r) => {
       const m = JSON.parse(r.manifest) as { name: string; classes: string[] };
       return { id: r.id, name: m.name, classes: m.classes, createdAt: r.created_at };

@@ -1,6 +1,11 @@
 import type { RepoContext } from './repo-context';
 
-export type WorkerRecord = { id: string; name: string; createdAt: string; revokedAt: string | null };
+export type WorkerRecord = {
+  id: string;
+  name: string;
+  createdAt: string;
+  revokedAt: string | null;
+};
 
 /** One image a worker returned, identified the way its files are named. */
 export type ReceiptKey = { roundId: string; packageSha256: string; row: number; index: number };
@@ -24,81 +29,84 @@ export type WorkerRoundProgress = {
 export class WorkersRepo {
   constructor(private readonly c: RepoContext) {}
 
-  private get db() {
-    return this.c.db;
-  }
-
-  insert(w: { id: string; name: string; keySha256: string }): WorkerRecord {
+  async insert(w: { id: string; name: string; keySha256: string }): Promise<WorkerRecord> {
     const createdAt = this.c.now();
-    this.db
-      .prepare('INSERT INTO workers (id, name, key_sha256, created_at) VALUES (?, ?, ?, ?)')
-      .run(w.id, w.name, w.keySha256, createdAt);
+    await this.c.db.run(
+      'INSERT INTO workers (id, name, key_sha256, created_at) VALUES (?, ?, ?, ?)',
+      [w.id, w.name, w.keySha256, createdAt],
+    );
     return { id: w.id, name: w.name, createdAt, revokedAt: null };
   }
 
   /** The worker an API key (by its sha256) belongs to, if it is not revoked. */
-  forKey(keySha256: string): string | undefined {
-    const r = this.db
-      .prepare('SELECT id FROM workers WHERE key_sha256 = ? AND revoked_at IS NULL')
-      .get(keySha256) as { id: string } | undefined;
+  async forKey(keySha256: string): Promise<string | undefined> {
+    const r = await this.c.db.get<{ id: string }>(
+      'SELECT id FROM workers WHERE key_sha256 = ? AND revoked_at IS NULL',
+      [keySha256],
+    );
     return r?.id;
   }
 
-  list(): WorkerRecord[] {
-    return (
-      this.db
-        .prepare('SELECT id, name, created_at, revoked_at FROM workers ORDER BY created_at, id')
-        .all() as { id: string; name: string; created_at: string; revoked_at: string | null }[]
-    ).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at, revokedAt: r.revoked_at }));
+  async list(): Promise<WorkerRecord[]> {
+    const rows = await this.c.db.all<{
+      id: string;
+      name: string;
+      created_at: string;
+      revoked_at: string | null;
+    }>('SELECT id, name, created_at, revoked_at FROM workers ORDER BY created_at, id');
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      createdAt: r.created_at,
+      revokedAt: r.revoked_at,
+    }));
   }
 
   /** Revoke a worker's key; returns false when there is no such worker. */
-  revoke(id: string): boolean {
+  async revoke(id: string): Promise<boolean> {
     return (
-      this.db
-        .prepare('UPDATE workers SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?')
-        .run(this.c.now(), id).changes === 1
+      (await this.c.db.run('UPDATE workers SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?', [
+        this.c.now(),
+        id,
+      ])) === 1
     );
   }
 
   /** Record that `workerId` delivered this image; false when it was already recorded (a repeat). */
-  addReceipt(k: ReceiptKey, workerId: string, batchId: string): boolean {
-    return (
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO synthesis_receipts (round_id, package_sha256, row, image_index, worker_id, batch_id, stored_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(k.roundId, k.packageSha256, k.row, k.index, workerId, batchId, this.c.now())
-        .changes === 1
+  async addReceipt(k: ReceiptKey, workerId: string, batchId: string): Promise<boolean> {
+    const changes = await this.c.db.run(
+      `INSERT INTO synthesis_receipts (round_id, package_sha256, row, image_index, worker_id, batch_id, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [k.roundId, k.packageSha256, k.row, k.index, workerId, batchId, this.c.now()],
     );
+    return changes === 1;
   }
 
-  receiptCount(roundId: string): number {
-    return (
-      this.db
-        .prepare('SELECT COUNT(*) AS n FROM synthesis_receipts WHERE round_id = ?')
-        .get(roundId) as { n: number }
-    ).n;
+  async receiptCount(roundId: string): Promise<number> {
+    const r = await this.c.db.get<{ n: number }>(
+      'SELECT CAST(COUNT(*) AS INTEGER) AS n FROM synthesis_receipts WHERE round_id = ?',
+      [roundId],
+    );
+    return r!.n;
   }
 
   /** Per-worker progress of a round, busiest first. */
-  roundProgress(roundId: string): WorkerRoundProgress[] {
-    const rows = this.db
-      .prepare(
-        `SELECT r.worker_id, w.name, COUNT(*) AS images, COUNT(DISTINCT r.batch_id) AS batches,
-                MIN(r.stored_at) AS first_at, MAX(r.stored_at) AS last_at
-         FROM synthesis_receipts r JOIN workers w ON w.id = r.worker_id
-         WHERE r.round_id = ? GROUP BY r.worker_id, w.name ORDER BY images DESC, r.worker_id`,
-      )
-      .all(roundId) as {
+  async roundProgress(roundId: string): Promise<WorkerRoundProgress[]> {
+    const rows = await this.c.db.all<{
       worker_id: string;
       name: string;
       images: number;
       batches: number;
       first_at: string;
       last_at: string;
-    }[];
+    }>(
+      `SELECT r.worker_id, w.name, CAST(COUNT(*) AS INTEGER) AS images,
+              CAST(COUNT(DISTINCT r.batch_id) AS INTEGER) AS batches,
+              MIN(r.stored_at) AS first_at, MAX(r.stored_at) AS last_at
+       FROM synthesis_receipts r JOIN workers w ON w.id = r.worker_id
+       WHERE r.round_id = ? GROUP BY r.worker_id, w.name ORDER BY images DESC, r.worker_id`,
+      [roundId],
+    );
     return rows.map((r) => {
       const seconds = (Date.parse(r.last_at) - Date.parse(r.first_at)) / 1000;
       return {
