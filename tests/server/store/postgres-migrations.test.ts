@@ -1,6 +1,7 @@
 // The server store's numbered migrations on a real PostgreSQL 15 (a throwaway cluster started
 // here) give the same schema as on SQLite, run once even when replicas start together, and
-// refuse a newer schema. (The repositories themselves are still SQLite-only: docs/scale.md.)
+// refuse a newer schema. (The repositories on both engines: describe.each(STORE_ENGINES) in the
+// server tests; docs/scale.md.)
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
