@@ -26,9 +26,9 @@ import { createServer } from '../../src/server/create-server';
 import { createDiffusionStages } from '../../src/server/jobs/diffusion-round-stages';
 import { createQueuedStages } from '../../src/server/jobs/queued-round-stages';
 import type { RoundStages } from '../../src/server/jobs/round-stages';
-import { WorkerStore } from '../../src/server/store/worker-store';
 import { startTestRedis } from '../../tests/helpers/redis-server';
 import { buildPackage } from '../../tests/helpers/server-fixture';
+import { storeSql } from '../../tests/helpers/store-sql';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 function arg(name: string, fallback: string): string {
@@ -95,32 +95,32 @@ async function runRound(o: { mode: 'in-process' | 'queue'; workers: number; mode
   try {
     const models = await (await import('../../src/cli/study/models-folder')).describeModelsFolder(o.models);
     const study = buildStudyManifest({ name: `Scale bench ${o.mode} ${o.workers}`, classes: ['a', 'b', 'c'], models, k: 3, imagesPerRow: PER_ROW, steps: STEPS });
-    server.store.insertStudy(study);
+    await server.store.studies.insert(study);
     const siteId = `site-bench${o.workers}${o.mode === 'queue' ? 'q' : 'l'}`;
-    server.store.db.prepare('INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)').run(siteId, 'bench', new Date().toISOString());
+    await storeSql(server.store).run('INSERT INTO sites (id, name, created_at) VALUES (?, ?, ?)', siteId, 'bench', new Date().toISOString());
     const bytes = buildPackage(study, siteId, { n: ROWS, metadata: { dp_epsilon: null, dp_delta: null, dp_clip: null, dp_sigma: null } });
     const sha = createHash('sha256').update(bytes).digest('hex');
     const file = path.join(server.layout.packagesDir, `${sha}.safetensors`);
     await fs.writeFile(file, bytes);
-    server.store.insertPackage({ sha256: sha, studyId: study.id, siteId, bytes: bytes.length, rows: ROWS, metadata: {}, receivedAt: new Date().toISOString(), path: file });
+    await server.store.packages.insert({ sha256: sha, studyId: study.id, siteId, bytes: bytes.length, rows: ROWS, metadata: {}, receivedAt: new Date().toISOString(), path: file });
     if (o.mode === 'queue') {
-      const ws = new WorkerStore(server.store);
+      const ws = server.store.workers;
       const starts = [];
       for (let i = 0; i < o.workers; i++) {
         const key = `fglw_bench-${i}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 32)}`;
-        ws.insertWorker({ id: `worker-b${i}`, name: `bench-${i}`, keySha256: secretHash(key) });
+        await ws.insert({ id: `worker-b${i}`, name: `bench-${i}`, keySha256: secretHash(key) });
         starts.push(startWorker({ queue: o.redisUrl, server: url, models: o.models, key }, batchLogs));
       }
       children.push(...(await Promise.all(starts)));
     }
     const roundId = `round-bench-${o.mode}-${o.workers}`;
-    server.store.insertRound(roundId, study.id);
+    await server.store.rounds.insert(roundId, study.id);
     log(`  ${o.mode}${o.mode === 'queue' ? `, ${o.workers} worker(s)` : ''}: ${ROWS * PER_ROW} images, ${STEPS} steps…`);
     const t0 = performance.now();
     const final = await server.runner.run(roundId);
     const roundSeconds = (performance.now() - t0) / 1000;
     if (final.state !== 'published') throw new Error(`round ended ${final.state}: ${final.error}`);
-    const stage = server.store.getStage(roundId, 'synthesize')!;
+    const stage = (await server.store.stages.get(roundId, 'synthesize'))!;
     const synthesisSeconds = (Date.parse(stage.finishedAt!) - Date.parse(stage.startedAt)) / 1000;
     const images = ROWS * PER_ROW;
     const mean = (k: keyof BatchLog) => Math.round(batchLogs.reduce((s, b) => s + b[k], 0) / Math.max(1, batchLogs.length));
@@ -135,7 +135,7 @@ async function runRound(o: { mode: 'in-process' | 'queue'; workers: number; mode
       ...(o.mode === 'queue'
         ? {
             perBatchMs: { rows: mean('rows'), generate: mean('generate'), upload: mean('upload'), total: mean('total') },
-            perWorkerImages: new WorkerStore(server.store).roundProgress(roundId).map((w) => w.images),
+            perWorkerImages: (await server.store.workers.roundProgress(roundId)).map((w) => w.images),
           }
         : {}),
     };

@@ -24,7 +24,8 @@ import type { RoundStages } from './jobs/round-stages';
 import { createLogger, type LoggerOptions } from './logger';
 import { ServerConfig, type ServerConfigInput } from './server-config';
 import { dataLayout, type DataLayout } from './store/data-layout';
-import { type Clock, ServerStore } from './store/server-store';
+import { type Clock, systemClock } from '../shared/clock';
+import { ServerStore } from './store/server-store';
 import { ensureServerTls, type ServerTls } from './tls/server-tls';
 
 export const SERVER_VERSION = '0.1.0';
@@ -36,6 +37,11 @@ export type CreateServerOptions = ServerConfigInput & {
   stages?: RoundStages | null;
   /** Injected time (tests: token expiry). */
   clock?: Clock;
+  /**
+   * The store: a `postgres://user@host:port/db` URL (several replicas may share it), or absent
+   * for the embedded SQLite file `<data>/server.db`. Files stay in the data dir either way.
+   */
+  store?: string;
   /**
    * Serve HTTPS with the server's own CA (created once in `dir`, default `<data>/tls`); sites pin
    * the CA fingerprint at enrollment. `hostnames`: extra names/IPs the certificate must cover.
@@ -53,6 +59,8 @@ export type CreateServerOptions = ServerConfigInput & {
 export type FglServer = {
   app: FastifyInstance;
   store: ServerStore;
+  /** The clock the store and the routes take their time from. */
+  clock: Clock;
   layout: DataLayout;
   signingKey: ServerSigningKey;
   /** The TLS material when serving HTTPS (its `caFingerprint` is what sites pin), else null. */
@@ -123,9 +131,11 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
         : 'issued a new TLS server certificate',
     );
 
-  const store = ServerStore.open(layout.db, opts.clock);
+  const clock = opts.clock ?? systemClock;
+  const store = await ServerStore.open(opts.store ?? layout.db, clock, layout.root);
   const runner = new RoundRunner({
     store,
+    clock,
     layout,
     signingKey,
     stages: opts.stages ?? null,
@@ -166,6 +176,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
 
   const deps: ApiDeps = {
     store,
+    clock,
     layout,
     signingKey,
     runner,
@@ -191,6 +202,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
   return {
     app,
     store,
+    clock,
     layout,
     signingKey,
     tls,
@@ -202,7 +214,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
     async start() {
       const address = await app.listen({ host: config.host, port: config.port });
       url = address;
-      const resumed = runner.resumeRounds();
+      const resumed = await runner.resumeRounds();
       logger.info(
         {
           url,
@@ -219,7 +231,7 @@ export async function createServer(opts: CreateServerOptions): Promise<FglServer
       closed = true;
       await app.close();
       await runner.close();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import { publishModel } from '../../src/server/publish/publish-model';
 import type { RoundStages } from '../../src/server/jobs/round-stages';
 import type { ServerLimits } from '../../src/server/server-config';
 import type { SiteModelSource } from '../../src/server/api/site-model-routes';
+import { storeSql } from './store-sql';
 
 export type ApiResponse = {
   status: number;
@@ -44,7 +45,14 @@ export type TestServer = {
 
 /** Start a real server on 127.0.0.1:<free port> over a fresh temp data dir, logs captured. */
 export async function startTestServer(
-  opts: { limits?: Partial<ServerLimits>; stages?: RoundStages | null; dataDir?: string; siteModels?: SiteModelSource | null } = {},
+  opts: {
+    limits?: Partial<ServerLimits>;
+    stages?: RoundStages | null;
+    dataDir?: string;
+    /** A PostgreSQL store URL (tests/helpers/store-engines.ts); default: SQLite in the data dir. */
+    store?: string;
+    siteModels?: SiteModelSource | null;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-server-test-')));
   const logs: string[] = [];
@@ -56,6 +64,7 @@ export async function startTestServer(
     ...(opts.limits ? { limits: opts.limits } : {}),
     stages: opts.stages ?? null,
     ...(opts.siteModels ? { siteModels: opts.siteModels } : {}),
+    ...(opts.store !== undefined ? { store: opts.store } : {}),
     clock: () => new Date(Date.now() + offsetMs),
     logger: { level: 'debug', destination: { write: (s: string) => void logs.push(s) } },
   });
@@ -222,7 +231,7 @@ export async function packageStoreSnapshot(
   t: TestServer,
 ): Promise<{ files: string[]; rows: unknown[] }> {
   const files = (await fs.readdir(t.server.layout.packagesDir)).sort();
-  const rows = t.server.store.db.prepare('SELECT * FROM packages ORDER BY sha256').all();
+  const rows = await storeSql(t.server.store).all('SELECT * FROM packages ORDER BY sha256');
   return { files, rows };
 }
 
@@ -231,7 +240,7 @@ export async function packageStoreSnapshot(
  * version through the real publisher: signed manifest, sha256 per file, version row.
  */
 export async function publishTestModel(
-  server: Pick<FglServer, 'store' | 'layout' | 'signingKey'>,
+  server: Pick<FglServer, 'store' | 'clock' | 'layout' | 'signingKey'>,
   study: StudyManifest,
   o: { roundId: string; srcDir: string; files: Record<string, Uint8Array | string> },
 ): Promise<void> {
@@ -239,9 +248,10 @@ export async function publishTestModel(
     await fs.mkdir(path.dirname(path.join(o.srcDir, rel)), { recursive: true });
     await fs.writeFile(path.join(o.srcDir, rel), data);
   }
-  server.store.insertRound(o.roundId, study.id);
+  await server.store.rounds.insert(o.roundId, study.id);
   await publishModel({
     store: server.store,
+    clock: server.clock,
     layout: server.layout,
     signingKey: server.signingKey,
     study,

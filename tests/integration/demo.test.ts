@@ -90,9 +90,9 @@ describe('npm run demo (tiny models, in process)', () => {
 
   it('opt-in aggregate metrics reached the server, one report per site and nothing per image', async () => {
     const { ServerStore } = await import('../../src/server/store/server-store');
-    const store = ServerStore.open(join(work, 'server', 'server.db'));
+    const store = await ServerStore.open(join(work, 'server', 'server.db'));
     try {
-      const evals = store.listModelEvaluations(result.studyId);
+      const evals = await store.models.listEvaluations(result.studyId);
       expect(evals.map((e) => e.siteId).sort()).toEqual(result.sites.map((s) => s.siteId).sort());
       for (const e of evals) {
         const m = e.metrics as Record<string, unknown>;

@@ -4,10 +4,11 @@ import { newRoundId } from '../../server/api/round-routes';
 import { RoundRunner } from '../../server/jobs/round-runner';
 import { STAGES_NOT_WIRED } from '../../server/jobs/round-stages';
 import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
-import { dataLayout } from '../../server/store/data-layout';
-import { ServerStore } from '../../server/store/server-store';
+import { systemClock } from '../../shared/clock';
 import { resolveServerModels } from './server-models';
 import type { StagesFactory } from './server-start';
+import { dataLayout } from '../../server/store/data-layout';
+import { openCommandStore, STORE_OPTION } from './server-store-option';
 
 export function makeServerRoundRunCommand(makeStages: StagesFactory = async () => null): Command {
   return {
@@ -21,6 +22,7 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
     options: {
       'log-format': LOG_FORMAT_OPTION,
       'data-dir': { type: 'string', value: 'DIR', description: 'server data directory' },
+      store: STORE_OPTION,
       study: { type: 'string', value: 'ID', description: 'study id' },
       models: {
         type: 'string',
@@ -39,9 +41,10 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
       const models = modelsArg ? await resolveServerModels(dataDir, modelsArg) : null;
       const stages = await makeStages({ dataDir, modelsDir: models?.dir ?? null });
       const signingKey = await ensureSigningKey(layout.signingKey);
-      const store = ServerStore.open(layout.db);
+      const store = await openCommandStore(ctx, dataDir);
       const runner = new RoundRunner({
         store,
+        clock: systemClock,
         layout,
         signingKey,
         stages,
@@ -50,20 +53,20 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
       const onAbort = () => void runner.close();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       try {
-        if (!store.getStudy(studyId))
+        if (!(await store.studies.get(studyId)))
           throw new UsageError(
             `no study "${studyId}" in ${layout.root}`,
             'Create one with `fgl server study create`.',
           );
-        let round = store.openRound(studyId);
-        if (!round && store.listPackages(studyId).length === 0)
+        let round = await store.rounds.open(studyId);
+        if (!round && (await store.packages.list(studyId)).length === 0)
           throw new UsageError(
             `study "${studyId}" has no packages yet; nothing to synthesize from`,
             'Wait for sites to upload (GET /v1/studies/:id/packages), then run the round.',
           );
         if (!round) {
-          store.insertRound(newRoundId(store.clock()), studyId);
-          round = store.openRound(studyId)!;
+          await store.rounds.insert(newRoundId(systemClock()), studyId);
+          round = (await store.rounds.open(studyId))!;
         }
         if (!runner.available) {
           ctx.out.result({ round, started: false, note: STAGES_NOT_WIRED }, () =>
@@ -88,7 +91,7 @@ in \`fgl server start\`. Do not run it while a server on the same data dir runs 
       } finally {
         ctx.signal.removeEventListener('abort', onAbort);
         await runner.close();
-        store.close();
+        await store.close();
       }
     },
   };

@@ -1,8 +1,7 @@
 import { type Command, optionalString, requireString, UsageError } from '../command';
 import type { RoundStatus } from '../../shared/server-api';
-import { dataLayout } from '../../server/store/data-layout';
-import { ServerStore } from '../../server/store/server-store';
-import { WorkerStore, type WorkerRoundProgress } from '../../server/store/worker-store';
+import type { WorkerRoundProgress } from '../../server/store/server-store';
+import { openCommandStore, STORE_OPTION } from './server-store-option';
 
 function duration(sec: number | null): string {
   if (sec === null) return '—';
@@ -13,7 +12,10 @@ function duration(sec: number | null): string {
 }
 
 /** The round's ETA if every worker keeps its pace: remaining / Σ worker rates; null without rates. */
-export function workersEta(remaining: number, workers: readonly WorkerRoundProgress[]): number | null {
+export function workersEta(
+  remaining: number,
+  workers: readonly WorkerRoundProgress[],
+): number | null {
   const rate = workers.reduce((s, w) => s + (w.ratePerSec ?? 0), 0);
   return rate > 0 ? remaining / rate : null;
 }
@@ -28,8 +30,9 @@ worker: images stored (each counted once, repeats are not), batches, rate and wh
 delivered. Give --round, or --study for the study's latest round.`,
   options: {
     'data-dir': { type: 'string', value: 'DIR', description: 'server data directory' },
+    store: STORE_OPTION,
     round: { type: 'string', value: 'ID', description: 'round id' },
-    study: { type: 'string', value: 'ID', description: "study id (its latest round)" },
+    study: { type: 'string', value: 'ID', description: 'study id (its latest round)' },
   },
   examples: [
     'fgl server round status --data-dir ./server-data --study skin-lesions-3f9a1c',
@@ -40,25 +43,32 @@ delivered. Give --round, or --study for the study's latest round.`,
     const roundId = optionalString(ctx, 'round');
     const studyId = optionalString(ctx, 'study');
     if (!roundId === !studyId) throw new UsageError('give exactly one of --round ID or --study ID');
-    const store = ServerStore.open(dataLayout(dataDir).db);
+    const store = await openCommandStore(ctx, dataDir);
     try {
-      const round: RoundStatus | undefined = roundId ? store.getRound(roundId) : store.latestRound(studyId!);
+      const round: RoundStatus | undefined = roundId
+        ? await store.rounds.get(roundId)
+        : await store.rounds.latest(studyId!);
       if (!round)
         throw new UsageError(
-          roundId ? `no round "${roundId}" in ${dataDir}` : `study "${studyId}" has no rounds in ${dataDir}`,
+          roundId
+            ? `no round "${roundId}" in ${dataDir}`
+            : `study "${studyId}" has no rounds in ${dataDir}`,
           'Start one with `fgl server round run` or POST /v1/studies/:id/rounds.',
         );
-      const workers = new WorkerStore(store).roundProgress(round.id);
+      const workers = await store.workers.roundProgress(round.id);
       const p = round.progress;
       const remaining = p && p.stage === 'synthesize' ? p.total - p.done : 0;
-      const eta = workers.length > 0 && remaining > 0 ? workersEta(remaining, workers) : (p?.etaSec ?? null);
+      const eta =
+        workers.length > 0 && remaining > 0 ? workersEta(remaining, workers) : (p?.etaSec ?? null);
       ctx.out.result({ round, workers, etaSec: eta }, () =>
         [
           `Round ${round.id} of study ${round.studyId}: ${round.state}${round.error ? ` — ${round.error}` : ''}`,
           p
             ? `  ${p.stage}: ${p.done}/${p.total}` +
               (p.ratePerSec !== null ? `, ${p.ratePerSec.toFixed(2)}/s` : '') +
-              (round.state === 'published' || round.state === 'failed' ? '' : `, ETA ${duration(eta)}`) +
+              (round.state === 'published' || round.state === 'failed'
+                ? ''
+                : `, ETA ${duration(eta)}`) +
               ` (updated ${p.updatedAt})`
             : '  no progress recorded yet',
           ...(round.modelVersion !== null ? [`  model version ${round.modelVersion}`] : []),
@@ -75,7 +85,7 @@ delivered. Give --round, or --study for the study's latest round.`,
         ].join('\n'),
       );
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

@@ -11,7 +11,9 @@ import { groupFingerprint } from '../../shared/fingerprint';
 import { ensureSigningKey } from '../../server/auth/server-signing-key';
 import { readServerTlsCa } from '../../server/tls/server-tls';
 import { dataLayout } from '../../server/store/data-layout';
-import { ServerStore } from '../../server/store/server-store';
+import type { ServerStore } from '../../server/store/server-store';
+import { systemClock } from '../../shared/clock';
+import { openCommandStore, STORE_OPTION } from './server-store-option';
 
 /*
  * The coordinator's site commands, run on the server's data dir (also while it serves):
@@ -38,20 +40,21 @@ const ttlOption = {
 
 /** Run `fn` on the server's store; with `studyId`, that study must exist. */
 async function withStore<T>(
+  ctx: CommandContext,
   dataDir: string,
   studyId: string | null,
   fn: (store: ServerStore) => Promise<T> | T,
 ): Promise<T> {
-  const store = ServerStore.open(dataLayout(dataDir).db);
+  const store = await openCommandStore(ctx, dataDir);
   try {
-    if (studyId !== null && !store.getStudy(studyId))
+    if (studyId !== null && !(await store.studies.get(studyId)))
       throw new UsageError(
         `no study "${studyId}" in ${dataDir}`,
         'List studies with GET /v1/studies, or create one with `fgl server study create`.',
       );
     return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -65,19 +68,19 @@ async function handOutToken(
 ): Promise<void> {
   const layout = dataLayout(a.dataDir);
   const key = await ensureSigningKey(layout.signingKey);
-  const issued = await withStore(a.dataDir, a.studyId, (store) => {
+  const issued = await withStore(ctx, a.dataDir, a.studyId, async (store) => {
     if ('name' in a.site)
       return {
         siteName: a.site.name,
         siteId: null,
-        ...issueEnrollmentToken(store, {
+        ...(await issueEnrollmentToken(store, systemClock, {
           studyId: a.studyId,
           siteName: a.site.name,
           ttlSec: a.ttlSec,
-        }),
+        })),
       };
     const id = a.site.id;
-    const site = store.studySites(a.studyId).find((s) => s.siteId === id);
+    const site = (await store.sites.records(a.studyId)).find((s) => s.siteId === id);
     if (!site)
       throw new UsageError(
         `site "${id}" is not enrolled in study ${a.studyId}`,
@@ -86,12 +89,12 @@ async function handOutToken(
     return {
       siteName: site.name,
       siteId: id,
-      ...issueEnrollmentToken(store, {
+      ...(await issueEnrollmentToken(store, systemClock, {
         studyId: a.studyId,
         siteName: site.name,
         ttlSec: a.ttlSec,
         siteId: id,
-      }),
+      })),
     };
   });
   const tls = await readServerTlsCa(path.join(layout.root, 'tls'));
@@ -134,6 +137,7 @@ mail): the site's app compares the fingerprint before pinning the server's key. 
 expires after --ttl seconds (default 24 h) and works once.`,
   options: {
     'data-dir': dataDirOption,
+    store: STORE_OPTION,
     study: studyOption,
     name: { type: 'string', value: 'SITE', description: 'site name (shown to the coordinator)' },
     ttl: ttlOption,
@@ -158,12 +162,12 @@ export const serverSiteListCommand: Command = {
 Lists every site enrolled in a study with its state (active or revoked), how many API keys it
 holds, how many packages it uploaded and when the last one arrived. The same list is served to
 the admin key at GET /v1/studies/:id/sites.`,
-  options: { 'data-dir': dataDirOption, study: studyOption },
+  options: { 'data-dir': dataDirOption, store: STORE_OPTION, study: studyOption },
   examples: ['fgl server site list --data-dir ./server-data --study skin-lesions-3f9a1c'],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const studyId = requireString(ctx, 'study');
-    const sites = await withStore(dataDir, studyId, (store) => store.studySites(studyId));
+    const sites = await withStore(ctx, dataDir, studyId, (store) => store.sites.records(studyId));
     ctx.out.result({ studyId, sites }, () =>
       sites.length === 0
         ? `No sites in study ${studyId} yet: issue a token with \`fgl server site enroll\`.`
@@ -185,12 +189,12 @@ export const serverSiteRevokeCommand: Command = {
 Revokes a site (a stolen laptop, a site that left the study): each of its API keys is refused
 from the next request on (401), in every study. Its packages stay. To let the site back in with
 a new key, re-issue a token: \`fgl server site reissue\`.`,
-  options: { 'data-dir': dataDirOption, site: siteOption },
+  options: { 'data-dir': dataDirOption, store: STORE_OPTION, site: siteOption },
   examples: ['fgl server site revoke --data-dir ./server-data --site site-7h2k9x3m'],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const siteId = requireString(ctx, 'site');
-    const res = await withStore(dataDir, null, (store) => store.revokeSite(siteId));
+    const res = await withStore(ctx, dataDir, null, (store) => store.sites.revoke(siteId));
     if (!res)
       throw new UsageError(
         `no site "${siteId}" in ${dataDir}`,
@@ -211,7 +215,13 @@ export const serverSiteReissueCommand: Command = {
 Issues a one-time enrollment token bound to an existing site. When the site redeems it, it keeps
 its site id and packages, gets a new API key, its old keys stop working, and a revoked site is
 active again. Hand over the token with the server key fingerprint, as for a first enrollment.`,
-  options: { 'data-dir': dataDirOption, study: studyOption, site: siteOption, ttl: ttlOption },
+  options: {
+    'data-dir': dataDirOption,
+    store: STORE_OPTION,
+    study: studyOption,
+    site: siteOption,
+    ttl: ttlOption,
+  },
   examples: [
     'fgl server site reissue --data-dir ./server-data --study skin-lesions-3f9a1c --site site-7h2k9x3m',
   ],

@@ -14,6 +14,7 @@ import { LOG_FORMAT_OPTION, stderrLogger } from '../log-format-option';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../../server/server-config';
 import type { RateLimitInput } from '../../server/api/rate-limit';
 import { resolveServerModels } from './server-models';
+import { STORE_OPTION, storeOption } from './server-store-option';
 
 /** `--rate-limit off|N`: N sustained requests/s per site (bursts of 10 N); per address twice that. */
 function rateLimitOption(ctx: CommandContext): RateLimitInput | false | undefined {
@@ -45,7 +46,7 @@ export function makeServerStartCommand(makeStages: StagesFactory = async () => n
     summary: 'run the FGL server (HTTP API, package intake, rounds, signed models)',
     description: `
 Starts the server on a data directory. On first start it creates:
-  <data>/server.db                 the store (SQLite, WAL)
+  <data>/server.db                 the store (SQLite, WAL), unless --store names a PostgreSQL one
   <data>/keys/admin.key            the admin key (mode 0600): send it as \`Authorization: Bearer …\`
                                    to the admin endpoints; the \`fgl server\` CLI uses the data dir directly
   <data>/keys/server-ed25519.pem   the key that signs every published model (mode 0600)
@@ -63,6 +64,12 @@ proxy (sites send API keys in headers; they refuse plain http except on loopback
 Certificates are made with the system \`openssl\` command. Give sites the TLS CA fingerprint
 (printed below) together with the key fingerprint and their token; they pin it at enrollment
 and afterwards trust only that CA for this server.
+
+--store postgres://USER@HOST:PORT/DB keeps the store (studies, sites, keys, rounds, models' rows)
+in PostgreSQL instead, so several servers — API replicas behind a load balancer — serve the same
+studies. The database must exist (createdb); its schema is created and migrated on start, once
+however many replicas start together. Every replica needs the same data dir contents (packages,
+images, models, keys: a shared filesystem), and the admin commands take the same --store.
 
 Requests are rate-limited per site API key and per client address (429 + Retry-After; the site
 client waits and retries). Ctrl-C / SIGTERM stop it cleanly; running rounds resume on the
@@ -103,6 +110,7 @@ next start. The API is described at /v1/openapi.json.`,
         multiple: true,
         description: 'an extra DNS name or IP sites use to reach the server (repeatable)',
       },
+      store: STORE_OPTION,
       queue: {
         type: 'string',
         value: 'redis://HOST:PORT',
@@ -125,6 +133,7 @@ next start. The API is described at /v1/openapi.json.`,
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --port 8787 --models /srv/models',
       'fgl server start --data-dir /srv/fgl --host 0.0.0.0 --tls --tls-hostname fgl.example.org',
       'fgl server start --data-dir /srv/fgl --models /srv/models --queue redis://127.0.0.1:6379',
+      'fgl server start --data-dir /srv/fgl --store postgres://fgl@db.example.org:5432/fgl',
     ],
     async run(ctx) {
       // Everything the server writes (db, packages, images, models, logs) is for its account only.
@@ -132,6 +141,7 @@ next start. The API is described at /v1/openapi.json.`,
       const dataDir = requireString(ctx, 'data-dir');
       const modelsArg = optionalString(ctx, 'models');
       const models = modelsArg ? await resolveServerModels(dataDir, modelsArg) : null;
+      const storeUrl = storeOption(ctx);
       const queueUrl = optionalString(ctx, 'queue') ?? null;
       if (queueUrl && !models)
         throw new UsageError(
@@ -149,6 +159,7 @@ next start. The API is described at /v1/openapi.json.`,
       const rateLimit = rateLimitOption(ctx);
       const server = await createServer({
         dataDir,
+        ...(storeUrl !== undefined ? { store: storeUrl } : {}),
         host: optionalString(ctx, 'host') ?? DEFAULT_HOST,
         port: intOption(ctx, 'port', DEFAULT_PORT, 0),
         limits: { maxPackageBytes: intOption(ctx, 'max-package-mb', 256, 1) * 1024 * 1024 },
@@ -175,11 +186,13 @@ next start. The API is described at /v1/openapi.json.`,
           models: models?.dir ?? null,
           stagesWired: stages !== null,
           queue: queueShown,
+          store: server.store.location,
         },
         () =>
           [
             `FGL server listening on ${url}`,
             `  data dir         ${server.layout.root}`,
+            `  store            ${server.store.engine === 'postgres' ? `${server.store.location} (PostgreSQL)` : server.store.location}`,
             `  admin key        ${server.layout.adminKey} (keep it secret)`,
             `  key fingerprint  ${groupFingerprint(fp)}`,
             ...(tls

@@ -8,10 +8,9 @@ import {
   UsageError,
 } from '../command';
 import { PromptMode } from '../../shared/study';
-import { dataLayout } from '../../server/store/data-layout';
-import { ServerStore } from '../../server/store/server-store';
 import { buildStudyManifest, parseClassList } from '../study/build-study';
 import { resolveServerModels } from './server-models';
+import { openCommandStore, STORE_OPTION } from './server-store-option';
 
 export const serverStudyCreateCommand: Command = {
   path: ['server', 'study', 'create'],
@@ -24,12 +23,14 @@ their sha256 digests come from the models folder, so every site must hold exactl
 Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`.`,
   options: {
     'data-dir': { type: 'string', value: 'DIR', description: 'server data directory' },
+    store: STORE_OPTION,
     name: { type: 'string', value: 'NAME', description: 'human-readable study name' },
     classes: { type: 'string', value: 'a,b,c', description: 'comma-separated class names' },
     vocabulary: {
       type: 'string',
       value: 'NAME|FILE',
-      description: 'controlled vocabulary for `vocabulary` prompts: radiology, dermatology, pathology, ophthalmology, general-photos (default), shapes (the demo), or a FILE of reviewed phrases',
+      description:
+        'controlled vocabulary for `vocabulary` prompts: radiology, dermatology, pathology, ophthalmology, general-photos (default), shapes (the demo), or a FILE of reviewed phrases',
     },
     k: {
       type: 'string',
@@ -91,11 +92,11 @@ Prints the new study id; next: \`fgl server site enroll --study ID --name SITE\`
       // The controlled vocabulary for `vocabulary` prompts: only these phrases can leave a site.
       vocabulary: vocabulary.phrases,
     });
-    const store = ServerStore.open(dataLayout(dataDir).db);
+    const store = await openCommandStore(ctx, dataDir);
     try {
-      store.insertStudy(manifest);
+      await store.studies.insert(manifest);
     } finally {
-      store.close();
+      await store.close();
     }
     if (models.tiny)
       ctx.out.warn(

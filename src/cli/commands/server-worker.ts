@@ -1,14 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
-import { type Command, DEVICE_OPTION, deviceOption, intOption, optionalString, requireString, untilStopped, UsageError } from '../command';
+import {
+  type Command,
+  DEVICE_OPTION,
+  deviceOption,
+  intOption,
+  optionalString,
+  requireString,
+  untilStopped,
+  UsageError,
+} from '../command';
 import { newSecret, randomIdPart, secretHash } from '../../server/auth/secret-token';
 import { createLogger } from '../../server/logger';
-import { dataLayout } from '../../server/store/data-layout';
-import { ServerStore } from '../../server/store/server-store';
-import { WorkerStore } from '../../server/store/worker-store';
 import { startSynthesisWorker } from '../../server/worker/synthesis-worker';
 import { resolveModelsOption } from '../study/models-folder';
+import { openCommandStore, STORE_OPTION } from './server-store-option';
 
 /** Worker keys carry a prefix so a leaked one is recognisable (and never mistaken for a site key). */
 export const WORKER_KEY_PREFIX = 'fglw_';
@@ -23,17 +30,19 @@ rounds, image upload), nothing a site or the coordinator can do. Put it in a fil
 by the worker's user and pass it with --key-file (or FGL_WORKER_KEY). See docs/scale.md.`,
   options: {
     'data-dir': { type: 'string', value: 'DIR', description: 'server data directory' },
+    store: STORE_OPTION,
     name: { type: 'string', value: 'NAME', description: 'worker name (shown in round status)' },
   },
   examples: ['fgl server worker enroll --data-dir /srv/fgl --name gpu-box-1'],
   async run(ctx) {
     const dataDir = requireString(ctx, 'data-dir');
     const name = requireString(ctx, 'name').trim();
-    if (name.length === 0 || name.length > 100) throw new UsageError('--name must be 1 to 100 characters');
-    const store = ServerStore.open(dataLayout(dataDir).db);
+    if (name.length === 0 || name.length > 100)
+      throw new UsageError('--name must be 1 to 100 characters');
+    const store = await openCommandStore(ctx, dataDir);
     try {
       const key = newSecret(WORKER_KEY_PREFIX);
-      const w = new WorkerStore(store).insertWorker({
+      const w = await store.workers.insert({
         id: `worker-${randomIdPart(6)}`,
         name,
         keySha256: secretHash(key),
@@ -48,7 +57,7 @@ by the worker's user and pass it with --key-file (or FGL_WORKER_KEY). See docs/s
         ].join('\n'),
       );
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };
@@ -80,12 +89,31 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
   options: {
     queue: { type: 'string', value: 'redis://HOST:PORT', description: "the server's Redis queue" },
     server: { type: 'string', value: 'URL', description: 'the FGL server base URL' },
-    models: { type: 'string', value: 'DIR', description: "a copy of the server's models folder (generator/)" },
-    'key-file': { type: 'string', value: 'FILE', description: 'file holding the worker key (else FGL_WORKER_KEY)' },
+    models: {
+      type: 'string',
+      value: 'DIR',
+      description: "a copy of the server's models folder (generator/)",
+    },
+    'key-file': {
+      type: 'string',
+      value: 'FILE',
+      description: 'file holding the worker key (else FGL_WORKER_KEY)',
+    },
     device: DEVICE_OPTION,
     'unet-batch': { type: 'string', value: 'N', default: '1', description: 'images per UNet call' },
-    threads: { type: 'string', value: 'N', default: '0', description: 'CPU threads for ONNX Runtime (0 = all cores); several workers on one CPU box: cores / workers' },
-    'lock-sec': { type: 'string', value: 'SEC', default: '30', description: 'batch lease: a dead worker\'s batch is taken again after this' },
+    threads: {
+      type: 'string',
+      value: 'N',
+      default: '0',
+      description:
+        'CPU threads for ONNX Runtime (0 = all cores); several workers on one CPU box: cores / workers',
+    },
+    'lock-sec': {
+      type: 'string',
+      value: 'SEC',
+      default: '30',
+      description: "batch lease: a dead worker's batch is taken again after this",
+    },
   },
   examples: [
     'fgl server worker --queue redis://10.0.0.5:6379 --server https://fgl.example.org:8787 --models /srv/models --key-file /etc/fgl/worker.key --device cuda',
@@ -109,12 +137,16 @@ batch in hand, then stop. For an HTTPS server with its own CA set NODE_EXTRA_CA_
       log,
       tuning: { lockMs, stalledCheckMs: Math.max(1000, Math.round(lockMs / 2)) },
     });
-    ctx.out.info(`Worker ready (generator ${worker.modelDigest.slice(0, 12)}…); waiting for batches. Ctrl-C to stop.`);
+    ctx.out.info(
+      `Worker ready (generator ${worker.modelDigest.slice(0, 12)}…); waiting for batches. Ctrl-C to stop.`,
+    );
     await untilStopped(ctx.signal);
     await worker.close();
-    ctx.out.result(worker.totals, () =>
-      `Worker stopped: ${worker.totals.batches} batch(es), ${worker.totals.stored} image(s) stored, ` +
-      `${worker.totals.repeated} already stored, ${worker.totals.dropped} batch(es) dropped (round over).`,
+    ctx.out.result(
+      worker.totals,
+      () =>
+        `Worker stopped: ${worker.totals.batches} batch(es), ${worker.totals.stored} image(s) stored, ` +
+        `${worker.totals.repeated} already stored, ${worker.totals.dropped} batch(es) dropped (round over).`,
     );
     return 0;
   },

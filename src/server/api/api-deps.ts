@@ -1,3 +1,4 @@
+import type { Clock } from '../../shared/clock';
 import type { ServerSigningKey } from '../auth/server-signing-key';
 import type { RoundRunner } from '../jobs/round-runner';
 import type { ServerLimits } from '../server-config';
@@ -10,6 +11,8 @@ import type { SiteModelSource } from './site-model-routes';
 /** Everything the route handlers need, passed explicitly (no globals). */
 export type ApiDeps = {
   store: ServerStore;
+  /** Where request handlers take the time from (the one injected into the store at open). */
+  clock: Clock;
   layout: DataLayout;
   signingKey: ServerSigningKey;
   runner: RoundRunner;
@@ -23,12 +26,12 @@ export type ApiDeps = {
  * The study, if the caller may see it: admins see every study, a site only those it is enrolled
  * in. Anything else is 404 — the same answer as for a study that does not exist.
  */
-export function studyForCaller(deps: ApiDeps, caller: Caller, studyId: string): StoredStudy {
-  const study = deps.store.getStudy(studyId);
+export async function studyForCaller(deps: ApiDeps, caller: Caller, studyId: string): Promise<StoredStudy> {
+  const study = await deps.store.studies.get(studyId);
   const visible =
     study !== undefined &&
     (caller.kind === 'admin' ||
-      (caller.kind === 'site' && deps.store.isSiteEnrolled(caller.siteId, studyId)));
+      (caller.kind === 'site' && (await deps.store.sites.isEnrolled(caller.siteId, studyId))));
   if (!visible)
     throw notFound(
       'study_not_found',

@@ -42,7 +42,7 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
             'the admin key cannot enroll as a site',
             'Send the token without the admin key.',
           );
-        const res = redeemEnrollmentToken(
+        const res = await redeemEnrollmentToken(
           deps.store,
           body.token,
           caller.kind === 'site' ? caller.siteId : undefined,
@@ -98,8 +98,8 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ studyId: StudyId }),
       responses: { 200: { description: 'Sites', schema: StudySiteList } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        return { sites: deps.store.studySites(study.id) };
+        const study = await studyForCaller(deps, caller, params.studyId);
+        return { sites: await deps.store.sites.records(study.id) };
       },
     }),
     defineRoute({
@@ -117,15 +117,15 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
         201: { description: 'The token (shown once)', schema: EnrollmentTokenResponse },
       },
       handler: async ({ params, body, caller, reply }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const site = deps.store.studySites(study.id).find((s) => s.siteId === params.siteId);
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const site = (await deps.store.sites.records(study.id)).find((s) => s.siteId === params.siteId);
         if (!site)
           throw notFound(
             'site_not_found',
             `site "${params.siteId}" is not enrolled in study "${study.id}"`,
             "List the study's sites with GET /v1/studies/:id/sites (fgl server site list).",
           );
-        const { token, expiresAt } = issueEnrollmentToken(deps.store, {
+        const { token, expiresAt } = await issueEnrollmentToken(deps.store, deps.clock, {
           studyId: study.id,
           siteName: site.name,
           ttlSec: body.ttlSec,
@@ -149,7 +149,7 @@ export function enrollRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ siteId: SiteId }),
       responses: { 200: { description: 'Revoked', schema: RevokeSiteResponse } },
       handler: async ({ params }) => {
-        const res = deps.store.revokeSite(params.siteId);
+        const res = await deps.store.sites.revoke(params.siteId);
         if (!res)
           throw notFound(
             'site_not_found',

@@ -23,9 +23,9 @@ function wire(m: StoredModel) {
 }
 
 export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
-  const modelFor = (caller: Caller, studyId: string, version: number): StoredModel => {
-    const study = studyForCaller(deps, caller, studyId);
-    const m = deps.store.getModel(study.id, version);
+  const modelFor = async (caller: Caller, studyId: string, version: number): Promise<StoredModel> => {
+    const study = await studyForCaller(deps, caller, studyId);
+    const m = await deps.store.models.get(study.id, version);
     if (!m)
       throw notFound(
         'model_not_found',
@@ -47,11 +47,11 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       body: SharedMetrics,
       responses: { 200: { description: 'Stored', schema: SharedMetricsRecord } },
       handler: async ({ params, body, caller }) => {
-        const m = modelFor(caller, params.studyId, params.version);
+        const m = await modelFor(caller, params.studyId, params.version);
         const siteId = (caller as { siteId: string }).siteId;
         // A k floor: a class (or a whole evaluation) with fewer than k images tells the server how
         // the model did on those few images.
-        const k = studyForCaller(deps, caller, params.studyId).manifest.privacy.k;
+        const k = (await studyForCaller(deps, caller, params.studyId)).manifest.privacy.k;
         const small = body.perClass.filter((c) => c.support < k);
         if (body.samples < k || small.length > 0)
           throw new HttpError(
@@ -62,7 +62,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
               : `Metrics refused: class${small.length > 1 ? 'es' : ''} ${small.map((c) => `"${c.name}" (support ${c.support})`).join(', ')} below the study's k = ${k}`,
             'Leave out classes with fewer than k images (FGL does this when it shares metrics) and share nothing from fewer than k images.',
           );
-        const { receivedAt } = deps.store.putModelEvaluation(m.studyId, m.version, siteId, body);
+        const { receivedAt } = await deps.store.models.putEvaluation(m.studyId, m.version, siteId, body);
         return { studyId: m.studyId, version: m.version, siteId, metrics: body, receivedAt };
       },
     }),
@@ -75,8 +75,8 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ studyId: StudyId }),
       responses: { 200: { description: 'Shared metrics, by version and site', schema: SharedMetricsList } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const evaluations = deps.store.listModelEvaluations(study.id, caller.kind === 'site' ? caller.siteId : undefined);
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const evaluations = await deps.store.models.listEvaluations(study.id, caller.kind === 'site' ? caller.siteId : undefined);
         return { evaluations };
       },
     }),
@@ -89,8 +89,8 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ studyId: StudyId }),
       responses: { 200: { description: 'Versions, oldest first', schema: ModelVersionList } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        return { models: deps.store.listModels(study.id).map(wire) };
+        const study = await studyForCaller(deps, caller, params.studyId);
+        return { models: (await deps.store.models.list(study.id)).map(wire) };
       },
     }),
     defineRoute({
@@ -107,7 +107,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
         },
       },
       handler: async ({ params, caller, reply }) => {
-        const m = modelFor(caller, params.studyId, params.version);
+        const m = await modelFor(caller, params.studyId, params.version);
         const bytes = await fs.readFile(path.join(m.dir, MANIFEST_FILE));
         return reply
           .type('application/json; charset=utf-8')
@@ -124,7 +124,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: VersionParams,
       responses: { 200: { description: 'base64 signature', contentType: 'text/plain' } },
       handler: async ({ params, caller, reply }) => {
-        const m = modelFor(caller, params.studyId, params.version);
+        const m = await modelFor(caller, params.studyId, params.version);
         const sig = await fs.readFile(path.join(m.dir, SIGNATURE_FILE), 'utf8');
         return reply.type('text/plain; charset=utf-8').send(sig);
       },
@@ -142,7 +142,7 @@ export function modelRoutes(deps: ApiDeps): AnyRouteSpec[] {
         206: { description: 'The requested byte range', contentType: 'application/octet-stream' },
       },
       handler: async ({ params, caller, req, reply }) => {
-        const m = modelFor(caller, params.studyId, params.version);
+        const m = await modelFor(caller, params.studyId, params.version);
         const manifest = ModelManifest.parse(
           JSON.parse(await fs.readFile(path.join(m.dir, MANIFEST_FILE), 'utf8')),
         );

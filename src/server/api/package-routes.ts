@@ -38,7 +38,7 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
       },
       handler: async ({ params, caller, req, reply }) => {
         if (caller.kind !== 'site') throw new Error('unreachable: route is site-only');
-        const study = studyForCaller(deps, caller, params.studyId);
+        const study = await studyForCaller(deps, caller, params.studyId);
         if (!(req.body instanceof Readable))
           throw new HttpError(
             415,
@@ -49,6 +49,7 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
         const cl = req.headers['content-length'];
         const { record, created } = await acceptPackage({
           store: deps.store,
+          clock: deps.clock,
           layout: deps.layout,
           study: study.manifest,
           siteId: caller.siteId,
@@ -79,9 +80,9 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ studyId: StudyId }),
       responses: { 200: { description: 'Packages', schema: PackageList } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
+        const study = await studyForCaller(deps, caller, params.studyId);
         const siteId = caller.kind === 'site' ? caller.siteId : undefined;
-        return { packages: deps.store.listPackages(study.id, siteId).map(wire) };
+        return { packages: (await deps.store.packages.list(study.id, siteId)).map(wire) };
       },
     }),
     defineRoute({
@@ -93,8 +94,8 @@ export function packageRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: PackageParams,
       responses: { 200: { description: 'The package record', schema: PackageRecord } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const p = deps.store.getPackage(params.sha256);
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const p = await deps.store.packages.get(params.sha256);
         if (!p || p.studyId !== study.id || (caller.kind === 'site' && p.siteId !== caller.siteId))
           throw notFound(
             'package_not_found',

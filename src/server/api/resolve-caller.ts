@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { sameDigest, secretHash } from '../auth/secret-token';
 import type { ServerStore } from '../store/server-store';
-import { WorkerStore } from '../store/worker-store';
 import { HttpError } from './http-error';
 import type { Caller, CallerResolver } from './route-def';
 
@@ -10,8 +9,7 @@ import type { Caller, CallerResolver } from './route-def';
  * constant time); an unknown or revoked key is a 401, never silently anonymous.
  */
 export function callerResolver(store: ServerStore, adminKeySha256: string): CallerResolver {
-  const workers = new WorkerStore(store);
-  return (req: FastifyRequest): Caller => {
+  return async (req: FastifyRequest): Promise<Caller> => {
     const header = req.headers.authorization;
     if (header === undefined || header === '') return { kind: 'anonymous' };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -25,9 +23,9 @@ export function callerResolver(store: ServerStore, adminKeySha256: string): Call
       );
     const hash = secretHash(m[1]!);
     if (sameDigest(hash, adminKeySha256)) return { kind: 'admin' };
-    const siteId = store.siteForKey(hash);
+    const siteId = await store.sites.forKey(hash);
     if (siteId !== undefined) return { kind: 'site', siteId };
-    const workerId = workers.workerForKey(hash);
+    const workerId = await store.workers.forKey(hash);
     if (workerId !== undefined) return { kind: 'worker', workerId };
     throw new HttpError(
       401,

@@ -19,18 +19,18 @@ export function newRoundId(now: Date): string {
   return `round-${stamp}-${randomIdPart(3)}`;
 }
 
-export function roundForCaller(deps: ApiDeps, caller: Caller, roundId: string): RoundStatus {
-  const round = deps.store.getRound(roundId);
+export async function roundForCaller(deps: ApiDeps, caller: Caller, roundId: string): Promise<RoundStatus> {
+  const round = await deps.store.rounds.get(roundId);
   // A round of a study the caller is not in answers exactly like a missing round: neither its
   // existence nor its study id may leak.
-  const visible = round && (caller.kind === 'admin' || (caller.kind === 'site' && deps.store.isSiteEnrolled(caller.siteId, round.studyId)));
+  const visible = round && (caller.kind === 'admin' || (caller.kind === 'site' && (await deps.store.sites.isEnrolled(caller.siteId, round.studyId))));
   if (!round || !visible) throw notFound('round_not_found', `round "${roundId}" not found`);
   return roundAsSeenBy(deps, caller, round);
 }
 
 /** A site sees only its own package count; the coordinator sees the round's total. */
-function roundAsSeenBy(deps: ApiDeps, caller: Caller, round: RoundStatus): RoundStatus {
-  return caller.kind === 'site' ? { ...round, packages: deps.store.sitePackagesInRound(round, caller.siteId) } : round;
+async function roundAsSeenBy(deps: ApiDeps, caller: Caller, round: RoundStatus): Promise<RoundStatus> {
+  return caller.kind === 'site' ? { ...round, packages: await deps.store.rounds.sitePackages(round, caller.siteId) } : round;
 }
 
 function startRun(deps: ApiDeps, round: RoundStatus): { started: boolean; note?: string } {
@@ -55,8 +55,8 @@ export function roundRoutes(deps: ApiDeps): AnyRouteSpec[] {
       body: StartRoundBody,
       responses: { 201: { description: 'The round', schema: StartRoundResponse } },
       handler: async ({ params, body, caller, reply }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const open = deps.store.openRound(study.id);
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const open = await deps.store.rounds.open(study.id);
         if (open)
           throw new HttpError(
             409,
@@ -64,10 +64,10 @@ export function roundRoutes(deps: ApiDeps): AnyRouteSpec[] {
             `study "${study.id}" already has round ${open.id} in state ${open.state}`,
             `Wait for it to finish (GET /v1/rounds/${open.id}).`,
           );
-        const id = newRoundId(deps.store.clock());
-        deps.store.insertRound(id, study.id);
-        const run = body.run ? startRun(deps, deps.store.getRound(id)!) : { started: false };
-        return reply.code(201).send({ round: deps.store.getRound(id)!, ...run });
+        const id = newRoundId(deps.clock());
+        await deps.store.rounds.insert(id, study.id);
+        const run = body.run ? startRun(deps, (await deps.store.rounds.get(id))!) : { started: false };
+        return reply.code(201).send({ round: (await deps.store.rounds.get(id))!, ...run });
       },
     }),
     defineRoute({
@@ -79,7 +79,7 @@ export function roundRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ roundId: RoundId }),
       responses: { 202: { description: 'Started', schema: StartRoundResponse } },
       handler: async ({ params, caller, reply }) => {
-        const round = roundForCaller(deps, caller, params.roundId);
+        const round = await roundForCaller(deps, caller, params.roundId);
         if (round.state === 'published' || round.state === 'failed')
           throw new HttpError(
             409,
@@ -95,7 +95,7 @@ export function roundRoutes(deps: ApiDeps): AnyRouteSpec[] {
             'Run a server build with the synthesis pipeline and trainer wired.',
           );
         const run = startRun(deps, round);
-        return reply.code(202).send({ round: deps.store.getRound(round.id)!, ...run });
+        return reply.code(202).send({ round: (await deps.store.rounds.get(round.id))!, ...run });
       },
     }),
     defineRoute({
@@ -107,8 +107,8 @@ export function roundRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: z.object({ studyId: StudyId }),
       responses: { 200: { description: 'The round', schema: RoundStatusSchema } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const round = deps.store.latestRound(study.id);
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const round = await deps.store.rounds.latest(study.id);
         if (!round)
           throw notFound(
             'round_not_found',

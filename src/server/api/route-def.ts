@@ -92,7 +92,7 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
   return r.data;
 }
 
-export type CallerResolver = (req: FastifyRequest) => Caller;
+export type CallerResolver = (req: FastifyRequest) => Promise<Caller>;
 
 function authorize(auth: RouteAuth, caller: Caller): void {
   if (auth === 'none') return;
@@ -152,7 +152,7 @@ export function registerRoutes(
       // Who is calling is settled in onRequest: before a single byte of the body is read or
       // parsed, so an unauthenticated body costs the server nothing (401, connection closed).
       onRequest: async (req) => {
-        const caller: Caller = spec.auth === 'none' ? { kind: 'anonymous' } : resolveCaller(req);
+        const caller: Caller = spec.auth === 'none' ? { kind: 'anonymous' } : await resolveCaller(req);
         authorize(spec.auth, caller);
         callers.set(req, caller);
       },

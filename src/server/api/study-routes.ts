@@ -28,7 +28,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       body: CreateStudyBody,
       responses: { 201: { description: 'The stored study manifest', schema: StudyManifest } },
       handler: async ({ body, reply }) => {
-        const manifest = createStudy(deps.store, body);
+        const manifest = await createStudy(deps.store, body, deps.clock);
         return reply.code(201).send(manifest);
       },
     }),
@@ -40,7 +40,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       auth: 'any',
       responses: { 200: { description: 'Studies', schema: StudyList } },
       handler: async ({ caller }) => ({
-        studies: deps.store.listStudies(caller.kind === 'site' ? caller.siteId : undefined),
+        studies: await deps.store.studies.list(caller.kind === 'site' ? caller.siteId : undefined),
       }),
     }),
     defineRoute({
@@ -52,10 +52,8 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       params: StudyParams,
       responses: { 200: { description: 'The study', schema: StudyDetail } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const sites = deps.store
-          .sitesOfStudy(study.id)
-          .filter(
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const sites = (await deps.store.sites.ofStudy(study.id)).filter(
             (s) => caller.kind === 'admin' || (caller.kind === 'site' && s.id === caller.siteId),
           );
         return { id: study.id, manifest: study.manifest, createdAt: study.createdAt, sites };
@@ -69,7 +67,7 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
       auth: 'any',
       params: StudyParams,
       responses: { 200: { description: 'The study manifest', schema: StudyManifest } },
-      handler: async ({ params, caller }) => studyForCaller(deps, caller, params.studyId).manifest,
+      handler: async ({ params, caller }) => (await studyForCaller(deps, caller, params.studyId)).manifest,
     }),
     defineRoute({
       method: 'POST',
@@ -86,8 +84,8 @@ export function studyRoutes(deps: ApiDeps): AnyRouteSpec[] {
         201: { description: 'The token (shown once)', schema: EnrollmentTokenResponse },
       },
       handler: async ({ params, body, caller, reply }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
-        const { token, expiresAt } = issueEnrollmentToken(deps.store, {
+        const study = await studyForCaller(deps, caller, params.studyId);
+        const { token, expiresAt } = await issueEnrollmentToken(deps.store, deps.clock, {
           studyId: study.id,
           siteName: body.siteName,
           ttlSec: body.ttlSec,

@@ -17,7 +17,6 @@ import { Sha256Hex } from '../../shared/model-ref';
 import type { RemoteSynthesis } from '../jobs/remote-synthesis';
 import { roundSyntheticDir } from '../store/data-layout';
 import type { StoredPackage } from '../store/server-store';
-import { WorkerStore } from '../store/worker-store';
 import { expectedImage, imageFiles, isImageFinished, writeImageFiles } from '../synthesis/image-files';
 import { imageSeed } from '../synthesis/image-seed';
 import type { ApiDeps } from './api-deps';
@@ -55,7 +54,7 @@ async function readBody(body: unknown, limit: number): Promise<Buffer> {
  * written again.
  */
 export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSpec[] {
-  const workers = new WorkerStore(deps.store);
+  const workers = deps.store.workers;
   // Decoded packages of running rounds; a few suffice (a round's batches go package by package).
   const decoded = new Map<string, Promise<EmbeddingPackage>>();
   const decode = (p: StoredPackage): Promise<EmbeddingPackage> => {
@@ -71,8 +70,8 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
   // One write per image at a time: two deliveries of the same image race to one file set.
   const inFlight = new Map<string, Promise<unknown>>();
 
-  function synthesizingPackage(roundId: string, sha256: string) {
-    const round = deps.store.getRound(roundId);
+  async function synthesizingPackage(roundId: string, sha256: string) {
+    const round = await deps.store.rounds.get(roundId);
     if (!round) throw notFound('round_not_found', `round "${roundId}" not found`);
     if (round.state !== 'synthesizing')
       throw new HttpError(
@@ -81,7 +80,7 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
         `round ${roundId} is ${round.state}, not synthesizing`,
         'Drop this batch: the round no longer needs it.',
       );
-    const pkg = deps.store.roundPackages(roundId).find((p) => p.sha256 === sha256);
+    const pkg = (await deps.store.rounds.packages(roundId)).find((p) => p.sha256 === sha256);
     if (!pkg) throw notFound('package_not_in_round', `package ${sha256} is not part of round ${roundId}`);
     return { round, pkg };
   }
@@ -100,7 +99,7 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
       query: RowsQuery,
       responses: { 200: { description: 'Rows', contentType: 'application/octet-stream' } },
       handler: async ({ params, query, reply }) => {
-        const { pkg } = synthesizingPackage(params.roundId, params.sha256);
+        const { pkg } = await synthesizingPackage(params.roundId, params.sha256);
         const p = await decode(pkg);
         if (query.to > p.n)
           throw new HttpError(400, 'rows_out_of_range', `package has ${p.n} rows; asked for up to ${query.to}`);
@@ -130,7 +129,7 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
       },
       handler: async ({ params, query, caller, req, reply }) => {
         if (caller.kind !== 'worker') throw new Error('unreachable: route is worker-only');
-        const { round, pkg } = synthesizingPackage(params.roundId, params.sha256);
+        const { round, pkg } = await synthesizingPackage(params.roundId, params.sha256);
         const png = await readBody(req.body, MAX_PNG_BYTES);
         const digest = await remote.modelDigest();
         if (query.modelDigest !== digest)
@@ -140,7 +139,7 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
             `the image was made with generator ${query.modelDigest.slice(0, 12)}…, the server's is ${digest.slice(0, 12)}…`,
             "Give the worker the same models folder as the server's (--models).",
           );
-        const study = deps.store.getStudy(round.studyId)!.manifest;
+        const study = (await deps.store.studies.get(round.studyId))!.manifest;
         const g = study.generator;
         const p = await decode(pkg);
         if (params.row >= p.n || params.index >= g.imagesPerRow)
@@ -185,7 +184,7 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
               device: query.device,
             });
           // After the files: a receipt always means a durable image (a crash in between re-adds it).
-          workers.addReceipt(key, caller.workerId, query.batch);
+          await workers.addReceipt(key, caller.workerId, query.batch);
           return !already;
         })();
         inFlight.set(lockKey, work);
@@ -209,12 +208,12 @@ export function workerRoutes(deps: ApiDeps, remote: RemoteSynthesis): AnyRouteSp
       params: z.object({ roundId: RoundId }),
       responses: { 200: { description: 'Progress', schema: RoundWorkersResponse } },
       handler: async ({ params }) => {
-        if (!deps.store.getRound(params.roundId))
+        if (!await deps.store.rounds.get(params.roundId))
           throw notFound('round_not_found', `round "${params.roundId}" not found`);
         return {
           roundId: params.roundId,
-          images: workers.receiptCount(params.roundId),
-          workers: workers.roundProgress(params.roundId),
+          images: await workers.receiptCount(params.roundId),
+          workers: await workers.roundProgress(params.roundId),
         };
       },
     }),

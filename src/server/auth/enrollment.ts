@@ -1,3 +1,4 @@
+import type { Clock } from '../../shared/clock';
 import type { ServerStore } from '../store/server-store';
 import { newSecret, randomIdPart, secretHash } from './secret-token';
 
@@ -6,15 +7,16 @@ export const SITE_KEY_PREFIX = 'fgl_site_';
 export const DEFAULT_TOKEN_TTL_SEC = 24 * 3600;
 
 /** Issue a one-time enrollment token for `siteName` in `studyId`; only its sha256 is stored. */
-export function issueEnrollmentToken(
+export async function issueEnrollmentToken(
   store: ServerStore,
+  clock: Clock,
   a: { studyId: string; siteName: string; ttlSec?: number; siteId?: string },
-): { token: string; expiresAt: string } {
+): Promise<{ token: string; expiresAt: string }> {
   const token = newSecret(ENROLLMENT_TOKEN_PREFIX);
   const expiresAt = new Date(
-    store.clock().getTime() + (a.ttlSec ?? DEFAULT_TOKEN_TTL_SEC) * 1000,
+    clock().getTime() + (a.ttlSec ?? DEFAULT_TOKEN_TTL_SEC) * 1000,
   ).toISOString();
-  store.insertEnrollmentToken({
+  await store.enrollment.insertToken({
     tokenSha256: secretHash(token),
     studyId: a.studyId,
     siteName: a.siteName,
@@ -32,13 +34,13 @@ export type EnrollResult =
  * Redeem a token. A new site gets a fresh API key (returned once, stored hashed); an already
  * enrolled site (`existingSiteId`, from its key) joins the token's study and keeps its key.
  */
-export function redeemEnrollmentToken(
+export async function redeemEnrollmentToken(
   store: ServerStore,
   token: string,
   existingSiteId?: string,
-): EnrollResult {
+): Promise<EnrollResult> {
   const apiKey = newSecret(SITE_KEY_PREFIX);
-  const out = store.enrollWithToken({
+  const out = await store.enrollment.redeem({
     tokenSha256: secretHash(token),
     newSiteId: `site-${randomIdPart(8)}`,
     apiKeySha256: secretHash(apiKey),

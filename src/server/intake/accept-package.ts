@@ -6,12 +6,15 @@ import type { StudyManifest } from '../../shared/study';
 import { HttpError } from '../api/http-error';
 import { type DataLayout, packagePath } from '../store/data-layout';
 import { commitFileDurable } from '../../core/fs/durable-file';
+import type { Clock } from '../../shared/clock';
 import type { ServerStore, StoredPackage } from '../store/server-store';
 import { checkEpsilonBudget, checkPackagePolicy } from './check-package-policy';
 import { receiveUpload, tooLarge } from './receive-upload';
 
 export type AcceptPackageInput = {
   store: ServerStore;
+  /** Stamps the package's `receivedAt`. */
+  clock: Clock;
   layout: DataLayout;
   study: StudyManifest;
   siteId: string;
@@ -80,7 +83,7 @@ export async function acceptPackage(
         `the uploaded bytes hash to sha256 ${upload.sha256}, not the ${a.expectedSha256} named in the URL`,
         'The file changed or was damaged in transit; compute the sha256 of the exact bytes you send and upload again.',
       );
-    const existing = a.store.getPackage(upload.sha256);
+    const existing = await a.store.packages.get(upload.sha256);
     // Same bytes from the same site for the same study: already stored, nothing to do. (Another
     // site's identical bytes carry that site's id, so they fail the policy check below: no leak.)
     if (existing && existing.siteId === a.siteId && existing.studyId === a.study.id)
@@ -93,18 +96,14 @@ export async function acceptPackage(
     });
     if (rejection)
       throw new HttpError(rejection.status, rejection.code, rejection.message, rejection.hint);
-    const overBudget = () => checkEpsilonBudget(a.store.epsilonAccepted(a.study.id, a.siteId), pkg.metadata.dp_epsilon, a.study);
-    const early = overBudget();
-    if (early) throw new HttpError(early.status, early.code, early.message, early.hint);
+    const withinBudget = (accepted: number) => {
+      const over = checkEpsilonBudget(accepted, pkg.metadata.dp_epsilon, a.study);
+      if (over) throw new HttpError(over.status, over.code, over.message, over.hint);
+    };
+    withinBudget(await a.store.packages.epsilonAccepted(a.study.id, a.siteId));
 
     const finalPath = packagePath(a.layout, upload.sha256);
     await commitFileDurable(upload.tmpPath, finalPath);
-    // Checked again with no await before the insert: a parallel upload may have been accepted meanwhile.
-    const late = existing ? null : overBudget();
-    if (late) {
-      await fs.rm(finalPath, { force: true });
-      throw new HttpError(late.status, late.code, late.message, late.hint);
-    }
     committed = true;
     const record: StoredPackage = {
       sha256: upload.sha256,
@@ -114,10 +113,18 @@ export async function acceptPackage(
       rows: pkg.n,
       metadata: metadataToStrings(pkg.metadata),
       path: finalPath,
-      receivedAt: a.store.now(),
+      receivedAt: a.clock().toISOString(),
     };
-    const created = a.store.insertPackage(record);
-    return { record: created ? record : a.store.getPackage(upload.sha256)!, created };
+    let created: boolean;
+    try {
+      // Checked again in the insert's transaction: a parallel upload of this site (on any
+      // replica) may have been accepted meanwhile.
+      created = existing ? await a.store.packages.insert(record) : await a.store.packages.insertWithinBudget(record, withinBudget);
+    } catch (e) {
+      if (e instanceof HttpError) await fs.rm(finalPath, { force: true });
+      throw e;
+    }
+    return { record: created ? record : (await a.store.packages.get(upload.sha256))!, created };
   } finally {
     if (!committed) await fs.rm(upload.tmpPath, { force: true });
   }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { modelDigest } from '../../core/models/model-digest';
-import type { ReceiptKey } from '../store/worker-store';
+import type { ReceiptKey } from '../store/server-store';
 
 /**
  * What the server's worker API and its queued synthesis stage share in one process: the generator

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { Clock } from '../../shared/clock';
 import type { ServerSigningKey } from '../auth/server-signing-key';
 import type { RoundProgress, RoundState, RoundStatus } from '../../shared/server-api';
 import { publishModel } from '../publish/publish-model';
@@ -9,6 +10,7 @@ import type { RoundStages, StageContext } from './round-stages';
 
 export type RoundRunnerDeps = {
   store: ServerStore;
+  clock: Clock;
   layout: DataLayout;
   signingKey: ServerSigningKey;
   stages: RoundStages | null;
@@ -39,16 +41,18 @@ export class RoundRunner {
   run(roundId: string): Promise<RoundStatus> {
     const existing = this.running.get(roundId);
     if (existing) return existing;
-    this.deps.store.requestRoundRun(roundId);
-    const p = this.drive(roundId).finally(() => this.running.delete(roundId));
+    const p = this.deps.store.rounds
+      .requestRun(roundId)
+      .then(() => this.drive(roundId))
+      .finally(() => this.running.delete(roundId));
     this.running.set(roundId, p);
     return p;
   }
 
   /** Start every round that was running when the server last stopped; returns their ids. */
-  resumeRounds(): string[] {
+  async resumeRounds(): Promise<string[]> {
     if (!this.available) return [];
-    const ids = this.deps.store.resumableRounds().map((r) => r.id);
+    const ids = (await this.deps.store.rounds.resumable()).map((r) => r.id);
     for (const id of ids) {
       this.deps.logger.info({ roundId: id }, 'resuming round');
       this.run(id).catch((err: unknown) =>
@@ -67,7 +71,7 @@ export class RoundRunner {
     const { store, logger } = this.deps;
     const stages = this.deps.stages;
     for (;;) {
-      const round = store.getRound(roundId);
+      const round = await store.rounds.get(roundId);
       if (!round) throw new Error(`round ${roundId} does not exist`);
       if (round.state === 'published' || round.state === 'failed') return round;
       if (this.abort.signal.aborted) return round;
@@ -80,11 +84,11 @@ export class RoundRunner {
             { roundId, state: round.state },
             'round interrupted by shutdown; it resumes on the next start',
           );
-          return store.getRound(roundId)!;
+          return (await store.rounds.get(roundId))!;
         }
         const message = err instanceof Error ? err.message : String(err);
         logger.error({ roundId, state: round.state, err }, 'round stage failed');
-        store.transitionRound(roundId, round.state, 'failed', {
+        await store.rounds.transition(roundId, round.state, 'failed', {
           error: `${round.state}: ${message}`,
         });
       }
@@ -95,12 +99,12 @@ export class RoundRunner {
     const { store } = this.deps;
     switch (round.state) {
       case 'collecting': {
-        const n = store.snapshotRoundPackages(round.id, round.studyId);
+        const n = await store.rounds.snapshotPackages(round.id, round.studyId);
         if (n === 0)
           throw new Error(
             'the study has no packages yet; wait for sites to upload, then start a new round',
           );
-        this.advance(round.id, 'collecting', 'synthesizing');
+        await this.advance(round.id, 'collecting', 'synthesizing');
         return;
       }
       case 'synthesizing': {
@@ -108,27 +112,28 @@ export class RoundRunner {
           await stages.synthesize(ctx);
           return null;
         });
-        this.advance(round.id, 'synthesizing', 'training');
+        await this.advance(round.id, 'synthesizing', 'training');
         return;
       }
       case 'training': {
         const trained = await this.runStage(round, 'train', (ctx) => stages.train(ctx));
         // Publishing is idempotent per round: a crash after the row was written must not publish twice.
-        const already = store.listModels(round.studyId).find((m) => m.roundId === round.id);
+        const already = (await store.models.list(round.studyId)).find((m) => m.roundId === round.id);
         const version =
           already?.version ??
           (
             await publishModel({
               store,
+              clock: this.deps.clock,
               layout: this.deps.layout,
               signingKey: this.deps.signingKey,
-              study: store.getStudy(round.studyId)!.manifest,
+              study: (await store.studies.get(round.studyId))!.manifest,
               roundId: round.id,
               sourceDir: trained.modelDir,
               model: trained.model,
             })
           ).version;
-        this.advance(round.id, 'training', 'published', { modelVersion: version });
+        await this.advance(round.id, 'training', 'published', { modelVersion: version });
         return;
       }
       default:
@@ -136,17 +141,17 @@ export class RoundRunner {
     }
   }
 
-  private advance(
+  private async advance(
     id: string,
     from: RoundState,
     to: RoundState,
     extra: { modelVersion?: number } = {},
-  ): void {
-    if (!this.deps.store.transitionRound(id, from, to, extra))
+  ): Promise<void> {
+    if (!(await this.deps.store.rounds.transition(id, from, to, extra)))
       throw new Error(`round ${id} left state ${from} while this runner was working on it`);
     // Progress belongs to the stage that reported it: a new working state starts without the
     // last one's (no "training: synthesize 176/176"). A finished round keeps its last progress.
-    if (to === 'synthesizing' || to === 'training') this.deps.store.setRoundProgress(id, null);
+    if (to === 'synthesizing' || to === 'training') await this.deps.store.rounds.setProgress(id, null);
     this.deps.logger.info({ roundId: id, from, to }, 'round state');
   }
 
@@ -157,20 +162,34 @@ export class RoundRunner {
     fn: (ctx: StageContext) => Promise<T>,
   ): Promise<T> {
     const { store, logger } = this.deps;
-    const prior = store.getStage(round.id, stage);
+    const prior = await store.stages.get(round.id, stage);
     if (prior?.status === 'done') return prior.output as T;
-    const study = store.getStudy(round.studyId)!.manifest;
+    const study = (await store.studies.get(round.studyId))!.manifest;
     const workDir = roundDir(this.deps.layout, round.id);
     await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
-    store.startStage(round.id, stage);
+    await store.stages.start(round.id, stage);
     const started = performance.now();
     const interval = this.deps.progressIntervalMs ?? 250;
     let lastWrite = -Infinity;
     let lastTotal = 0;
+    // A stage reports progress and checkpoints synchronously; they are written behind it, in
+    // order, and all written (or the first failure thrown) before the stage's outcome is recorded.
+    let checkpoint: unknown = prior?.checkpoint ?? null;
+    let writes: Promise<void> = Promise.resolve();
+    let writeError: unknown = null;
+    const writeBehind = (write: () => Promise<void>) => {
+      writes = writes.then(write).catch((e: unknown) => {
+        writeError ??= e;
+      });
+    };
+    const written = async () => {
+      await writes;
+      if (writeError !== null) throw writeError;
+    };
     const ctx: StageContext = {
       roundId: round.id,
       study,
-      packages: store.roundPackages(round.id),
+      packages: await store.rounds.packages(round.id),
       workDir,
       signal: this.abort.signal,
       log: logger.child({ roundId: round.id, stage }),
@@ -187,13 +206,16 @@ export class RoundRunner {
           total,
           ratePerSec: rate,
           etaSec: rate !== null && rate > 0 ? Math.max(0, (total - done) / rate) : null,
-          updatedAt: store.now(),
+          updatedAt: this.deps.clock().toISOString(),
         };
-        store.setRoundProgress(round.id, p);
+        writeBehind(() => store.rounds.setProgress(round.id, p));
       },
       checkpoint: {
-        get: () => store.getStage(round.id, stage)?.checkpoint ?? null,
-        set: (value) => store.setStageCheckpoint(round.id, stage, value),
+        get: () => checkpoint,
+        set: (value) => {
+          checkpoint = value;
+          writeBehind(() => store.stages.setCheckpoint(round.id, stage, value));
+        },
       },
     };
     try {
@@ -203,11 +225,13 @@ export class RoundRunner {
         lastWrite = -Infinity;
         ctx.progress(lastTotal, lastTotal);
       }
-      store.finishStage(round.id, stage, 'done', out);
+      await written();
+      await store.stages.finish(round.id, stage, 'done', out);
       return out;
     } catch (err) {
+      await writes;
       if (!this.abort.signal.aborted)
-        store.finishStage(round.id, stage, 'failed', { error: (err as Error).message });
+        await store.stages.finish(round.id, stage, 'failed', { error: (err as Error).message });
       throw err;
     }
   }

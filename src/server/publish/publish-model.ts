@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_FILE, type ModelManifest, SIGNATURE_FILE } from '../../shared/model-manifest';
+import type { Clock } from '../../shared/clock';
 import type { StudyManifest } from '../../shared/study';
 import type { ServerSigningKey } from '../auth/server-signing-key';
 import { type DataLayout, modelVersionDir } from '../store/data-layout';
@@ -21,6 +22,8 @@ export type TrainedModelInfo = Pick<
 
 export type PublishModelInput = {
   store: ServerStore;
+  /** Stamps the manifest's `createdAt`. */
+  clock: Clock;
   layout: DataLayout;
   signingKey: ServerSigningKey;
   study: StudyManifest;
@@ -38,7 +41,7 @@ export type PublishModelInput = {
  * of that version replaces.
  */
 export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
-  const version = a.store.latestModelVersion(a.study.id) + 1;
+  const version = await a.store.models.latestVersion(a.study.id) + 1;
   await fs.mkdir(a.layout.tmpDir, { recursive: true });
   const staging = path.join(a.layout.tmpDir, `publish-${a.study.id}-${version}-${randomIdPart(4)}`);
   try {
@@ -53,7 +56,7 @@ export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
       studyId: a.study.id,
       version,
       roundId: a.roundId,
-      createdAt: a.store.now(),
+      createdAt: a.clock().toISOString(),
       classes: a.study.classes,
       ...a.model,
       files,
@@ -86,7 +89,7 @@ export async function publishModel(a: PublishModelInput): Promise<StoredModel> {
       publishedAt: manifest.createdAt,
       dir: target,
     };
-    a.store.insertModel(record);
+    await a.store.models.insert(record);
     return record;
   } finally {
     await fs.rm(staging, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import type { Clock } from '../../shared/clock';
 import { StudyManifest } from '../../shared/study';
 import { CreateStudyBody } from '../../shared/server-api';
 import { randomIdPart } from '../auth/secret-token';
@@ -16,13 +17,17 @@ export function newStudyId(name: string): string {
 }
 
 /** Validate a study definition, assign its id and creation time, and store it. */
-export function createStudy(store: ServerStore, input: CreateStudyBody): StudyManifest {
+export async function createStudy(
+  store: ServerStore,
+  input: CreateStudyBody,
+  clock: Clock,
+): Promise<StudyManifest> {
   const body = CreateStudyBody.parse(input);
   const manifest = StudyManifest.parse({
     ...body,
     id: newStudyId(body.name),
-    createdAt: store.now(),
+    createdAt: clock().toISOString(),
   });
-  store.insertStudy(manifest);
+  await store.studies.insert(manifest);
   return manifest;
 }

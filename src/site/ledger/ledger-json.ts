@@ -3,8 +3,8 @@ import { LedgerError } from './ledger-error';
 /** A JSON object column (options, progress, metrics...): callers validate it with their own schema. */
 export type JsonObject = Record<string, unknown>;
 
-/** Wall clock, injectable so tests can pin timestamps. */
-export type Clock = () => Date;
+/** Re-exported for the repos: the clock's one home is src/shared/clock.ts. */
+export type { Clock } from '../../shared/clock';
 
 export function toJson(value: JsonObject | readonly unknown[], what: string): string {
   const text = JSON.stringify(value);

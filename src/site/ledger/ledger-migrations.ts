@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { migrateSqlite, type Migration } from '../../core/db/migrate-sqlite';
 import { LedgerError } from './ledger-error';
 import { migration001Initial } from './migrations/001-initial';
 import { migration002Captions } from './migrations/002-captions';
@@ -9,7 +10,7 @@ import { migration006DpUnitSpend } from './migrations/006-dp-unit-spend';
 import { migration007SiteSecrets } from './migrations/007-site-secrets';
 import { migration008ReleasePlans } from './migrations/008-release-plans';
 
-export type Migration = { version: number; name: string; sql: string };
+export type { Migration };
 
 /** Every migration, in order. Append only; `PRAGMA user_version` records the last one applied. */
 export const LEDGER_MIGRATIONS: readonly Migration[] = [
@@ -26,47 +27,33 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
 export const LEDGER_SCHEMA_VERSION = LEDGER_MIGRATIONS.length;
 
 /**
- * Bring the schema up to date, each migration in its own transaction (a failure leaves the
- * ledger at the previous version). Returns the number of migrations applied.
+ * Bring the ledger's schema up to date with the shared runner (src/core/db/migrate-sqlite.ts),
+ * in the ledger's own words when it fails. Returns the number of migrations applied.
  */
 export function migrateLedger(
   db: Database.Database,
   file: string,
   migrations: readonly Migration[] = LEDGER_MIGRATIONS,
 ): number {
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`ledger migration #${i + 1} is numbered ${m.version}`);
-  });
-  const version = () => db.pragma('user_version', { simple: true }) as number;
-  const current = version();
-  if (current > migrations.length) {
-    // Downgrading the app must not silently run old code against a newer schema.
-    throw new LedgerError(
-      'ledger_too_new',
-      `The ledger ${file} has schema version ${current}, but this version of FGL only knows up to ${migrations.length}: it was written by a newer FGL.`,
-      'Update FGL to the version that last opened this ledger (or newer). Do not delete the ledger: it holds the audit log and the privacy budget spent.',
-    );
-  }
-  let applied = 0;
-  for (const m of migrations.slice(current)) {
-    const apply = db.transaction(() => {
-      // Re-read under the write lock: another process may have applied it since we looked.
-      if (version() >= m.version) return false;
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-      return true;
-    });
-    try {
-      // IMMEDIATE: take the write lock up front so two processes cannot both migrate.
-      if (apply.immediate()) applied++;
-    } catch (e) {
-      throw new LedgerError(
-        'migration_failed',
-        `Upgrading the ledger ${file} to schema ${m.version} (${m.name}) failed: ${(e as Error).message}`,
-        'The ledger was left at its previous version. Keep a copy of the file and report this error.',
-        { cause: e },
-      );
-    }
-  }
-  return applied;
+  return migrateSqlite(
+    db,
+    migrations,
+    {
+      // Downgrading the app must not silently run old code against a newer schema.
+      tooNew: (current, known) =>
+        new LedgerError(
+          'ledger_too_new',
+          `The ledger ${file} has schema version ${current}, but this version of FGL only knows up to ${known}: it was written by a newer FGL.`,
+          'Update FGL to the version that last opened this ledger (or newer). Do not delete the ledger: it holds the audit log and the privacy budget spent.',
+        ),
+      failed: (m, e) =>
+        new LedgerError(
+          'migration_failed',
+          `Upgrading the ledger ${file} to schema ${m.version} (${m.name}) failed: ${(e as Error).message}`,
+          'The ledger was left at its previous version. Keep a copy of the file and report this error.',
+          { cause: e },
+        ),
+    },
+    'ledger',
+  );
 }

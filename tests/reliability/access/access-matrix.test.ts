@@ -15,6 +15,7 @@ import {
   type TestServer,
 } from '../../helpers/server-fixture';
 import { recordFigures } from '../../helpers/reliability-figures';
+import { storeSql } from '../../helpers/store-sql';
 
 /*
  * Access control as a matrix: every caller × every resource, every route with a revoked key,
@@ -83,10 +84,11 @@ describe('access control matrix (reliability)', () => {
     ] as const) {
       for (let v = 1; v <= n; v++) {
         const roundId = `round-${study.id.slice(0, 20)}-${v}`.replace(/-+$/, '');
-        t.server.store.insertRound(roundId, study.id);
+        await t.server.store.rounds.insert(roundId, study.id);
         roundOf[study.id] = roundId;
         await publishModel({
           store: t.server.store,
+          clock: t.server.clock,
           layout: t.server.layout,
           signingKey: t.server.signingKey,
           study,
@@ -344,14 +346,14 @@ describe('access control matrix (reliability)', () => {
         'POST /v1/studies/{studyId}/sites/{siteId}/enrollment-tokens',
       ].sort(),
     );
-    const count = (sql: string) => (t.server.store.db.prepare(sql).get() as { n: number }).n;
-    const state = () => ({
-      studies: count('SELECT COUNT(*) AS n FROM studies'),
-      tokens: count('SELECT COUNT(*) AS n FROM enrollment_tokens'),
-      rounds: count('SELECT COUNT(*) AS n FROM rounds'),
-      revoked: count('SELECT COUNT(*) AS n FROM sites WHERE revoked_at IS NOT NULL'),
+    const count = async (sql: string) => (await storeSql(t.server.store).get<{ n: number }>(sql))!.n;
+    const state = async () => ({
+      studies: await count('SELECT COUNT(*) AS n FROM studies'),
+      tokens: await count('SELECT COUNT(*) AS n FROM enrollment_tokens'),
+      rounds: await count('SELECT COUNT(*) AS n FROM rounds'),
+      revoked: await count('SELECT COUNT(*) AS n FROM sites WHERE revoked_at IS NOT NULL'),
     });
-    const before = state();
+    const before = await state();
     const credentials: {
       name: string;
       headers: Record<string, string>;
@@ -434,7 +436,7 @@ describe('access control matrix (reliability)', () => {
         });
       }
     }
-    expect(state()).toEqual(before);
+    expect(await state()).toEqual(before);
     // Site B was never revoked by any of those attempts.
     expect((await t.api('GET', '/v1/studies', { key: b.apiKey })).status).toBe(200);
     // The one site-only route refuses the admin key (the admin must not upload as a site).

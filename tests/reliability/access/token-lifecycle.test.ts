@@ -9,6 +9,7 @@ import type { EnrollmentTokenResponse, EnrollResponse } from '../../../src/share
 import type { StudyManifest } from '../../../src/shared/study';
 import { studyBody } from '../../helpers/server-fixture';
 import { recordFigures } from '../../helpers/reliability-figures';
+import { storeSql } from '../../helpers/store-sql';
 
 /*
  * Enrollment tokens and keys over their whole life, against a server whose clock the test sets
@@ -96,9 +97,10 @@ describe('enrollment tokens and keys (reliability)', () => {
     // Still expired later, and moving the clock back for one request does not make it "used".
     now = T0 + 10 * 3_600_000;
     expect((await enroll(late.token)).body.error?.code).toBe('enrollment_token_expired');
-    const row = server.store.db
-      .prepare('SELECT used_at FROM enrollment_tokens WHERE token_sha256 = ?')
-      .get(secretHash(late.token)) as { used_at: string | null };
+    const row = (await storeSql(server.store).get<{ used_at: string | null }>(
+      'SELECT used_at FROM enrollment_tokens WHERE token_sha256 = ?',
+      secretHash(late.token),
+    ))!;
     expect(row.used_at).toBeNull();
     now = T0;
   });
@@ -119,14 +121,14 @@ describe('enrollment tokens and keys (reliability)', () => {
     const list = await call('GET', '/v1/studies', { key: outsider.apiKey! });
     expect((list.body.studies as { id: string }[]).map((s) => s.id)).toEqual([other.id]);
     // Replayed after the site that used it was revoked: still used, no new site appears.
-    const sites = () =>
-      (server.store.db.prepare('SELECT COUNT(*) AS n FROM sites').get() as { n: number }).n;
+    const sites = async () =>
+      (await storeSql(server.store).get<{ n: number }>('SELECT COUNT(*) AS n FROM sites'))!.n;
     expect(
       (await call('POST', `/v1/sites/${firstSite.siteId}/revoke`, { key: adminKey })).status,
     ).toBe(200);
-    const n = sites();
+    const n = await sites();
     expect((await enroll(tok.token)).body.error?.code).toBe('enrollment_token_used');
-    expect(sites()).toBe(n);
+    expect(await sites()).toBe(n);
   });
 
   it('the admin key cannot redeem a token, and trying does not burn it', async () => {

@@ -40,14 +40,14 @@ describe('enrollment that forgives a typo and never swaps a pinned key silently'
   it('a wrong --expect-fingerprint refuses BEFORE the token is redeemed; the right one then works', async () => {
     const ledger = Ledger.open(':memory:');
     const token = await a.issueToken(study.id, 'Typo Hospital');
-    const sitesBefore = a.server.store.sitesOfStudy(study.id).length;
+    const sitesBefore = (await a.server.store.sites.ofStudy(study.id)).length;
     const err = await enrollSite(ledger, a.url, token, { expectFingerprint: WRONG }).catch(
       (e: Error) => e,
     );
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toContain('does not match');
     // Nothing redeemed: no orphan site on the server, nothing stored at the site.
-    expect(a.server.store.sitesOfStudy(study.id).length).toBe(sitesBefore);
+    expect((await a.server.store.sites.ofStudy(study.id)).length).toBe(sitesBefore);
     expect(ledger.enrollments.list()).toEqual([]);
     const ok = await enrollSite(ledger, a.url, token, {
       expectFingerprint: a.server.signingKey.fingerprint,

@@ -20,6 +20,8 @@ export type ServerChildArgs = {
   extraShardBytes?: number;
   maxPackageBytes?: number;
   queue?: { url: string; batchImages: number; checkMs: number };
+  /** A PostgreSQL store URL (API replicas share it); default SQLite in the data dir. */
+  store?: string;
 };
 
 /** Start tests/fixtures/faults/server-child.ts and wait until it listens. */

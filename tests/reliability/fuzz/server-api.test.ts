@@ -29,6 +29,7 @@ import {
   hostileString,
   labelled,
 } from './fuzz-support';
+import { storeSql } from '../../helpers/store-sql';
 
 /*
  * The real server over real HTTP on 127.0.0.1, every route from its own OpenAPI document, hit
@@ -72,14 +73,12 @@ async function snapshot(): Promise<Snapshot> {
   }
   files.sort();
   const tables: Snapshot['tables'] = {};
-  const db = t.server.store.db;
-  const names = db
-    .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-    )
-    .all() as { name: string }[];
+  const db = storeSql(t.server.store);
+  const names = await db.all<{ name: string }>(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+  );
   for (const { name } of names) {
-    const rows = db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all();
+    const rows = await db.all(`SELECT * FROM "${name}" ORDER BY rowid`);
     tables[name] = {
       rows: rows.length,
       sha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),

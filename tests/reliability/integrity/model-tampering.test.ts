@@ -29,6 +29,7 @@ import {
   type TestServer,
 } from '../../helpers/server-fixture';
 import { recordFigures } from '../../helpers/reliability-figures';
+import { storeSql } from '../../helpers/store-sql';
 
 /*
  * Model integrity end to end: a real server publishes a real (tiny) trained probe; the test
@@ -120,10 +121,11 @@ describe('tampered models are refused by the site (reliability)', () => {
   });
 
   const publish = async (study: StudyManifest, server = t.server): Promise<StoredModel> => {
-    const roundId = `round-${study.id.slice(-6)}-${server.store.latestModelVersion(study.id) + 1}-test`;
-    server.store.insertRound(roundId, study.id);
+    const roundId = `round-${study.id.slice(-6)}-${await server.store.models.latestVersion(study.id) + 1}-test`;
+    await server.store.rounds.insert(roundId, study.id);
     return publishModel({
       store: server.store,
+      clock: server.clock,
       layout: server.layout,
       signingKey: server.signingKey,
       study,
@@ -268,9 +270,7 @@ describe('tampered models are refused by the site (reliability)', () => {
     const v2dir = path.join(s.modelsRoot, s.study.id, 'v2');
     const v2files = await listTree(v2dir);
     // The server "loses" v2: v1 is its latest now.
-    t.server.store.db
-      .prepare('DELETE FROM models WHERE study_id = ? AND version = 2')
-      .run(s.study.id);
+    await storeSql(t.server.store).run('DELETE FROM models WHERE study_id = ? AND version = 2', s.study.id);
     await fs.rm(s.models[1]!.dir, { recursive: true, force: true });
     const list = await t.api('GET', `/v1/studies/${s.study.id}/models`, { key: t.adminKey });
     expect((list.json as { models: { version: number }[] }).models.map((m) => m.version)).toEqual([
@@ -280,8 +280,8 @@ describe('tampered models are refused by the site (reliability)', () => {
     // The server replays v1's signed folder under a new version number.
     const replay = path.join(path.dirname(s.models[0]!.dir), '3');
     await fs.cp(s.models[0]!.dir, replay, { recursive: true });
-    t.server.store.insertRound('round-replay-3', s.study.id);
-    t.server.store.insertModel({
+    await t.server.store.rounds.insert('round-replay-3', s.study.id);
+    await t.server.store.models.insert({
       ...s.models[0]!,
       version: 3,
       roundId: 'round-replay-3',

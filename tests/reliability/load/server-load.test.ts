@@ -12,6 +12,7 @@ import { buildPackage, publishTestModel } from '../../helpers/server-fixture';
 import { recordFigures } from '../reliability-figures';
 import { type LoopbackServer, startLoopbackServer } from '../transport/tls-test-server';
 import { boundedPool, summarize } from './latency-stats';
+import { storeSql } from '../../helpers/store-sql';
 
 const SITES = 500;
 const CONCURRENCY = 100;
@@ -100,11 +101,10 @@ describe('server under load (loopback, HTTPS, default rate limits)', () => {
     expect(errors).toEqual([]);
 
     // Zero lost, zero duplicated: one row per site, one file per row, the bytes the sites sent.
-    const counts = t.server.store.db
-      .prepare(
-        'SELECT COUNT(*) AS n, COUNT(DISTINCT sha256) AS shas, COUNT(DISTINCT site_id) AS sitesN FROM packages WHERE study_id = ?',
-      )
-      .get(study.id) as { n: number; shas: number; sitesN: number };
+    const counts = (await storeSql(t.server.store).get<{ n: number; shas: number; sitesN: number }>(
+      'SELECT COUNT(*) AS n, COUNT(DISTINCT sha256) AS shas, COUNT(DISTINCT site_id) AS sitesN FROM packages WHERE study_id = ?',
+      study.id,
+    ))!;
     expect(counts).toEqual({ n: SITES, shas: SITES, sitesN: SITES });
     const files = (await fs.readdir(t.server.layout.packagesDir)).filter((f) => !f.startsWith('.'));
     expect(files.length).toBe(SITES);

@@ -80,7 +80,7 @@ describe('HTTPS with the server’s own CA, pinned by sites', () => {
     // The client the ledger builds for this study: it trusts only the pinned CA.
     const upload = await clientForStudy(ledger, study.id).client.uploadPackage(study.id, file);
     expect(upload.status).toBe('created');
-    expect(a.server.store.getPackage(sha256Hex(pkg))?.siteId).toBe(res.siteId);
+    expect((await a.server.store.packages.get(sha256Hex(pkg)))?.siteId).toBe(res.siteId);
 
     await publishTestModel(a.server, study, {
       roundId: 'round-tls-0001',

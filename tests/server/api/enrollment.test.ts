@@ -8,12 +8,17 @@ import {
   startTestServer,
   type TestServer,
 } from '../../helpers/server-fixture';
+import { storeSql } from '../../helpers/store-sql';
+import { STORE_ENGINES, storeFactory } from '../../helpers/store-engines';
 
-describe('enrollment and API keys over HTTP', () => {
+const stores = storeFactory();
+afterAll(() => stores.stop());
+
+describe.each(STORE_ENGINES)('enrollment and API keys over HTTP (%s store)', (engine) => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer();
-  });
+    t = await startTestServer(await stores.options(engine));
+  }, 90_000);
   afterAll(async () => {
     await t.close();
   });
@@ -38,9 +43,9 @@ describe('enrollment and API keys over HTTP', () => {
       study.id,
     ]);
     // Only the hash of the key is stored.
-    const rows = t.server.store.db.prepare('SELECT key_sha256 FROM api_keys').all() as {
+    const rows = await storeSql(t.server.store).all<{
       key_sha256: string;
-    }[];
+    }>('SELECT key_sha256 FROM api_keys');
     expect(JSON.stringify(rows)).not.toContain(body.apiKey!);
   });
 
@@ -63,7 +68,7 @@ describe('enrollment and API keys over HTTP', () => {
   it('refuses an expired token (410) and creates no site', async () => {
     const study = await createStudy(t);
     const tok = await issueToken(t, study.id, 'Late Lab', 60);
-    const sitesBefore = t.server.store.db.prepare('SELECT COUNT(*) AS n FROM sites').get();
+    const sitesBefore = await storeSql(t.server.store).get('SELECT COUNT(*) AS n FROM sites');
     t.advanceClock(61_000);
     const res = await t.api('POST', '/v1/enroll', { json: { token: tok.token } });
     expect(res.status).toBe(410);
@@ -73,7 +78,7 @@ describe('enrollment and API keys over HTTP', () => {
         hint: expect.stringContaining('new enrollment token'),
       },
     });
-    expect(t.server.store.db.prepare('SELECT COUNT(*) AS n FROM sites').get()).toEqual(sitesBefore);
+    expect(await storeSql(t.server.store).get('SELECT COUNT(*) AS n FROM sites')).toEqual(sitesBefore);
   });
 
   it('lets only one of many concurrent redemptions of a token succeed', async () => {

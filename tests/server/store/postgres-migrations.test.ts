@@ -1,15 +1,17 @@
 // The server store's numbered migrations on a real PostgreSQL 15 (a throwaway cluster started
 // here) give the same schema as on SQLite, run once even when replicas start together, and
-// refuse a newer schema. (The repositories themselves are still SQLite-only: docs/scale.md.)
+// refuse a newer schema. (The repositories on both engines: describe.each(STORE_ENGINES) in the
+// server tests; docs/scale.md.)
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../../src/server/store/migrations';
+import { SERVER_MIGRATIONS as MIGRATIONS } from '../../../src/server/store/server-migrations';
 import { migratePostgres } from '../../../src/server/store/postgres-migrations';
 import { ServerStore } from '../../../src/server/store/server-store';
 import { startTestPostgres, type TestPostgres } from '../../helpers/postgres-server';
+import { storeSql } from '../../helpers/store-sql';
 
 let server: TestPostgres;
 let sqlite: ServerStore;
@@ -32,7 +34,7 @@ async function freshDb(): Promise<{ url: string; client: pg.Client }> {
 beforeAll(async () => {
   server = await startTestPostgres();
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fgl-pg-sqlite-'));
-  sqlite = ServerStore.open(path.join(dir, 'server.db'));
+  sqlite = await ServerStore.open(path.join(dir, 'server.db'));
 }, 90_000);
 
 afterAll(async () => {
@@ -60,12 +62,12 @@ describe('server store migrations on PostgreSQL 15', () => {
         )
       ).rows.map((r) => `${r.table_name}.${r.column_name}`);
       const tables = (
-        sqlite.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]
+        await storeSql(sqlite).all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       ).map((t) => t.name);
       const liteCols: string[] = [];
       const liteKeys: string[] = [];
       for (const t of tables) {
-        const info = sqlite.db.prepare(`PRAGMA table_info(${t})`).all() as { name: string; pk: number }[];
+        const info = await storeSql(sqlite).all<{ name: string; pk: number }>(`PRAGMA table_info(${t})`);
         for (const c of info) liteCols.push(`${t}.${c.name}`);
         for (const c of info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk)) liteKeys.push(`${t}.${c.name}`);
       }
@@ -88,7 +90,7 @@ describe('server store migrations on PostgreSQL 15', () => {
         `INSERT INTO workers (id, name, key_sha256, created_at) VALUES ('w1', 'a', 'k', ${at})`,
       ]) {
         await client.query(sql);
-        sqlite.db.prepare(sql).run();
+        await storeSql(sqlite).run(sql);
       }
       for (const sql of [
         // a round of a study that does not exist
@@ -101,7 +103,7 @@ describe('server store migrations on PostgreSQL 15', () => {
         `INSERT INTO synthesis_receipts (round_id, package_sha256, row, image_index, worker_id, batch_id, stored_at) VALUES ('r9', 'p', 0, 0, 'w1', 'b', ${at})`,
       ]) {
         await expect(client.query(sql), sql).rejects.toThrow();
-        expect(() => sqlite.db.prepare(sql).run(), sql).toThrow();
+        await expect(storeSql(sqlite).run(sql), sql).rejects.toThrow();
       }
     } finally {
       await client.end();

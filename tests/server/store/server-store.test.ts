@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ensureAdminKey } from '../../../src/server/auth/admin-key';
 import {
   ensureSigningKey,
@@ -10,7 +10,7 @@ import {
 import { groupFingerprint as displayFingerprint } from '../../../src/shared/fingerprint';
 import { dataLayout } from '../../../src/server/store/data-layout';
 import { writeFileDurable } from '../../../src/core/fs/durable-file';
-import { MIGRATIONS } from '../../../src/server/store/migrations';
+import { SERVER_MIGRATIONS as MIGRATIONS } from '../../../src/server/store/server-migrations';
 import { ServerStore } from '../../../src/server/store/server-store';
 import {
   buildPackage,
@@ -19,6 +19,11 @@ import {
   sha256Hex,
   startTestServer,
 } from '../../helpers/server-fixture';
+import { storeSql } from '../../helpers/store-sql';
+import { STORE_ENGINES, storeFactory } from '../../helpers/store-engines';
+
+const stores = storeFactory();
+afterAll(() => stores.stop());
 
 const dirs: string[] = [];
 async function tmp(): Promise<string> {
@@ -62,13 +67,14 @@ describe('server data dir', () => {
 
   it('runs the numbered migrations once, in WAL mode, and refuses a newer schema', async () => {
     const db = path.join(await tmp(), 'server.db');
-    const s1 = ServerStore.open(db);
-    expect(s1.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(s1.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    const s1 = await ServerStore.open(db);
+    const sql = storeSql(s1);
+    expect(await sql.pragma('journal_mode')).toBe('wal');
+    expect(await sql.pragma('user_version')).toBe(MIGRATIONS.length);
     const tables = (
-      s1.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
-        name: string;
-      }[]
+      await sql.all<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+      )
     ).map((r) => r.name);
     expect(tables).toEqual([
       'api_keys',
@@ -85,49 +91,53 @@ describe('server data dir', () => {
       'synthesis_receipts',
       'workers',
     ]);
-    s1.db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
-    s1.close();
-    expect(() => ServerStore.open(db)).toThrow(/schema version/);
+    await sql.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    await s1.close();
+    await expect(ServerStore.open(db)).rejects.toThrow(/schema version/);
   });
 
-  it('keeps studies, sites, keys and packages across a restart, even after the data dir moved', async () => {
-    const dataDir = await tmp();
-    const t1 = await startTestServer({ dataDir });
-    const study = await createStudy(t1);
-    const site = await enrollSite(t1, study.id, 'Persistent');
-    const bytes = buildPackage(study, site.siteId);
-    const sha = sha256Hex(bytes);
-    expect(
-      (
-        await t1.api('PUT', `/v1/studies/${study.id}/packages/${sha}`, {
-          key: site.apiKey,
-          body: bytes,
-        })
-      ).status,
-    ).toBe(201);
-    const fp = t1.server.signingKey.fingerprint;
-    await t1.close();
-
-    // Rows hold paths relative to the data dir, so the whole dir can be moved or restored elsewhere.
-    const moved = `${dataDir}-moved`;
-    await fs.rename(dataDir, moved);
-    dirs.push(moved);
-    const t2 = await startTestServer({ dataDir: moved });
-    try {
-      expect(t2.adminKey).toBe(t1.adminKey);
-      expect(t2.server.signingKey.fingerprint).toBe(fp);
-      const list = await t2.api('GET', `/v1/studies/${study.id}/packages`, { key: site.apiKey });
-      expect(list.status).toBe(200);
+  it.each(STORE_ENGINES)(
+    'keeps studies, sites, keys and packages across a restart, even after the data dir moved (%s store)',
+    async (engine) => {
+      const dataDir = await tmp();
+      const store = await stores.options(engine);
+      const t1 = await startTestServer({ ...store, dataDir });
+      const study = await createStudy(t1);
+      const site = await enrollSite(t1, study.id, 'Persistent');
+      const bytes = buildPackage(study, site.siteId);
+      const sha = sha256Hex(bytes);
       expect(
-        (list.json as { packages: { sha256: string }[] }).packages.map((p) => p.sha256),
-      ).toEqual([sha]);
-      const stored = t2.server.store.getPackage(sha)!;
-      expect(stored.path.startsWith(moved)).toBe(true);
-      expect(sha256Hex(await fs.readFile(stored.path))).toBe(sha);
-    } finally {
-      await t2.close();
-    }
-  });
+        (
+          await t1.api('PUT', `/v1/studies/${study.id}/packages/${sha}`, {
+            key: site.apiKey,
+            body: bytes,
+          })
+        ).status,
+      ).toBe(201);
+      const fp = t1.server.signingKey.fingerprint;
+      await t1.close();
+
+      // Rows hold paths relative to the data dir, so the whole dir can be moved or restored elsewhere.
+      const moved = `${dataDir}-moved`;
+      await fs.rename(dataDir, moved);
+      dirs.push(moved);
+      const t2 = await startTestServer({ ...store, dataDir: moved });
+      try {
+        expect(t2.adminKey).toBe(t1.adminKey);
+        expect(t2.server.signingKey.fingerprint).toBe(fp);
+        const list = await t2.api('GET', `/v1/studies/${study.id}/packages`, { key: site.apiKey });
+        expect(list.status).toBe(200);
+        expect(
+          (list.json as { packages: { sha256: string }[] }).packages.map((p) => p.sha256),
+        ).toEqual([sha]);
+        const stored = (await t2.server.store.packages.get(sha))!;
+        expect(stored.path.startsWith(moved)).toBe(true);
+        expect(sha256Hex(await fs.readFile(stored.path))).toBe(sha);
+      } finally {
+        await t2.close();
+      }
+    },
+  );
 
   it('removes leftover partial uploads at start', async () => {
     const dataDir = await tmp();

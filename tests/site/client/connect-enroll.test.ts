@@ -46,7 +46,7 @@ describe('connect.enroll (the UI connect flow) on loopback', () => {
       );
       expect(bad.result).toMatchObject({ ok: false, error: { code: 'fingerprint_mismatch' } });
       expect(!bad.result.ok && bad.result.error.message).toContain('NOT used');
-      expect(t.server.store.sitesOfStudy(study.id)).toEqual([]);
+      expect(await t.server.store.sites.ofStudy(study.id)).toEqual([]);
       const good = await dispatchSiteCall(
         site.handlers,
         'connect.enroll',

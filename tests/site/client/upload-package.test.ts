@@ -104,7 +104,7 @@ describe('audited upload (real server on loopback, real ledger)', () => {
       const done = await resumePendingUploads(ledger);
       expect(done.map((d) => d.status)).toEqual(['accepted']);
       expect(await resumePendingUploads(ledger)).toEqual([]);
-      const pkgs = restarted.store.listPackages(study.id).map((p) => p.sha256);
+      const pkgs = (await restarted.store.packages.list(study.id)).map((p) => p.sha256);
       expect(pkgs).toEqual([sha256Hex(bytes)]);
     } finally {
       ledger.close();

@@ -52,9 +52,9 @@ describe('`--vocabulary NAME` chooses the study’s list', () => {
     expect(await main(['server', 'study', 'create', '--data-dir', dataDir, '--name', 'Chest', '--classes', 'normal,pneumonia', '--vocabulary', 'radiology', '--json'])).toBe(0);
     const { studyId, vocabulary } = JSON.parse(out) as { studyId: string; vocabulary: string };
     expect(vocabulary).toBe('radiology');
-    const store = ServerStore.open(dataLayout(dataDir).db);
+    const store = await ServerStore.open(dataLayout(dataDir).db);
     try {
-      expect(store.getStudy(studyId)!.manifest.prompts.vocabulary).toEqual((await readVocabulary('radiology')).phrases);
+      expect((await store.studies.get(studyId))!.manifest.prompts.vocabulary).toEqual((await readVocabulary('radiology')).phrases);
     } finally {
       store.close();
     }

@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * The first ledger schema. Released migrations are never edited; a change is a new numbered file.

@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * Caption cache for instance prompts, keyed like the CLIP cache by (image content sha256,

@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * The server's TLS CA pinned at enrollment (PEM + sha256 of its DER). NULL for loopback http

@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * CLIP image features are now computed from images decoded straight to CLIP's input side (224)

@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * Which privacy units (patients / distinct pictures, by content key) each released row stood

@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * ε charged per privacy unit by content key (patient / distinct picture), not per folder path: a

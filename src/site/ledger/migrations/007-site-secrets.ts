@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * Secrets this site keeps to itself. `patient-key`: the HMAC key under which patient ids are
