@@ -20,7 +20,10 @@ import { sendFileWithRanges } from './send-file';
 export type SiteModelSource = Record<SiteModelRole, string | null>;
 
 /** Descriptions of the last few seconds: a site fetching N files asks N times, the files do not change meanwhile. */
-const recent = new Map<string, { at: number; d: Promise<{ sha256: string; files: SiteModelEntry['files'] } | { error: string }> }>();
+const recent = new Map<
+  string,
+  { at: number; d: Promise<{ sha256: string; files: SiteModelEntry['files'] } | { error: string }> }
+>();
 const RECENT_MS = 10_000;
 
 function describedRecently(dir: string, role: SiteModelRole) {
@@ -40,17 +43,26 @@ function describedRecently(dir: string, role: SiteModelRole) {
 async function siteModelsOf(
   source: SiteModelSource | null,
   study: StoredStudy,
-): Promise<{ models: (SiteModelEntry & { dir: string })[]; unavailable: { role: SiteModelRole; reason: string }[] }> {
+): Promise<{
+  models: (SiteModelEntry & { dir: string })[];
+  unavailable: { role: SiteModelRole; reason: string }[];
+}> {
   const models: (SiteModelEntry & { dir: string })[] = [];
   const unavailable: { role: SiteModelRole; reason: string }[] = [];
   for (const pin of siteModelPins(study.manifest)) {
     const dir = source?.[pin.role] ?? null;
     if (!pin.sha256) {
-      unavailable.push({ role: pin.role, reason: `the study pins no digest for its ${pin.role} model ${pin.id}, so a site could not verify it` });
+      unavailable.push({
+        role: pin.role,
+        reason: `the study pins no digest for its ${pin.role} model ${pin.id}, so a site could not verify it`,
+      });
       continue;
     }
     if (!dir) {
-      unavailable.push({ role: pin.role, reason: `this server was started without a ${pin.role} model (fgl server start --models DIR)` });
+      unavailable.push({
+        role: pin.role,
+        reason: `this server was started without a ${pin.role} model (fgl server start --models DIR)`,
+      });
       continue;
     }
     const d = await describedRecently(dir, pin.role);
@@ -59,10 +71,20 @@ async function siteModelsOf(
       continue;
     }
     if (d.sha256 !== pin.sha256) {
-      unavailable.push({ role: pin.role, reason: `this server's ${pin.role} model (sha256 ${d.sha256.slice(0, 12)}…) is not the study's ${pin.id} (sha256 ${pin.sha256.slice(0, 12)}…)` });
+      unavailable.push({
+        role: pin.role,
+        reason: `this server's ${pin.role} model (sha256 ${d.sha256.slice(0, 12)}…) is not the study's ${pin.id} (sha256 ${pin.sha256.slice(0, 12)}…)`,
+      });
       continue;
     }
-    models.push({ role: pin.role, id: pin.id, revision: pin.revision, sha256: d.sha256, files: d.files, dir });
+    models.push({
+      role: pin.role,
+      id: pin.id,
+      revision: pin.revision,
+      sha256: d.sha256,
+      files: d.files,
+      dir,
+    });
   }
   return { models, unavailable };
 }
@@ -77,14 +99,15 @@ export function siteModelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       method: 'GET',
       url: '/v1/studies/:studyId/site-models',
       tag: 'models',
-      summary: 'The site-side models the study pins (encoder, CLIP, captioner) that this server holds, file by file',
+      summary:
+        'The site-side models the study pins (encoder, CLIP, captioner) that this server holds, file by file',
       description:
         "Each model's files with sha256 and size; their digest is the study manifest's pin, which sites check before fetching. Models the server cannot offer are listed under `unavailable` with the reason.",
       auth: 'any',
       params: z.object({ studyId: StudyId }),
       responses: { 200: { description: 'Site models', schema: SiteModelList } },
       handler: async ({ params, caller }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
+        const study = await studyForCaller(deps, caller, params.studyId);
         const { models, unavailable } = await siteModelsOf(deps.siteModels, study);
         return { studyId: study.id, models: models.map(({ dir: _dir, ...m }) => m), unavailable };
       },
@@ -94,7 +117,8 @@ export function siteModelRoutes(deps: ApiDeps): AnyRouteSpec[] {
       url: '/v1/studies/:studyId/site-models/:role/files/*',
       tag: 'models',
       summary: 'A file of a site model, with Range support (206/416), ETag = its sha256',
-      description: 'Only files in the site-model list of the study are served; anything else is 404.',
+      description:
+        'Only files in the site-model list of the study are served; anything else is 404.',
       auth: 'any',
       params: z.object({ studyId: StudyId, role: SiteModelRole, '*': SafeRelativePath }),
       responses: {
@@ -102,7 +126,7 @@ export function siteModelRoutes(deps: ApiDeps): AnyRouteSpec[] {
         206: { description: 'The requested byte range', contentType: 'application/octet-stream' },
       },
       handler: async ({ params, caller, req, reply }) => {
-        const study = studyForCaller(deps, caller, params.studyId);
+        const study = await studyForCaller(deps, caller, params.studyId);
         const { models } = await siteModelsOf(deps.siteModels, study);
         const model = models.find((m) => m.role === params.role);
         const entry = model?.files.find((f) => f.path === params['*']);
@@ -116,7 +140,9 @@ export function siteModelRoutes(deps: ApiDeps): AnyRouteSpec[] {
           path: path.join(model.dir, ...entry.path.split('/')),
           bytes: entry.bytes,
           sha256: entry.sha256,
-          contentType: entry.path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+          contentType: entry.path.endsWith('.json')
+            ? 'application/json'
+            : 'application/octet-stream',
         });
       },
     }),

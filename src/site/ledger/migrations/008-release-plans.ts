@@ -1,4 +1,4 @@
-import type { Migration } from '../ledger-migrations';
+import type { Migration } from '../../../core/db/migrate-sqlite';
 
 /**
  * Release plans (issue #12 item 3): a DP preparation is a plan (rows, exact counts, checks,
