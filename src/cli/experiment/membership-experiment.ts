@@ -93,6 +93,9 @@ const DESCRIPTIONS: Record<MembershipTarget, string> = {
   'site-alone-overfit': "positive control: the study's probe fitted to all of the site's own member images for a fixed number of epochs (nothing held out, no early stopping)",
 };
 
+/** Any fixed instant; see runMembershipExperiment. */
+const STUDY_CREATED_AT = '2026-01-01T00:00:00.000Z';
+
 type Sample = { label: number; features: Float32Array };
 type ScoredSample = { label: number; probs: Float32Array };
 /** One attacked model's outputs on one site's members and non-members. */
@@ -218,9 +221,7 @@ async function overfitOutputs(loaded: LoadedTf, study: StudyManifest, s: SiteDat
       x.dispose();
       y.dispose();
     }
-    const out = { site: s.site, notSent: s.notSent, members: scoreWith(tf, model, s.members), nonMembers: scoreWith(tf, model, s.nonMembers) };
-    if (process.env.MIA_DEBUG) for (const k of ['members', 'nonMembers'] as const) console.log(k, out[k].slice(0, 12).map((x) => `${x.label}:${trueClassLogOdds(x.probs, x.label).toFixed(2)}`).join(' '));
-    return out;
+    return { site: s.site, notSent: s.notSent, members: scoreWith(tf, model, s.members), nonMembers: scoreWith(tf, model, s.nonMembers) };
   } finally {
     model.dispose();
   }
@@ -288,6 +289,9 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
     imagesPerRow: 8,
   });
   study.training = { ...study.training, seed: o.seed };
+  // Synthesis seeds follow each package's sha256, which covers the study's hash: a fixed creation
+  // time makes a rerun with the same seed synthesize the same images.
+  study.createdAt = STUDY_CREATED_AT;
   const loaded = await loadTf();
   const clip = await loadClip(models.clip.dir, { device: o.device });
   const outputs: Record<MembershipTarget, SiteOutputs[]>[] = [];
