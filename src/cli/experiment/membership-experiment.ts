@@ -31,7 +31,7 @@ import { makeFashionSampleData } from '../sample-data/fashion-sample-data';
 import { buildStudyManifest } from '../study/build-study';
 import { describeModelsFolder, type ModelsFolder } from '../study/models-folder';
 
-/** The models attacked: FGL's published model and the two positive controls trained on the members themselves. */
+/** The models attacked: FGL's published model and the two positive controls trained on the site's images themselves. */
 export type MembershipTarget = 'fgl' | 'site-alone' | 'site-alone-overfit';
 export const MEMBERSHIP_TARGETS: readonly MembershipTarget[] = ['fgl', 'site-alone', 'site-alone-overfit'];
 
@@ -58,13 +58,23 @@ export type MembershipOptions = {
 
 export type SiteMembership = {
   site: string;
-  /** Images of the site's package (their row was sent) and held-out images, class-matched. */
+  /**
+   * Members: the images the site prepared its package from (its train part, a random half of each
+   * class); non-members: its held-out images; class-matched. The split is random, so the two sets
+   * differ only in what the model was trained on.
+   */
   members: number;
   nonMembers: number;
-  /** Train images whose row was blocked or whose class was below k: neither member nor non-member. */
+  /** Members whose row was blocked or whose class was below k: they never left the site. */
   notSent: number;
   lossThreshold: AucWithCi;
   shadow: AucWithCi;
+  /**
+   * The same attacks with only the members whose row was sent. Which rows are sent depends on the
+   * images (k, the singling-out test), so these are not a random subset: a difference from the
+   * figures above can come from that selection as well as from the model.
+   */
+  sentRowsOnly: { lossThreshold: AucWithCi; shadow: AucWithCi };
   /** Accuracy of the attacked model on the held-out (non-member) images and on the members. */
   accuracy: { members: number; nonMembers: number };
 };
@@ -96,8 +106,9 @@ const DESCRIPTIONS: Record<MembershipTarget, string> = {
 /** Any fixed instant; see runMembershipExperiment. */
 const STUDY_CREATED_AT = '2026-01-01T00:00:00.000Z';
 
-type Sample = { label: number; features: Float32Array };
-type ScoredSample = { label: number; probs: Float32Array };
+/** `sent`: a member whose row was in the package (always false for a non-member). */
+type Sample = { label: number; features: Float32Array; sent: boolean };
+type ScoredSample = { label: number; probs: Float32Array; sent: boolean };
 /** One attacked model's outputs on one site's members and non-members. */
 type SiteOutputs = { site: string; notSent: number; members: ScoredSample[]; nonMembers: ScoredSample[] };
 
@@ -123,8 +134,8 @@ type SiteData = { site: string; members: Sample[]; nonMembers: Sample[]; notSent
 
 /**
  * One federation: every site prepares its package with the production code (its own ledger),
- * the round synthesizes and trains the published model. Members of a site are the train images
- * whose units are in a row that was released (the ledger's released rows), non-members its
+ * the round synthesizes and trains the published model. Members of a site are its train images
+ * (marked `sent` when their unit is in a released row, from the ledger), non-members its
  * held-out images.
  */
 async function federation(
@@ -160,15 +171,11 @@ async function federation(
       const f = { ledger, clipDigest: models.clip.sha256!, classes: study.classes, signal };
       const train = await folderFeatures(f, s.dir, clip);
       const held = await folderFeatures(f, s.eval, clip);
-      const members: Sample[] = [];
-      let notSent = 0;
-      train.images.forEach((img, j) => {
-        if (released.has(`image:${img.sha256}`)) members.push({ label: train.labels[j]!, features: train.features[j]! });
-        else notSent++;
-      });
-      const nonMembers = held.features.map((features, j) => ({ label: held.labels[j]!, features }));
+      const members: Sample[] = train.images.map((img, j) => ({ label: train.labels[j]!, features: train.features[j]!, sent: released.has(`image:${img.sha256}`) }));
+      const notSent = members.filter((m) => !m.sent).length;
+      const nonMembers = held.features.map((features, j) => ({ label: held.labels[j]!, features, sent: false }));
       data.push({ site: s.name, members, nonMembers, notSent });
-      o.say(`  [${s.name}] ${prepared.report.outgoing.rows} rows sent; ${members.length} member images (${notSent} in rows not sent), ${nonMembers.length} held out`);
+      o.say(`  [${s.name}] ${prepared.report.outgoing.rows} rows sent; ${members.length} member images (${notSent} of them in rows not sent), ${nonMembers.length} held out`);
     } finally {
       ledger.close();
     }
@@ -179,7 +186,7 @@ async function federation(
 
 function scoreWith(tf: LoadedTf['tf'], model: LayersModel, xs: Sample[]): ScoredSample[] {
   const probs = predictProbabilities(tf, model, xs.map((x) => x.features));
-  return xs.map((x, i) => ({ label: x.label, probs: probs[i]! }));
+  return xs.map((x, i) => ({ label: x.label, probs: probs[i]!, sent: x.sent }));
 }
 
 /**
@@ -323,14 +330,15 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
     const shadow = (x: ScoredSample) => attackScore(attack, attackFeatures(x.probs, x.label));
     const ci = (i: number, score: (x: ScoredSample) => number, m: { members: ScoredSample[]; nonMembers: ScoredSample[] }) =>
       aucWithBootstrapCi(m.members.map(score), m.nonMembers.map(score), { rounds: o.bootstrap, seed: o.seed * 1000 + t * 100 + i });
-    const matched = outputs[0]![target].map((s) => ({ s, m: classMatched(s.members, s.nonMembers) }));
-    const sites: SiteMembership[] = matched.map(({ s, m }, i) => ({
+    const matched = outputs[0]![target].map((s) => ({ s, m: classMatched(s.members, s.nonMembers), sent: classMatched(s.members.filter((x) => x.sent), s.nonMembers) }));
+    const sites: SiteMembership[] = matched.map(({ s, m, sent }, i) => ({
       site: s.site,
       members: m.members.length,
       nonMembers: m.nonMembers.length,
       notSent: s.notSent,
       lossThreshold: ci(i, loss, m),
       shadow: ci(i, shadow, m),
+      sentRowsOnly: { lossThreshold: ci(50 + i, loss, sent), shadow: ci(50 + i, shadow, sent) },
       accuracy: { members: accuracyOf(m.members, study.classes), nonMembers: accuracyOf(m.nonMembers, study.classes) },
     }));
     const all = { members: matched.flatMap((x) => x.m.members), nonMembers: matched.flatMap((x) => x.m.nonMembers) };
