@@ -28,17 +28,18 @@ export const experimentMembershipCommand: Command = {
 Can someone holding the published model tell whether an image was one of a site's? Runs a target
 federation and shadow federations on disjoint Fashion-MNIST test images (the mini bundle never saw
 them), each site preparing its package with the production code and the round synthesizing and
-training as the server does. Members of a site: its images in a row that was sent; non-members:
-its held-out images of the same classes (class-matched). Two attacks on the published model's
+training as the server does. Members of a site: the images it prepared its package from (a
+random half of each class; figures for the images of sent rows alone too); non-members: its
+held-out images of the same classes (class-matched). Two attacks on the published model's
 outputs: a loss threshold and a shadow-model attack (logistic regression on the shadow models'
 loss, entropy, confidence and margin). AUC per site with a bootstrap 95 % interval. Positive
 controls: the same attacks against the study's probe trained directly on the site's member
-images (study recipe, and memorising: all members, no early stopping), which must come out above
+images (study recipe, and memorising: all of them, no early stopping), which must come out above
 0.5, else the measurement is not credible. Goal for the published model: AUC ≤ ${MEMBERSHIP_AUC_GOAL}.
 It is a mini bundle on Fashion-MNIST; docs/membership-inference.md says what that does and does not show.`,
   options: {
     sites: { type: 'string', value: 'N', default: '3', description: 'sites per federation' },
-    images: { type: 'string', value: 'N', default: '1500', description: 'test images per federation (half of each site held out)' },
+    images: { type: 'string', value: 'N', default: '900', description: 'test images per federation (half of each site held out)' },
     shadows: { type: 'string', value: 'N', default: '2', description: 'shadow federations (disjoint data)' },
     beta: { type: 'string', value: 'B', default: '0.5', description: 'Dirichlet label skew across sites' },
     'control-epochs': { type: 'string', value: 'N', default: '300', description: 'epochs of the memorising control' },
@@ -46,7 +47,7 @@ It is a mini bundle on Fashion-MNIST; docs/membership-inference.md says what tha
     seed: { type: 'string', value: 'S', default: '1', description: 'random seed for data, prepare, synthesis and training' },
     models: { type: 'string', value: 'mini|DIR', default: 'mini', description: 'the mini bundle (or a copy of it)' },
     'dataset-dir': { type: 'string', value: 'DIR', description: "Fashion-MNIST IDX files (default Debian's, else the repo subset)" },
-    out: { type: 'string', value: 'DIR', description: 'also write membership-inference.json (the report appendix reads this format) and table.md here' },
+    out: { type: 'string', value: 'DIR', description: 'also write membership-inference.json (the report appendix reads this format) and membership-table.md here' },
     device: { ...DEVICE_OPTION, default: 'cpu' },
   },
   examples: ['fgl experiment membership', 'fgl experiment membership --sites 2 --images 400 --shadows 1 --json', 'fgl experiment membership --out resources/privacy'],
@@ -61,7 +62,7 @@ It is a mini bundle on Fashion-MNIST; docs/membership-inference.md says what tha
       seed: intOption(ctx, 'seed', 1, 0),
       device: optionalString(ctx, 'device') ? deviceOption(ctx) : 'cpu',
       sites: intOption(ctx, 'sites', 3, 1),
-      images: intOption(ctx, 'images', 1500, 20),
+      images: intOption(ctx, 'images', 900, 20),
       shadows: intOption(ctx, 'shadows', 2, 1),
       beta,
       controlEpochs: intOption(ctx, 'control-epochs', 300, 1),

@@ -51,6 +51,8 @@ export type MembershipOptions = {
   controlEpochs: number;
   /** Bootstrap resamples for each 95 % interval. */
   bootstrap: number;
+  /** Synthetic images per package row; default the demo study's 8. */
+  imagesPerRow?: number;
   datasetDir?: string;
   say: (line: string) => void;
   signal?: AbortSignal;
@@ -293,7 +295,7 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
     models,
     k: 3,
     vocabulary: await readPhraseList(resourcePath('vocabulary/shapes.txt')),
-    imagesPerRow: 8,
+    imagesPerRow: o.imagesPerRow ?? 8,
   });
   study.training = { ...study.training, seed: o.seed };
   // Synthesis seeds follow each package's sha256, which covers the study's hash: a fixed creation
@@ -322,8 +324,11 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
     for (const fed of outputs.slice(1))
       for (const s of fed[target]) {
         const m = classMatched(s.members, s.nonMembers);
-        for (const x of m.members) (shadowX.push(attackFeatures(x.probs, x.label)), shadowY.push(true));
-        for (const x of m.nonMembers) (shadowX.push(attackFeatures(x.probs, x.label)), shadowY.push(false));
+        for (const [xs, member] of [[m.members, true], [m.nonMembers, false]] as const)
+          for (const x of xs) {
+            shadowX.push(attackFeatures(x.probs, x.label));
+            shadowY.push(member);
+          }
       }
     const attack = fitAttackModel(shadowX, shadowY);
     const loss = (x: ScoredSample) => trueClassLogOdds(x.probs, x.label);
