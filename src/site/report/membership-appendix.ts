@@ -54,7 +54,7 @@ export function membershipAppendixMarkdown(f: MembershipFigures): string {
   return [
     '## Appendix: membership inference (measured on the mini bundle)',
     '',
-    `Could someone holding the published model tell whether an image was one of a site's? Measured with \`${f.command}\` on ${f.date.slice(0, 10)} (${f.machine}): ${f.settings.sites} sites per federation, ${f.settings.imagesPerFederation} Fashion-MNIST test images per federation, Dirichlet β = ${f.settings.beta}, ${f.settings.shadows} shadow federations, seed ${f.settings.seed}. Two attacks: a loss threshold and a shadow-model attack; AUC of members (images in a sent row) against held-out images of the same classes, with bootstrap 95 % intervals. 0.5 is a coin toss.`,
+    `Could someone holding the published model tell whether an image was one of a site's? Measured with \`${f.command}\` on ${f.date.slice(0, 10)} (${f.machine}): ${f.settings.sites} sites per federation, ${f.settings.imagesPerFederation} Fashion-MNIST test images per federation, Dirichlet β = ${f.settings.beta}, ${f.settings.shadows} shadow federations, seed ${f.settings.seed}. Two attacks: a loss threshold and a shadow-model attack; AUC of members (the images a site prepared its package from, a random half of each class) against its held-out images of the same classes, with bootstrap 95 % intervals. 0.5 is a coin toss.`,
     '',
     '| model attacked | loss-threshold AUC (all sites) | shadow-model AUC (all sites) | highest per-site AUC |',
     '| --- | --- | --- | ---: |',
@@ -62,7 +62,7 @@ export function membershipAppendixMarkdown(f: MembershipFigures): string {
     row('site alone, study recipe (control)', f.targets['site-alone']),
     row('site alone, memorising (control)', f.targets['site-alone-overfit']),
     '',
-    `Goal: AUC ≤ ${f.goal} for the published model at every site — ${met ? '**met**' : '**not met**'} (highest per-site point estimate ${worst(fgl).toFixed(3)}). The controls, trained directly on the member images, show the attacks find members when a model holds them.`,
+    `Goal: AUC ≤ ${f.goal} for the published model at every site — ${met ? '**met**' : '**not met**'} (highest per-site point estimate ${worst(fgl).toFixed(3)}). The controls are the same probe trained directly on the member images: the attacks find the members of the one that memorises them, so a figure near 0.5 is the attack failing on the published model, not the attack being broken.`,
     '',
     'These figures come from the mini foundation bundle on Fashion-MNIST, not from this study\'s models or data; they measure the method (aggregated prompts → synthetic images → a model trained on those), not this package. See docs/membership-inference.md.',
     '',
