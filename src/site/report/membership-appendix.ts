@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -37,9 +38,32 @@ export async function loadMembershipFigures(file = join(resourcesDir(), MEMBERSH
   } catch (e) {
     throw new Error(`Cannot read the membership-inference figures at ${file}: ${(e as Error).message}. Reinstall the app or regenerate them with fgl experiment membership --out.`, { cause: e });
   }
-  const parsed = MembershipFigures.safeParse(JSON.parse(text));
+  return parseFigures(text, file);
+}
+
+function parseFigures(text: string, file: string): MembershipFigures {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  const parsed = MembershipFigures.safeParse(json);
   if (!parsed.success) throw new Error(`${file} is not a membership-inference figures file (${parsed.error.issues[0]?.message ?? 'invalid'}); regenerate it with fgl experiment membership --out.`);
   return parsed.data;
+}
+
+/**
+ * The appendix for the privacy report's Markdown, read synchronously so a report builder can add
+ * it in one line. A missing or damaged figures file does not stop a package: the appendix then
+ * says it could not be read and what to do.
+ */
+export function membershipInferenceAppendix(file = join(resourcesDir(), MEMBERSHIP_FIGURES_FILE)): string {
+  try {
+    return membershipAppendixMarkdown(parseFigures(readFileSync(file, 'utf8'), file));
+  } catch (e) {
+    return ['## Appendix: membership inference', '', `The measured figures could not be read: ${(e as Error).message.replace(/^Cannot read.*?: /, '')} Reinstall FGL, or see docs/membership-inference.md.`, ''].join('\n');
+  }
 }
 
 const fmt = (a: z.infer<typeof Auc>) => `${a.auc.toFixed(3)} [${a.low.toFixed(3)}, ${a.high.toFixed(3)}]`;
