@@ -62,7 +62,7 @@ export function membershipInferenceAppendix(file = join(resourcesDir(), MEMBERSH
   try {
     return membershipAppendixMarkdown(parseFigures(readFileSync(file, 'utf8'), file));
   } catch (e) {
-    return ['## Appendix: membership inference', '', `The measured figures could not be read: ${(e as Error).message.replace(/^Cannot read.*?: /, '')} Reinstall FGL, or see docs/membership-inference.md.`, ''].join('\n');
+    return ['## Appendix: membership inference', '', `The measured figures could not be read: ${(e as Error).message.replace(/\.?$/, '.')} Reinstall FGL, or see docs/membership-inference.md.`, ''].join('\n');
   }
 }
 
