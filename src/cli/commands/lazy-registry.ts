@@ -39,5 +39,6 @@ export const commandLoaders: Record<string, () => Promise<Command>> = {
   'models make-tiny': async () => (await import('./models-make-tiny')).modelsMakeTinyCommand,
   'sample-data': async () => (await import('./sample-data')).sampleDataCommand,
   'experiment paper': async () => (await import('./experiment-paper')).experimentPaperCommand,
+  'experiment membership': async () => (await import('./experiment-membership')).experimentMembershipCommand,
   bench: async () => (await import('./bench')).benchCommand,
 };

@@ -2,6 +2,7 @@ import type { Command } from '../command';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { modelsMakeRealSizeCommand } from './models-make-real-size';
+import { experimentMembershipCommand } from './experiment-membership';
 import { experimentPaperCommand } from './experiment-paper';
 import { modelsMakeTinyCommand } from './models-make-tiny';
 import { sampleDataCommand } from './sample-data';
@@ -57,5 +58,6 @@ export const commands: readonly Command[] = [
   modelsMakeRealSizeCommand,
   sampleDataCommand,
   experimentPaperCommand,
+  experimentMembershipCommand,
   benchCommand,
 ];

@@ -5,6 +5,7 @@ import { predictProbabilities } from '../../core/tfjs/predict-probabilities';
 import { loadTf } from '../../core/tfjs/tfjs-backend';
 import type { TrainingSettings } from '../../shared/study';
 import { scanDataset } from '../../site/dataset/scan-dataset';
+import type { ScannedImage } from '../../site/dataset/scan-result';
 import { computeMetrics, type Metrics } from '../../site/evaluate/classification-metrics';
 import type { Ledger } from '../../site/ledger/ledger';
 import { computeLocalFeatures } from '../../site/prepare/local-features';
@@ -24,12 +25,12 @@ export type SiteAloneOptions = {
   signal?: AbortSignal;
 };
 
-/** L2-normalised CLIP features and class indices of an ImageFolder's images of `o.classes` (cached in the site's ledger). */
+/** L2-normalised CLIP features and class indices of an ImageFolder's images of `o.classes` (cached in the site's ledger), with the images they belong to. */
 export async function folderFeatures(
   o: Pick<SiteAloneOptions, 'ledger' | 'clipDigest' | 'classes' | 'signal'>,
   dir: string,
   clip: Awaited<ReturnType<typeof loadClip>>,
-): Promise<{ features: Float32Array[]; labels: number[] }> {
+): Promise<{ features: Float32Array[]; labels: number[]; images: ScannedImage[] }> {
   const scan = await scanDataset(dir, o.signal ? { signal: o.signal } : {});
   const index = new Map(o.classes.map((c, i) => [c, i]));
   const images = scan.usable.filter((u) => index.has(u.label));
@@ -43,7 +44,7 @@ export async function folderFeatures(
     batchSize: 32,
     ...(o.signal ? { signal: o.signal } : {}),
   });
-  return { features: f.clip.map(l2Normalize), labels: images.map((u) => index.get(u.label)!) };
+  return { features: f.clip.map(l2Normalize), labels: images.map((u) => index.get(u.label)!), images };
 }
 
 /**

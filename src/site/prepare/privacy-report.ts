@@ -1,4 +1,5 @@
 import type { PrivacyReport } from '../../shared/privacy-report';
+import { membershipInferenceAppendix } from '../report/membership-appendix';
 
 /** The report's contract lives in src/shared/privacy-report.ts; this file renders it. */
 export type { PrivacyReport, ReportRow, RowCheck } from '../../shared/privacy-report';
@@ -80,5 +81,6 @@ export function reportMarkdown(r: PrivacyReport): string {
   }
   if (r.messages.length > 0) lines.push('', '## Notes', '', ...r.messages.map((m) => `- ${m}`));
   lines.push('', r.release?.state === 'plan' ? `Up to ${r.rows.length} rows will be sent, decided by the noise drawn on approval.` : `${sent.length} of ${r.rows.length} rows will be sent.`, '');
+  lines.push(membershipInferenceAppendix());
   return lines.join('\n');
 }
