@@ -4,7 +4,12 @@ import { membershipInferenceAppendix } from '../report/membership-appendix';
 /** The report's contract lives in src/shared/privacy-report.ts; this file renders it. */
 export type { PrivacyReport, ReportRow, RowCheck } from '../../shared/privacy-report';
 
-const fmtBytes = (b: number) => (b < 1024 ? `${b} B` : b < 1024 ** 2 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
+const fmtBytes = (b: number) =>
+  b < 1024
+    ? `${b} B`
+    : b < 1024 ** 2
+      ? `${(b / 1024).toFixed(1)} KiB`
+      : `${(b / 1024 ** 2).toFixed(2)} MiB`;
 
 export function reportMarkdown(r: PrivacyReport): string {
   const sent = r.rows.filter((x) => !x.blocked);
@@ -12,7 +17,12 @@ export function reportMarkdown(r: PrivacyReport): string {
   const lines = [
     `# Privacy report — ${r.study.name}`,
     '',
-    ...(r.tinyModels ? ['> **Made with generated tiny test models: the embeddings are plumbing, not meaningful content.**', ''] : []),
+    ...(r.tinyModels
+      ? [
+          '> **Made with generated tiny test models: the embeddings are plumbing, not meaningful content.**',
+          '',
+        ]
+      : []),
     `Prepared ${r.createdAt} by site \`${r.siteId}\` (FGL ${r.appVersion}) from ${r.dataset.images} usable images in ${r.dataset.classes.length} classes.`,
     '',
     '## What will leave this computer',
@@ -26,11 +36,17 @@ export function reportMarkdown(r: PrivacyReport): string {
       : [
           `- **${r.outgoing.rows} conditioning rows**, tensor \`conditioning\` of shape [${r.outgoing.shape.join(', ')}] (${r.outgoing.dtype}), plus \`labels\` and \`counts\` (distinct patients/pictures each row represents).`,
           `- File \`package.safetensors\`: ${fmtBytes(r.outgoing.bytes ?? 0)}, sha256 \`${r.outgoing.sha256}\`.`,
-          ...(r.release?.state === 'released' ? [`- Noise drawn once when ${r.release.approvers.join(' and ')} approved the plan (${r.release.releasedAt}); ε was charged before the package was written.`] : []),
+          ...(r.release?.state === 'released'
+            ? [
+                `- Noise drawn once when ${r.release.approvers.join(' and ')} approved the plan (${r.release.releasedAt}); ε was charged before the package was written.`,
+              ]
+            : []),
         ]),
     '- No image, file name, caption text or per-image CLIP embedding is in the package.',
     `- Prompt mode \`${r.settings.promptMode}\`, aggregation \`${r.settings.aggregation}\`, k = ${r.settings.k}, singling-out ratio ≤ ${r.settings.singlingOutRatio}` +
-      (r.dp ? `, differential privacy ε = ${r.dp.epsilon.toFixed(3)}, δ = ${r.dp.delta}.` : ', no differential-privacy noise.'),
+      (r.dp
+        ? `, differential privacy ε = ${r.dp.epsilon.toFixed(3)}, δ = ${r.dp.delta}.`
+        : ', no differential-privacy noise.'),
     '',
     '## Rows',
     '',
@@ -38,12 +54,21 @@ export function reportMarkdown(r: PrivacyReport): string {
     '',
     '| # | class | images | units | prompt | checks | sent |',
     '| ---: | --- | ---: | ---: | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.index} | ${x.label} | ${x.images} | ${x.units} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`),
+    ...r.rows.map(
+      (x) =>
+        `| ${x.index} | ${x.label} | ${x.images} | ${x.units} | ${x.prompt ?? (x.prompts.length > 1 ? `mean of ${x.prompts.length} prompts` : '—')} | ${x.checks.map((c) => `${c.passed ? '✓' : '✗'} ${c.name}`).join(', ')} | ${x.blocked ? '**blocked**' : 'yes'} |`,
+    ),
     '',
   ];
   if (blocked.length > 0) {
     lines.push('## Blocked rows', '');
-    for (const b of blocked) lines.push(`- Row ${b.index} (${b.label}, ${b.images} images): ${b.checks.filter((c) => !c.passed).map((c) => c.detail).join('; ')}`);
+    for (const b of blocked)
+      lines.push(
+        `- Row ${b.index} (${b.label}, ${b.images} images): ${b.checks
+          .filter((c) => !c.passed)
+          .map((c) => c.detail)
+          .join('; ')}`,
+      );
     lines.push('');
   }
   if (r.suppressed.length > 0) {
@@ -52,7 +77,11 @@ export function reportMarkdown(r: PrivacyReport): string {
     lines.push('');
   }
   if (r.phi) {
-    lines.push('## Caption scrub (PHI)', '', `${r.phi.captions} captions scrubbed: ${r.phi.redacted} redactions, ${r.phi.dropped} captions dropped.`);
+    lines.push(
+      '## Caption scrub (PHI)',
+      '',
+      `${r.phi.captions} captions scrubbed: ${r.phi.redacted} redactions, ${r.phi.dropped} captions dropped.`,
+    );
     const f = Object.entries(r.phi.findings);
     if (f.length > 0) lines.push('', f.map(([k, v]) => `- ${k}: ${v}`).join('\n'));
     lines.push('');
@@ -73,14 +102,30 @@ export function reportMarkdown(r: PrivacyReport): string {
     );
   }
   lines.push('## Models and devices', '');
-  lines.push(`- Conditioning encoder: ${r.models.encoder.id} (D = ${r.models.encoder.dim}, sha256 \`${r.models.encoder.digest}\`) on ${r.devices.encoder ?? '?'}`);
-  lines.push(`- CLIP: ${r.models.clip.id} (sha256 \`${r.models.clip.digest}\`) on ${r.devices.clip ?? '?'}`);
-  if (r.models.captioner) lines.push(`- Captioner: ${r.models.captioner.id} on ${r.devices.captioner ?? '?'}`);
+  lines.push(
+    `- Conditioning encoder: ${r.models.encoder.id} (D = ${r.models.encoder.dim}, sha256 \`${r.models.encoder.digest}\`) on ${r.devices.encoder ?? '?'}`,
+  );
+  lines.push(
+    `- CLIP: ${r.models.clip.id} (sha256 \`${r.models.clip.digest}\`) on ${r.devices.clip ?? '?'}`,
+  );
+  if (r.models.captioner)
+    lines.push(`- Captioner: ${r.models.captioner.id} on ${r.devices.captioner ?? '?'}`);
   if (r.dataset.skipped.length > 0) {
-    lines.push('', '## Skipped files', '', ...r.dataset.skipped.map((s) => `- ${s.reason}: ${s.count}`));
+    lines.push(
+      '',
+      '## Skipped files',
+      '',
+      ...r.dataset.skipped.map((s) => `- ${s.reason}: ${s.count}`),
+    );
   }
   if (r.messages.length > 0) lines.push('', '## Notes', '', ...r.messages.map((m) => `- ${m}`));
-  lines.push('', r.release?.state === 'plan' ? `Up to ${r.rows.length} rows will be sent, decided by the noise drawn on approval.` : `${sent.length} of ${r.rows.length} rows will be sent.`, '');
+  lines.push(
+    '',
+    r.release?.state === 'plan'
+      ? `Up to ${r.rows.length} rows will be sent, decided by the noise drawn on approval.`
+      : `${sent.length} of ${r.rows.length} rows will be sent.`,
+    '',
+  );
   lines.push(membershipInferenceAppendix());
   return lines.join('\n');
 }

@@ -83,7 +83,9 @@ describe('site prepare pipeline (tiny models, real files, real sqlite)', () => {
       expect(r.report.projection.outgoing).toHaveLength(r.report.rows.length);
       expect(ledger.packages.get(r.sha256!)?.rows).toBe(4);
       expect(ledger.runs.get(r.runId)?.status).toBe('done');
-      expect(await readFile(r.reportMarkdownPath, 'utf8')).toContain('What will leave this computer');
+      const report = await readFile(r.reportMarkdownPath, 'utf8');
+      expect(report).toContain('What will leave this computer');
+      expect(report).toContain('## Appendix: membership inference (measured on the mini bundle)');
     } finally {
       ledger.close();
     }
