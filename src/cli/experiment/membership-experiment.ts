@@ -168,6 +168,8 @@ async function federation(
         seed: o.seed,
         signal,
       });
+      if (prepared.sha256 === null || prepared.bytes === null)
+        throw new Error(`${s.name}: prepare made a DP plan, not a package; the membership experiment's study runs without DP`);
       packages.push({ sha256: prepared.sha256, studyId: study.id, siteId, bytes: prepared.bytes, rows: prepared.report.outgoing.rows, metadata: {}, receivedAt: new Date().toISOString(), path: prepared.packagePath });
       const released = new Set(ledger.releasedRows.forStudy(study.id).flatMap((r) => r.units));
       const f = { ledger, clipDigest: models.clip.sha256!, classes: study.classes, signal };
