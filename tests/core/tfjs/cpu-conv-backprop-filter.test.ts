@@ -1,6 +1,6 @@
 import type { Tensor4D } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { loadTf } from '../../../src/core/tfjs/tfjs-backend';
+import { useJsBackend } from '../../../src/core/tfjs/tfjs-backend';
 
 /** dW[wr, wc, i, o] = Σ_b,r,c x[b, r·s + wr − pt, c·s + wc − pl, i] · dy[b, r, c, o], straight from the definition. */
 function referenceDw(
@@ -34,7 +34,7 @@ function referenceDw(
   return dW;
 }
 
-describe('the CPU Conv2DBackpropFilter kernel loadTf installs', () => {
+describe.each(['cpu', 'wasm'] as const)('the %s Conv2DBackpropFilter kernel we install', (backend) => {
   const cases = [
     { k: 3, stride: 1, pad: 'same' as const, hw: [7, 6] },
     { k: 3, stride: 2, pad: 'same' as const, hw: [8, 8] },
@@ -44,7 +44,7 @@ describe('the CPU Conv2DBackpropFilter kernel loadTf installs', () => {
   ];
   for (const { k, stride, pad, hw } of cases) {
     it(`matches the definition for k=${k} stride=${stride} pad=${pad} input ${hw.join('x')}`, async () => {
-      const { tf } = await loadTf();
+      const { tf } = await useJsBackend(backend);
       const xs: [number, number, number, number] = [2, hw[0]!, hw[1]!, 3];
       const x = tf.randomNormal(xs, 0, 1, 'float32', 11) as Tensor4D;
       const y = tf.conv2d(x, tf.zeros([k, k, 3, 5]) as Tensor4D, stride, pad);
