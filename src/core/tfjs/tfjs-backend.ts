@@ -52,7 +52,9 @@ async function load(): Promise<LoadedTf> {
   const tf = (await import('@tensorflow/tfjs')) as Tf;
   const forced = process.env.FGL_TFJS_BACKEND;
   if (forced !== undefined && forced !== 'wasm' && forced !== 'cpu')
-    throw new Error(`FGL_TFJS_BACKEND must be wasm or cpu; got "${forced}". Unset it to choose automatically.`);
+    throw new Error(
+      `FGL_TFJS_BACKEND must be wasm or cpu; got "${forced}". Unset it to choose automatically.`,
+    );
   const wasm = forced === 'cpu' ? { error: 'FGL_TFJS_BACKEND=cpu' } : await tryWasm(tf);
   if (!('error' in wasm)) {
     return {
@@ -63,7 +65,8 @@ async function load(): Promise<LoadedTf> {
         `because ${GPU_PACKAGE} did not load: ${gpu.error}. FGL_TFJS_BACKEND=cpu selects the pure-JS backend.`,
     };
   }
-  if (forced === 'wasm') throw new Error(`FGL_TFJS_BACKEND=wasm but the wasm backend did not start: ${wasm.error}`);
+  if (forced === 'wasm')
+    throw new Error(`FGL_TFJS_BACKEND=wasm but the wasm backend did not start: ${wasm.error}`);
   await useCpu(tf);
   return {
     tf,

@@ -64,7 +64,8 @@ export function im2colTNhwc(xT: Float32Array, info: ConvInfo, colsT: Float32Arra
             if (strideWidth === 1) {
               colsT.set(src.subarray(first, first + (yC1 - yC0)), dst + yC0);
             } else {
-              for (let yC = yC0, s = first; yC < yC1; yC++, s += strideWidth) colsT[dst + yC] = src[s]!;
+              for (let yC = yC0, s = first; yC < yC1; yC++, s += strideWidth)
+                colsT[dst + yC] = src[s]!;
             }
           }
         }
@@ -180,13 +181,29 @@ function product(k: Kernels, a: TensorInfo, b: TensorInfo): TensorInfo {
 }
 
 /** A [batch, cols, rows] copy of a rank ≥ 2 tensor viewed as [batch, rows, cols]. */
-function transposed(k: Kernels, t: TensorInfo, batch: number, rows: number, cols: number): TensorInfo {
+function transposed(
+  k: Kernels,
+  t: TensorInfo,
+  batch: number,
+  rows: number,
+  cols: number,
+): TensorInfo {
   const out = k.backend.makeOutput([batch, cols, rows], 'float32');
-  transposeMatrices(k.backend.typedArrayFromHeap(t), batch, rows, cols, k.backend.typedArrayFromHeap(out));
+  transposeMatrices(
+    k.backend.typedArrayFromHeap(t),
+    batch,
+    rows,
+    cols,
+    k.backend.typedArrayFromHeap(out),
+  );
   return out;
 }
 
-function convInfo(tf: Tf, xShape: number[], attrs: FilterAttrs & { inputShape?: number[] }): ConvInfo {
+function convInfo(
+  tf: Tf,
+  xShape: number[],
+  attrs: FilterAttrs & { inputShape?: number[] },
+): ConvInfo {
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     attrs.filterShape,
