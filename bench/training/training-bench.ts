@@ -104,21 +104,31 @@ function ratios(tfjsRate: number, runs: TorchRun[] | null): Record<string, numbe
   );
 }
 
+/** The backends that start here; each run switches to its own (tfjs has one global backend). */
 async function startBackends(
   names: string[],
-): Promise<{ ok: LoadedTf[]; failed: Record<string, string> }> {
-  const ok: LoadedTf[] = [];
+): Promise<{ ok: ('wasm' | 'cpu')[]; failed: Record<string, string>; version: string | null }> {
+  const ok: ('wasm' | 'cpu')[] = [];
   const failed: Record<string, string> = {};
+  let version: string | null = null;
   for (const name of names) {
     if (name !== 'wasm' && name !== 'cpu')
       throw new Error(`--backends takes wasm and/or cpu; got "${name}"`);
     try {
-      ok.push(await useJsBackend(name));
+      version = (await useJsBackend(name)).tf.version.tfjs;
+      ok.push(name);
     } catch (e) {
       failed[name] = (e as Error).message;
     }
   }
-  return { ok, failed };
+  return { ok, failed, version };
+}
+
+async function switchTo(name: 'wasm' | 'cpu'): Promise<LoadedTf> {
+  const loaded = await useJsBackend(name);
+  if (loaded.tf.getBackend() !== name)
+    throw new Error(`tfjs is on ${loaded.tf.getBackend()}, not ${name}`);
+  return loaded;
 }
 
 async function main(): Promise<void> {
@@ -177,7 +187,8 @@ async function main(): Promise<void> {
     ]);
     const probeRates: Record<string, number> = {};
     let probeTrainSamples = 0;
-    for (const loaded of backends.ok) {
+    for (const name of backends.ok) {
+      const loaded = await switchTo(name);
       const probe = await trainProbe({
         features,
         labels,
@@ -246,7 +257,8 @@ async function main(): Promise<void> {
     ]);
     const cnnRates: Record<string, number> = {};
     let cnnTrainSamples = 0;
-    for (const loaded of backends.ok) {
+    for (const name of backends.ok) {
+      const loaded = await switchTo(name);
       const cnn = await trainCnn({
         images: rgb,
         labels: cnnLabels,
@@ -277,7 +289,7 @@ async function main(): Promise<void> {
         cpu: os.cpus()[0]?.model ?? 'unknown',
         loadAvg: os.loadavg().map((l) => Number(l.toFixed(2))),
       },
-      tfjs: { version: backends.ok[0]?.tf.version.tfjs ?? null, failedBackends: backends.failed },
+      tfjs: { version: backends.version, failedBackends: backends.failed },
       note: 'samples/s over epochs after the first; both tfjs backends run one thread in Node, so compare with torch on 1 thread; ratio = tfjs ÷ torch',
       probe: {
         config: { samples: n, dim, classes, hidden: 256, batch, epochs, optimizer: 'adam' },
