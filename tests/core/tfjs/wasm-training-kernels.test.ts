@@ -21,6 +21,8 @@ function expectClose(got: number[][], want: number[][]): void {
   got.forEach((g, k) => g.forEach((v, i) => expect(v).toBeCloseTo(want[k]![i]!, 3)));
 }
 
+type Shape4 = [number, number, number, number];
+
 const filled = (n: number, f: (i: number) => number) =>
   Float32Array.from({ length: n }, (_, i) => f(i));
 
@@ -40,14 +42,14 @@ describe('wasm training kernels match the cpu backend', () => {
             c.x.reduce((a, b) => a * b),
             Math.sin,
           ),
-          c.x,
+          c.x as Shape4,
         ) as Tensor4D;
         const w = tf.tensor(
           filled(
             c.w.reduce((a, b) => a * b),
             (i) => Math.cos(i * 0.7),
           ),
-          c.w,
+          c.w as Shape4,
         ) as Tensor4D;
         return tf.grads((a, b) =>
           tf
