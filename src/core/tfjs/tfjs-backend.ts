@@ -114,9 +114,22 @@ function quietFirstUse(tf: Tf): void {
  * convolutions (`npm run bench -- server`). Its Node build is single-threaded (tfjs#3830).
  */
 async function tryWasm(tf: Tf): Promise<{ simd: boolean } | { error: string }> {
+  // Emscripten's Node glue adds process handlers that rethrow any uncaught error from inside
+  // its module, so a crash would print the whole module source; Node's defaults are kept instead.
+  const before = {
+    uncaughtException: process.listeners('uncaughtException'),
+    unhandledRejection: process.listeners('unhandledRejection'),
+  };
+  const restoreHandlers = (): void => {
+    for (const event of ['uncaughtException', 'unhandledRejection'] as const)
+      for (const l of process.listeners(event))
+        if (!before[event].includes(l)) process.removeListener(event, l);
+  };
   try {
     await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) return { error: 'tf.setBackend("wasm") returned false' };
+    const ok = await tf.setBackend('wasm');
+    restoreHandlers();
+    if (!ok) return { error: 'tf.setBackend("wasm") returned false' };
     await tf.ready();
     quietFirstUse(tf);
     installWasmTrainingKernels(tf);
