@@ -1,9 +1,13 @@
 /**
- * Training throughput of src/server/training on this machine next to PyTorch training the same
- * architecture on the same data and batch size (tools/reference/torch_train.py).
- * Run: npx tsx bench/training/training-bench.ts [--probe-n 2048] [--cnn-images 68] [--cnn-size 64] [--epochs 2]
- * Prints one JSON object. Samples/s count optimizer steps with batch preparation (augmentation
- * included), not validation, over the epochs after the first (warm-up).
+ * Training throughput of src/server/training on this machine, on each tfjs backend that starts
+ * here (wasm, cpu), next to PyTorch training the same architecture on the same data, batch size
+ * and thread count (tools/reference/torch_train.py, run with /usr/bin/python3 or FGL_TORCH_PYTHON).
+ * Run: npx tsx bench/training/training-bench.ts [--probe-n 2048] [--cnn-images 68] [--cnn-size 64]
+ *        [--epochs 3] [--cnn-epochs 2] [--backends wasm,cpu]
+ * Prints one JSON object on stdout and a summary on stderr. Samples/s count optimizer steps with
+ * batch preparation (augmentation included), not validation, over the epochs after the first
+ * (warm-up). Both tfjs backends run on one thread in Node, so the ratio that matters is tfjs ÷
+ * torch on 1 thread; torch on all cores is reported next to it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { TrainingSettings } from '../../src/shared/study';
-import { loadTf } from '../../src/core/tfjs/tfjs-backend';
+import { useJsBackend, type LoadedTf } from '../../src/core/tfjs/tfjs-backend';
 import { l2Normalize } from '../../src/core/tfjs/l2-normalize';
 import { resizeSideFor, type RgbImage } from '../../src/core/tfjs/image-input';
 import { trainProbe } from '../../src/server/training/probe-trainer';
@@ -89,21 +93,51 @@ async function torchBoth(
   }
 }
 
+/** tfjs samples/s ÷ torch samples/s, per torch thread count (≥ 1 = tfjs as fast). */
 function ratios(tfjsRate: number, runs: TorchRun[] | null): Record<string, number> | null {
   if (!runs) return null;
   return Object.fromEntries(
     runs.map((r) => [
-      `torch${r.threads}ThreadsOverTfjs`,
-      Number((r.samplesPerSec / tfjsRate).toFixed(2)),
+      `tfjsOverTorch${r.threads}Threads`,
+      Number((tfjsRate / r.samplesPerSec).toFixed(3)),
     ]),
   );
 }
 
+/** The backends that start here; each run switches to its own (tfjs has one global backend). */
+async function startBackends(
+  names: string[],
+): Promise<{ ok: ('wasm' | 'cpu')[]; failed: Record<string, string>; version: string | null }> {
+  const ok: ('wasm' | 'cpu')[] = [];
+  const failed: Record<string, string> = {};
+  let version: string | null = null;
+  for (const name of names) {
+    if (name !== 'wasm' && name !== 'cpu')
+      throw new Error(`--backends takes wasm and/or cpu; got "${name}"`);
+    try {
+      version = (await useJsBackend(name)).tf.version.tfjs;
+      ok.push(name);
+    } catch (e) {
+      failed[name] = (e as Error).message;
+    }
+  }
+  return { ok, failed, version };
+}
+
+async function switchTo(name: 'wasm' | 'cpu'): Promise<LoadedTf> {
+  const loaded = await useJsBackend(name);
+  if (loaded.tf.getBackend() !== name)
+    throw new Error(`tfjs is on ${loaded.tf.getBackend()}, not ${name}`);
+  return loaded;
+}
+
 async function main(): Promise<void> {
-  const loaded = await loadTf((l) => process.stderr.write(`${l}\n`));
+  const backendArg = process.argv.indexOf('--backends');
+  const backendNames = backendArg >= 0 ? process.argv[backendArg + 1]!.split(',') : ['wasm', 'cpu'];
+  const backends = await startBackends(backendNames);
   const torch = await findTorchPython();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fgl-train-bench-'));
-  const epochs = arg('epochs', 2);
+  const epochs = arg('epochs', 3);
   try {
     // ---- probe: MLP head on L2-normalised 512-D embeddings, 10 classes
     const n = arg('probe-n', 2048);
@@ -123,15 +157,6 @@ async function main(): Promise<void> {
       patience: 1000,
       seed: 1,
     });
-    const probe = await trainProbe({
-      features,
-      labels,
-      classes: labels.slice(0, classes).map(String),
-      settings: probeSettings,
-      tf: loaded,
-    });
-    probe.model.dispose();
-    const probeRate = steadyRate(probe.history);
     const flat = new Float32Array(n * dim);
     features.forEach((f, i) => flat.set(f, i * dim));
     await writeFile(path.join(dir, 'probe-x.bin'), flat);
@@ -160,9 +185,25 @@ async function main(): Promise<void> {
       '--dropout',
       '0.2',
     ]);
+    const probeRates: Record<string, number> = {};
+    let probeTrainSamples = 0;
+    for (const name of backends.ok) {
+      const loaded = await switchTo(name);
+      const probe = await trainProbe({
+        features,
+        labels,
+        classes: labels.slice(0, classes).map(String),
+        settings: probeSettings,
+        tf: loaded,
+      });
+      probe.model.dispose();
+      probeRates[loaded.backend] = steadyRate(probe.history);
+      probeTrainSamples = probe.history[0]!.samples;
+    }
 
     // ---- cnn: the CPU default (resnet8, width 16, cifar stem) at 64 px, SGD + wd, RandomResizedCrop + flip
     const images = arg('cnn-images', 68);
+    const cnnEpochs = arg('cnn-epochs', 2);
     const size = arg('cnn-size', 64);
     const side = resizeSideFor(size);
     const cnnBatch = 32;
@@ -176,23 +217,13 @@ async function main(): Promise<void> {
     const cnnLabels = Array.from({ length: images }, (_, i) => i % 2);
     const cnnSettings = TrainingSettings.parse({
       kind: 'cnn',
-      epochs,
+      epochs: cnnEpochs,
       batchSize: cnnBatch,
       learningRate: 0.01,
       validationSplit: 0.06,
       patience: 1000,
       seed: 1,
     });
-    const cnn = await trainCnn({
-      images: rgb,
-      labels: cnnLabels,
-      classes: ['a', 'b'],
-      settings: cnnSettings,
-      cnn: { size, preset: 'resnet8' },
-      tf: loaded,
-    });
-    cnn.model.dispose();
-    const cnnRate = steadyRate(cnn.history);
     await writeFile(path.join(dir, 'cnn-x.bin'), pixels);
     await writeFile(path.join(dir, 'cnn-y.bin'), Int32Array.from(cnnLabels));
     const r8 = RESNET_PRESETS.resnet8;
@@ -214,7 +245,7 @@ async function main(): Promise<void> {
       '--batch-size',
       String(cnnBatch),
       '--epochs',
-      String(epochs),
+      String(cnnEpochs),
       '--lr',
       '0.01',
       '--blocks',
@@ -224,48 +255,86 @@ async function main(): Promise<void> {
       '--stem',
       r8.stem,
     ]);
+    const cnnRates: Record<string, number> = {};
+    let cnnTrainSamples = 0;
+    for (const name of backends.ok) {
+      const loaded = await switchTo(name);
+      const cnn = await trainCnn({
+        images: rgb,
+        labels: cnnLabels,
+        classes: ['a', 'b'],
+        settings: cnnSettings,
+        cnn: { size, preset: 'resnet8' },
+        tf: loaded,
+      });
+      cnn.model.dispose();
+      cnnRates[loaded.backend] = steadyRate(cnn.history);
+      cnnTrainSamples = cnn.history[0]!.samples;
+    }
 
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          machine: {
-            cpus: os.cpus().length,
-            cpu: os.cpus()[0]?.model ?? 'unknown',
-            loadAvg: os.loadavg().map((l) => Number(l.toFixed(2))),
-          },
-          tfjs: { backend: loaded.backend, version: loaded.tf.version.tfjs },
-          note: 'samples/s over epochs after the first; tfjs cpu is single-threaded JavaScript',
-          probe: {
-            config: { samples: n, dim, classes, hidden: 256, batch, epochs, optimizer: 'adam' },
-            tfjsSamplesPerSec: Number(probeRate.toFixed(1)),
-            tfjsTrainSamples: probe.history[0]!.samples,
-            torch: probeTorch.runs,
-            torchReason: probeTorch.reason,
-            ratio: ratios(probeRate, probeTorch.runs),
-          },
-          cnn: {
-            config: {
-              images,
-              size,
-              side,
-              preset: 'resnet8',
-              ...r8,
-              batch: cnnBatch,
-              epochs,
-              optimizer: 'sgd momentum 0.9 wd 2e-4',
-              augment: 'RandomResizedCrop + flip',
-            },
-            tfjsSamplesPerSec: Number(cnnRate.toFixed(2)),
-            tfjsTrainSamples: cnn.history[0]!.samples,
-            torch: cnnTorch.runs,
-            torchReason: cnnTorch.reason,
-            ratio: ratios(cnnRate, cnnTorch.runs),
-          },
+    const perBackend = (
+      rates: Record<string, number>,
+      runs: TorchRun[] | null,
+      digits: number,
+    ): Record<string, { samplesPerSec: number; ratio: Record<string, number> | null }> =>
+      Object.fromEntries(
+        Object.entries(rates).map(([b, r]) => [
+          b,
+          { samplesPerSec: Number(r.toFixed(digits)), ratio: ratios(r, runs) },
+        ]),
+      );
+    const result = {
+      machine: {
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        loadAvg: os.loadavg().map((l) => Number(l.toFixed(2))),
+      },
+      tfjs: { version: backends.version, failedBackends: backends.failed },
+      note: 'samples/s over epochs after the first; both tfjs backends run one thread in Node, so compare with torch on 1 thread; ratio = tfjs ÷ torch',
+      probe: {
+        config: { samples: n, dim, classes, hidden: 256, batch, epochs, optimizer: 'adam' },
+        tfjsTrainSamples: probeTrainSamples,
+        tfjs: perBackend(probeRates, probeTorch.runs, 1),
+        torch: probeTorch.runs,
+        torchReason: probeTorch.reason,
+      },
+      cnn: {
+        config: {
+          images,
+          size,
+          side,
+          preset: 'resnet8',
+          ...r8,
+          batch: cnnBatch,
+          epochs: cnnEpochs,
+          optimizer: 'sgd momentum 0.9 wd 2e-4',
+          augment: 'RandomResizedCrop + flip',
         },
-        null,
-        2,
-      )}\n`,
-    );
+        tfjsTrainSamples: cnnTrainSamples,
+        tfjs: perBackend(cnnRates, cnnTorch.runs, 2),
+        torch: cnnTorch.runs,
+        torchReason: cnnTorch.reason,
+      },
+    };
+    for (const [model, r] of [
+      ['probe', result.probe],
+      ['cnn', result.cnn],
+    ] as const) {
+      const torchLine = (r.torch ?? [])
+        .map((t) => `torch ${t.threads} thr ${t.samplesPerSec.toFixed(1)}/s`)
+        .join(', ');
+      for (const [b, v] of Object.entries(r.tfjs))
+        process.stderr.write(
+          `${model.padEnd(5)} tfjs ${b.padEnd(4)} ${String(v.samplesPerSec).padStart(8)}/s  ${
+            v.ratio
+              ? Object.entries(v.ratio)
+                  .map(([k, x]) => `${k} ${x}`)
+                  .join('  ')
+              : (r.torchReason ?? '')
+          }  (${torchLine})\n`,
+        );
+    }
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

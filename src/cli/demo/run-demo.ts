@@ -132,7 +132,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       models,
       k: 3,
       vocabulary: await readPhraseList(resourcePath('vocabulary/shapes.txt')),
-      imagesPerRow: models.tiny || models.mini ? 8 : 4,
+      // Synthesis dominates the demo's time: with the mini bundle ~140 rows × 8 images took 8 of its
+      // ~10 minutes on 2 loaded cores; 2 per row keeps the probe far above chance (docs/experiments.md:
+      // 6–40 synthetic images per class already give 75–80 %).
+      imagesPerRow: models.tiny ? 8 : models.mini ? 2 : 4,
     });
     const { id: _id, createdAt: _c, ...body } = manifest;
     const studyId = StudyManifest.parse((await admin.post('studies', body satisfies CreateStudyBody)).data).id;

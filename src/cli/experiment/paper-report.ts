@@ -3,22 +3,24 @@ import type { PaperResult, PaperRow } from './paper-experiment';
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 export const humanBytes = (b: number) => (b === 0 ? '0' : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} kB`);
 
-/** One row per (split, method): accuracy, balanced accuracy, rounds and bytes moved. */
+/** One row per (split, model, method): accuracy, balanced accuracy, rounds and bytes moved. */
 export function paperTable(r: PaperResult): string {
-  const head = ['split', 'method', 'accuracy', 'balanced acc.', 'rounds', 'bytes moved'];
-  const rows = r.rows.map((x) => [x.split, x.method, pct(x.accuracy), pct(x.balancedAccuracy), String(x.rounds), humanBytes(x.bytes)]);
+  const head = ['split', 'model', 'method', 'accuracy', 'balanced acc.', 'rounds', 'bytes moved'];
+  const rows = r.rows.map((x) => [x.split, x.model, x.method, pct(x.accuracy), pct(x.balancedAccuracy), String(x.rounds), humanBytes(x.bytes)]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const fmt = (row: string[]) => '| ' + row.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ') + ' |';
-  return [fmt(head), '| ' + w.map((n, i) => (i < 2 ? '-'.repeat(n) : '-'.repeat(n - 1) + ':')).join(' | ') + ' |', ...rows.map(fmt)].join('\n');
+  const fmt = (row: string[]) => '| ' + row.map((c, i) => (i < 3 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ') + ' |';
+  return [fmt(head), '| ' + w.map((n, i) => (i < 3 ? '-'.repeat(n) : '-'.repeat(n - 1) + ':')).join(' | ') + ' |', ...rows.map(fmt)].join('\n');
 }
 
 const COLOURS = ['#4c72b0', '#dd8452', '#55a868', '#c44e52', '#8172b3', '#937860'];
 
-/** Grouped bar chart (SVG): accuracy per method, one group per split; machine and date in the caption. */
+const group = (x: PaperRow) => `${x.split} ${x.model}`;
+
+/** Grouped bar chart (SVG): accuracy per method, one group per (split, model); machine and date in the caption. */
 export function paperPlot(r: PaperResult, caption: string): string {
-  const splits = [...new Set(r.rows.map((x) => x.split))];
+  const splits = [...new Set(r.rows.map(group))];
   const methods = [...new Set(r.rows.map((x) => x.method))];
-  const W = 760;
+  const W = Math.max(760, 60 + splits.length * 150);
   const H = 360;
   const left = 50;
   const top = 30;
@@ -37,7 +39,7 @@ export function paperPlot(r: PaperResult, caption: string): string {
   splits.forEach((s, g) => {
     const x0 = left + g * groupW + 10;
     methods.forEach((m, i) => {
-      const row = r.rows.find((x: PaperRow) => x.split === s && x.method === m);
+      const row = r.rows.find((x: PaperRow) => group(x) === s && x.method === m);
       if (!row) return;
       parts.push(`<rect x="${(x0 + i * barW).toFixed(1)}" y="${y(row.accuracy).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(plotH * row.accuracy).toFixed(1)}" fill="${COLOURS[i % COLOURS.length]}"><title>${s} ${m}: ${pct(row.accuracy)}</title></rect>`);
     });

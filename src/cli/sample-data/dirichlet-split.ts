@@ -1,4 +1,4 @@
-import { dirichlet, mulberry32 } from './seeded-random';
+import { dirichlet, seededUniform } from './seeded-random';
 
 /**
  * Split labelled items across sites with Dirichlet(β) label skew, as in the paper's non-IID
@@ -16,7 +16,7 @@ export function dirichletSplit(
   if (!(beta > 0)) throw new Error('β must be > 0');
   if (labels.length < sites * minPerSite)
     throw new Error(`${labels.length} images cannot give ${sites} sites ${minPerSite} each; lower --sites or add images`);
-  const rand = mulberry32(seed);
+  const rand = seededUniform(seed);
   const byClass = new Map<number, number[]>();
   labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
   for (let attempt = 0; attempt < 100; attempt++) {

@@ -5,7 +5,7 @@ import { createProgressMeter, type ProgressListener } from '../../shared/progres
 import { dirichletSplit } from './dirichlet-split';
 import { readFashionMnistTest, type FashionMnistSplit } from './fashion-mnist';
 import { intoFreshFolder, type SampleDataResult } from './make-sample-data';
-import { mulberry32 } from './seeded-random';
+import { seededUniform } from './seeded-random';
 
 export type FashionSampleOptions = {
   /** Split across this many sites (site-1 … site-N, each with train/ and eval/); 0 = one ImageFolder. */
@@ -62,7 +62,7 @@ export async function makeFashionSampleData(
   const evalFraction = o.evalFraction ?? 0.25;
   if (!(evalFraction >= 0 && evalFraction < 1))
     throw new Error('--eval-fraction must be in [0, 1)');
-  const rand = mulberry32(o.seed);
+  const rand = seededUniform(o.seed);
   const chosen = shuffle([...Array(available).keys()], rand)
     .slice(0, wanted)
     .sort((a, b) => a - b);

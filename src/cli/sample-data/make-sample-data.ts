@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { SAMPLE_CLASSES } from './sample-classes';
 import { dirichletSplit } from './dirichlet-split';
-import { mulberry32 } from './seeded-random';
+import { seededUniform } from './seeded-random';
 import { createProgressMeter, type ProgressListener } from '../../shared/progress';
 
 export type SampleDataOptions = {
@@ -82,7 +82,7 @@ export async function makeSampleData(out: string, o: SampleDataOptions): Promise
   split.forEach((idx, s) => idx.forEach((i) => (siteOf[i] = s)));
 
   const meter = createProgressMeter('sample-data', labels.length, o.onProgress);
-  const rand = mulberry32(o.seed);
+  const rand = seededUniform(o.seed);
   const perClassSeen = new Array<number>(classes.length).fill(0);
   // No metadata file inside the dataset: a scan would report it as a stray, unlabelled file.
   await intoFreshFolder(out, o.force ?? false, async (tmp) => {

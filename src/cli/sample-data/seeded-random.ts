@@ -1,20 +1,13 @@
-/** mulberry32: a small, fast, seedable PRNG; deterministic across platforms. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+import { boxMullerNormal, mulberry32, uniform32 } from '../../core/random/generators';
+
+/** Sample data's uniform [0, 1): mulberry32(seed) / 2^32 (src/core/random/generators.ts). */
+export function seededUniform(seed: number): () => number {
+  return uniform32(mulberry32(seed));
 }
 
+/** One standard normal from two uniforms (the first variate of a Box–Muller pair; the second is dropped). */
 export function normal(rand: () => number): number {
-  // Box–Muller; 1 - u keeps log away from 0.
-  const u = 1 - rand();
-  const v = rand();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  return boxMullerNormal(rand)();
 }
 
 /** Gamma(shape, 1) by Marsaglia–Tsang, with the shape < 1 boost. */

@@ -7,13 +7,15 @@
  * - privacy k-means++ seeding and reproducible runs (`src/site/privacy/seeded-rng.ts`):
  *   `splitmixSfc32` + `uniform53` + `boxMullerNormal`;
  * - synthesis latents and ancestral noise (`src/server/synthesis/schedulers/seeded-random.ts`):
- *   `xoshiro128ss` + `uniform53` + `boxMullerNormal`.
+ *   `xoshiro128ss` + `uniform53` + `boxMullerNormal`;
+ * - training shuffles, splits, augmentation and tfjs seeds (`src/server/training/seeded-random.ts`):
+ *   `mulberry32(seed ^ 0x9e3779b9)` + `uniform32`;
+ * - sample-data Dirichlet splits (`src/cli/sample-data/seeded-random.ts`): `mulberry32(seed)` +
+ *   `uniform32`, one `boxMullerNormal` variate per normal.
  *
  * None of these may produce differential-privacy noise for a package that leaves a site: anyone
  * who knows the seed could subtract it. The one source for that is the cryptographic
  * `secureRng` in `src/site/privacy/secure-rng.ts`, kept apart on purpose.
- * (Not moved yet: `src/server/training/seeded-random.ts` and `src/cli/sample-data/seeded-random.ts`,
- * both a `mulberry32(seed ^ 0x9e3779b9)` / `mulberry32(seed)` uniform.)
  */
 
 /** A source of uniformly distributed unsigned 32-bit integers. */

@@ -17,7 +17,7 @@ import { createRng, deriveSeed } from './seeded-random';
 import { stratifiedSplit } from './stratified-split';
 
 export interface CnnOptions extends ResNetOptions {
-  /** Model input side in pixels. Default 224 (the paper) on tfjs-node-gpu, 64 on the CPU backend. */
+  /** Model input side in pixels. Default 224 (the paper) on tfjs-node-gpu, 64 on the CPU-hosted backends (wasm, cpu). */
   size?: number;
   /** SGD momentum; default 0.9 (the paper). */
   momentum?: number;
@@ -92,7 +92,7 @@ export async function trainCnn(input: CnnTrainingInput): Promise<CnnTrainingResu
     );
   if (!onGpu)
     input.log?.(
-      `cnn: training a ResNet on the pure-JS cpu backend is slow (a few to tens of images/s at ${size} px); ` +
+      `cnn: training a ResNet on the tfjs ${loaded.backend} backend (one CPU thread) is slow (${loaded.backend === 'wasm' ? 'tens' : 'a few'} of images/s at ${size} px); ` +
         `for the paper's ResNet-18 at 224 px run the server where @tensorflow/tfjs-node-gpu loads.`,
     );
 

@@ -1,16 +1,11 @@
+import { mulberry32, uniform32 } from '../../core/random/generators';
+
 /** A seeded uniform [0, 1) generator: every random choice in training derives from the study's seed. */
 export type Rng = () => number;
 
-/** mulberry32: tiny, fast, and good enough for shuffles, splits and augmentation boxes. */
+/** mulberry32 from seed ^ 0x9e3779b9, 32-bit uniforms: good enough for shuffles, splits and augmentation boxes. */
 export function createRng(seed: number): Rng {
-  let a = (seed ^ 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return uniform32(mulberry32(seed ^ 0x9e3779b9));
 }
 
 /** Fisher–Yates, in place. */

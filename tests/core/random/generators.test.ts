@@ -3,6 +3,17 @@ import { SeededRandom } from '../../../src/cli/tiny-models/seeded-random';
 import { mulberry32, uniform32 } from '../../../src/core/random/generators';
 import { createSeededRandom } from '../../../src/server/synthesis/schedulers/seeded-random';
 import { seededRng } from '../../../src/site/privacy/seeded-rng';
+import {
+  createRng,
+  deriveSeed,
+  shuffleInPlace,
+} from '../../../src/server/training/seeded-random';
+import {
+  dirichlet,
+  gamma,
+  normal,
+  seededUniform as sampleDataUniform,
+} from '../../../src/cli/sample-data/seeded-random';
 
 // Every seeded stream is pinned by its first values, taken from the code BEFORE the generators
 // moved into src/core/random/generators.ts: tiny-model weights, privacy k-means++ seeding and
@@ -43,5 +54,34 @@ describe('seeded streams stay bit-identical', () => {
   it('the UI fixture\'s plots: plain mulberry32(seed) / 2^32', () => {
     const r = uniform32(mulberry32(7));
     expect([r(), r(), r()]).toEqual([0.011704753153026104, 0.06195825757458806, 0.97690763277933]);
+  });
+
+  it('training: mulberry32(seed ^ 0x9e3779b9) / 2^32, derived tfjs seeds, Fisher–Yates', () => {
+    const r = createRng(7);
+    const r0 = createRng(0);
+    expect([r(), r(), r(), r0(), r0()]).toEqual([
+      0.9823943767696619, 0.3341257639694959, 0.6892532545607537, 0.3588899802416563,
+      0.10590326134115458,
+    ]);
+    expect([deriveSeed(1, 1), deriveSeed(42, 5), deriveSeed(0, 100)]).toEqual([
+      1897925496, 174830597, 1256661706,
+    ]);
+    expect(shuffleInPlace([0, 1, 2, 3, 4, 5, 6, 7], createRng(3))).toEqual([4, 6, 3, 2, 5, 1, 0, 7]);
+  });
+
+  it('sample data: mulberry32(seed) / 2^32, Box–Muller, Marsaglia–Tsang gamma, Dirichlet', () => {
+    const m = sampleDataUniform(7);
+    const big = sampleDataUniform(2 ** 32 + 5);
+    expect([m(), m(), m(), big(), big()]).toEqual([
+      0.011704753153026104, 0.06195825757458806, 0.97690763277933, 0.6897749109193683,
+      0.7727432732935995,
+    ]);
+    expect(normal(sampleDataUniform(11))).toBe(-1.1760288225214257);
+    expect([gamma(sampleDataUniform(5), 0.1), gamma(sampleDataUniform(5), 2.5)]).toEqual([
+      0.008601217680419524, 2.503485186934047,
+    ]);
+    expect(dirichlet(sampleDataUniform(9), 0.5, 4)).toEqual([
+      0.35945646308636586, 0.1721667248238071, 0.09159960028915297, 0.37677721180067403,
+    ]);
   });
 });

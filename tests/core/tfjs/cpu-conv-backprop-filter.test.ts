@@ -1,6 +1,6 @@
 import type { Tensor4D } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { loadTf } from '../../../src/core/tfjs/tfjs-backend';
+import { useJsBackend } from '../../../src/core/tfjs/tfjs-backend';
 
 /** dW[wr, wc, i, o] = Σ_b,r,c x[b, r·s + wr − pt, c·s + wc − pl, i] · dy[b, r, c, o], straight from the definition. */
 function referenceDw(
@@ -34,42 +34,45 @@ function referenceDw(
   return dW;
 }
 
-describe('the CPU Conv2DBackpropFilter kernel loadTf installs', () => {
-  const cases = [
-    { k: 3, stride: 1, pad: 'same' as const, hw: [7, 6] },
-    { k: 3, stride: 2, pad: 'same' as const, hw: [8, 8] },
-    { k: 7, stride: 2, pad: 'same' as const, hw: [9, 11] },
-    { k: 1, stride: 2, pad: 'valid' as const, hw: [6, 6] },
-    { k: 3, stride: 1, pad: 'valid' as const, hw: [5, 7] },
-  ];
-  for (const { k, stride, pad, hw } of cases) {
-    it(`matches the definition for k=${k} stride=${stride} pad=${pad} input ${hw.join('x')}`, async () => {
-      const { tf } = await loadTf();
-      const xs: [number, number, number, number] = [2, hw[0]!, hw[1]!, 3];
-      const x = tf.randomNormal(xs, 0, 1, 'float32', 11) as Tensor4D;
-      const y = tf.conv2d(x, tf.zeros([k, k, 3, 5]) as Tensor4D, stride, pad);
-      const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 12) as Tensor4D;
-      // d/dW Σ conv2d(x, W)·dy is exactly Conv2DBackpropFilter(x, dy)
-      const grad = tf.grad((w) =>
-        tf
-          .conv2d(x, w as Tensor4D, stride, pad)
-          .mul(dy)
-          .sum(),
-      )(tf.zeros([k, k, 3, 5]));
-      const info = tf.backend_util.computeConv2DInfo(xs, [k, k, 3, 5], stride, 1, pad);
-      const want = referenceDw(
-        x.dataSync() as Float32Array,
-        xs,
-        dy.dataSync() as Float32Array,
-        y.shape,
-        k,
-        stride,
-        info.padInfo.top,
-        info.padInfo.left,
-      );
-      const values = grad.dataSync();
-      expect(values.length).toBe(want.length);
-      for (let i = 0; i < want.length; i++) expect(values[i]!).toBeCloseTo(want[i]!, 3);
-    });
-  }
-});
+describe.each(['cpu', 'wasm'] as const)(
+  'the %s Conv2DBackpropFilter kernel we install',
+  (backend) => {
+    const cases = [
+      { k: 3, stride: 1, pad: 'same' as const, hw: [7, 6] },
+      { k: 3, stride: 2, pad: 'same' as const, hw: [8, 8] },
+      { k: 7, stride: 2, pad: 'same' as const, hw: [9, 11] },
+      { k: 1, stride: 2, pad: 'valid' as const, hw: [6, 6] },
+      { k: 3, stride: 1, pad: 'valid' as const, hw: [5, 7] },
+    ];
+    for (const { k, stride, pad, hw } of cases) {
+      it(`matches the definition for k=${k} stride=${stride} pad=${pad} input ${hw.join('x')}`, async () => {
+        const { tf } = await useJsBackend(backend);
+        const xs: [number, number, number, number] = [2, hw[0]!, hw[1]!, 3];
+        const x = tf.randomNormal(xs, 0, 1, 'float32', 11) as Tensor4D;
+        const y = tf.conv2d(x, tf.zeros([k, k, 3, 5]) as Tensor4D, stride, pad);
+        const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 12) as Tensor4D;
+        // d/dW Σ conv2d(x, W)·dy is exactly Conv2DBackpropFilter(x, dy)
+        const grad = tf.grad((w) =>
+          tf
+            .conv2d(x, w as Tensor4D, stride, pad)
+            .mul(dy)
+            .sum(),
+        )(tf.zeros([k, k, 3, 5]));
+        const info = tf.backend_util.computeConv2DInfo(xs, [k, k, 3, 5], stride, 1, pad);
+        const want = referenceDw(
+          x.dataSync() as Float32Array,
+          xs,
+          dy.dataSync() as Float32Array,
+          y.shape,
+          k,
+          stride,
+          info.padInfo.top,
+          info.padInfo.left,
+        );
+        const values = grad.dataSync();
+        expect(values.length).toBe(want.length);
+        for (let i = 0; i < want.length; i++) expect(values[i]!).toBeCloseTo(want[i]!, 3);
+      });
+    }
+  },
+);

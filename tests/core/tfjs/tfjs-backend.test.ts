@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { loadTf } from '../../../src/core/tfjs/tfjs-backend';
 
 describe('loadTf', () => {
-  it('falls back to the cpu backend here (tfjs-node-gpu is not installed) and logs one line saying why', async () => {
+  it('chooses the wasm backend here (tfjs-node-gpu is not installed) and logs one line saying why', async () => {
     const lines: string[] = [];
     const loaded = await loadTf((l) => lines.push(l));
-    expect(loaded.backend).toBe('cpu');
-    expect(loaded.tf.getBackend()).toBe('cpu');
+    expect(loaded.backend).toBe('wasm');
+    expect(loaded.tf.getBackend()).toBe('wasm');
     expect(lines).toEqual([loaded.message]);
     expect(loaded.message).toMatch(
-      /^tfjs backend: cpu .*@tensorflow\/tfjs-node-gpu did not load: /,
+      /^tfjs backend: wasm .*@tensorflow\/tfjs-node-gpu did not load: .*FGL_TFJS_BACKEND=cpu/,
     );
     // cached: a second call returns the same module and logs again for its own caller
     const again = await loadTf((l) => lines.push(l));
@@ -18,7 +18,7 @@ describe('loadTf', () => {
     expect(lines).toHaveLength(2);
   });
 
-  it('gives a tfjs that can train a convolution (the wasm backend could not)', async () => {
+  it('gives a tfjs that can train a convolution (tfjs-backend-wasm alone could not)', async () => {
     const { tf } = await loadTf();
     const w = tf.variable(tf.randomNormal([3, 3, 1, 2], 0, 1, 'float32', 1));
     const x = tf.randomNormal([1, 5, 5, 1], 0, 1, 'float32', 2) as Tensor4D;

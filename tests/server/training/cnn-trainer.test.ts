@@ -56,8 +56,8 @@ describe('trainCnn', () => {
       cnn: { size: 32, width: 8 },
       log: (l) => lines.push(l),
     });
-    expect(result.backend).toBe('cpu');
-    expect(lines.some((l) => /cpu backend is slow/.test(l))).toBe(true);
+    expect(result.backend).toBe('wasm');
+    expect(lines.some((l) => /wasm backend \(one CPU thread\) is slow/.test(l))).toBe(true);
     expect(result.model.inputs[0]!.shape).toEqual([null, 32, 32, 3]);
     expect(result.preprocessing).toEqual({
       input: 'pixels',

@@ -35,7 +35,7 @@ describe('trainProbe', () => {
       settings: settings(),
       onProgress: (p) => progress.push(p),
     });
-    expect(result.backend).toBe('cpu');
+    expect(result.backend).toBe('wasm');
     expect(result.metrics.valSamples).toBe(80);
     expect(result.metrics.valAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(result.history[0]!.loss).toBeGreaterThan(result.history.at(-1)!.loss);

@@ -295,7 +295,7 @@ describe('evaluateModel with a cnn model', () => {
     try {
       const r = await evaluateModel(options(ledger, { modelDir: dir, clipDir: undefined, batchSize: 5 }));
       expect(r.metrics.samples).toBe(16);
-      expect(r.record.devices).toEqual({ tfjs: 'cpu' });
+      expect(r.record.devices).toEqual({ tfjs: 'wasm' });
       expect(r.record.info.tinyModels).toBeUndefined();
       const files = (await listImages(evalDir)).filter((f) => f.label !== 'green triangle');
       const inputs: Float32Array[] = [];

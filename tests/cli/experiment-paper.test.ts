@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main';
+import { captureOutput } from '../helpers/capture-output';
+
+const output = captureOutput();
+
+// The whole comparison end to end on the committed mini bundle and the repo's Fashion-MNIST
+// subset, at --tiny sizes (one split, a few images per class): real synthesis, real CLIP, real
+// tfjs training for both global models. Numbers at these sizes are noisy; the probe's FGL still
+// has to be far from chance (10 classes) or the federation learned nothing.
+describe('fgl experiment paper --tiny --json', () => {
+  it('prints one row per (split, model, method) with accuracy and bytes, and FGL beats chance', async () => {
+    expect(await main(['experiment', 'paper', '--tiny', '--json'])).toBe(0);
+    const result = JSON.parse(output.out) as {
+      rows: {
+        split: string;
+        beta: number | null;
+        model: string;
+        method: string;
+        accuracy: number;
+        balancedAccuracy: number;
+        bytes: number;
+        rounds: number;
+      }[];
+      settings: { scale: string; backend: string };
+      machine: string;
+      seconds: number;
+    };
+    expect(result.settings.scale).toBe('tiny');
+    const methods = [
+      'centralized',
+      'site alone (mean)',
+      'FedAvg',
+      'FGL (vocabulary)',
+      'FGL (class prompts)',
+      'FGL + FedAvg',
+    ];
+    expect(result.rows.map((r) => `${r.model} ${r.method}`)).toEqual([
+      ...methods.map((m) => `probe ${m}`),
+      ...methods.map((m) => `cnn ${m}`),
+    ]);
+    for (const r of result.rows) {
+      expect(r.split).toBe('β=0.5');
+      expect(r.beta).toBe(0.5);
+      expect(r.accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.accuracy).toBeLessThanOrEqual(1);
+      expect(r.balancedAccuracy).toBeGreaterThanOrEqual(0);
+      expect(Number.isInteger(r.bytes) && r.bytes >= 0).toBe(true);
+      // Only federated methods move bytes; centralized and site-alone are baselines.
+      expect(r.bytes > 0).toBe(r.method !== 'centralized' && r.method !== 'site alone (mean)');
+    }
+    const probe = (m: string) => result.rows.find((r) => r.model === 'probe' && r.method === m)!;
+    expect(probe('FGL (class prompts)').accuracy).toBeGreaterThan(0.3);
+    expect(probe('FGL (vocabulary)').accuracy).toBeGreaterThan(0.3);
+    // One round of class prompts sends one conditioning per (site, class): less than FedAvg's weights.
+    expect(probe('FGL (class prompts)').bytes).toBeLessThan(probe('FedAvg').bytes);
+  }, 240_000);
+});
