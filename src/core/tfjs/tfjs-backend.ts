@@ -121,9 +121,10 @@ async function tryWasm(tf: Tf): Promise<{ simd: boolean } | { error: string }> {
     unhandledRejection: process.listeners('unhandledRejection'),
   };
   const restoreHandlers = (): void => {
-    for (const event of ['uncaughtException', 'unhandledRejection'] as const)
-      for (const l of process.listeners(event))
-        if (!before[event].includes(l)) process.removeListener(event, l);
+    for (const l of process.listeners('uncaughtException'))
+      if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection'))
+      if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
   };
   try {
     await import('@tensorflow/tfjs-backend-wasm');
