@@ -99,7 +99,7 @@ export const modelsMakeRealSizeCommand: Command = {
         `Real-size models in ${models.root}:`,
         ...models.graphs.map(
           (g) =>
-            `  ${g.path.padEnd(36)} ${g.dtype}  ${(g.params / 1e6).toFixed(1)} M params  ${gb(g.bytes + g.externalDataBytes)}` +
+            `  ${g.path.padEnd(41)} ${g.dtype}  ${(g.params / 1e6).toFixed(1)} M params  ${gb(g.bytes + g.externalDataBytes)}` +
             (g.externalDataBytes > 0 ? ' (external data)' : ''),
         ),
         'Random weights: for timing and capacity planning, never accuracy.',
