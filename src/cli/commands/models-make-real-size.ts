@@ -12,7 +12,7 @@ const gb = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GB`;
 export const modelsMakeRealSizeCommand: Command = {
   path: ['models', 'make-real-size'],
   summary:
-    'Write the published CLIP and SD 2 architectures at real size with random weights, for timing',
+    'Write the published CLIP, SD 2 and vit-gpt2 captioner architectures at real size with random weights, for timing',
   description: [
     'Writes, with the same ONNX builder as `fgl models make-tiny`, graphs with the published',
     "architectures and sizes (from the models' config.json) and seeded random weights:",
