@@ -1,6 +1,7 @@
 /**
  * One `preparePackage` run in a fresh process, for the site benchmark's memory comparison.
  * Run: npx tsx bench/site/prepare-rss-child.ts --data DIR --models DIR [--batch-size 16] [--aggregation cluster|class]
+ *   [--prompt-mode class|instance]  (instance: one caption per image from the models folder's captioner)
  * Prints one JSON object: peak RSS (sampled, and the kernel's high-water mark VmHWM on Linux),
  * RSS when each stage began, and wall time per stage. Uses its own temporary ledger, removed after.
  */
@@ -31,6 +32,9 @@ async function main(): Promise<void> {
   const aggregation = arg('aggregation') ?? 'cluster';
   if (aggregation !== 'cluster' && aggregation !== 'class')
     throw new Error(`--aggregation must be cluster or class, got ${aggregation}`);
+  const promptMode = arg('prompt-mode') ?? 'class';
+  if (promptMode !== 'class' && promptMode !== 'instance')
+    throw new Error(`--prompt-mode must be class or instance, got ${promptMode}`);
   const startRss = process.memoryUsage().rss;
   let peakRss = startRss;
   let peakArrayBuffers = process.memoryUsage().arrayBuffers;
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
         captioner: models.captioner?.dir ?? null,
         tiny: models.tiny,
       },
-      promptMode: 'class',
+      promptMode,
       aggregation,
       outDir: path.join(tmp, 'out'),
       device: 'cpu',
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
         blockedRows: result.report.rows.filter((r) => r.blocked).length,
         batchSize,
         aggregation,
+        promptMode,
         startRssMb: round(startRss / MB, 1),
         peakRssSampledMb: round(peakRss / MB, 1),
         vmHwmMb: vmHwmMb() === null ? null : round(vmHwmMb()!, 1),

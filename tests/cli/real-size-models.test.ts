@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -6,6 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandContext, UsageError } from '../../src/cli/command';
 import { modelsMakeRealSizeCommand } from '../../src/cli/commands/models-make-real-size';
 import { ensureRealSizeModels } from '../../src/cli/tiny-models/real-size/make-real-size-models';
+import { gpt2Tokenizer } from '../../src/cli/tiny-models/bpe-tokenizer';
+import { jsonBytes } from '../../src/cli/tiny-models/model-folder';
+import { tinyCaptionerFiles } from '../../src/cli/tiny-models/tiny-captioner';
+import { resolveTinyModelOptions } from '../../src/cli/tiny-models/tiny-model-options';
+import { TINY_WORDS } from '../../src/cli/tiny-models/tiny-vocabulary';
+import { loadCaptioner } from '../../src/core/inference/captioner';
 import { float16Tensor } from '../../src/core/ort/float16';
 import { recordingContext } from '../helpers/command-context';
 import { float16ArrayToFloat32 } from '../../src/shared/float16';
@@ -17,22 +23,36 @@ import {
 import {
   clipTextGraph,
   clipVisionGraph,
+  gpt2DecoderGraph,
   realGraphCost,
   sdTextEncoderGraph,
   sdUnetGraph,
   sdVaeDecoderGraph,
+  vitEncoderGraph,
 } from '../../src/cli/tiny-models/real-size/real-size-graphs';
 import {
   type ClipSpec,
+  type Gpt2DecoderSpec,
   PUBLISHED,
   type RealModelName,
   type TextEncoderSpec,
   UNET_CONV_LINEAR_GMACS,
   type UnetSpec,
   type VaeSpec,
+  VIT_GPT2_PARAMS,
+  VIT_POOLER_PARAMS,
+  type VitEncoderSpec,
 } from '../../src/cli/tiny-models/real-size/real-size-specs';
 
-const MODELS: RealModelName[] = ['clipVision', 'clipText', 'textEncoder', 'unet', 'vaeDecoder'];
+const MODELS: RealModelName[] = [
+  'clipVision',
+  'clipText',
+  'textEncoder',
+  'unet',
+  'vaeDecoder',
+  'captionerEncoder',
+  'captionerDecoder',
+];
 
 describe('real-size graphs: sizes against the published figures (counted, no weights written)', () => {
   for (const model of MODELS) {
@@ -64,6 +84,16 @@ describe('real-size graphs: sizes against the published figures (counted, no wei
     const vae = realGraphCost('vaeDecoder');
     expect(vae.params).toBe(49_490_199);
     expect(vae.macs / realGraphCost('unet').macs).toBeGreaterThan(2.5);
+  });
+
+  it('the vit-gpt2 captioner is 239,195,904 parameters as published: encoder + decoder + the pooler the export drops', () => {
+    const encoder = realGraphCost('captionerEncoder');
+    const decoder = realGraphCost('captionerDecoder');
+    expect(encoder.params + decoder.params + VIT_POOLER_PARAMS).toBe(VIT_GPT2_PARAMS);
+    // GPT-2 small is 124,439,808 with its LM head tied to the token embedding (one copy counted).
+    expect(decoder.params - 12 * 2_363_904).toBe(124_439_808);
+    // The encoder's ≈ 17.6 GMACs per 224² image is 4× CLIP ViT-B/32's (16² patches: 196 tokens, not 49).
+    expect(encoder.macs / realGraphCost('clipVision').macs).toBeGreaterThan(3.9);
   });
 
   it('fp16 graphs have the same parameters and MACs as fp32', () => {
@@ -128,6 +158,27 @@ const MINI_CLIP: ClipSpec = {
     layer_norm_eps: 1e-5,
   },
 };
+
+const MINI_VIT: VitEncoderSpec = {
+  hidden_size: 16,
+  intermediate_size: 32,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  image_size: 224,
+  patch_size: 32,
+  num_channels: 3,
+  layer_norm_eps: 1e-12,
+};
+const MINI_TOKENIZER = gpt2Tokenizer(TINY_WORDS, { vocabSize: 1200 });
+const MINI_GPT2: Gpt2DecoderSpec = {
+  n_embd: 16,
+  n_head: 2,
+  n_layer: 2,
+  n_positions: 64,
+  vocab_size: MINI_TOKENIZER.vocabSize,
+  layer_norm_epsilon: 1e-5,
+};
+const MINI_ENCODER_TOKENS = (224 / 32) ** 2 + 1;
 
 let dir: string;
 beforeAll(async () => {
@@ -247,6 +298,106 @@ describe('real-size graph code, miniature widths, run by ONNX Runtime', () => {
     await t.s.release();
   });
 
+  it('captioner decoder: the key/value cache is real (one step with the past = the same step without it)', async () => {
+    const { s } = await session('gpt2', 'float32', false, (g) =>
+      gpt2DecoderGraph(g, MINI_GPT2, MINI_ENCODER_TOKENS, MINI_VIT.hidden_size),
+    );
+    const ehs = floats('float32', [1, MINI_ENCODER_TOKENS, 16], Math.sin);
+    const empty = Object.fromEntries(
+      [0, 1].flatMap((i) =>
+        ['key', 'value'].map((k) => [
+          `past_key_values.${i}.${k}`,
+          new ort.Tensor('float32', new Float32Array(0), [1, 2, 0, 8]),
+        ]),
+      ),
+    );
+    const run = (ids: bigint[], past: Record<string, ort.Tensor>, cached: boolean) =>
+      s.run({
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids), [1, ids.length]),
+        encoder_hidden_states: ehs,
+        use_cache_branch: new ort.Tensor('bool', Uint8Array.of(cached ? 1 : 0), [1]),
+        ...past,
+      });
+    const V = MINI_GPT2.vocab_size;
+    const both = await run([7n, 42n], empty, false);
+    expect(both.logits!.dims).toEqual([1, 2, V]);
+    expect(both['present.1.value']!.dims).toEqual([1, 2, 2, 8]);
+    const first = await run([7n], empty, false);
+    const past = Object.fromEntries(
+      [0, 1].flatMap((i) =>
+        ['key', 'value'].map((k) => [`past_key_values.${i}.${k}`, first[`present.${i}.${k}`]!]),
+      ),
+    );
+    const second = await run([42n], past, true);
+    expect(second['present.0.key']!.dims).toEqual([1, 2, 2, 8]);
+    const want = toF32(both.logits!).slice(V);
+    const got = toF32(second.logits!);
+    expect(Math.max(...got.map((x, i) => Math.abs(x - want[i]!)))).toBeLessThan(1e-4);
+    // Causal: the first position's logits do not see the second token.
+    const firstAlone = toF32(first.logits!);
+    expect(
+      Math.max(...firstAlone.map((x, i) => Math.abs(x - toF32(both.logits!)[i]!))),
+    ).toBeLessThan(1e-4);
+    await s.release();
+  });
+
+  it('captioner: encoder + merged decoder in the vit-gpt2 layout caption images through production loadCaptioner', async () => {
+    const folder = join(dir, 'captioner');
+    await mkdir(join(folder, 'onnx'), { recursive: true });
+    const tinyFiles = tinyCaptionerFiles(resolveTinyModelOptions({ preset: 'tiny' }));
+    for (const [p, bytes] of tinyFiles)
+      if (!p.endsWith('.onnx')) await writeFile(join(folder, p), bytes);
+    const config = JSON.parse(new TextDecoder().decode(tinyFiles.get('config.json'))) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const ids = {
+      bos_token_id: MINI_TOKENIZER.eosId,
+      eos_token_id: MINI_TOKENIZER.eosId,
+      pad_token_id: MINI_TOKENIZER.eosId,
+      decoder_start_token_id: MINI_TOKENIZER.eosId,
+    };
+    await writeFile(
+      join(folder, 'config.json'),
+      jsonBytes({
+        ...config,
+        ...ids,
+        encoder: { ...config.encoder, ...MINI_VIT },
+        decoder: { ...config.decoder, ...MINI_GPT2, ...ids },
+      }),
+    );
+    await writeFile(join(folder, 'generation_config.json'), jsonBytes(ids));
+    await writeFile(join(folder, 'tokenizer.json'), jsonBytes(MINI_TOKENIZER.tokenizer));
+    await writeFile(
+      join(folder, 'tokenizer_config.json'),
+      jsonBytes(MINI_TOKENIZER.tokenizerConfig),
+    );
+    for (const [name, build] of [
+      ['encoder_model', (g: RealGraph) => vitEncoderGraph(g, MINI_VIT)],
+      [
+        'decoder_model_merged',
+        (g: RealGraph) => gpt2DecoderGraph(g, MINI_GPT2, MINI_ENCODER_TOKENS, MINI_VIT.hidden_size),
+      ],
+    ] as const) {
+      const r = new RealGraph(name, 'float32', { kind: 'inline', seed: 5, stream: name });
+      build(r);
+      await writeFile(join(folder, 'onnx', `${name}.onnx`), r.toBytes(name));
+    }
+    const captioner = await loadCaptioner(folder, { device: 'cpu', maxNewTokens: 6 });
+    const image = (v: number) => ({
+      data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * v) % 256),
+      width: 40,
+      height: 30,
+      channels: 3 as const,
+    });
+    const captions = await captioner.caption([image(3), image(7)]);
+    expect(captions).toHaveLength(2);
+    for (const c of captions) expect(typeof c).toBe('string');
+    // Random weights pick the padded vocabulary's filler words (" w<n>"), so text comes out.
+    expect(captions.join('')).toMatch(/w\d+/);
+    await captioner.dispose();
+  });
+
   it('a count-only graph refuses to serialise (it has no weights)', () => {
     const r = new RealGraph('x', 'float32', { kind: 'count' });
     sdVaeDecoderGraph(r, MINI_VAE, 8);
@@ -310,6 +461,25 @@ describe('fgl models make-real-size', () => {
     expect(unet.cross_attention_dim).toBe(1024);
     // Marked as generated, so reports never mistake it for a real model.
     expect(unet._fgl_tiny).toMatchObject({ preset: 'real-size' });
+    const captioner = (await json('captioner/config.json')) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(captioner.encoder).toMatchObject({
+      hidden_size: 768,
+      patch_size: 16,
+      num_hidden_layers: 12,
+    });
+    expect(captioner.decoder).toMatchObject({
+      n_embd: 768,
+      n_layer: 12,
+      n_positions: 1024,
+      vocab_size: 50257,
+    });
+    expect(captioner._fgl_tiny).toMatchObject({ preset: 'real-size' });
+    const vocab = (await json('captioner/vocab.json')) as Record<string, number>;
+    expect(Object.keys(vocab)).toHaveLength(50257);
+    expect(vocab['<|endoftext|>']).toBe(50256);
     expect(await json('real-size-models.json')).toMatchObject({ format: 1, graphs: [] });
   });
 });

@@ -12,7 +12,7 @@ const gb = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GB`;
 export const modelsMakeRealSizeCommand: Command = {
   path: ['models', 'make-real-size'],
   summary:
-    'Write the published CLIP and SD 2 architectures at real size with random weights, for timing',
+    'Write the published CLIP, SD 2 and vit-gpt2 captioner architectures at real size with random weights, for timing',
   description: [
     'Writes, with the same ONNX builder as `fgl models make-tiny`, graphs with the published',
     "architectures and sizes (from the models' config.json) and seeded random weights:",
@@ -24,12 +24,15 @@ export const modelsMakeRealSizeCommand: Command = {
     '  unet         SD 2.x UNet2DConditionModel (320/640/1280/1280, cross-attention 1024)',
     '               865.9 M, 804 GFLOPs per 512² step at batch 1',
     '  vaeDecoder   SD 2.x VAE decoder  49.5 M, 2.5 TFLOPs per 512² decode',
+    '  captionerEncoder  vit-gpt2 captioner: ViT-B/16 encoder at 224²  85.8 M, 35.1 GFLOPs / image',
+    '  captionerDecoder  vit-gpt2 captioner: GPT-2 small + cross-attention, merged decoder with',
+    '               past key values  152.8 M, 5.9 GFLOPs / token (239.2 M with the pooler, as published)',
     '',
-    'into DIR/clip/ (transformers.js layout) and DIR/generator/ (diffusers ONNX layout), with',
-    'tokenizer, scheduler and config files, so `fgl site prepare`, the synthesis pipeline and the',
-    'benchmarks load them like real models. Graphs over 1 GiB of weights (text encoder and UNet at',
+    'into DIR/clip/ (transformers.js layout), DIR/captioner/ (Xenova/vit-gpt2-image-captioning',
+    'layout) and DIR/generator/ (diffusers ONNX layout), with tokenizer, scheduler and config',
+    'files, so `fgl site prepare`, the synthesis pipeline and the benchmarks load them like real models. Graphs over 1 GiB of weights (text encoder and UNet at',
     'fp32) use ONNX external data (model.onnx_data), as real exports past protobuf’s 2 GB limit do.',
-    'About 5.6 GB at fp32, 3.7 GB with --fp16 (generator graphs in float16). Graphs already there',
+    'About 6.5 GB at fp32, 4.7 GB with --fp16 (generator graphs in float16). Graphs already there',
     '(same seed) are kept. The outputs mean nothing: these models are for timing, never accuracy.',
     '',
     '--count prints parameters and GFLOPs per call next to the published figures and writes nothing.',
@@ -80,7 +83,7 @@ export const modelsMakeRealSizeCommand: Command = {
         rows
           .map(
             (r) =>
-              `${r.model.padEnd(11)} ${(r.params / 1e6).toFixed(2).padStart(8)} M params (published ${(r.published.params / 1e6).toFixed(2)} M)  ` +
+              `${r.model.padEnd(16)} ${(r.params / 1e6).toFixed(2).padStart(8)} M params (published ${(r.published.params / 1e6).toFixed(2)} M)  ` +
               `${r.gflops.toFixed(2).padStart(8)} GFLOPs/call${r.published.gflops === null ? '' : ` (published ${r.published.gflops})`}`,
           )
           .join('\n'),
@@ -96,7 +99,7 @@ export const modelsMakeRealSizeCommand: Command = {
         `Real-size models in ${models.root}:`,
         ...models.graphs.map(
           (g) =>
-            `  ${g.path.padEnd(36)} ${g.dtype}  ${(g.params / 1e6).toFixed(1)} M params  ${gb(g.bytes + g.externalDataBytes)}` +
+            `  ${g.path.padEnd(41)} ${g.dtype}  ${(g.params / 1e6).toFixed(1)} M params  ${gb(g.bytes + g.externalDataBytes)}` +
             (g.externalDataBytes > 0 ? ' (external data)' : ''),
         ),
         'Random weights: for timing and capacity planning, never accuracy.',

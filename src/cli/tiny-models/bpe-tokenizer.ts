@@ -141,11 +141,28 @@ export function clipTokenizer(
 }
 
 /** A GPT-2 tokenizer (as in vit-gpt2): words after the first carry a `Ġ` (space) prefix. */
-export function gpt2Tokenizer(words: readonly string[]): TokenizerFiles {
+export function gpt2Tokenizer(
+  words: readonly string[],
+  opts: { vocabSize?: number } = {},
+): TokenizerFiles {
   const { ordered, byByte } = byteLevelAlphabet();
   const corpus = words.flatMap((w) => [toByteSymbols(w, byByte), toByteSymbols(' ' + w, byByte)]);
   const merges = trainBpe(corpus);
   const vocab = vocabFrom(ordered, merges);
+  // Padded to a real vocabulary's size (GPT-2: 50,257, <|endoftext|> last) with filler words
+  // " w<n>" that BPE never produces but a decoder's logits can pick: real-size logits, small files.
+  if (opts.vocabSize !== undefined) {
+    const base = Object.keys(vocab).length;
+    if (opts.vocabSize < base + 1)
+      throw new Error(
+        `gpt2Tokenizer: vocabSize ${opts.vocabSize} is below the ${base + 1} tokens it needs`,
+      );
+    let size = base;
+    for (let n = 0; size < opts.vocabSize - 1; n++) {
+      const filler = toByteSymbols(` w${n}`, byByte).join('');
+      if (!(filler in vocab)) vocab[filler] = size++;
+    }
+  }
   const eosId = Object.keys(vocab).length;
   vocab['<|endoftext|>'] = eosId;
   const mergeLines = merges.map(([a, b]) => `${a} ${b}`);

@@ -1,10 +1,16 @@
 import { pipeline } from '@huggingface/transformers';
+import type { InferenceSession } from 'onnxruntime-node';
 import { type DeviceChoice, resolveDevice, transformersDevice } from '../ort/execution-device';
 import { type RgbImage, toRawImage } from './rgb-image';
 
 export type Captioner = {
   device: string;
   fallbackMessage?: string;
+  /**
+   * The ORT sessions `caption` runs (transformers.js's encoder and merged decoder): benchmarks time
+   * a raw greedy loop of `session.run` on these very sessions as the floor. Not for production use.
+   */
+  sessions: { encoder: InferenceSession; decoder: InferenceSession };
   /** One caption per image, in order. */
   caption(images: readonly RgbImage[]): Promise<string[]>;
   dispose(): Promise<void>;
@@ -21,9 +27,12 @@ export async function loadCaptioner(dir: string, opts: LoadCaptionerOptions): Pr
     dtype: 'fp32',
   });
   const maxNewTokens = opts.maxNewTokens ?? 30;
+  const sessions = (pipe.model as unknown as { sessions: Record<string, InferenceSession> })
+    .sessions;
   return {
     device,
     fallbackMessage,
+    sessions: { encoder: sessions.model!, decoder: sessions.decoder_model_merged! },
     async caption(images) {
       if (images.length === 0) return [];
       const out = (await pipe(images.map(toRawImage), { max_new_tokens: maxNewTokens })) as {

@@ -2,10 +2,13 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { TINY_MARKER_KEY, jsonBytes } from '../model-folder';
+import { gpt2Tokenizer } from '../bpe-tokenizer';
+import { TINY_MARKER_KEY, jsonBytes, textBytes } from '../model-folder';
+import { tinyCaptionerFiles } from '../tiny-captioner';
 import { tinyClipFiles } from '../tiny-clip';
 import { tinyGeneratorFiles } from '../tiny-generator';
 import { resolveTinyModelOptions } from '../tiny-model-options';
+import { TINY_WORDS } from '../tiny-vocabulary';
 import { type RealDType, RealGraph, type WeightMode } from './real-graph';
 import { REAL_GRAPHS } from './real-size-graphs';
 import {
@@ -13,6 +16,7 @@ import {
   SD2_TEXT_ENCODER,
   SD2_UNET,
   SD2_VAE,
+  VIT_GPT2,
   type RealModelName,
 } from './real-size-specs';
 
@@ -38,6 +42,8 @@ export const ALL_REAL_MODELS: readonly RealModelName[] = [
   'textEncoder',
   'unet',
   'vaeDecoder',
+  'captionerEncoder',
+  'captionerDecoder',
 ];
 
 export type RealSizeGraphInfo = {
@@ -55,7 +61,7 @@ export type RealSizeGraphInfo = {
 export type RealSizeModels = {
   root: string;
   options: RealSizeOptions;
-  dirs: { clip: string; generator: string };
+  dirs: { clip: string; generator: string; captioner: string };
   graphs: RealSizeGraphInfo[];
 };
 
@@ -76,6 +82,8 @@ const GRAPH_PATH: Record<RealModelName, string> = {
   textEncoder: 'generator/text_encoder/model.onnx',
   unet: 'generator/unet/model.onnx',
   vaeDecoder: 'generator/vae_decoder/model.onnx',
+  captionerEncoder: 'captioner/onnx/encoder_model.onnx',
+  captionerDecoder: 'captioner/onnx/decoder_model_merged.onnx',
 };
 
 function marker(o: RealSizeOptions) {
@@ -151,6 +159,40 @@ function folderFiles(o: RealSizeOptions): Map<string, Uint8Array> {
     'generator/vae_decoder/config.json',
     jsonBytes({ ...vaeConfig, [TINY_MARKER_KEY]: marker(o), ...SD2_VAE }),
   );
+  // Captioner (Xenova/vit-gpt2-image-captioning layout): ViT preprocessor from the tiny layout,
+  // the published config, and a GPT-2-sized (50,257-token) tokenizer.
+  const tinyCap = tinyCaptionerFiles(tiny);
+  for (const [p, bytes] of tinyCap) if (!p.endsWith('.onnx')) files.set(`captioner/${p}`, bytes);
+  const tok = gpt2Tokenizer(TINY_WORDS, { vocabSize: VIT_GPT2.decoder.vocab_size });
+  if (tok.eosId !== VIT_GPT2.decoder.eos_token_id)
+    throw new Error(`real-size captioner tokenizer: <|endoftext|> is ${tok.eosId}, not 50256`);
+  const capConfig = json(tinyCap, 'config.json');
+  const special = {
+    bos_token_id: tok.eosId,
+    eos_token_id: tok.eosId,
+    pad_token_id: tok.eosId,
+    decoder_start_token_id: tok.eosId,
+  };
+  files.set(
+    'captioner/config.json',
+    jsonBytes({
+      ...capConfig,
+      [TINY_MARKER_KEY]: marker(o),
+      ...special,
+      encoder: { ...(capConfig.encoder as object), ...VIT_GPT2.encoder },
+      decoder: { ...(capConfig.decoder as object), ...VIT_GPT2.decoder, ...special },
+    }),
+  );
+  files.set(
+    'captioner/generation_config.json',
+    jsonBytes({ ...json(tinyCap, 'generation_config.json'), ...special }),
+  );
+  files.set('captioner/tokenizer.json', jsonBytes(tok.tokenizer));
+  files.set('captioner/tokenizer_config.json', jsonBytes(tok.tokenizerConfig));
+  files.set('captioner/special_tokens_map.json', jsonBytes(tok.specialTokensMap));
+  files.set('captioner/vocab.json', jsonBytes(tok.vocab));
+  files.set('captioner/merges.txt', textBytes(tok.mergesTxt));
+
   const index = json(tinyGen, 'model_index.json');
   files.set('generator/model_index.json', jsonBytes({ ...index, [TINY_MARKER_KEY]: marker(o) }));
   return files;
@@ -224,7 +266,11 @@ function describe(
   return {
     root,
     options,
-    dirs: { clip: join(root, 'clip'), generator: join(root, 'generator') },
+    dirs: {
+      clip: join(root, 'clip'),
+      generator: join(root, 'generator'),
+      captioner: join(root, 'captioner'),
+    },
     graphs,
   };
 }

@@ -97,6 +97,21 @@ export function gelu(r: RealGraph, x: Val): Val {
   return { name: y, shape: x.shape };
 }
 
+/** GPT-2's gelu_new, ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
+export function geluTanh(r: RealGraph, x: Val): Val {
+  const g = r.g;
+  const cube = g.op('Mul', [x.name, g.op('Mul', [x.name, x.name])]);
+  const inner = g.op('Mul', [
+    g.op('Add', [x.name, g.op('Mul', [cube, r.scalar('gelu_c', 0.044715)])]),
+    r.scalar('sqrt_2_pi', Math.sqrt(2 / Math.PI)),
+  ]);
+  const y = g.op('Mul', [
+    g.op('Mul', [x.name, r.scalar('half', 0.5)]),
+    g.op('Add', [g.op('Tanh', [inner]), r.scalar('one', 1)]),
+  ]);
+  return { name: y, shape: x.shape };
+}
+
 /** CLIP's quick_gelu, x · sigmoid(1.702 x). */
 export function quickGelu(r: RealGraph, x: Val): Val {
   const g = r.g;
@@ -176,20 +191,28 @@ export function concatChannels(r: RealGraph, a: Val, b: Val): Val {
   return { name: y, shape: [n, c1 + b.shape[1]!, h, w] };
 }
 
-/** A pre-LN transformer encoder layer as in CLIP (both towers and OpenCLIP's text encoder). */
+/** A pre-LN transformer encoder layer as in CLIP (both towers and OpenCLIP's text encoder) and ViT. */
 export function clipEncoderLayer(
   r: RealGraph,
   x: Val,
-  o: { heads: number; mlp: number; act: 'gelu' | 'quick_gelu'; mask?: string; hint: string },
+  o: {
+    heads: number;
+    mlp: number;
+    act: 'gelu' | 'quick_gelu';
+    mask?: string;
+    hint: string;
+    eps?: number;
+  },
 ): Val {
   const c = x.shape.at(-1)!;
-  const h1 = layerNorm(r, x, 1e-5, `${o.hint}_ln1`);
+  const eps = o.eps ?? 1e-5;
+  const h1 = layerNorm(r, x, eps, `${o.hint}_ln1`);
   const q = linear(r, h1, c, { hint: `${o.hint}_q` });
   const k = linear(r, h1, c, { hint: `${o.hint}_k` });
   const v = linear(r, h1, c, { hint: `${o.hint}_v` });
   const attn = linear(r, attentionCore(r, q, k, v, o.heads, o.mask), c, { hint: `${o.hint}_o` });
   const x1 = add(r, x, attn);
-  const h2 = layerNorm(r, x1, 1e-5, `${o.hint}_ln2`);
+  const h2 = layerNorm(r, x1, eps, `${o.hint}_ln2`);
   const up = linear(r, h2, o.mlp, { hint: `${o.hint}_fc1` });
   const act = o.act === 'gelu' ? gelu(r, up) : quickGelu(r, up);
   return add(r, x1, linear(r, act, c, { hint: `${o.hint}_fc2` }));

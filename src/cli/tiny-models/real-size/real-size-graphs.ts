@@ -7,6 +7,7 @@ import {
   concatChannels,
   conv2d,
   gelu,
+  geluTanh,
   groupNorm,
   layerNorm,
   linear,
@@ -24,8 +25,11 @@ import {
   SD2_UNET,
   SD2_VAE,
   type TextEncoderSpec,
+  type Gpt2DecoderSpec,
   type UnetSpec,
   type VaeSpec,
+  VIT_GPT2,
+  type VitEncoderSpec,
 } from './real-size-specs';
 
 /**
@@ -398,12 +402,218 @@ export function sdVaeDecoderGraph(
   namedOutput(r, h, 'sample', ['batch', c.out_channels, 'height_out', 'width_out']);
 }
 
+/**
+ * The captioner's encoder_model (transformers.js layout of nlpconnect/vit-gpt2-image-captioning):
+ * ViT-B/16, pixel_values [B,3,224,224] → last_hidden_state [B,197,768]. Patch embedding (a
+ * 16×16 stride-16 convolution with bias), CLS token, learned positions, pre-LN layers with exact
+ * GELU and LayerNorm ε 1e-12, final LayerNorm. The pooler is not part of the export.
+ */
+export function vitEncoderGraph(r: RealGraph, c: VitEncoderSpec = VIT_GPT2.encoder): void {
+  const g = r.g;
+  const S = c.image_size;
+  const grid = S / c.patch_size;
+  const tokens = grid * grid + 1;
+  const x = floatInput(r, 'pixel_values', ['batch_size', c.num_channels, S, S], [1, 3, S, S]);
+  const patches = conv2d(r, x, c.hidden_size, {
+    kernel: c.patch_size,
+    stride: c.patch_size,
+    pad: 0,
+    hint: 'patch',
+  });
+  const seq = toTokens(r, patches);
+  const cls = g.op('Expand', [
+    r.weight('cls_token', [1, 1, c.hidden_size], { std: 0.02 }),
+    g.op(
+      'Concat',
+      [
+        g.op('Slice', [g.op('Shape', [x.name]), g.ints('b0', [0]), g.ints('b1', [1])]),
+        g.ints('cls_rest', [1, c.hidden_size]),
+      ],
+      { axis: { int: 0 } },
+    ),
+  ]);
+  let h: Val = {
+    name: g.op('Add', [
+      g.op('Concat', [cls, seq.name], { axis: { int: 1 } }),
+      r.weight('position_embeddings', [1, tokens, c.hidden_size], { std: 0.02 }),
+    ]),
+    shape: [1, tokens, c.hidden_size],
+  };
+  for (let i = 0; i < c.num_hidden_layers; i++)
+    h = clipEncoderLayer(r, h, {
+      heads: c.num_attention_heads,
+      mlp: c.intermediate_size,
+      act: 'gelu',
+      eps: c.layer_norm_eps,
+      hint: `vit${i}`,
+    });
+  h = layerNorm(r, h, c.layer_norm_eps, 'vit_layernorm');
+  namedOutput(r, h, 'last_hidden_state', ['batch_size', tokens, c.hidden_size]);
+}
+
+/** [B,L,C] → [B,heads,L,C/heads]. */
+function splitHeads(r: RealGraph, x: Val, heads: number): string {
+  const c = x.shape.at(-1)!;
+  return r.g.op(
+    'Transpose',
+    [r.g.op('Reshape', [x.name, r.g.ints('kv_heads', [0, -1, heads, c / heads])])],
+    {
+      perm: { ints: [0, 2, 1, 3] },
+    },
+  );
+}
+
+/**
+ * The captioner's decoder_model_merged, with the inputs and outputs of optimum's merged GPT-2
+ * decoder export that transformers.js drives: input_ids [B,T], encoder_hidden_states [B,197,768],
+ * past_key_values.{i}.{key,value} [B,12,P,64], use_cache_branch → logits [B,T,50257],
+ * present.{i}.{key,value} [B,12,P+T,64]. GPT-2 small with cross-attention in every block:
+ * ln_1 → causal self-attention over past ++ new keys (positions P…P+T−1) → ln_cross_attn →
+ * cross-attention over the encoder states → ln_2 → MLP (gelu_new) → ln_f → LM head tied to the
+ * token embedding. The real export switches between a with-past and a without-past subgraph on
+ * use_cache_branch; both compute the same function, so this graph has one path (an empty past
+ * when there is none) and takes the flag only to match the export's inputs.
+ * Costed for one new token over an empty cache (the first generation step).
+ */
+export function gpt2DecoderGraph(
+  r: RealGraph,
+  c: Gpt2DecoderSpec = VIT_GPT2.decoder,
+  encoderTokens = (VIT_GPT2.encoder.image_size / VIT_GPT2.encoder.patch_size) ** 2 + 1,
+  encoderHidden: number = VIT_GPT2.encoder.hidden_size,
+): void {
+  const g = r.g;
+  const C = c.n_embd;
+  const H = c.n_head;
+  const d = C / H;
+  g.input('input_ids', 'int64', ['batch_size', 'decoder_sequence_length']);
+  const ehs = floatInput(
+    r,
+    'encoder_hidden_states',
+    ['batch_size', 'encoder_sequence_length', encoderHidden],
+    [1, encoderTokens, encoderHidden],
+  );
+  const pastDims = ['batch_size', H, 'past_decoder_sequence_length', d];
+  const presentDims = ['batch_size', H, 'past_decoder_sequence_length + 1', d];
+  for (let i = 0; i < c.n_layer; i++)
+    for (const kind of ['key', 'value'])
+      r.g.input(`past_key_values.${i}.${kind}`, r.dtype, pastDims);
+  g.input('use_cache_branch', 'bool', [1]);
+
+  // Positions P … P+T−1 (P = past length), and the additive causal mask [T, P+T] over them.
+  const scalarAt = (shapeOf: string, axis: number) =>
+    g.op('Squeeze', [
+      g.op('Slice', [
+        g.op('Shape', [shapeOf]),
+        g.ints('dim_from', [axis]),
+        g.ints('dim_to', [axis + 1]),
+      ]),
+      g.ints('dim_sq', [0]),
+    ]);
+  const T = scalarAt('input_ids', 1);
+  const P = scalarAt('past_key_values.0.key', 2);
+  const end = g.op('Add', [P, T]);
+  const one = g.int64Tensor('step', [], [1]);
+  const qPos = g.op('Range', [P, end, one]); // [T]
+  const kPos = g.op('Range', [g.int64Tensor('zero', [], [0]), end, one]); // [P+T]
+  const future = g.op('Greater', [
+    g.op('Unsqueeze', [kPos, g.ints('k_ax', [0])]),
+    g.op('Unsqueeze', [qPos, g.ints('q_ax', [1])]),
+  ]);
+  const mask = g.op('Mul', [
+    g.op('Cast', [future], { to: { int: r.dtype === 'float32' ? ONNX_FLOAT : 10 } }),
+    r.scalar('masked', -1e4),
+  ]);
+
+  const wte = r.weight('wte', [c.vocab_size, C], { std: 0.02 });
+  const wpe = r.weight('wpe', [c.n_positions, C], { std: 0.01 });
+  let h: Val = {
+    name: g.op('Add', [
+      g.op('Gather', [wte, 'input_ids'], { axis: { int: 0 } }),
+      g.op('Gather', [wpe, g.op('Unsqueeze', [qPos, g.ints('pos_ax', [0])])], { axis: { int: 0 } }),
+    ]),
+    shape: [1, 1, C],
+  };
+  const eps = c.layer_norm_epsilon;
+  for (let i = 0; i < c.n_layer; i++) {
+    const hint = `h${i}`;
+    // Causal self-attention with the key/value cache: c_attn → q, k, v.
+    const qkv = linear(r, layerNorm(r, h, eps, `${hint}_ln1`), 3 * C, { hint: `${hint}_c_attn` });
+    const [q, k, v] = g.opMulti('Split', [qkv.name, g.ints(`${hint}_qkv`, [C, C, C])], 3, {
+      axis: { int: -1 },
+    });
+    const tok = (name: string): Val => ({ name, shape: [1, 1, C] });
+    const present = (kind: 'key' | 'value', x: string) =>
+      g.op(
+        'Concat',
+        [`past_key_values.${i}.${kind}`, splitHeads(r, tok(x), H)],
+        { axis: { int: 2 } },
+        `present.${i}.${kind}`,
+      );
+    const keys = present('key', k!);
+    const values = present('value', v!);
+    for (const kind of ['key', 'value']) g.output(`present.${i}.${kind}`, r.dtype, presentDims);
+    const scores = g.op('Add', [
+      g.op('Mul', [
+        g.op('MatMul', [
+          splitHeads(r, tok(q!), H),
+          g.op('Transpose', [keys], { perm: { ints: [0, 1, 3, 2] } }),
+        ]),
+        r.scalar('attn_scale', 1 / Math.sqrt(d)),
+      ]),
+      mask,
+    ]);
+    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: { int: -1 } }), values]);
+    const lk = 1; // the costed call: one token over an empty cache
+    r.macs += 2 * lk * C;
+    r.attentionMacs += 2 * lk * C;
+    const merged: Val = {
+      name: g.op('Reshape', [
+        g.op('Transpose', [ctx], { perm: { ints: [0, 2, 1, 3] } }),
+        g.ints('merge_shape', [0, -1, C]),
+      ]),
+      shape: [1, 1, C],
+    };
+    h = add(r, h, linear(r, merged, C, { hint: `${hint}_attn_proj` }));
+    // Cross-attention: q_attn on the text, c_attn (→ k, v) on the encoder states.
+    const cq = linear(r, layerNorm(r, h, eps, `${hint}_ln_cross`), C, { hint: `${hint}_q_attn` });
+    const ckv = linear(r, ehs, 2 * C, { hint: `${hint}_cross_c_attn` });
+    const [ck, cv] = g.opMulti('Split', [ckv.name, g.ints(`${hint}_kv`, [C, C])], 2, {
+      axis: { int: -1 },
+    });
+    const enc = (name: string): Val => ({ name, shape: [1, encoderTokens, C] });
+    const cross = attentionCore(r, cq, enc(ck!), enc(cv!), H);
+    h = add(r, h, linear(r, cross, C, { hint: `${hint}_cross_proj` }));
+    // MLP.
+    const up = linear(r, layerNorm(r, h, eps, `${hint}_ln2`), 4 * C, { hint: `${hint}_c_fc` });
+    h = add(r, h, linear(r, geluTanh(r, up), C, { hint: `${hint}_mlp_proj` }));
+  }
+  h = layerNorm(r, h, eps, 'ln_f');
+  // LM head tied to wte: logits = h · wteᵀ (Gemm on [B·T, C]; one copy of the 38.6 M weights).
+  const flat = g.op('Reshape', [h.name, g.ints('flat_bt', [-1, C])]);
+  const logits2d = g.op('Gemm', [flat, wte], { transB: { int: 1 } });
+  r.macs += C * c.vocab_size;
+  g.op(
+    'Reshape',
+    [
+      logits2d,
+      g.op('Concat', [g.op('Shape', ['input_ids']), g.ints('vocab', [c.vocab_size])], {
+        axis: { int: 0 },
+      }),
+    ],
+    {},
+    'logits',
+  );
+  g.output('logits', r.dtype, ['batch_size', 'decoder_sequence_length', c.vocab_size]);
+}
+
 export const REAL_GRAPHS: Record<RealModelName, { build: (r: RealGraph) => void; name: string }> = {
   clipVision: { build: (r) => clipVisionGraph(r), name: 'clip_vit_b32_vision' },
   clipText: { build: (r) => clipTextGraph(r), name: 'clip_vit_b32_text' },
   textEncoder: { build: (r) => sdTextEncoderGraph(r), name: 'sd2_text_encoder' },
   unet: { build: (r) => sdUnetGraph(r), name: 'sd2_unet' },
   vaeDecoder: { build: (r) => sdVaeDecoderGraph(r), name: 'sd2_vae_decoder' },
+  captionerEncoder: { build: (r) => vitEncoderGraph(r), name: 'vit_b16_encoder' },
+  captionerDecoder: { build: (r) => gpt2DecoderGraph(r), name: 'gpt2_decoder_merged' },
 };
 
 /** Parameters and MACs per call of one graph, from the graph's own construction, without weights. */

@@ -78,6 +78,42 @@ export const SD2_VAE = {
   sample_size: 512,
 } as const;
 
+/**
+ * nlpconnect/vit-gpt2-image-captioning config.json (as exported for transformers.js by
+ * Xenova/vit-gpt2-image-captioning): a ViT-B/16 encoder at 224² (google/vit-base-patch16-224-in21k)
+ * and a GPT-2 small decoder with cross-attention in every block.
+ */
+export const VIT_GPT2 = {
+  encoder: {
+    hidden_size: 768,
+    intermediate_size: 3072,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    image_size: 224,
+    patch_size: 16,
+    num_channels: 3,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+    qkv_bias: true,
+  },
+  decoder: {
+    n_embd: 768,
+    n_head: 12,
+    n_layer: 12,
+    n_inner: null,
+    n_positions: 1024,
+    n_ctx: 1024,
+    vocab_size: 50257,
+    activation_function: 'gelu_new',
+    layer_norm_epsilon: 1e-5,
+    add_cross_attention: true,
+    bos_token_id: 50256,
+    eos_token_id: 50256,
+  },
+  decoder_start_token_id: 50256,
+  pad_token_id: 50256,
+} as const;
+
 /** The shape of each spec, so tests can build a miniature through the very same code. */
 export type ClipSpec = {
   projection_dim: number;
@@ -123,7 +159,42 @@ export type VaeSpec = {
   norm_num_groups: number;
 };
 
-export type RealModelName = 'clipVision' | 'clipText' | 'textEncoder' | 'unet' | 'vaeDecoder';
+export type VitEncoderSpec = {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  image_size: number;
+  patch_size: number;
+  num_channels: number;
+  layer_norm_eps: number;
+};
+export type Gpt2DecoderSpec = {
+  n_embd: number;
+  n_head: number;
+  n_layer: number;
+  n_positions: number;
+  vocab_size: number;
+  layer_norm_epsilon: number;
+};
+
+export type RealModelName =
+  | 'clipVision'
+  | 'clipText'
+  | 'textEncoder'
+  | 'unet'
+  | 'vaeDecoder'
+  | 'captionerEncoder'
+  | 'captionerDecoder';
+
+/**
+ * ViT-B/16's pooler (dense 768² + bias, tanh) is part of the 239 M-parameter checkpoint but not
+ * of the encoder export, whose only output is last_hidden_state (the decoder attends to it), so
+ * the unused pooler is dropped from encoder_model.onnx.
+ */
+export const VIT_POOLER_PARAMS = 768 * 768 + 768;
+/** nlpconnect/vit-gpt2-image-captioning: 239,195,904 parameters (the model card's "239M params"). */
+export const VIT_GPT2_PARAMS = 239_195_904;
 
 /**
  * Published sizes. FLOPs = 2 × multiply-accumulates of matmuls/convolutions/attention, per call at
@@ -171,5 +242,21 @@ export const PUBLISHED: Record<
     gflops: null,
     source:
       'diffusers AutoencoderKL of stabilityai/stable-diffusion-2-base: decoder + post_quant_conv 49,490,199 parameters',
+  },
+  captionerEncoder: {
+    // ViT-B/16 (ViTModel) is 86,389,248 parameters with its pooler; the export drops the pooler.
+    params: 86_389_248 - VIT_POOLER_PARAMS,
+    // DeiT-B / ViT-B/16 at 224²: 17.6 G multiply-accumulates ("FLOPs" in fvcore's count) per image.
+    gflops: 2 * 17.6,
+    source:
+      'google/vit-base-patch16-224-in21k ViTModel 86,389,248 parameters less the 590,592-parameter pooler the encoder export drops; 17.6 GMACs per 224² image (DeiT, Touvron et al. 2021, Table 1, DeiT-B)',
+  },
+  captionerDecoder: {
+    // GPT-2 small (tied LM head) 124,439,808 + 12 cross-attention blocks of 2,363,904.
+    params: 124_439_808 + 12 * 2_363_904,
+    // Per generated token it depends on the cache length; not a single published figure.
+    gflops: null,
+    source:
+      'GPT-2 small (openai-community/gpt2) 124,439,808 parameters + 12 cross-attention blocks (ln_cross_attn, q_attn, c_attn, c_proj) of 2,363,904: 152,806,656',
   },
 };
