@@ -1,4 +1,10 @@
-import { type DicomAttributes, decodeStoredFrame, parseDicom } from './read-dicom';
+import {
+  type DicomAttributes,
+  decodeStoredFrame,
+  dicomParserError,
+  fromDicomParser,
+  parseDicom,
+} from './read-dicom';
 import { renderFrame } from './render-dicom';
 
 export type DecodedDicom = {
@@ -17,14 +23,20 @@ export async function decodeDicom(
   bytes: Uint8Array,
   o: { maxPixels: number; file?: string },
 ): Promise<DecodedDicom> {
-  const parsed = parseDicom(bytes, o.file);
-  const f = await decodeStoredFrame(parsed, { maxPixels: o.maxPixels, file: o.file });
-  return {
-    rgb: renderFrame(f, parsed.dataSet, o.file),
-    width: f.width,
-    height: f.height,
-    attrs: parsed.attrs,
-    frame: f.frame,
-    frames: f.frames,
-  };
+  // dicom-parser's DataSet accessors can throw strings on a truncated file long after parsing;
+  // everything that leaves here is an ImageDecodeError (tests/reliability/fuzz/dicom-decoder.test.ts).
+  try {
+    const parsed = parseDicom(bytes, o.file);
+    const f = await decodeStoredFrame(parsed, { maxPixels: o.maxPixels, file: o.file });
+    return {
+      rgb: renderFrame(f, parsed.dataSet, o.file),
+      width: f.width,
+      height: f.height,
+      attrs: parsed.attrs,
+      frame: f.frame,
+      frames: f.frames,
+    };
+  } catch (e) {
+    throw fromDicomParser(e) ? dicomParserError(e, o.file) : e;
+  }
 }

@@ -90,6 +90,36 @@ const str = (ds: DicomParser.DataSet, tag: string) => {
   return v === undefined || v === '' ? undefined : v;
 };
 
+/** Whether a thrown value came from dicom-parser (a string, an {exception} object, or an Error it names); our own bugs are not among them. */
+export function fromDicomParser(e: unknown): boolean {
+  if (typeof e === 'string') return true;
+  if (e instanceof Error) return /^dicomParser[.:]/.test(e.message);
+  return typeof e === 'object' && e !== null && 'exception' in e;
+}
+
+/**
+ * What dicom-parser threw, as an ImageDecodeError. It throws {exception, dataSet} objects as well
+ * as Errors and strings, while parsing and also later from a DataSet's accessors (`ds.string` on
+ * an element whose length runs past the end of a truncated file throws the string
+ * "dicomParser.readFixedString: attempt to read past end of buffer"). An ImageDecodeError passes
+ * through unchanged.
+ */
+export function dicomParserError(e: unknown, file?: string): ImageDecodeError {
+  if (e instanceof ImageDecodeError) return e;
+  const raw = (e as { exception?: unknown } | null)?.exception ?? e;
+  const msg = (
+    typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw)
+  ).replace(/^dicomParser[.:]\w+: /, '');
+  return new ImageDecodeError(
+    'corrupt',
+    /overrun|cannot be greater|maxPosition|past end of buffer/.test(msg)
+      ? `DICOM file is truncated or damaged (${msg})`
+      : `DICOM file cannot be parsed (${msg})`,
+    'Re-export or re-copy it from the PACS, or remove it',
+    file,
+  );
+}
+
 /**
  * Parses a DICOM Part 10 file, or a bare data set without the preamble and file meta (its
  * transfer syntax then told by its first bytes). Throws ImageDecodeError.
@@ -111,19 +141,7 @@ export function parseDicom(bytes: Uint8Array, file?: string): ParsedDicom {
       },
     } as DicomParser.ParseDicomOptions);
   } catch (e) {
-    // dicom-parser throws {exception, dataSet} objects as well as Errors and strings.
-    const raw = (e as { exception?: unknown }).exception ?? e;
-    const msg = (
-      typeof raw === 'string' ? raw : raw instanceof Error ? raw.message : String(raw)
-    ).replace(/^dicomParser[.:]\w+: /, '');
-    throw new ImageDecodeError(
-      'corrupt',
-      /overrun|cannot be greater|maxPosition/.test(msg)
-        ? `DICOM file is truncated or damaged (${msg})`
-        : `DICOM file cannot be parsed (${msg})`,
-      'Re-export or re-copy it from the PACS, or remove it',
-      file,
-    );
+    throw dicomParserError(e, file);
   }
   const tsUid = rawSyntax ?? str(dataSet, TAG.transferSyntax);
   if (!tsUid)
