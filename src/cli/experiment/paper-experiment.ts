@@ -184,7 +184,7 @@ async function fedAvgProbe(
       local.compile({ optimizer: tf.train.adam(settings.learningRate), loss: 'sparseCategoricalCrossentropy' });
       const x = tf.tensor2d(s.train.features.flatMap((f) => [...f]), [s.train.features.length, dim]);
       const y = tf.tensor1d(s.train.labels, 'float32');
-      await local.fit(x, y, { epochs: LOCAL_EPOCHS, batchSize: settings.batchSize, shuffle: true, verbose: 0 });
+      await seededFit(tf, local, x, y, { epochs: LOCAL_EPOCHS, batchSize: settings.batchSize, seed: settings.seed + 1000 * r + k });
       locals.push({ weights: local.getWeights().map((w) => w.clone()), n: s.train.labels.length });
       x.dispose();
       y.dispose();
@@ -195,6 +195,35 @@ async function fedAvgProbe(
   }
   // Down (global → site) and up (site → server), every participating site, every round.
   return { model: global, bytes: params * BYTES_F32 * 2 * sites.length * rounds };
+}
+
+/**
+ * `model.fit` over a seeded order each epoch. tfjs's own `shuffle: true` draws from Math.random, so
+ * two runs with one seed trained the CNN differently (rows up to 21 points apart; docs/experiments.md,
+ * "Rerun of --quick"). The optimizer's state lives on the model, so epochs of one call each are the
+ * same training as one call of many epochs.
+ */
+async function seededFit(
+  tf: LoadedTf['tf'],
+  model: LayersModel,
+  x: Tensor,
+  y: Tensor,
+  o: { epochs: number; batchSize: number; seed: number },
+): Promise<void> {
+  const n = x.shape[0]!;
+  const rng = createRng(o.seed);
+  for (let e = 0; e < o.epochs; e++) {
+    const order = tf.tensor1d(shuffleInPlace(Array.from({ length: n }, (_, i) => i), rng), 'int32');
+    const xs = tf.gather(x, order);
+    const ys = tf.gather(y, order);
+    try {
+      await model.fit(xs, ys, { epochs: 1, batchSize: o.batchSize, shuffle: false, verbose: 0 });
+    } finally {
+      order.dispose();
+      xs.dispose();
+      ys.dispose();
+    }
+  }
 }
 
 /** The CNN's input: the sites' own evaluation transform (resize, centre crop, ImageNet normalisation). */
@@ -222,13 +251,13 @@ class CnnRunner {
     return model;
   }
 
-  async fit(model: LayersModel, images: RgbImage[], labels: number[], epochs: number): Promise<void> {
+  async fit(model: LayersModel, images: RgbImage[], labels: number[], epochs: number, seed: number): Promise<void> {
     if (images.length === 0) return;
     const { tf } = this.loaded;
     const x = cnnInput(tf, images, this.cfg.size);
     const y = tf.tensor1d(labels, 'float32');
     try {
-      await model.fit(x, y, { epochs, batchSize: 32, shuffle: true, verbose: 0 });
+      await seededFit(tf, model, x, y, { epochs, batchSize: 32, seed });
     } finally {
       x.dispose();
       y.dispose();
@@ -237,7 +266,7 @@ class CnnRunner {
 
   async train(images: RgbImage[], labels: number[], seed: number): Promise<LayersModel> {
     const model = this.build(seed);
-    await this.fit(model, images, labels, this.cfg.epochs);
+    await this.fit(model, images, labels, this.cfg.epochs, seed);
     return model;
   }
 
@@ -262,9 +291,10 @@ class CnnRunner {
       const locals: { weights: Tensor[]; n: number }[] = [];
       for (const [k, s] of sites.entries()) {
         if (s.labels.length === 0) continue;
-        const local = this.build(seed + 1000 * (r + 1) + k);
+        const localSeed = seed + 1000 * (r + 1) + k;
+        const local = this.build(localSeed);
         local.setWeights(global.getWeights());
-        await this.fit(local, s.images, s.labels, this.cfg.localEpochs);
+        await this.fit(local, s.images, s.labels, this.cfg.localEpochs, localSeed);
         locals.push({ weights: local.getWeights().map((w) => w.clone()), n: s.labels.length });
         local.dispose();
       }
