@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileDurable } from '../../core/fs/durable-file';
+import { hashFile } from '../../core/models/model-digest';
 import type { PackageMetadata } from '../../shared/package-format';
 import type { Ledger } from '../ledger/ledger';
 import { budgetCheck } from '../privacy/differential-privacy';
@@ -127,11 +128,6 @@ export type ReleaseResult = {
   reused: boolean;
 };
 
-const sha256Of = async (file: string) =>
-  createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-
 /**
  * Approve a DP plan: draw its noise once, charge ε durably, write the package (see the file
  * comment). Approving a released plan again returns that package.
@@ -165,7 +161,7 @@ export async function releasePlan(o: {
     );
   if (plan.outcome === 'package') {
     const pkg = o.ledger.packages.get(plan.packageSha256!)!;
-    if (!existsSync(pkg.path) || (await sha256Of(pkg.path)) !== pkg.sha256)
+    if (!existsSync(pkg.path) || (await hashFile(pkg.path)).sha256 !== pkg.sha256)
       throw new PrepareError(
         `The package drawn when this plan was approved (sha256 ${pkg.sha256.slice(0, 12)}…) is no longer at ${pkg.path}; its ε ${plan.epsilon} was charged then and is not given back.`,
         'Prepare a new plan; approving it draws new noise and charges ε again. Fresh noise for the same plan is never free.',

@@ -21,24 +21,44 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ownerOnlySqliteFiles } from '../../core/fs/owner-only';
+import { migrateSqlite, type Migration, type MigrationErrors } from '../../core/db/migrate-sqlite';
 
 export const MACHINE_SPEND_FILE = 'privacy-spend.sqlite';
 
 /** The record's path: $FGL_PRIVACY_LEDGER, else the per-user state folder (outside any FGL_HOME). */
-export function machineSpendPath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function machineSpendPath(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (env.FGL_PRIVACY_LEDGER) return path.resolve(env.FGL_PRIVACY_LEDGER);
   const home = homedir();
   switch (platform) {
     case 'win32':
-      return path.join(env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'FGL', MACHINE_SPEND_FILE);
+      return path.join(
+        env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'),
+        'FGL',
+        MACHINE_SPEND_FILE,
+      );
     case 'darwin':
       return path.join(home, 'Library', 'Application Support', 'FGL', MACHINE_SPEND_FILE);
     default:
-      return path.join(env.XDG_STATE_HOME ?? path.join(home, '.local', 'state'), 'fgl', MACHINE_SPEND_FILE);
+      return path.join(
+        env.XDG_STATE_HOME ?? path.join(home, '.local', 'state'),
+        'fgl',
+        MACHINE_SPEND_FILE,
+      );
   }
 }
 
-const SCHEMA = `
+/**
+ * The record's schema, one numbered migration per change, run by the SQLite runner the ledger and
+ * the server store share (`IF NOT EXISTS`: a record written before it was versioned migrates too).
+ */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'unit-spend',
+    sql: `
 CREATE TABLE IF NOT EXISTS unit_spend (
   id INTEGER PRIMARY KEY,
   unit_key TEXT NOT NULL,
@@ -59,7 +79,18 @@ CREATE TABLE IF NOT EXISTS secrets (
   secret BLOB NOT NULL CHECK (length(secret) >= 32),
   created_at TEXT NOT NULL
 );
-`;
+`,
+  },
+];
+
+const MIGRATION_ERRORS: MigrationErrors = {
+  tooNew: (current, known) =>
+    new Error(
+      `it is at schema version ${current}, written by a newer FGL (this one knows ${known})`,
+    ),
+  failed: (m, cause) =>
+    new Error(`migration ${m.version} (${m.name}) failed: ${(cause as Error).message}`),
+};
 
 export class MachineSpend {
   private constructor(
@@ -70,19 +101,23 @@ export class MachineSpend {
   /** Open (creating if needed) the record at `file` (default: machineSpendPath()). */
   static open(file: string = machineSpendPath()): MachineSpend {
     const resolved = file === ':memory:' ? file : path.resolve(file);
-    if (resolved !== ':memory:') fs.mkdirSync(path.dirname(resolved), { recursive: true, mode: 0o700 });
+    if (resolved !== ':memory:')
+      fs.mkdirSync(path.dirname(resolved), { recursive: true, mode: 0o700 });
     let db: Database.Database;
     try {
       db = new Database(resolved);
       db.pragma('busy_timeout = 5000');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
-      db.exec(SCHEMA);
+      migrateSqlite(db, MIGRATIONS, MIGRATION_ERRORS, 'machine-wide ε record');
       if (resolved !== ':memory:') ownerOnlySqliteFiles(resolved);
     } catch (e) {
       throw Object.assign(
         new Error(`Cannot open the machine-wide ε record ${resolved}: ${(e as Error).message}`),
-        { hint: 'Set FGL_PRIVACY_LEDGER to a file this account can write (one path for every FGL_HOME of this account), or ask IT to fix the folder’s permissions. Nothing was charged.', cause: e },
+        {
+          hint: 'Set FGL_PRIVACY_LEDGER to a file this account can write (one path for every FGL_HOME of this account), or ask IT to fix the folder’s permissions. Nothing was charged.',
+          cause: e,
+        },
       );
     }
     return new MachineSpend(db, resolved);
@@ -90,8 +125,14 @@ export class MachineSpend {
 
   /** The HMAC key for patient units in this record: 32 random bytes, made once. */
   patientKey(): Buffer {
-    this.db.prepare('INSERT OR IGNORE INTO secrets (name, secret, created_at) VALUES (?, ?, ?)').run('patient-key', randomBytes(32), new Date().toISOString());
-    return (this.db.prepare('SELECT secret FROM secrets WHERE name = ?').get('patient-key') as { secret: Buffer }).secret;
+    this.db
+      .prepare('INSERT OR IGNORE INTO secrets (name, secret, created_at) VALUES (?, ?, ?)')
+      .run('patient-key', randomBytes(32), new Date().toISOString());
+    return (
+      this.db.prepare('SELECT secret FROM secrets WHERE name = ?').get('patient-key') as {
+        secret: Buffer;
+      }
+    ).secret;
   }
 
   /** The most ε any of these units has spent, from any site ledger of this account (0 when none). */
@@ -106,11 +147,23 @@ export class MachineSpend {
   }
 
   /** Charge ε to every unit, in one durable commit. */
-  recordUnits(unitKeys: readonly string[], e: { studyId: string; epsilon: number; delta: number; packageSha256: string; siteLedger: string }): void {
+  recordUnits(
+    unitKeys: readonly string[],
+    e: {
+      studyId: string;
+      epsilon: number;
+      delta: number;
+      packageSha256: string;
+      siteLedger: string;
+    },
+  ): void {
     const at = new Date().toISOString();
-    const ins = this.db.prepare('INSERT INTO unit_spend (unit_key, study_id, epsilon, delta, package_sha256, site_ledger, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const ins = this.db.prepare(
+      'INSERT INTO unit_spend (unit_key, study_id, epsilon, delta, package_sha256, site_ledger, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     this.db.transaction(() => {
-      for (const key of unitKeys) ins.run(key, e.studyId, e.epsilon, e.delta, e.packageSha256, e.siteLedger, at);
+      for (const key of unitKeys)
+        ins.run(key, e.studyId, e.epsilon, e.delta, e.packageSha256, e.siteLedger, at);
     })();
   }
 
