@@ -78,6 +78,57 @@ function seqLength(r: RealGraph, ids: string): string {
   ]);
 }
 
+/**
+ * A ViT's input embedding (CLIP's vision tower, the captioner's ViT): pixel_values → a
+ * patch × patch stride-patch convolution, a learned class token in front, learned positions
+ * added: [B, 1 + (imageSize/patch)², hidden]. The exports differ only in the names, the patch
+ * bias and the positions' shape ([tokens, H] in CLIP, [1, tokens, H] in ViT).
+ */
+function patchEmbedding(
+  r: RealGraph,
+  o: {
+    channels: number;
+    imageSize: number;
+    patch: number;
+    hidden: number;
+    patchBias: boolean;
+    classWeight: string;
+    position: { weight: string; batched: boolean; std: number };
+  },
+): Val {
+  const g = r.g;
+  const S = o.imageSize;
+  const tokens = (S / o.patch) ** 2 + 1;
+  const x = floatInput(r, 'pixel_values', ['batch_size', o.channels, S, S], [1, 3, S, S]);
+  const patches = conv2d(r, x, o.hidden, {
+    kernel: o.patch,
+    stride: o.patch,
+    pad: 0,
+    ...(o.patchBias ? {} : { bias: false }),
+    hint: 'patch',
+  });
+  const seq = toTokens(r, patches);
+  const cls = g.op('Expand', [
+    r.weight(o.classWeight, [1, 1, o.hidden], { std: 0.02 }),
+    g.op(
+      'Concat',
+      [
+        g.op('Slice', [g.op('Shape', [x.name]), g.ints('b0', [0]), g.ints('b1', [1])]),
+        g.ints('cls_rest', [1, o.hidden]),
+      ],
+      { axis: { int: 0 } },
+    ),
+  ]);
+  const positionShape = o.position.batched ? [1, tokens, o.hidden] : [tokens, o.hidden];
+  return {
+    name: g.op('Add', [
+      g.op('Concat', [cls, seq.name], { axis: { int: 1 } }),
+      r.weight(o.position.weight, positionShape, { std: o.position.std }),
+    ]),
+    shape: [1, tokens, o.hidden],
+  };
+}
+
 /** CLIP ViT-B/32 vision tower + projection: pixel_values → image_embeds, last_hidden_state. */
 export function clipVisionGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): void {
   const c = spec.vision_config;
@@ -85,33 +136,15 @@ export function clipVisionGraph(r: RealGraph, spec: ClipSpec = CLIP_VIT_B32): vo
   const S = c.image_size;
   const grid = S / c.patch_size;
   const tokens = grid * grid + 1;
-  const x = floatInput(r, 'pixel_values', ['batch_size', 3, S, S], [1, 3, S, S]);
-  const patches = conv2d(r, x, c.hidden_size, {
-    kernel: c.patch_size,
-    stride: c.patch_size,
-    pad: 0,
-    bias: false,
-    hint: 'patch',
+  let h = patchEmbedding(r, {
+    channels: 3,
+    imageSize: S,
+    patch: c.patch_size,
+    hidden: c.hidden_size,
+    patchBias: false,
+    classWeight: 'class_embedding',
+    position: { weight: 'position_embedding', batched: false, std: 0.01 },
   });
-  const seq = toTokens(r, patches); // [B,49,768]
-  const cls = g.op('Expand', [
-    r.weight('class_embedding', [1, 1, c.hidden_size], { std: 0.02 }),
-    g.op(
-      'Concat',
-      [
-        g.op('Slice', [g.op('Shape', [x.name]), g.ints('b0', [0]), g.ints('b1', [1])]),
-        g.ints('cls_rest', [1, c.hidden_size]),
-      ],
-      { axis: { int: 0 } },
-    ),
-  ]);
-  let h: Val = {
-    name: g.op('Add', [
-      g.op('Concat', [cls, seq.name], { axis: { int: 1 } }),
-      r.weight('position_embedding', [tokens, c.hidden_size], { std: 0.01 }),
-    ]),
-    shape: [1, tokens, c.hidden_size],
-  };
   h = layerNorm(r, h, c.layer_norm_eps, 'pre_layrnorm');
   for (let i = 0; i < c.num_hidden_layers; i++)
     h = clipEncoderLayer(r, h, {
@@ -409,36 +442,18 @@ export function sdVaeDecoderGraph(
  * GELU and LayerNorm ε 1e-12, final LayerNorm. The pooler is not part of the export.
  */
 export function vitEncoderGraph(r: RealGraph, c: VitEncoderSpec = VIT_GPT2.encoder): void {
-  const g = r.g;
   const S = c.image_size;
   const grid = S / c.patch_size;
   const tokens = grid * grid + 1;
-  const x = floatInput(r, 'pixel_values', ['batch_size', c.num_channels, S, S], [1, 3, S, S]);
-  const patches = conv2d(r, x, c.hidden_size, {
-    kernel: c.patch_size,
-    stride: c.patch_size,
-    pad: 0,
-    hint: 'patch',
+  let h = patchEmbedding(r, {
+    channels: c.num_channels,
+    imageSize: S,
+    patch: c.patch_size,
+    hidden: c.hidden_size,
+    patchBias: true,
+    classWeight: 'cls_token',
+    position: { weight: 'position_embeddings', batched: true, std: 0.02 },
   });
-  const seq = toTokens(r, patches);
-  const cls = g.op('Expand', [
-    r.weight('cls_token', [1, 1, c.hidden_size], { std: 0.02 }),
-    g.op(
-      'Concat',
-      [
-        g.op('Slice', [g.op('Shape', [x.name]), g.ints('b0', [0]), g.ints('b1', [1])]),
-        g.ints('cls_rest', [1, c.hidden_size]),
-      ],
-      { axis: { int: 0 } },
-    ),
-  ]);
-  let h: Val = {
-    name: g.op('Add', [
-      g.op('Concat', [cls, seq.name], { axis: { int: 1 } }),
-      r.weight('position_embeddings', [1, tokens, c.hidden_size], { std: 0.02 }),
-    ]),
-    shape: [1, tokens, c.hidden_size],
-  };
   for (let i = 0; i < c.num_hidden_layers; i++)
     h = clipEncoderLayer(r, h, {
       heads: c.num_attention_heads,
