@@ -87,6 +87,33 @@ async function install(dest: string, staging: string, roles: SiteModelRole[], st
 
 type Planned = { pin: SiteModelPin; sha256: string; already: { files: number; bytes: number } | null };
 
+/** What fetch and import report: each pinned model, installed now (from `installed`) or already there. */
+function installSummary(
+  study: StudyManifest,
+  dest: string,
+  planned: readonly Planned[],
+  installed: readonly { role: SiteModelPin['role']; files: readonly { bytes: number }[] }[],
+  source: 'fetched' | 'imported',
+  bytes: number,
+): SiteModelsInstall {
+  return {
+    studyId: study.id,
+    dir: dest,
+    models: planned.map((p) => {
+      const done = installed.find((x) => x.role === p.pin.role);
+      return {
+        role: p.pin.role,
+        id: p.pin.id,
+        sha256: p.sha256,
+        files: done ? done.files.length : p.already!.files,
+        bytes: done ? done.files.reduce((a, f) => a + f.bytes, 0) : p.already!.bytes,
+        source: done ? source : ('already' as const),
+      };
+    }),
+    bytes,
+  };
+}
+
 async function plan(study: StudyManifest, dest: string): Promise<Planned[]> {
   const out: Planned[] = [];
   for (const pin of siteModelPins(study)) {
@@ -151,22 +178,7 @@ export async function fetchSiteModels(
     }
   if (entries.length > 0)
     await install(dest, staging, entries.map((e) => e.pin.role), study);
-  return {
-    studyId: study.id,
-    dir: dest,
-    models: planned.map((p) => {
-      const e = entries.find((x) => x.pin.role === p.pin.role)?.entry;
-      return {
-        role: p.pin.role,
-        id: p.pin.id,
-        sha256: p.sha256,
-        files: e ? e.files.length : p.already!.files,
-        bytes: e ? e.files.reduce((s, f) => s + f.bytes, 0) : p.already!.bytes,
-        source: e ? ('fetched' as const) : ('already' as const),
-      };
-    }),
-    bytes: meter.done,
-  };
+  return installSummary(study, dest, planned, entries.map((e) => ({ role: e.pin.role, files: e.entry.files })), 'fetched', meter.done);
 }
 
 /**
@@ -215,22 +227,7 @@ export async function importSiteModels(study: StudyManifest, srcDir: string, opt
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
-  return {
-    studyId: study.id,
-    dir: dest,
-    models: planned.map((p) => {
-      const s = sources.find((x) => x.pin.role === p.pin.role);
-      return {
-        role: p.pin.role,
-        id: p.pin.id,
-        sha256: p.sha256,
-        files: s ? s.files.length : p.already!.files,
-        bytes: s ? s.files.reduce((a, f) => a + f.bytes, 0) : p.already!.bytes,
-        source: s ? ('imported' as const) : ('already' as const),
-      };
-    }),
-    bytes: meter.done,
-  };
+  return installSummary(study, dest, planned, sources.map((x) => ({ role: x.pin.role, files: x.files })), 'imported', meter.done);
 }
 
 /**
