@@ -11,13 +11,17 @@ import { loadTf, type LoadedTf } from '../../core/tfjs/tfjs-backend';
 import { StableDiffusionPipeline } from '../../server/synthesis/sd-pipeline';
 import { buildProbeModel, trainProbe } from '../../server/training/probe-trainer';
 import { buildResNet } from '../../server/training/resnet';
-import { createRng, shuffleInPlace } from '../../server/training/seeded-random';
+import { createRng, deriveSeed, shuffleInPlace } from '../../server/training/seeded-random';
 import { scanDataset } from '../../site/dataset/scan-dataset';
 import { classPrompts, fillTemplate } from '../../site/prompts/prompt-templates';
 import { topVocabulary } from '../../site/prompts/vocabulary-prompts';
 import { computeMetrics } from '../../site/evaluate/classification-metrics';
 import { Ledger } from '../../site/ledger/ledger';
-import { DEFAULT_CLASS_TEMPLATE, DEFAULT_INSTANCE_TEMPLATE, TrainingSettings } from '../../shared/study';
+import {
+  DEFAULT_CLASS_TEMPLATE,
+  DEFAULT_INSTANCE_TEMPLATE,
+  TrainingSettings,
+} from '../../shared/study';
 import { readPhraseList, resourcePath } from '../resources';
 import { folderFeatures } from '../demo/site-alone';
 import { makeFashionSampleData } from '../sample-data/fashion-sample-data';
@@ -64,6 +68,8 @@ export type PaperOptions = {
   modelsDir: string;
   workDir: string;
   scale: PaperScale;
+  /** Which splits to run; default the scale's. */
+  splits?: readonly Split[];
   /** Which global models to run; default both. */
   globalModels?: readonly GlobalModel[];
   seed: number;
@@ -73,7 +79,14 @@ export type PaperOptions = {
   signal?: AbortSignal;
 };
 
-type CnnScale = { size: number; width: number; epochs: number; rounds: number; localEpochs: number; fglFedAvgRounds: number };
+type CnnScale = {
+  size: number;
+  width: number;
+  epochs: number;
+  rounds: number;
+  localEpochs: number;
+  fglFedAvgRounds: number;
+};
 type Scale = {
   splits: readonly Split[];
   images: number;
@@ -122,8 +135,19 @@ export type PaperResult = {
     images: number;
     fglImagesPerClass: number;
     vocabulary: string;
-    probe: { description: string; fedAvgRounds: number; localEpochs: number; fglFedAvgRounds: number };
-    cnn: { description: string; fedAvgRounds: number; localEpochs: number; epochs: number; fglFedAvgRounds: number };
+    probe: {
+      description: string;
+      fedAvgRounds: number;
+      localEpochs: number;
+      fglFedAvgRounds: number;
+    };
+    cnn: {
+      description: string;
+      fedAvgRounds: number;
+      localEpochs: number;
+      epochs: number;
+      fglFedAvgRounds: number;
+    };
     backend: string;
   };
 };
@@ -151,9 +175,17 @@ function scoreProbs(probs: Float32Array[], labels: number[], classes: readonly s
 }
 
 /** Sample-count-weighted mean of the sites' weights (FedAvg's server step). */
-function averageInto(tf: LoadedTf['tf'], global: LayersModel, locals: { weights: Tensor[]; n: number }[]): void {
+function averageInto(
+  tf: LoadedTf['tf'],
+  global: LayersModel,
+  locals: { weights: Tensor[]; n: number }[],
+): void {
   const total = locals.reduce((a, l) => a + l.n, 0);
-  const avg = tf.tidy(() => global.getWeights().map((_, i) => tf.addN(locals.map((l) => tf.mul(l.weights[i]!, l.n / total)))));
+  const avg = tf.tidy(() =>
+    global
+      .getWeights()
+      .map((_, i) => tf.addN(locals.map((l) => tf.mul(l.weights[i]!, l.n / total)))),
+  );
   global.setWeights(avg);
   avg.forEach((t) => t.dispose());
 }
@@ -181,10 +213,20 @@ async function fedAvgProbe(
       if (s.train.labels.length === 0) continue;
       const local = buildProbeModel(tf, dim, classes.length, settings.seed + 1000 * r + k);
       local.setWeights(global.getWeights());
-      local.compile({ optimizer: tf.train.adam(settings.learningRate), loss: 'sparseCategoricalCrossentropy' });
-      const x = tf.tensor2d(s.train.features.flatMap((f) => [...f]), [s.train.features.length, dim]);
+      local.compile({
+        optimizer: tf.train.adam(settings.learningRate),
+        loss: 'sparseCategoricalCrossentropy',
+      });
+      const x = tf.tensor2d(
+        s.train.features.flatMap((f) => [...f]),
+        [s.train.features.length, dim],
+      );
       const y = tf.tensor1d(s.train.labels, 'float32');
-      await seededFit(tf, local, x, y, { epochs: LOCAL_EPOCHS, batchSize: settings.batchSize, seed: settings.seed + 1000 * r + k });
+      await seededFit(tf, local, x, y, {
+        epochs: LOCAL_EPOCHS,
+        batchSize: settings.batchSize,
+        seed: settings.seed + 1000 * r + k,
+      });
       locals.push({ weights: local.getWeights().map((w) => w.clone()), n: s.train.labels.length });
       x.dispose();
       y.dispose();
@@ -212,12 +254,31 @@ async function seededFit(
 ): Promise<void> {
   const n = x.shape[0]!;
   const rng = createRng(o.seed);
+  // A Dropout layer draws its mask from Math.random unless it has a seed, and one fixed seed
+  // repeats one mask; so each batch gets its own seed (the probe's FedAvg rows varied by 3 points).
+  const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as {
+    seed?: number;
+  }[];
   for (let e = 0; e < o.epochs; e++) {
-    const order = tf.tensor1d(shuffleInPlace(Array.from({ length: n }, (_, i) => i), rng), 'int32');
+    const order = tf.tensor1d(
+      shuffleInPlace(
+        Array.from({ length: n }, (_, i) => i),
+        rng,
+      ),
+      'int32',
+    );
     const xs = tf.gather(x, order);
     const ys = tf.gather(y, order);
+    const onBatchBegin = (batch: number) =>
+      dropouts.forEach((d) => (d.seed = deriveSeed(o.seed, e * 100_000 + batch)));
     try {
-      await model.fit(xs, ys, { epochs: 1, batchSize: o.batchSize, shuffle: false, verbose: 0 });
+      await model.fit(xs, ys, {
+        epochs: 1,
+        batchSize: o.batchSize,
+        shuffle: false,
+        verbose: 0,
+        callbacks: { onBatchBegin },
+      });
     } finally {
       order.dispose();
       xs.dispose();
@@ -246,12 +307,28 @@ class CnnRunner {
   ) {}
 
   build(seed: number): LayersModel {
-    const model = buildResNet({ tf: this.loaded.tf, inputSize: this.cfg.size, classes: this.classes.length, seed, l2: 1e-4, options: { preset: 'resnet8', width: this.cfg.width } });
-    model.compile({ optimizer: this.loaded.tf.train.momentum(this.settings.learningRate, 0.9), loss: 'sparseCategoricalCrossentropy' });
+    const model = buildResNet({
+      tf: this.loaded.tf,
+      inputSize: this.cfg.size,
+      classes: this.classes.length,
+      seed,
+      l2: 1e-4,
+      options: { preset: 'resnet8', width: this.cfg.width },
+    });
+    model.compile({
+      optimizer: this.loaded.tf.train.momentum(this.settings.learningRate, 0.9),
+      loss: 'sparseCategoricalCrossentropy',
+    });
     return model;
   }
 
-  async fit(model: LayersModel, images: RgbImage[], labels: number[], epochs: number, seed: number): Promise<void> {
+  async fit(
+    model: LayersModel,
+    images: RgbImage[],
+    labels: number[],
+    epochs: number,
+    seed: number,
+  ): Promise<void> {
     if (images.length === 0) return;
     const { tf } = this.loaded;
     const x = cnnInput(tf, images, this.cfg.size);
@@ -277,14 +354,20 @@ class CnnRunner {
       const x = cnnInput(tf, images.slice(i, i + 64), this.cfg.size);
       const p = model.predict(x) as Tensor;
       const flat = p.dataSync() as Float32Array;
-      for (let r = 0; r < p.shape[0]!; r++) probs.push(flat.slice(r * this.classes.length, (r + 1) * this.classes.length));
+      for (let r = 0; r < p.shape[0]!; r++)
+        probs.push(flat.slice(r * this.classes.length, (r + 1) * this.classes.length));
       x.dispose();
       p.dispose();
     }
     return scoreProbs(probs, labels, this.classes);
   }
 
-  async fedAvg(sites: { images: RgbImage[]; labels: number[] }[], rounds: number, start: LayersModel | null, seed: number) {
+  async fedAvg(
+    sites: { images: RgbImage[]; labels: number[] }[],
+    rounds: number,
+    start: LayersModel | null,
+    seed: number,
+  ) {
     const global = this.build(seed);
     if (start) global.setWeights(start.getWeights());
     for (let r = 0; r < rounds; r++) {
@@ -306,7 +389,11 @@ class CnnRunner {
 }
 
 /** ImageFolder images of `classes` as RGB, in scanDataset's order (the order folderFeatures uses). */
-async function folderImages(dir: string, classes: readonly string[], signal?: AbortSignal): Promise<RgbImage[]> {
+async function folderImages(
+  dir: string,
+  classes: readonly string[],
+  signal?: AbortSignal,
+): Promise<RgbImage[]> {
   const scan = await scanDataset(dir, signal ? { signal } : {});
   const known = new Set(classes);
   const out: RgbImage[] = [];
@@ -329,10 +416,18 @@ async function folderImages(dir: string, classes: readonly string[], signal?: Ab
 export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> {
   const models = await describeModelsFolder(o.modelsDir);
   if (!models.mini)
-    throw Object.assign(new Error(`${o.modelsDir} is not the mini bundle: the experiment needs models trained on Fashion-MNIST`), { hint: 'Use --models mini (the default).' });
+    throw Object.assign(
+      new Error(
+        `${o.modelsDir} is not the mini bundle: the experiment needs models trained on Fashion-MNIST`,
+      ),
+      { hint: 'Use --models mini (the default).' },
+    );
   const sc = PAPER_SCALES[o.scale];
   const globalModels = o.globalModels ?? GLOBAL_MODELS;
-  const settings = TrainingSettings.parse({ seed: o.seed, ...(sc.probe.epochs ? { epochs: sc.probe.epochs } : {}) });
+  const settings = TrainingSettings.parse({
+    seed: o.seed,
+    ...(sc.probe.epochs ? { epochs: sc.probe.epochs } : {}),
+  });
   const loaded = await loadTf();
   const { tf } = loaded;
   const classes = [] as string[];
@@ -341,7 +436,10 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
   const phrases = await readPhraseList(resourcePath(`vocabulary/${VOCABULARY}.txt`));
 
   const clip: ClipModel = await loadClip(models.clip.dir, { device: o.device });
-  const pipeline = await StableDiffusionPipeline.load(models.generator.dir, { device: o.device, batchSize: 8 });
+  const pipeline = await StableDiffusionPipeline.load(models.generator.dir, {
+    device: o.device,
+    batchSize: 8,
+  });
   const encoder = await loadTextEncoder(models.generator.dir, { device: o.device });
   const condBytes = TEXT_SEQUENCE_LENGTH * encoder.dim * 2 + 8;
   // Class-prompt images depend only on the class, so they are made once for every split.
@@ -367,7 +465,7 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
       return { images, features };
     };
 
-    for (const split of sc.splits) {
+    for (const split of o.splits ?? sc.splits) {
       o.signal?.throwIfAborted();
       const dir = join(o.workDir, split.label.replace(/[^a-z0-9.]+/gi, '-'));
       const data = await makeFashionSampleData(join(dir, 'data'), {
@@ -384,34 +482,67 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
       const sites: SiteData[] = [];
       try {
         for (const s of data.sites) {
-          const f = { ledger, clipDigest: models.clip.sha256!, classes, ...(o.signal ? { signal: o.signal } : {}) };
-          sites.push({ train: await folderFeatures(f, s.dir, clip), held: await folderFeatures(f, s.eval!.dir, clip) });
+          const f = {
+            ledger,
+            clipDigest: models.clip.sha256!,
+            classes,
+            ...(o.signal ? { signal: o.signal } : {}),
+          };
+          sites.push({
+            train: await folderFeatures(f, s.dir, clip),
+            held: await folderFeatures(f, s.eval!.dir, clip),
+          });
         }
       } finally {
         ledger.close();
       }
       const test = concat(sites.map((s) => s.held));
       const beta = Number.isFinite(split.beta) ? split.beta : null;
-      const push = (model: GlobalModel, method: PaperMethod, m: Scores, bytes: number, r: number) => {
+      const push = (
+        model: GlobalModel,
+        method: PaperMethod,
+        m: Scores,
+        bytes: number,
+        r: number,
+      ) => {
         rows.push({ split: split.label, beta, model, method, ...m, bytes, rounds: r });
-        o.say(`${split.label.padEnd(7)} ${model.padEnd(5)} ${method.padEnd(20)} accuracy ${(m.accuracy * 100).toFixed(1)}%  bytes ${bytes}`);
+        o.say(
+          `${split.label.padEnd(7)} ${model.padEnd(5)} ${method.padEnd(20)} accuracy ${(m.accuracy * 100).toFixed(1)}%  bytes ${bytes}`,
+        );
       };
 
       // FGL's one round. Class prompts: each site sends one conditioning row per class it holds.
       // Vocabulary prompts: one row per synthetic image, the prompt of one of the site's own
       // images of that class (round-robin over the sites holding it, seeded order).
       const held = [...new Set(sites.flatMap((s) => s.train.labels))].sort((a, b) => a - b);
-      const fglClass = { features: [] as Float32Array[], images: [] as RgbImage[], labels: [] as number[] };
-      const fglVocab = { features: [] as Float32Array[], images: [] as RgbImage[], labels: [] as number[] };
+      const fglClass = {
+        features: [] as Float32Array[],
+        images: [] as RgbImage[],
+        labels: [] as number[],
+      };
+      const fglVocab = {
+        features: [] as Float32Array[],
+        images: [] as RgbImage[],
+        labels: [] as number[],
+      };
       const classRows = sites.reduce((a, s) => a + new Set(s.train.labels).size, 0);
       let vocabRows = 0;
       const rng = createRng(o.seed);
       for (const c of held) {
         o.signal?.throwIfAborted();
-        const seeds = Array.from({ length: sc.fglPerClass }, (_, i) => o.seed * 100_000 + c * 1000 + i);
+        const seeds = Array.from(
+          { length: sc.fglPerClass },
+          (_, i) => o.seed * 100_000 + c * 1000 + i,
+        );
         if (!classSynthetic.has(c)) {
           const prompt = classPrompts([DEFAULT_CLASS_TEMPLATE], classes[c]!)[0]!;
-          classSynthetic.set(c, await synthesize(seeds.map(() => prompt), seeds));
+          classSynthetic.set(
+            c,
+            await synthesize(
+              seeds.map(() => prompt),
+              seeds,
+            ),
+          );
         }
         const cs = classSynthetic.get(c)!;
         fglClass.features.push(...cs.features);
@@ -419,13 +550,23 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
         fglClass.labels.push(...cs.features.map(() => c));
 
         const queues = sites
-          .map((s) => shuffleInPlace(s.train.labels.flatMap((l, i) => (l === c ? [i] : [])), rng).map((i) => s.train.features[i]!))
+          .map((s) =>
+            shuffleInPlace(
+              s.train.labels.flatMap((l, i) => (l === c ? [i] : [])),
+              rng,
+            ).map((i) => s.train.features[i]!),
+          )
           .filter((q) => q.length > 0);
         const prompts = seeds.map((_, i) => {
           const q = queues[i % queues.length]!;
           const image = q[Math.floor(i / queues.length) % q.length]!;
-          const picked = topVocabulary(image, phraseClip, phrases, VOCABULARY_TOP).map((p) => p.phrase);
-          return fillTemplate(DEFAULT_INSTANCE_TEMPLATE, { class: classes[c]!, caption: picked.join(', ') });
+          const picked = topVocabulary(image, phraseClip, phrases, VOCABULARY_TOP).map(
+            (p) => p.phrase,
+          );
+          return fillTemplate(DEFAULT_INSTANCE_TEMPLATE, {
+            class: classes[c]!,
+            caption: picked.join(', '),
+          });
         });
         vocabRows += prompts.length;
         const vs = await synthesize(prompts, seeds);
@@ -437,8 +578,10 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
       const vocabBytes = vocabRows * condBytes;
 
       if (globalModels.includes('probe')) {
-        const probe = async (features: Float32Array[], labels: number[]) => trainProbe({ features, labels, classes, settings, tf: loaded });
-        const score = (m: LayersModel) => scoreProbs(predictProbabilities(tf, m, test.features), test.labels, classes);
+        const probe = async (features: Float32Array[], labels: number[]) =>
+          trainProbe({ features, labels, classes, settings, tf: loaded });
+        const score = (m: LayersModel) =>
+          scoreProbs(predictProbabilities(tf, m, test.features), test.labels, classes);
         const all = concat(sites.map((s) => s.train));
         const central = await probe(all.features, all.labels);
         push('probe', 'centralized', score(central.model), 0, 0);
@@ -448,7 +591,13 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
         for (const s of sites) {
           const r = await probe(s.train.features, s.train.labels).catch(() => null);
           // A site with one class (or one image per class) cannot hold out validation data: it predicts its one class.
-          const m = r ? score(r.model) : { accuracy: test.labels.filter((l) => l === s.train.labels[0]).length / test.labels.length, balancedAccuracy: 1 / classes.length };
+          const m = r
+            ? score(r.model)
+            : {
+                accuracy:
+                  test.labels.filter((l) => l === s.train.labels[0]).length / test.labels.length,
+                balancedAccuracy: 1 / classes.length,
+              };
           r?.model.dispose();
           alone.accuracy += m.accuracy / sites.length;
           alone.balancedAccuracy += m.balancedAccuracy / sites.length;
@@ -464,8 +613,21 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
         fglV.model.dispose();
         const fgl = await probe(fglClass.features, fglClass.labels);
         push('probe', 'FGL (class prompts)', score(fgl.model), classBytes, 1);
-        const both = await fedAvgProbe(loaded, sites, classes, settings, sc.probe.fglFedAvgRounds, fgl.model);
-        push('probe', 'FGL + FedAvg', score(both.model), classBytes + both.bytes, 1 + sc.probe.fglFedAvgRounds);
+        const both = await fedAvgProbe(
+          loaded,
+          sites,
+          classes,
+          settings,
+          sc.probe.fglFedAvgRounds,
+          fgl.model,
+        );
+        push(
+          'probe',
+          'FGL + FedAvg',
+          score(both.model),
+          classBytes + both.bytes,
+          1 + sc.probe.fglFedAvgRounds,
+        );
         both.model.dispose();
         fgl.model.dispose();
       }
@@ -474,13 +636,21 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
         const cnn = new CnnRunner(loaded, classes, sc.cnn, settings);
         const siteImages = [];
         for (const [i, s] of data.sites.entries())
-          siteImages.push({ images: await folderImages(s.dir, classes, o.signal), labels: sites[i]!.train.labels });
+          siteImages.push({
+            images: await folderImages(s.dir, classes, o.signal),
+            labels: sites[i]!.train.labels,
+          });
         const testImages: RgbImage[] = [];
-        for (const s of data.sites) testImages.push(...(await folderImages(s.eval!.dir, classes, o.signal)));
+        for (const s of data.sites)
+          testImages.push(...(await folderImages(s.eval!.dir, classes, o.signal)));
         const score = (m: LayersModel) => cnn.score(m, testImages, test.labels);
         const seed = o.seed;
 
-        const central = await cnn.train(siteImages.flatMap((s) => s.images), siteImages.flatMap((s) => s.labels), seed);
+        const central = await cnn.train(
+          siteImages.flatMap((s) => s.images),
+          siteImages.flatMap((s) => s.labels),
+          seed,
+        );
         push('cnn', 'centralized', score(central), 0, 0);
         central.dispose();
 
@@ -504,7 +674,13 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
         const fgl = await cnn.train(fglClass.images, fglClass.labels, seed);
         push('cnn', 'FGL (class prompts)', score(fgl), classBytes, 1);
         const both = await cnn.fedAvg(siteImages, sc.cnn.fglFedAvgRounds, fgl, seed);
-        push('cnn', 'FGL + FedAvg', score(both.model), classBytes + both.bytes, 1 + sc.cnn.fglFedAvgRounds);
+        push(
+          'cnn',
+          'FGL + FedAvg',
+          score(both.model),
+          classBytes + both.bytes,
+          1 + sc.cnn.fglFedAvgRounds,
+        );
         both.model.dispose();
         fgl.dispose();
       }
