@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main';
 import { captureOutput } from '../helpers/capture-output';
@@ -109,4 +112,21 @@ describe('fgl experiment paper --tiny --json', () => {
       /"0\.3" is not one of the paper's splits; use β=0\.01, β=0\.1, β=0\.5, IID/,
     );
   });
+
+  it('stops every process when one split fails, and says which split and why', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'fgl-no-idx-'));
+    try {
+      const args = ['experiment', 'paper', '--tiny', '--json', '--global-model', 'probe'];
+      expect(
+        await main([...args, '--split', '0.5,iid', '--jobs', '2', '--dataset-dir', empty]),
+      ).toBe(1);
+      expect(output.out).toBe('');
+      expect(output.err).toMatch(
+        /The process running (β=0\.5|IID) exited with code 1; its last lines:/,
+      );
+      expect(output.err).toContain(`${empty} has no Fashion-MNIST test split`);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -52,6 +52,12 @@ split's numbers depend only on the seed, so --jobs changes the time, not the tab
       description:
         'splits run at once, each in its own process (default: one per core, at most one per split)',
     },
+    'negative-prompt': {
+      type: 'string',
+      value: 'TEXT',
+      description:
+        "synthesis's negative prompt (default empty, the unconditional input; studies default to 'low quality, low resolution')",
+    },
     'global-model': {
       type: 'string',
       value: 'probe|cnn|all',
@@ -121,6 +127,8 @@ split's numbers depend only on the seed, so --jobs changes the time, not the tab
     const seed = intOption(ctx, 'seed', 1, 0);
     const device = (optionalString(ctx, 'device') ?? 'cpu') as DeviceChoice;
     const datasetDir = optionalString(ctx, 'dataset-dir');
+    const negativePrompt =
+      typeof ctx.values['negative-prompt'] === 'string' ? ctx.values['negative-prompt'] : '';
     const say = (l: string) => ctx.out.info(l);
     const started = Date.now();
     const result =
@@ -139,8 +147,11 @@ split's numbers depend only on the seed, so --jobs changes the time, not the tab
               '--device',
               device,
               ...(datasetDir !== undefined ? ['--dataset-dir', datasetDir] : []),
+              // --x=VALUE keeps an empty or dash-led prompt one argument.
+              `--negative-prompt=${negativePrompt}`,
             ],
             say,
+            shown: !ctx.out.json,
             ...(ctx.signal ? { signal: ctx.signal } : {}),
           })
         : await runPaperExperiment({
@@ -151,6 +162,7 @@ split's numbers depend only on the seed, so --jobs changes the time, not the tab
             globalModels,
             seed,
             device,
+            negativePrompt,
             ...(datasetDir !== undefined ? { datasetDir } : {}),
             say,
             ...(ctx.signal ? { signal: ctx.signal } : {}),

@@ -68,6 +68,12 @@ export type PaperOptions = {
   modelsDir: string;
   workDir: string;
   scale: PaperScale;
+  /**
+   * Synthesis's negative prompt (classifier-free guidance pushes away from it). Default '': the
+   * unconditional input the mini generator was trained with; studies default to
+   * 'low quality, low resolution' (docs/experiments.md measures both).
+   */
+  negativePrompt?: string;
   /** Which splits to run; default the scale's. */
   splits?: readonly Split[];
   /** Which global models to run; default both. */
@@ -97,8 +103,9 @@ type Scale = {
 };
 
 /**
- * Sizes per scale. The CNN runs fewer rounds and epochs than the probe: one tfjs thread trains a
- * ResNet-8 at tens of images per second (`npm run bench -- server`), and the sizes keep --quick in minutes.
+ * Sizes per scale. The CNN runs fewer rounds and epochs than the probe: one tfjs thread trains the
+ * width-8 ResNet-8 at 32 px at about 170 images per second, so --quick takes about 2 min per split
+ * and the full run about 18 (docs/experiments.md).
  */
 export const PAPER_SCALES: Record<PaperScale, Scale> = {
   full: {
@@ -107,7 +114,8 @@ export const PAPER_SCALES: Record<PaperScale, Scale> = {
     fglPerClass: 100,
     steps: 20,
     probe: { rounds: 50, fglFedAvgRounds: 5 },
-    cnn: { size: 32, width: 16, epochs: 15, rounds: 10, localEpochs: 2, fglFedAvgRounds: 3 },
+    // FedAvg: 10 rounds × 1 local epoch, the same passes over the sites' images as centralized's 10 epochs.
+    cnn: { size: 32, width: 8, epochs: 10, rounds: 10, localEpochs: 1, fglFedAvgRounds: 3 },
   },
   quick: {
     splits: PAPER_SPLITS,
@@ -134,6 +142,7 @@ export type PaperResult = {
     sites: number;
     images: number;
     fglImagesPerClass: number;
+    negativePrompt: string;
     vocabulary: string;
     probe: {
       description: string;
@@ -445,7 +454,7 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
   // Class-prompt images depend only on the class, so they are made once for every split.
   const classSynthetic = new Map<number, { features: Float32Array[]; images: RgbImage[] }>();
   try {
-    const negative = await pipeline.encodeNegative('');
+    const negative = await pipeline.encodeNegative(o.negativePrompt ?? '');
     const phraseClip = await clip.embedTexts(phrases);
     const synthesize = async (prompts: string[], seeds: number[]) => {
       const conditioning = await encoder.encode(prompts);
@@ -697,6 +706,7 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperResult> 
       sites: SITES,
       images: sc.images,
       fglImagesPerClass: sc.fglPerClass,
+      negativePrompt: o.negativePrompt ?? '',
       vocabulary: `${VOCABULARY} (top ${VOCABULARY_TOP} phrases per image, instance template)`,
       probe: {
         description: `MLP on mini-CLIP features (hidden 256), Adam lr ${settings.learningRate}, early stopping`,

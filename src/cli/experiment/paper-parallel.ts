@@ -44,6 +44,8 @@ export type ParallelOptions = {
   /** The command's own arguments for one split, without --split, --jobs, --out and --json. */
   childArgs: readonly string[];
   say: (line: string) => void;
+  /** Whether `say` shows its lines (not under --json); if not, a failed split's error carries its last lines. */
+  shown: boolean;
   signal?: AbortSignal;
 };
 
@@ -100,7 +102,7 @@ export async function runPaperInProcesses(o: ParallelOptions): Promise<PaperResu
           if (line.trim().length === 0) continue;
           tail.push(line);
           if (tail.length > 20) tail.shift();
-          o.say(`${tag} ${line}`);
+          o.say(line.startsWith(split.label) ? line : `${tag} ${line}`); // result lines carry the split already
         }
       });
       child.on('error', reject);
@@ -111,7 +113,11 @@ export async function runPaperInProcesses(o: ParallelOptions): Promise<PaperResu
           reject(
             new Error(
               `The process running ${split.label} ${signal ? `was stopped by ${signal}` : `exited with code ${code}`}` +
-                (tail.length ? `; its last lines:\n${tail.join('\n')}` : ''),
+                (o.shown
+                  ? '; its output is above.'
+                  : tail.length
+                    ? `; its last lines:\n${tail.slice(-6).join('\n')}`
+                    : '.'),
             ),
           );
           return;
