@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { resolveDemoModels } from '../../src/cli/demo/demo-models';
 import { FASHION_CLASSES } from '../../src/cli/mini-models/fashion-classes';
+import { buildStudyManifest } from '../../src/cli/study/build-study';
 import { describeModelsFolder, MINI_MODELS_DIR, resolveModelsOption } from '../../src/cli/study/models-folder';
 import { loadClip } from '../../src/core/inference/clip-model';
 import { loadTextEncoder } from '../../src/core/inference/text-encoder';
@@ -30,6 +31,14 @@ describe('the committed mini bundle', () => {
     const m = await describeModelsFolder(MINI_MODELS_DIR);
     expect([m.mini, m.tiny, m.clip.id, m.generator.id, m.imageSize, m.encoder.dim]).toEqual([true, false, 'fgl-mini/clip', 'fgl-mini/generator', 64, 64]);
     expect(await resolveModelsOption('mini', tmp)).toBe(MINI_MODELS_DIR);
+  });
+
+  it('a study on it samples without a negative prompt: the unconditional input its head was trained with', async () => {
+    // With the studies' usual "low quality, low resolution" FGL lost 0–5 points (probe) and 2–21
+    // points (CNN) in `fgl experiment paper --quick` (docs/experiments.md, "Negative prompt").
+    const models = await describeModelsFolder(MINI_MODELS_DIR);
+    const study = buildStudyManifest({ name: 'x', classes: [...FASHION_CLASSES], models });
+    expect(study.generator).toMatchObject({ scheduler: 'pndm', guidance: 2, negativePrompt: '' });
   });
 
   it('its CLIP ranks the right class prompt first for a class prompt’s own text, through production loaders', async () => {

@@ -45,7 +45,7 @@ export function parseClassList(s: string): string[] {
  * generator's scheduler_config.json calls for (models.recipe): the paper's (PNDM 50 steps,
  * guidance 2) for PNDM/DDIM configs, one guidance-free step without a negative prompt for a
  * turbo (Euler, trailing) config, whatever the model is called. Tiny and mini models run 20 steps
- * instead of 50, for speed.
+ * instead of 50, for speed; the mini bundle samples without a negative prompt (see below).
  */
 export function buildStudyManifest(o: StudyOptions): StudyManifest {
   const scheduler = o.scheduler ?? o.models.recipe.scheduler;
@@ -72,7 +72,10 @@ export function buildStudyManifest(o: StudyOptions): StudyManifest {
       scheduler,
       steps: o.steps ?? (turbo ? 1 : o.models.tiny || o.models.mini ? 20 : recipe.steps),
       guidance: o.guidance ?? (turbo ? 0 : recipe.guidance),
-      negativePrompt: turbo ? '' : recipe.negativePrompt,
+      // The mini generator's conditioning head learned only the empty prompt as its unconditional
+      // input; the studies' usual negative prompt cost FGL 0–5 points on the probe and 2–21 on the
+      // CNN in `fgl experiment paper --quick` (docs/experiments.md, "Negative prompt").
+      negativePrompt: turbo || o.models.mini ? '' : recipe.negativePrompt,
       height: o.models.imageSize,
       width: o.models.imageSize,
       imagesPerRow: o.imagesPerRow ?? (o.models.tiny ? 4 : 8),
