@@ -2,11 +2,28 @@
 // Entry point for `npx fgl`. Starts from a bundle of the CLI built from the TypeScript sources
 // (.fgl-tmp/cli/, rebuilt here whenever a source changed), so help and every command start
 // without transpiling the whole tree; if no bundle can be built, it runs the sources through tsx.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bundle = `${root}/.fgl-tmp/cli`;
+
+// FGL runs on Node 24: the `node` npm package puts it in node_modules/.bin, where `npx fgl` and npm
+// scripts find it first. Under another major, better-sqlite3's Node 24 build crashes the process
+// with a segmentation fault, so a plain `node bin/fgl.mjs` re-runs itself on the project's Node.
+const NODE_MAJOR = 24;
+if (Number(process.versions.node.split('.')[0]) !== NODE_MAJOR) {
+  const projectNode = `${root}/node_modules/node/bin/node`;
+  if (!existsSync(projectNode)) {
+    process.stderr.write(
+      `fgl: FGL needs Node.js ${NODE_MAJOR}; this is ${process.version}. Run \`npm install\` in ${root} (it installs Node ${NODE_MAJOR} into node_modules) and start FGL with \`npx fgl\`.\n`,
+    );
+    process.exit(1);
+  }
+  const r = spawnSync(projectNode, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 
 /** Sources' newest mtime, count and size: changes whenever a file under src/ is edited, added or removed. */
 function sourceStamp() {

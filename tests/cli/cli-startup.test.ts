@@ -13,9 +13,9 @@ const tmp = await mkdtemp(join(tmpdir(), 'fgl-startup-'));
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
 /** `node bin/fgl.mjs …` as a user runs it (Node 24 of the project). */
-function fgl(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function fgl(args: string[], node = process.execPath): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'fgl.mjs'), ...args], { cwd: tmp, env: { ...process.env, FGL_HOME: join(tmp, 'home') } });
+    const child = spawn(node, [join(REPO_ROOT, 'bin', 'fgl.mjs'), ...args], { cwd: tmp, env: { ...process.env, FGL_HOME: join(tmp, 'home') } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -24,6 +24,27 @@ function fgl(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+describe('fgl started by another Node', () => {
+  it('re-runs itself on the project’s Node 24 instead of crashing in better-sqlite3', async () => {
+    // The machines this runs on have Debian's Node 20 as /usr/bin/node (the project's Node 24
+    // comes from the `node` npm package). Under Node 20, opening the ledger with better-sqlite3's
+    // Node 24 build ended the process with a segmentation fault (exit 139).
+    const system = '/usr/bin/node';
+    const version = await new Promise<string>((resolve, reject) => {
+      const c = spawn(system, ['--version']);
+      let out = '';
+      c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      c.on('error', reject);
+      c.on('close', () => resolve(out.trim()));
+    });
+    expect(version, 'the system Node must be another major for this test to mean anything').not.toMatch(/^v24\./);
+    // `site upload` opens the site ledger before it checks its options.
+    const r = await fgl(['site', 'upload'], system);
+    expect(r.stderr).toContain('--package is required');
+    expect(r.code).toBe(2);
+  }, 120_000);
+});
 
 describe('fgl start-up (issue #15 item 10)', () => {
   it('loads each command on its own: the lazy loaders name exactly the registry’s commands', async () => {
