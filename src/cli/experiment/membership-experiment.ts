@@ -33,11 +33,7 @@ import { describeModelsFolder, type ModelsFolder } from '../study/models-folder'
 
 /** The models attacked: FGL's published model and the two positive controls trained on the site's images themselves. */
 export type MembershipTarget = 'fgl' | 'site-alone' | 'site-alone-overfit';
-export const MEMBERSHIP_TARGETS: readonly MembershipTarget[] = [
-  'fgl',
-  'site-alone',
-  'site-alone-overfit',
-];
+export const MEMBERSHIP_TARGETS: readonly MembershipTarget[] = ['fgl', 'site-alone', 'site-alone-overfit'];
 
 export type MembershipOptions = {
   modelsDir: string;
@@ -100,22 +96,13 @@ export type MembershipResult = {
     imagesPerRow: number;
     training: TrainingSettings;
   };
-  targets: Record<
-    MembershipTarget,
-    {
-      description: string;
-      sites: SiteMembership[];
-      pooled: { lossThreshold: AucWithCi; shadow: AucWithCi };
-    }
-  >;
+  targets: Record<MembershipTarget, { description: string; sites: SiteMembership[]; pooled: { lossThreshold: AucWithCi; shadow: AucWithCi } }>;
 };
 
 const DESCRIPTIONS: Record<MembershipTarget, string> = {
   fgl: "FGL's published model: the study's probe trained by the round on images synthesized from every site's package",
-  'site-alone':
-    "positive control: the study's probe trained on the site's own member images (the study's recipe, early stopping on a validation part)",
-  'site-alone-overfit':
-    "positive control: the study's probe fitted to all of the site's own member images for a fixed number of epochs (nothing held out, no early stopping)",
+  'site-alone': "positive control: the study's probe trained on the site's own member images (the study's recipe, early stopping on a validation part)",
+  'site-alone-overfit': "positive control: the study's probe fitted to all of the site's own member images for a fixed number of epochs (nothing held out, no early stopping)",
 };
 
 /** Any fixed instant; see runMembershipExperiment. */
@@ -125,22 +112,10 @@ const STUDY_CREATED_AT = '2026-01-01T00:00:00.000Z';
 type Sample = { label: number; features: Float32Array; sent: boolean };
 type ScoredSample = { label: number; probs: Float32Array; sent: boolean };
 /** One attacked model's outputs on one site's members and non-members. */
-type SiteOutputs = {
-  site: string;
-  notSent: number;
-  members: ScoredSample[];
-  nonMembers: ScoredSample[];
-};
+type SiteOutputs = { site: string; notSent: number; members: ScoredSample[]; nonMembers: ScoredSample[] };
 
 /** The in-process round: exactly the stages the server runs (synthesis from the packages' rows, then the probe). */
-async function runRound(
-  study: StudyManifest,
-  models: ModelsFolder,
-  packages: StoredPackage[],
-  dir: string,
-  device: DeviceChoice,
-  signal: AbortSignal,
-): Promise<string> {
+async function runRound(study: StudyManifest, models: ModelsFolder, packages: StoredPackage[], dir: string, device: DeviceChoice, signal: AbortSignal): Promise<string> {
   let state: unknown = null;
   const ctx: StageContext = {
     roundId: 'membership',
@@ -152,13 +127,7 @@ async function runRound(
     progress: () => {},
     checkpoint: { get: () => state, set: (v) => void (state = v) },
   };
-  const stages = createDiffusionStages({
-    generatorDir: models.generator.dir,
-    clipDir: models.clip.dir,
-    ...(models.encoderDir ? { encoderDir: models.encoderDir } : {}),
-    device,
-    batchSize: 8,
-  });
+  const stages = createDiffusionStages({ generatorDir: models.generator.dir, clipDir: models.clip.dir, ...(models.encoderDir ? { encoderDir: models.encoderDir } : {}), device, batchSize: 8 });
   await stages.synthesize(ctx);
   return (await stages.train(ctx)).modelDir;
 }
@@ -191,13 +160,7 @@ async function federation(
         dataDir: s.dir,
         study,
         siteId,
-        models: {
-          clip: models.clip.dir,
-          generator: models.generator.dir,
-          encoder: models.encoderDir,
-          captioner: models.captioner?.dir ?? null,
-          tiny: models.tiny,
-        },
+        models: { clip: models.clip.dir, generator: models.generator.dir, encoder: models.encoderDir, captioner: models.captioner?.dir ?? null, tiny: models.tiny },
         promptMode: 'vocabulary',
         aggregation: 'cluster',
         outDir: join(dir, s.name, 'package'),
@@ -206,38 +169,17 @@ async function federation(
         signal,
       });
       if (prepared.sha256 === null || prepared.bytes === null)
-        throw new Error(
-          `${s.name}: prepare made a DP plan, not a package; the membership experiment's study runs without DP`,
-        );
-      packages.push({
-        sha256: prepared.sha256,
-        studyId: study.id,
-        siteId,
-        bytes: prepared.bytes,
-        rows: prepared.report.outgoing.rows,
-        metadata: {},
-        receivedAt: new Date().toISOString(),
-        path: prepared.packagePath,
-      });
+        throw new Error(`${s.name}: prepare made a DP plan, not a package; the membership experiment's study runs without DP`);
+      packages.push({ sha256: prepared.sha256, studyId: study.id, siteId, bytes: prepared.bytes, rows: prepared.report.outgoing.rows, metadata: {}, receivedAt: new Date().toISOString(), path: prepared.packagePath });
       const released = new Set(ledger.releasedRows.forStudy(study.id).flatMap((r) => r.units));
       const f = { ledger, clipDigest: models.clip.sha256!, classes: study.classes, signal };
       const train = await folderFeatures(f, s.dir, clip);
       const held = await folderFeatures(f, s.eval, clip);
-      const members: Sample[] = train.images.map((img, j) => ({
-        label: train.labels[j]!,
-        features: train.features[j]!,
-        sent: released.has(`image:${img.sha256}`),
-      }));
+      const members: Sample[] = train.images.map((img, j) => ({ label: train.labels[j]!, features: train.features[j]!, sent: released.has(`image:${img.sha256}`) }));
       const notSent = members.filter((m) => !m.sent).length;
-      const nonMembers = held.features.map((features, j) => ({
-        label: held.labels[j]!,
-        features,
-        sent: false,
-      }));
+      const nonMembers = held.features.map((features, j) => ({ label: held.labels[j]!, features, sent: false }));
       data.push({ site: s.name, members, nonMembers, notSent });
-      o.say(
-        `  [${s.name}] ${prepared.report.outgoing.rows} rows sent; ${members.length} member images (${notSent} of them in rows not sent), ${nonMembers.length} held out`,
-      );
+      o.say(`  [${s.name}] ${prepared.report.outgoing.rows} rows sent; ${members.length} member images (${notSent} of them in rows not sent), ${nonMembers.length} held out`);
     } finally {
       ledger.close();
     }
@@ -247,11 +189,7 @@ async function federation(
 }
 
 function scoreWith(tf: LoadedTf['tf'], model: LayersModel, xs: Sample[]): ScoredSample[] {
-  const probs = predictProbabilities(
-    tf,
-    model,
-    xs.map((x) => x.features),
-  );
+  const probs = predictProbabilities(tf, model, xs.map((x) => x.features));
   return xs.map((x, i) => ({ label: x.label, probs: probs[i]!, sent: x.sent }));
 }
 
@@ -260,31 +198,14 @@ function scoreWith(tf: LoadedTf['tf'], model: LayersModel, xs: Sample[]): Scored
  * with the study's recipe (trainProbe: a validation part, early stopping, best epoch restored).
  * Its members are the images its gradient steps saw; the validation part is neither.
  */
-async function siteAloneOutputs(
-  loaded: LoadedTf,
-  study: StudyManifest,
-  s: SiteData,
-): Promise<SiteOutputs | null> {
+async function siteAloneOutputs(loaded: LoadedTf, study: StudyManifest, s: SiteData): Promise<SiteOutputs | null> {
   const labels = s.members.map((m) => m.label);
   if (new Set(labels).size < 2) return null;
   const settings = study.training;
-  const r = await trainProbe({
-    features: s.members.map((m) => m.features),
-    labels,
-    classes: study.classes,
-    settings,
-    tf: loaded,
-  });
+  const r = await trainProbe({ features: s.members.map((m) => m.features), labels, classes: study.classes, settings, tf: loaded });
   try {
-    const fitted = stratifiedSplit(labels, settings.validationSplit, settings.seed).train.map(
-      (i) => s.members[i]!,
-    );
-    return {
-      site: s.site,
-      notSent: s.notSent,
-      members: scoreWith(loaded.tf, r.model, fitted),
-      nonMembers: scoreWith(loaded.tf, r.model, s.nonMembers),
-    };
+    const fitted = stratifiedSplit(labels, settings.validationSplit, settings.seed).train.map((i) => s.members[i]!);
+    return { site: s.site, notSent: s.notSent, members: scoreWith(loaded.tf, r.model, fitted), nonMembers: scoreWith(loaded.tf, r.model, s.nonMembers) };
   } finally {
     r.model.dispose();
   }
@@ -295,63 +216,33 @@ async function siteAloneOutputs(
  * to every member image for `epochs` epochs with nothing held out and no early stopping, what a
  * model that memorises its data looks like. The attacks must find its members.
  */
-async function overfitOutputs(
-  loaded: LoadedTf,
-  study: StudyManifest,
-  s: SiteData,
-  epochs: number,
-): Promise<SiteOutputs | null> {
+async function overfitOutputs(loaded: LoadedTf, study: StudyManifest, s: SiteData, epochs: number): Promise<SiteOutputs | null> {
   if (s.members.length < 2) return null;
   const { tf } = loaded;
   const dim = s.members[0]!.features.length;
   const settings = study.training;
   const model = buildProbeModel(tf, dim, study.classes.length, settings.seed);
   try {
-    model.compile({
-      optimizer: tf.train.adam(settings.learningRate),
-      loss: 'sparseCategoricalCrossentropy',
-    });
-    const x = tf.tensor2d(
-      s.members.flatMap((m) => [...m.features]),
-      [s.members.length, dim],
-    );
-    const y = tf.tensor1d(
-      s.members.map((m) => m.label),
-      'float32',
-    );
+    model.compile({ optimizer: tf.train.adam(settings.learningRate), loss: 'sparseCategoricalCrossentropy' });
+    const x = tf.tensor2d(s.members.flatMap((m) => [...m.features]), [s.members.length, dim]);
+    const y = tf.tensor1d(s.members.map((m) => m.label), 'float32');
     try {
       await model.fit(x, y, { epochs, batchSize: settings.batchSize, shuffle: false, verbose: 0 });
     } finally {
       x.dispose();
       y.dispose();
     }
-    return {
-      site: s.site,
-      notSent: s.notSent,
-      members: scoreWith(tf, model, s.members),
-      nonMembers: scoreWith(tf, model, s.nonMembers),
-    };
+    return { site: s.site, notSent: s.notSent, members: scoreWith(tf, model, s.members), nonMembers: scoreWith(tf, model, s.nonMembers) };
   } finally {
     model.dispose();
   }
 }
 
-async function outputsOf(
-  o: MembershipOptions,
-  loaded: LoadedTf,
-  study: StudyManifest,
-  fed: { modelDir: string; sites: SiteData[] },
-): Promise<Record<MembershipTarget, SiteOutputs[]>> {
+async function outputsOf(o: MembershipOptions, loaded: LoadedTf, study: StudyManifest, fed: { modelDir: string; sites: SiteData[] }): Promise<Record<MembershipTarget, SiteOutputs[]>> {
   const model = await loadModelFromDir(fed.modelDir, loaded.tf);
   const fgl: SiteOutputs[] = [];
   try {
-    for (const s of fed.sites)
-      fgl.push({
-        site: s.site,
-        notSent: s.notSent,
-        members: scoreWith(loaded.tf, model, s.members),
-        nonMembers: scoreWith(loaded.tf, model, s.nonMembers),
-      });
+    for (const s of fed.sites) fgl.push({ site: s.site, notSent: s.notSent, members: scoreWith(loaded.tf, model, s.members), nonMembers: scoreWith(loaded.tf, model, s.nonMembers) });
   } finally {
     model.dispose();
   }
@@ -367,13 +258,7 @@ async function outputsOf(
 }
 
 function accuracyOf(xs: ScoredSample[], classes: readonly string[]): number {
-  return xs.length === 0
-    ? NaN
-    : computeMetrics(
-        xs.map((x) => x.probs),
-        xs.map((x) => x.label),
-        classes,
-      ).accuracy;
+  return xs.length === 0 ? NaN : computeMetrics(xs.map((x) => x.probs), xs.map((x) => x.label), classes).accuracy;
 }
 
 /**
@@ -387,17 +272,8 @@ function accuracyOf(xs: ScoredSample[], classes: readonly string[]): number {
 export async function runMembershipExperiment(o: MembershipOptions): Promise<MembershipResult> {
   const models = await describeModelsFolder(o.modelsDir);
   if (!models.mini)
-    throw Object.assign(
-      new Error(
-        `${o.modelsDir} is not the mini bundle: the experiment needs models trained on Fashion-MNIST`,
-      ),
-      { hint: 'Use --models mini (the default).' },
-    );
-  if (o.sites < 1 || o.shadows < 1)
-    throw Object.assign(
-      new Error('The experiment needs at least one site and one shadow federation.'),
-      { hint: 'Pass --sites ≥ 1 and --shadows ≥ 1.' },
-    );
+    throw Object.assign(new Error(`${o.modelsDir} is not the mini bundle: the experiment needs models trained on Fashion-MNIST`), { hint: 'Use --models mini (the default).' });
+  if (o.sites < 1 || o.shadows < 1) throw Object.assign(new Error('The experiment needs at least one site and one shadow federation.'), { hint: 'Pass --sites ≥ 1 and --shadows ≥ 1.' });
   const signal = o.signal ?? new AbortController().signal;
   await mkdir(o.workDir, { recursive: true });
   const feds = 1 + o.shadows;
@@ -433,23 +309,9 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
   try {
     for (let f = 0; f < feds; f++) {
       signal.throwIfAborted();
-      const sites = data.sites
-        .slice(f * o.sites, (f + 1) * o.sites)
-        .map((s) => ({ name: s.name, dir: s.dir, eval: s.eval!.dir }));
-      o.say(
-        f === 0
-          ? `Target federation (${sites.map((s) => s.name).join(', ')})`
-          : `Shadow federation ${f} (${sites.map((s) => s.name).join(', ')})`,
-      );
-      const fed = await federation(
-        o,
-        study,
-        models,
-        clip,
-        sites,
-        join(o.workDir, f === 0 ? 'target' : `shadow-${f}`),
-        signal,
-      );
+      const sites = data.sites.slice(f * o.sites, (f + 1) * o.sites).map((s) => ({ name: s.name, dir: s.dir, eval: s.eval!.dir }));
+      o.say(f === 0 ? `Target federation (${sites.map((s) => s.name).join(', ')})` : `Shadow federation ${f} (${sites.map((s) => s.name).join(', ')})`);
+      const fed = await federation(o, study, models, clip, sites, join(o.workDir, f === 0 ? 'target' : `shadow-${f}`), signal);
       outputs.push(await outputsOf(o, loaded, study, fed));
     }
   } finally {
@@ -464,10 +326,7 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
     for (const fed of outputs.slice(1))
       for (const s of fed[target]) {
         const m = classMatched(s.members, s.nonMembers);
-        for (const [xs, member] of [
-          [m.members, true],
-          [m.nonMembers, false],
-        ] as const)
+        for (const [xs, member] of [[m.members, true], [m.nonMembers, false]] as const)
           for (const x of xs) {
             shadowX.push(attackFeatures(x.probs, x.label));
             shadowY.push(member);
@@ -476,23 +335,9 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
     const attack = fitAttackModel(shadowX, shadowY);
     const loss = (x: ScoredSample) => trueClassLogOdds(x.probs, x.label);
     const shadow = (x: ScoredSample) => attackScore(attack, attackFeatures(x.probs, x.label));
-    const ci = (
-      i: number,
-      score: (x: ScoredSample) => number,
-      m: { members: ScoredSample[]; nonMembers: ScoredSample[] },
-    ) =>
-      aucWithBootstrapCi(m.members.map(score), m.nonMembers.map(score), {
-        rounds: o.bootstrap,
-        seed: o.seed * 1000 + t * 100 + i,
-      });
-    const matched = outputs[0]![target].map((s) => ({
-      s,
-      m: classMatched(s.members, s.nonMembers),
-      sent: classMatched(
-        s.members.filter((x) => x.sent),
-        s.nonMembers,
-      ),
-    }));
+    const ci = (i: number, score: (x: ScoredSample) => number, m: { members: ScoredSample[]; nonMembers: ScoredSample[] }) =>
+      aucWithBootstrapCi(m.members.map(score), m.nonMembers.map(score), { rounds: o.bootstrap, seed: o.seed * 1000 + t * 100 + i });
+    const matched = outputs[0]![target].map((s) => ({ s, m: classMatched(s.members, s.nonMembers), sent: classMatched(s.members.filter((x) => x.sent), s.nonMembers) }));
     const sites: SiteMembership[] = matched.map(({ s, m, sent }, i) => ({
       site: s.site,
       members: m.members.length,
@@ -501,24 +346,12 @@ export async function runMembershipExperiment(o: MembershipOptions): Promise<Mem
       lossThreshold: ci(i, loss, m),
       shadow: ci(i, shadow, m),
       sentRowsOnly: { lossThreshold: ci(50 + i, loss, sent), shadow: ci(50 + i, shadow, sent) },
-      accuracy: {
-        members: accuracyOf(m.members, study.classes),
-        nonMembers: accuracyOf(m.nonMembers, study.classes),
-      },
+      accuracy: { members: accuracyOf(m.members, study.classes), nonMembers: accuracyOf(m.nonMembers, study.classes) },
     }));
-    const all = {
-      members: matched.flatMap((x) => x.m.members),
-      nonMembers: matched.flatMap((x) => x.m.nonMembers),
-    };
-    targets[target] = {
-      description: DESCRIPTIONS[target],
-      sites,
-      pooled: { lossThreshold: ci(99, loss, all), shadow: ci(98, shadow, all) },
-    };
+    const all = { members: matched.flatMap((x) => x.m.members), nonMembers: matched.flatMap((x) => x.m.nonMembers) };
+    targets[target] = { description: DESCRIPTIONS[target], sites, pooled: { lossThreshold: ci(99, loss, all), shadow: ci(98, shadow, all) } };
     for (const s of sites)
-      o.say(
-        `${target.padEnd(18)} ${s.site.padEnd(8)} loss AUC ${s.lossThreshold.auc.toFixed(3)} [${s.lossThreshold.low.toFixed(3)}, ${s.lossThreshold.high.toFixed(3)}]  shadow AUC ${s.shadow.auc.toFixed(3)} [${s.shadow.low.toFixed(3)}, ${s.shadow.high.toFixed(3)}]  (${s.members} + ${s.nonMembers})`,
-      );
+      o.say(`${target.padEnd(18)} ${s.site.padEnd(8)} loss AUC ${s.lossThreshold.auc.toFixed(3)} [${s.lossThreshold.low.toFixed(3)}, ${s.lossThreshold.high.toFixed(3)}]  shadow AUC ${s.shadow.auc.toFixed(3)} [${s.shadow.low.toFixed(3)}, ${s.shadow.high.toFixed(3)}]  (${s.members} + ${s.nonMembers})`);
   }
   return {
     settings: {
