@@ -105,7 +105,7 @@ type Scale = {
 /**
  * Sizes per scale. The CNN runs fewer rounds and epochs than the probe: one tfjs thread trains the
  * width-8 ResNet-8 at 32 px at about 170 images per second, so --quick takes about 2 min per split
- * and the full run about 18 (docs/experiments.md).
+ * and the full run about 15 (docs/experiments.md).
  */
 export const PAPER_SCALES: Record<PaperScale, Scale> = {
   full: {
