@@ -11,6 +11,7 @@ import { createDiffusionStages } from '../../server/jobs/diffusion-round-stages'
 import type { StageContext } from '../../server/jobs/round-stages';
 import type { StoredPackage } from '../../server/store/server-store';
 import { buildProbeModel, trainProbe } from '../../server/training/probe-trainer';
+import { seededFit } from '../../server/training/seeded-fit';
 import { stratifiedSplit } from '../../server/training/stratified-split';
 import type { StudyManifest, TrainingSettings } from '../../shared/study';
 import { computeMetrics } from '../../site/evaluate/classification-metrics';
@@ -227,7 +228,9 @@ async function overfitOutputs(loaded: LoadedTf, study: StudyManifest, s: SiteDat
     const x = tf.tensor2d(s.members.flatMap((m) => [...m.features]), [s.members.length, dim]);
     const y = tf.tensor1d(s.members.map((m) => m.label), 'float32');
     try {
-      await model.fit(x, y, { epochs, batchSize: settings.batchSize, shuffle: false, verbose: 0 });
+      // Seeded order and dropout masks: with tfjs's Math.random masks the control's pooled AUC
+      // moved between runs enough to fail tests/integration/membership-inference.test.ts.
+      await seededFit(tf, model, x, y, { epochs, batchSize: settings.batchSize, seed: settings.seed });
     } finally {
       x.dispose();
       y.dispose();

@@ -11,7 +11,8 @@ import { loadTf, type LoadedTf } from '../../core/tfjs/tfjs-backend';
 import { StableDiffusionPipeline } from '../../server/synthesis/sd-pipeline';
 import { buildProbeModel, trainProbe } from '../../server/training/probe-trainer';
 import { buildResNet } from '../../server/training/resnet';
-import { createRng, deriveSeed, shuffleInPlace } from '../../server/training/seeded-random';
+import { createRng, shuffleInPlace } from '../../server/training/seeded-random';
+import { seededFit } from '../../server/training/seeded-fit';
 import { scanDataset } from '../../site/dataset/scan-dataset';
 import { classPrompts, fillTemplate } from '../../site/prompts/prompt-templates';
 import { topVocabulary } from '../../site/prompts/vocabulary-prompts';
@@ -246,54 +247,6 @@ async function fedAvgProbe(
   }
   // Down (global → site) and up (site → server), every participating site, every round.
   return { model: global, bytes: params * BYTES_F32 * 2 * sites.length * rounds };
-}
-
-/**
- * `model.fit` over a seeded order each epoch. tfjs's own `shuffle: true` draws from Math.random, so
- * two runs with one seed trained the CNN differently (rows up to 21 points apart; docs/experiments.md,
- * "Rerun of --quick"). The optimizer's state lives on the model, so epochs of one call each are the
- * same training as one call of many epochs.
- */
-async function seededFit(
-  tf: LoadedTf['tf'],
-  model: LayersModel,
-  x: Tensor,
-  y: Tensor,
-  o: { epochs: number; batchSize: number; seed: number },
-): Promise<void> {
-  const n = x.shape[0]!;
-  const rng = createRng(o.seed);
-  // A Dropout layer draws its mask from Math.random unless it has a seed, and one fixed seed
-  // repeats one mask; so each batch gets its own seed (the probe's FedAvg rows varied by 3 points).
-  const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as {
-    seed?: number;
-  }[];
-  for (let e = 0; e < o.epochs; e++) {
-    const order = tf.tensor1d(
-      shuffleInPlace(
-        Array.from({ length: n }, (_, i) => i),
-        rng,
-      ),
-      'int32',
-    );
-    const xs = tf.gather(x, order);
-    const ys = tf.gather(y, order);
-    const onBatchBegin = (batch: number) =>
-      dropouts.forEach((d) => (d.seed = deriveSeed(o.seed, e * 100_000 + batch)));
-    try {
-      await model.fit(xs, ys, {
-        epochs: 1,
-        batchSize: o.batchSize,
-        shuffle: false,
-        verbose: 0,
-        callbacks: { onBatchBegin },
-      });
-    } finally {
-      order.dispose();
-      xs.dispose();
-      ys.dispose();
-    }
-  }
 }
 
 /** The CNN's input: the sites' own evaluation transform (resize, centre crop, ImageNet normalisation). */
