@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RoundStatus } from '../../src/shared/server-api';
-import { SynthesizedImageRecord } from '../../src/server/synthesis/synthesized-image-record';
+import { expectEveryImageOnce } from '../helpers/synthetic-images';
 import { killAllChildren, pollUntil, spawnTsChild, type TsChild } from '../helpers/child-process';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server';
 import { buildPackage } from '../helpers/server-fixture';
@@ -135,16 +135,7 @@ describe('PostgreSQL store, two API replicas, three workers on a Redis queue', (
 
     // Every image exactly once: one PNG + sidecar per (row, index), one receipt each in PostgreSQL.
     const dir = path.join(dataDir, 'rounds', roundId, 'synthetic', sha);
-    const names = (await fs.readdir(dir)).sort();
-    expect(names.filter((n) => n.endsWith('.part'))).toEqual([]);
-    expect(names.filter((n) => n.endsWith('.png'))).toHaveLength(total);
-    expect(names.filter((n) => n.endsWith('.json'))).toHaveLength(total);
-    for (let row = 0; row < rows; row++)
-      for (let i = 0; i < imagesPerRow; i++) {
-        const rec = SynthesizedImageRecord.parse(JSON.parse(await fs.readFile(path.join(dir, `${row}-${i}.json`), 'utf8')));
-        expect(rec.png.sha256).toBe(sha256Hex(await fs.readFile(path.join(dir, `${row}-${i}.png`))));
-        expect([rec.row, rec.index]).toEqual([row, i]);
-      }
+    await expectEveryImageOnce(dir, rows, imagesPerRow);
     const receipts = await sql<{ row: number; image_index: number; worker: string }>(
       `SELECT r.row, r.image_index, w.name AS worker FROM synthesis_receipts r JOIN workers w ON w.id = r.worker_id
        WHERE r.round_id = $1 ORDER BY r.row, r.image_index`,

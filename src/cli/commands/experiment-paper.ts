@@ -127,8 +127,7 @@ split's numbers depend only on the seed, so --jobs changes the time, not the tab
     const seed = intOption(ctx, 'seed', 1, 0);
     const device = (optionalString(ctx, 'device') ?? 'cpu') as DeviceChoice;
     const datasetDir = optionalString(ctx, 'dataset-dir');
-    const negativePrompt =
-      typeof ctx.values['negative-prompt'] === 'string' ? ctx.values['negative-prompt'] : '';
+    const negativePrompt = optionalString(ctx, 'negative-prompt') ?? '';
     const say = (l: string) => ctx.out.info(l);
     const started = Date.now();
     const result =

@@ -49,8 +49,6 @@ export type ParallelOptions = {
   signal?: AbortSignal;
 };
 
-type ChildResult = PaperResult & { split: string };
-
 /**
  * Runs each split in its own `fgl experiment paper --split S --jobs 1` process, `jobs` at a time,
  * and merges their rows in the paper's split order. One tfjs wasm thread trains a model
@@ -61,7 +59,7 @@ type ChildResult = PaperResult & { split: string };
 export async function runPaperInProcesses(o: ParallelOptions): Promise<PaperResult> {
   const scratch = await mkdtemp(join(tmpdir(), 'fgl-experiment-jobs-'));
   const running = new Set<ChildProcess>();
-  const results = new Map<string, ChildResult>();
+  const results = new Map<string, PaperResult>();
   const started = Date.now();
   const durations: number[] = [];
   const queue = [...o.splits];
@@ -124,7 +122,7 @@ export async function runPaperInProcesses(o: ParallelOptions): Promise<PaperResu
         }
         readFile(join(out, 'results.json'), 'utf8')
           .then((text) => {
-            results.set(split.label, { ...(JSON.parse(text) as PaperResult), split: split.label });
+            results.set(split.label, JSON.parse(text) as PaperResult);
             const done = results.size;
             const elapsed = (Date.now() - started) / 1000;
             const left = o.splits.length - done;
